@@ -1,0 +1,97 @@
+"""Errors that end a step.
+
+Step Functions names a Lambda error after the exception's class, so every class
+here is named exactly as the state machine's Retry and Catch blocks and the
+runbook refer to it. AWS service errors keep the AWS error code as their name
+(see ``aws_error``), so a Retry on ``ThrottlingException`` matches a throttled
+call whatever client raised it.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+
+class WorkflowError(Exception):
+    """Base of every error a step raises on purpose. The message is the Cause."""
+
+
+class InvalidInput(WorkflowError):
+    """The execution input breaks the schema; the message lists every problem."""
+
+
+class ClusterNotAllowed(WorkflowError):
+    """The cluster is not one this deployment may snapshot and export."""
+
+
+class SnapshotFailed(WorkflowError):
+    """The snapshot ended in a status other than available."""
+
+
+class SnapshotSourceMismatch(WorkflowError):
+    """A snapshot with this run's name exists but belongs to another cluster."""
+
+
+class ExportSourceMismatch(WorkflowError):
+    """An export task with this run's name exists but exports something else."""
+
+
+class ExportFailed(WorkflowError):
+    """The export task ended FAILED; the message carries its FailureCause."""
+
+
+class ExportCanceled(WorkflowError):
+    """The export task ended CANCELED."""
+
+
+class SnapshotDeadlineExceeded(WorkflowError):
+    """The snapshot did not become available within the configured time."""
+
+
+class ExportDeadlineExceeded(WorkflowError):
+    """The export did not finish within the configured time."""
+
+
+class UnknownExportStatus(WorkflowError):
+    """RDS reported an export status this version does not know."""
+
+
+class ExportMetadataInvalid(WorkflowError):
+    """The export's metadata files are missing or not in the expected form."""
+
+
+class UnmappableColumnType(WorkflowError):
+    """A column's exported type has no known Athena type; nothing is guessed."""
+
+
+class AthenaQueryFailed(WorkflowError):
+    """An Athena DDL statement failed for a reason other than throttling."""
+
+
+class PartialExport(WorkflowError):
+    """The export skipped tables and this deployment treats that as a failure."""
+
+
+class AwsServiceError(WorkflowError):
+    """An AWS API error; subclasses are named after the AWS error code."""
+
+    def __init__(self, message: str, operation: str = "", code: str = "") -> None:
+        super().__init__(message)
+        self.operation = operation
+        self.code = code
+
+
+@cache
+def _error_class(code: str) -> type[AwsServiceError]:
+    name = code if code.isidentifier() else "".join(ch if ch.isalnum() else "_" for ch in code)
+    return type(name, (AwsServiceError,), {"__module__": __name__})
+
+
+def aws_error(client_error: Exception) -> AwsServiceError:
+    """Turn a botocore ClientError into an error named after its AWS error code."""
+    response = getattr(client_error, "response", {}) or {}
+    error = response.get("Error", {})
+    code = str(error.get("Code") or "UnknownAwsError")
+    message = str(error.get("Message") or client_error)
+    operation = str(getattr(client_error, "operation_name", ""))
+    return _error_class(code)(f"{operation}: {code}: {message}" if operation else f"{code}: {message}", operation, code)
