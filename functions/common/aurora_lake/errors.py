@@ -95,3 +95,7 @@ def aws_error(client_error: Exception) -> AwsServiceError:
     message = str(error.get("Message") or client_error)
     operation = str(getattr(client_error, "operation_name", ""))
     return _error_class(code)(f"{operation}: {code}: {message}" if operation else f"{code}: {message}", operation, code)
+
+
+class NoAutomatedSnapshot(WorkflowError):
+    """use_latest_automated_snapshot was asked for but the cluster has none available."""

@@ -1,0 +1,15 @@
+"""CheckExport: follow the export task; FAILED and CANCELED end the run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aurora_lake import exports, settings
+from aurora_lake.handler import step_handler
+
+DEFAULT_DEADLINE_SECONDS = 24 * 3600
+
+
+@step_handler("CheckExport")
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return exports.check(event["export"], deadline_seconds=settings.seconds("EXPORT_DEADLINE_SECONDS", DEFAULT_DEADLINE_SECONDS))

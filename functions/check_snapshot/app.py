@@ -1,0 +1,20 @@
+"""CheckSnapshot: read the snapshot's status and decide how long to wait."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aurora_lake import settings, snapshots
+from aurora_lake.handler import step_handler
+
+DEFAULT_DEADLINE_SECONDS = 4 * 3600
+
+
+@step_handler("CheckSnapshot")
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return snapshots.check(
+        event["job"],
+        event.get("snapshot"),
+        deadline_seconds=settings.seconds("SNAPSHOT_DEADLINE_SECONDS", DEFAULT_DEADLINE_SECONDS),
+        allowed_clusters=settings.allowed_clusters(),
+    )

@@ -1,0 +1,159 @@
+"""Starting the snapshot export to S3 and following it to its end.
+
+The export task's identifier is derived from the snapshot and the export
+settings, so starting twice (a retry, a redrive, a second trigger for the same
+snapshot) adopts the running task instead of paying for a second export.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from aurora_lake import clock, naming, polling
+from aurora_lake.clients import client
+from aurora_lake.errors import (
+    ExportCanceled,
+    ExportDeadlineExceeded,
+    ExportFailed,
+    ExportSourceMismatch,
+    UnknownExportStatus,
+)
+
+COMPLETE = "COMPLETE"
+RUNNING_STATUSES = frozenset({"STARTING", "IN_PROGRESS", "CANCELING"})
+KNOWN_STATUSES = RUNNING_STATUSES | {COMPLETE, "FAILED", "CANCELED"}
+
+Export = dict[str, Any]
+
+
+def _error_code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+def describe(export_task_identifier: str) -> dict[str, Any] | None:
+    found = client("rds").describe_export_tasks(ExportTaskIdentifier=export_task_identifier)
+    tasks = found.get("ExportTasks", [])
+    return tasks[0] if tasks else None
+
+
+def status_of(task: dict[str, Any]) -> str:
+    """RDS documents upper-case statuses, but lower case is seen too."""
+    status = str(task.get("Status", "")).upper()
+    if status not in KNOWN_STATUSES:
+        raise UnknownExportStatus(
+            f"Export task {task.get('ExportTaskIdentifier')} reports status {task.get('Status')!r}, "
+            "which this version does not know. Check the task in the RDS console."
+        )
+    return status
+
+
+def _same_export(task: dict[str, Any], snapshot_arn: str, bucket: str, export_only: list[str] | None) -> bool:
+    return (
+        task.get("SourceArn") == snapshot_arn
+        and task.get("S3Bucket") == bucket
+        and sorted(task.get("ExportOnly") or []) == sorted(export_only or [])
+    )
+
+
+def _record(task: dict[str, Any], s3_prefix: str, progress: polling.Progress) -> Export:
+    return {
+        "export_task_identifier": task["ExportTaskIdentifier"],
+        "source_arn": task.get("SourceArn"),
+        "s3_bucket": task.get("S3Bucket"),
+        "s3_prefix": s3_prefix,
+        "export_only": task.get("ExportOnly") or None,
+        "status": status_of(task),
+        "percent_progress": int(task.get("PercentProgress") or 0),
+        "total_extracted_gb": task.get("TotalExtractedDataInGB"),
+        "warning_message": task.get("WarningMessage") or None,
+        "progress": progress.to_dict(),
+    }
+
+
+def start_or_adopt(job: dict[str, Any], snapshot: dict[str, Any], bucket: str, kms_key_arn: str, role_arn: str) -> Export:
+    snapshot_arn = snapshot["snapshot_arn"]
+    export_only = job.get("export_only")
+    s3_prefix = job.get("s3_prefix") or ""
+    identifier = naming.export_task_identifier(snapshot_arn, export_only, s3_prefix)
+    task = describe(identifier)
+    if task is None:
+        request: dict[str, Any] = {
+            "ExportTaskIdentifier": identifier,
+            "SourceArn": snapshot_arn,
+            "S3BucketName": bucket,
+            "IamRoleArn": role_arn,
+            "KmsKeyId": kms_key_arn,
+        }
+        if s3_prefix:
+            # The export writes under PREFIX/EXPORT_ID/; S3Prefix takes no trailing slash.
+            request["S3Prefix"] = s3_prefix.rstrip("/")
+        if export_only:
+            request["ExportOnly"] = export_only
+        try:
+            task = client("rds").start_export_task(**request)
+        except ClientError as error:
+            if _error_code(error) not in {"ExportTaskAlreadyExistsFault", "ExportTaskAlreadyExists"}:
+                raise
+            task = describe(identifier)
+            if task is None:
+                raise
+    if not _same_export(task, snapshot_arn, bucket, export_only):
+        raise ExportSourceMismatch(
+            f"Export task {identifier} already exists but exports {task.get('SourceArn')} to bucket "
+            f"{task.get('S3Bucket')} (ExportOnly {task.get('ExportOnly')}), not {snapshot_arn} to {bucket}. "
+            "Export task identifiers cannot be reused: start a new execution with another s3_prefix."
+        )
+    now = clock.now()
+    export = _record(task, s3_prefix, polling.Progress(started_at=now, last_zero_at=now))
+    export["wait_seconds"] = polling.FIRST_EXPORT_WAIT_SECONDS
+    return export
+
+
+def check(export: Export, deadline_seconds: float) -> Export:
+    identifier = export["export_task_identifier"]
+    task = describe(identifier)
+    if task is None:
+        raise ExportFailed(f"Export task {identifier} no longer exists.")
+    status = status_of(task)
+    now = clock.now()
+    progress = polling.Progress.from_dict(export.get("progress"), started_at=now)
+    if status == "FAILED":
+        raise ExportFailed(
+            f"Export task {identifier} FAILED: {task.get('FailureCause') or 'RDS gave no FailureCause'}"
+        )
+    if status == "CANCELED":
+        raise ExportCanceled(f"Export task {identifier} was CANCELED before it completed. Nothing was made queryable.")
+    record = _record(task, export.get("s3_prefix") or "", progress)
+    if status == COMPLETE:
+        record["wait_seconds"] = 0
+        record["duration_seconds"] = int(now - progress.started_at)
+        return record
+    if now - progress.started_at > deadline_seconds:
+        raise ExportDeadlineExceeded(
+            f"Export task {identifier} is still {status} ({record['percent_progress']}%) after "
+            f"{int(now - progress.started_at)} s (limit {int(deadline_seconds)} s, parameter ExportTimeoutSeconds). "
+            "It keeps running in RDS: cancel it with `aws rds cancel-export-task` or raise the limit."
+        )
+    percent = 0.0 if status == "STARTING" else float(task.get("PercentProgress") or 0)
+    record["wait_seconds"], progress = polling.next_wait(progress, now, percent)
+    record["progress"] = progress.to_dict()
+    return record
+
+
+def warning_summary(warning_message: str | None) -> list[str]:
+    """Readable lines from an export's WarningMessage (JSON text, or plain text)."""
+    if not warning_message:
+        return []
+    try:
+        parsed = json.loads(warning_message)
+    except ValueError:
+        return [warning_message]
+    lines: list[str] = []
+    if isinstance(parsed, dict):
+        for key, entries in parsed.items():
+            for entry in entries if isinstance(entries, list) else [entries]:
+                lines.append(f"{key}: {json.dumps(entry, sort_keys=True) if not isinstance(entry, str) else entry}")
+    return lines or [warning_message]

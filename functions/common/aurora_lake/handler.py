@@ -1,0 +1,64 @@
+"""The wrapper every Lambda handler uses: logging, tracing, metrics, errors.
+
+It keeps handlers thin and makes every function behave the same way:
+- the execution name is the correlation id of every log line;
+- the full event is logged only at DEBUG level (it can name tables);
+- an AWS ClientError leaves the function as an error named after its AWS error
+  code, so the state machine's Retry and Catch can match it by name.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from aurora_lake.errors import aws_error
+from aurora_lake.observability import logger, metrics, tracer
+
+Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+
+def execution_name(event: dict[str, Any]) -> str | None:
+    """The Step Functions execution name, wherever this step's event carries it."""
+    for holder in (event, event.get("job"), (event.get("state") or {}).get("job")):
+        if isinstance(holder, dict) and isinstance(holder.get("execution_name"), str):
+            return holder["execution_name"]
+    return None
+
+
+def step_handler(step: str) -> Callable[[Handler], Handler]:
+    def decorate(handle: Handler) -> Handler:
+        @functools.wraps(handle)
+        def wrapper(event: dict[str, Any], context: Any) -> dict[str, Any]:
+            logger.append_keys(step=step)
+            logger.set_correlation_id(execution_name(event))
+            logger.debug("event", extra={"event": event})
+            try:
+                result = handle(event, context)
+            except ClientError as error:
+                failure = aws_error(error)
+                logger.error("AWS call failed", extra={"error": type(failure).__name__, "cause": str(failure)})
+                raise failure from error
+            except Exception as error:
+                logger.error("step failed", extra={"error": type(error).__name__, "cause": str(error)})
+                raise
+            logger.info("step done", extra={"result": _summary(result)})
+            return result
+
+        return metrics.log_metrics(tracer.capture_lambda_handler(wrapper, capture_response=False))
+
+    return decorate
+
+
+def _summary(result: dict[str, Any]) -> dict[str, Any]:
+    """Scalar fields only: results can hold lists of table names."""
+    return {key: value for key, value in result.items() if isinstance(value, (str, int, float, bool)) or value is None}
+
+
+def remaining_seconds(context: Any, default: float = 900.0) -> float:
+    """Time left in this invocation (a context without the method gets the default)."""
+    getter = getattr(context, "get_remaining_time_in_millis", None)
+    return getter() / 1000.0 if callable(getter) else default

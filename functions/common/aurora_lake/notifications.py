@@ -1,0 +1,185 @@
+"""The success and failure notifications, as an on-call engineer reads them.
+
+Subjects stay within SNS's 100 characters and start with the status; bodies say
+what happened, where the data is, how to query it, and for a failure, which
+step failed, the AWS error and what to do. Message attributes carry status and
+cluster so that subscribers can filter.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aurora_lake.exports import warning_summary
+
+SUBJECT_LIMIT = 100
+PRODUCT = "aurora-lake"
+
+# What to do about each error a run can end with: the runbook in short.
+RUNBOOK: dict[str, str] = {
+    "InvalidInput": "Fix the execution input as listed above and start a new execution. Nothing was created.",
+    "ClusterNotAllowed": "Export only clusters listed in the AllowedClusterIdentifiers parameter, or add the cluster there (sam deploy).",
+    "ExportFailed": "Read the FailureCause above. IAM role or KMS problems: check the export role's trust and S3 permissions and the key policy, then start a new execution.",
+    "ExportCanceled": "Someone canceled the export task. Start a new execution when ready.",
+    "ExportDeadlineExceeded": "The export took longer than ExportTimeoutSeconds. Check it in the RDS console; raise the limit for large databases.",
+    "SnapshotDeadlineExceeded": "The snapshot took longer than SnapshotTimeoutSeconds. Check it in the RDS console.",
+    "SnapshotFailed": "The snapshot is not available. Check it in the RDS console and start a new execution.",
+    "SnapshotSourceMismatch": "A snapshot with this execution's name belongs to another cluster. Delete or rename it.",
+    "ExportSourceMismatch": "An export task with the same identifier exports something else. Use another s3_prefix.",
+    "NoAutomatedSnapshot": "The cluster has no available automated snapshot. Check its backup retention or take a new snapshot.",
+    "UnknownExportStatus": "RDS reported an export status this version does not know. Check the export in the RDS console.",
+    "ExportMetadataInvalid": "The export's metadata files are missing or malformed. Check the export folder in S3.",
+    "UnmappableColumnType": "A column's exported type has no known Athena type. The table is named above; report it with the type.",
+    "AthenaQueryFailed": "An Athena statement failed. The statement and reason are above; check the workgroup and Glue database permissions.",
+    "PartialExport": "The export skipped tables and FailOnPartialExport is true. The missing tables and reasons are above.",
+    "DBClusterNotFoundFault": "The cluster does not exist in this account and Region. Check cluster_identifier.",
+    "DBClusterSnapshotNotFoundFault": "The snapshot does not exist. Check snapshot_arn.",
+    "SnapshotQuotaExceeded": "The account has reached its manual snapshot quota. Delete old manual snapshots or ask AWS for a higher quota.",
+    "KMSKeyNotAccessibleFault": "The export could not use the KMS key. Check the key policy and that the key is enabled.",
+    "IamRoleMissingPermissionsFault": "The export role lacks S3 or KMS permissions. Redeploy the stack or check the role's policy.",
+    "IamRoleNotFoundFault": "The export role does not exist. Redeploy the stack.",
+    "InvalidS3BucketFault": "The export bucket is missing, in another Region, or not writable by the export role.",
+    "InvalidExportOnlyFault": "An export_only entry names no existing database, schema or table. Fix export_only.",
+    "InvalidExportSourceStateFault": "The snapshot is not in a state that can be exported. Check it in the RDS console.",
+    "InvalidDBClusterStateFault": "The cluster stayed busy (for example in a backup) longer than the retries allow. Start again later.",
+    "States.Timeout": "The step or the execution ran past its time limit.",
+}
+DEFAULT_ADVICE = "Check the step's logs (CloudWatch Logs, filtered by the execution name) and start a new execution once fixed."
+
+
+def _subject(*parts: str) -> str:
+    subject = " ".join(part for part in parts if part)
+    return subject if len(subject) <= SUBJECT_LIMIT else subject[: SUBJECT_LIMIT - 1] + "…"
+
+
+def console_link(execution_arn: str | None, region: str | None) -> str | None:
+    if not execution_arn or not region:
+        return None
+    return f"https://{region}.console.aws.amazon.com/states/home?region={region}#/v2/executions/details/{execution_arn}"
+
+
+def cause_text(cause: Any) -> str:
+    """A Lambda error's Cause is JSON with errorMessage; anything else is kept as is."""
+    if isinstance(cause, str):
+        try:
+            parsed = json.loads(cause)
+        except ValueError:
+            return cause
+        if isinstance(parsed, dict) and "errorMessage" in parsed:
+            return str(parsed["errorMessage"])
+        return cause
+    return json.dumps(cause) if cause is not None else ""
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "unknown"
+    seconds = int(seconds)
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}h {minutes:02d}m {secs:02d}s" if hours else f"{minutes}m {secs:02d}s"
+
+
+def _attributes(status: str, cluster: str | None) -> dict[str, dict[str, str]]:
+    attributes = {"status": {"DataType": "String", "StringValue": status}}
+    if cluster:
+        attributes["cluster"] = {"DataType": "String", "StringValue": cluster}
+    return attributes
+
+
+def _cluster(state: dict[str, Any]) -> str | None:
+    job = state.get("job") or {}
+    snapshot = state.get("snapshot") or {}
+    raw = state.get("input") if isinstance(state.get("input"), dict) else state
+    return (
+        job.get("cluster_identifier")
+        or snapshot.get("source_cluster_identifier")
+        or (raw.get("cluster_identifier") if isinstance(raw.get("cluster_identifier"), str) else None)
+    )
+
+
+def success_message(state: dict[str, Any], now: float, workgroup: str) -> dict[str, Any]:
+    job = state.get("job") or {}
+    snapshot = state.get("snapshot") or {}
+    export = state.get("export") or {}
+    athena = state.get("athena") or {}
+    cleanup = state.get("cleanup") or {}
+    cluster = _cluster(state)
+    export_id = export.get("export_task_identifier", "")
+    partial = bool(athena.get("partial")) or bool(export.get("warning_message"))
+    status = "PARTIAL" if partial else "SUCCEEDED"
+    location = f"s3://{export.get('s3_bucket')}/{export.get('s3_prefix') or ''}{export_id}/"
+    database = athena.get("database")
+    sample_table = athena.get("sample_table")
+    lines = [
+        f"The export of {cluster or 'the snapshot'} to the data lake {'finished with missing tables' if partial else 'succeeded'}.",
+        "",
+        f"Status:        {status}",
+        f"Cluster:       {cluster}",
+        f"Snapshot:      {snapshot.get('snapshot_arn')}",
+        f"Export task:   {export_id}",
+        f"Duration:      {_duration(now - job['started_epoch']) if 'started_epoch' in job else 'unknown'}",
+        f"Exported size: {export.get('total_extracted_gb') if export.get('total_extracted_gb') is not None else 'unknown'} GB",
+        f"Tables:        {athena.get('tables_created', 0)} queryable, {athena.get('tables_skipped', 0)} skipped by the export",
+        f"S3 location:   {location}",
+        f"Athena:        database {database}, workgroup {workgroup}",
+    ]
+    if partial:
+        lines += ["", "PARTIAL: these tables are missing from the export:"]
+        for missing in athena.get("missing_tables") or []:
+            lines.append(f"  - {missing.get('table')}: {missing.get('reason')}" if isinstance(missing, dict) else f"  - {missing}")
+        if athena.get("missing_tables_more"):
+            lines.append(f"  ... and {athena['missing_tables_more']} more (see {athena.get('report_uri')})")
+        for warning in warning_summary(export.get("warning_message")):
+            lines.append(f"  - export warning: {warning}")
+    if sample_table and database:
+        lines += ["", "Query it in Athena:", f'  SELECT * FROM "{database}"."{sample_table}" LIMIT 10;']
+    if cleanup:
+        lines += ["", f"Snapshot cleanup: {cleanup.get('snapshot_identifier')}: {cleanup.get('reason')}"]
+    link = console_link(job.get("execution_arn"), job.get("region"))
+    if link:
+        lines += ["", f"Execution: {link}"]
+    return {
+        "subject": _subject(f"[{PRODUCT}] {status}", cluster or "", f"export {export_id}"),
+        "message": "\n".join(lines),
+        "attributes": _attributes(status, cluster),
+        "status": status,
+    }
+
+
+def failure_message(state: dict[str, Any]) -> dict[str, Any]:
+    failure = state.get("failure") or {}
+    job = state.get("job") or {}
+    snapshot = state.get("snapshot") or {}
+    export = state.get("export") or {}
+    error = str(failure.get("error") or "UnknownError")
+    cause = cause_text(failure.get("cause"))
+    step = failure.get("step") or "unknown step"
+    cluster = _cluster(state)
+    advice = RUNBOOK.get(error) or RUNBOOK.get(error.removesuffix("Fault") + "Fault") or DEFAULT_ADVICE
+    lines = [
+        f"The export of {cluster or 'the requested snapshot'} to the data lake FAILED.",
+        "",
+        f"Failed step:  {step}",
+        f"Error:        {error}",
+        f"Cause:        {cause}",
+        f"What to do:   {advice}",
+    ]
+    if export.get("export_task_identifier"):
+        lines.append(f"Export task:  {export['export_task_identifier']} ({export.get('status')})")
+    if snapshot.get("created_by_this_run"):
+        lines.append(
+            f"Snapshot:     {snapshot.get('snapshot_identifier')} was created by this execution and is kept; "
+            "delete it when it is no longer needed."
+        )
+    link = console_link(job.get("execution_arn"), job.get("region"))
+    if link:
+        lines += ["", f"Execution: {link}"]
+    return {
+        "subject": _subject(f"[{PRODUCT}] FAILED", cluster or "", f"{step}: {error}"),
+        "message": "\n".join(lines),
+        "attributes": _attributes("FAILED", cluster),
+        "error": error,
+        "cause": cause,
+    }

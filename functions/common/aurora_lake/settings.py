@@ -1,0 +1,35 @@
+"""Settings the functions read from their environment (set by template.yaml)."""
+
+from __future__ import annotations
+
+import os
+
+
+def required(name: str) -> str:
+    value = os.environ.get(name)
+    if not value:
+        raise RuntimeError(f"Environment variable {name} is not set; the function is deployed without its configuration.")
+    return value
+
+
+def seconds(name: str, default: float) -> float:
+    return float(os.environ.get(name) or default)
+
+
+def flag(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    return default if value is None or value == "" else value.strip().lower() == "true"
+
+
+def allowed_clusters() -> frozenset[str] | None:
+    """Clusters this deployment may export; unset means no restriction, '' means none."""
+    value = os.environ.get("ALLOWED_CLUSTERS")
+    if value is None:
+        return None
+    if value.strip() == "*":
+        return None
+    return frozenset(part.strip() for part in value.split(",") if part.strip())
+
+
+def optional(name: str, default: str) -> str:
+    return os.environ.get(name) or default

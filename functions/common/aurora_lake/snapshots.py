@@ -1,0 +1,164 @@
+"""Creating, finding, checking and deleting the Aurora cluster snapshot.
+
+Every operation is safe to repeat: the snapshot's name is derived from the
+cluster and the execution, so a retried or redriven step finds the snapshot it
+created before instead of creating a second one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from aurora_lake import clock, polling
+from aurora_lake.clients import client
+from aurora_lake.errors import (
+    ClusterNotAllowed,
+    NoAutomatedSnapshot,
+    SnapshotDeadlineExceeded,
+    SnapshotFailed,
+    SnapshotSourceMismatch,
+)
+
+AVAILABLE = "available"
+# Statuses from which a snapshot can still become available.
+PENDING_STATUSES = frozenset({"creating", "copying"})
+
+Job = dict[str, Any]
+Snapshot = dict[str, Any]
+
+
+def _error_code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+def describe(identifier: str) -> dict[str, Any] | None:
+    """The snapshot's description, or None when it does not exist."""
+    # RDS finds an automated snapshot by name only when its type is given too.
+    extra = {"SnapshotType": "automated"} if identifier.startswith("rds:") else {}
+    try:
+        found = client("rds").describe_db_cluster_snapshots(DBClusterSnapshotIdentifier=identifier, **extra)
+    except ClientError as error:
+        if _error_code(error) in {"DBClusterSnapshotNotFoundFault", "DBClusterSnapshotNotFound"}:
+            return None
+        raise
+    snapshots = found.get("DBClusterSnapshots", [])
+    return snapshots[0] if snapshots else None
+
+
+def _record(description: dict[str, Any], created_by_this_run: bool, progress: polling.Progress) -> Snapshot:
+    return {
+        "snapshot_arn": description["DBClusterSnapshotArn"],
+        "snapshot_identifier": description["DBClusterSnapshotIdentifier"],
+        "source_cluster_identifier": description.get("DBClusterIdentifier"),
+        "engine": description.get("Engine"),
+        "snapshot_type": description.get("SnapshotType"),
+        "status": str(description.get("Status", "")).lower(),
+        "percent_progress": int(description.get("PercentProgress") or 0),
+        "created_by_this_run": created_by_this_run,
+        "progress": progress.to_dict(),
+    }
+
+
+def create_or_adopt(job: Job) -> Snapshot:
+    """Create this execution's manual snapshot, or adopt it if it already exists."""
+    cluster = job["cluster_identifier"]
+    identifier = job["snapshot_identifier"]
+    try:
+        created = client("rds").create_db_cluster_snapshot(
+            DBClusterIdentifier=cluster,
+            DBClusterSnapshotIdentifier=identifier,
+            Tags=[
+                {"Key": "aurora-lake:execution", "Value": job["execution_name"]},
+                {"Key": "aurora-lake:purpose", "Value": "export-to-data-lake"},
+            ],
+        )
+        description = created["DBClusterSnapshot"]
+    except ClientError as error:
+        if _error_code(error) not in {"DBClusterSnapshotAlreadyExistsFault", "DBClusterSnapshotAlreadyExists"}:
+            raise
+        existing = describe(identifier)
+        if existing is None:
+            raise
+        if existing.get("DBClusterIdentifier") != cluster:
+            raise SnapshotSourceMismatch(
+                f"Snapshot {identifier} already exists but was taken of cluster "
+                f"{existing.get('DBClusterIdentifier')}, not {cluster}. Delete or rename it, then start a new execution."
+            ) from error
+        description = existing
+    now = clock.now()
+    snapshot = _record(description, True, polling.Progress(started_at=now, last_zero_at=now))
+    snapshot["wait_seconds"] = polling.FIRST_SNAPSHOT_WAIT_SECONDS
+    return snapshot
+
+
+def newest_automated(cluster_identifier: str) -> dict[str, Any]:
+    """The most recent available automated snapshot of the cluster."""
+    paginator = client("rds").get_paginator("describe_db_cluster_snapshots")
+    candidates = [
+        snapshot
+        for page in paginator.paginate(DBClusterIdentifier=cluster_identifier, SnapshotType="automated")
+        for snapshot in page.get("DBClusterSnapshots", [])
+        if str(snapshot.get("Status", "")).lower() == AVAILABLE
+    ]
+    if not candidates:
+        raise NoAutomatedSnapshot(
+            f"Cluster {cluster_identifier} has no available automated snapshot. Check its backup retention, "
+            "or start the execution with cluster_identifier alone to take a new snapshot."
+        )
+    return max(candidates, key=lambda snapshot: snapshot["SnapshotCreateTime"])
+
+
+def check(job: Job, previous: Snapshot | None, deadline_seconds: float, allowed_clusters: frozenset[str] | None) -> Snapshot:
+    """Describe the snapshot to export and decide how long to wait for it."""
+    created_by_this_run = bool(previous and previous.get("created_by_this_run"))
+    if previous and previous.get("snapshot_identifier"):
+        description = describe(previous["snapshot_identifier"])
+    elif job["snapshot_mode"] == "latest_automated":
+        description = newest_automated(job["cluster_identifier"])
+    else:
+        description = describe(job["snapshot_identifier"])
+    wanted = (previous or {}).get("snapshot_identifier") or job.get("snapshot_identifier")
+    if description is None:
+        raise SnapshotFailed(f"Snapshot {wanted} does not exist (it may have been deleted).")
+    source_cluster = description.get("DBClusterIdentifier")
+    if allowed_clusters is not None and source_cluster not in allowed_clusters:
+        raise ClusterNotAllowed(
+            f"Snapshot {description['DBClusterSnapshotIdentifier']} was taken of cluster {source_cluster}, "
+            "which this deployment is not allowed to export. Add it to AllowedClusterIdentifiers to allow it."
+        )
+    now = clock.now()
+    progress = polling.Progress.from_dict((previous or {}).get("progress"), started_at=now)
+    status = str(description.get("Status", "")).lower()
+    if status == AVAILABLE:
+        snapshot = _record(description, created_by_this_run, progress)
+        snapshot["wait_seconds"] = 0
+        return snapshot
+    if status not in PENDING_STATUSES:
+        raise SnapshotFailed(f"Snapshot {description['DBClusterSnapshotIdentifier']} is {status}; it cannot be exported.")
+    if now - progress.started_at > deadline_seconds:
+        raise SnapshotDeadlineExceeded(
+            f"Snapshot {description['DBClusterSnapshotIdentifier']} is still {status} after "
+            f"{int(now - progress.started_at)} s (limit {int(deadline_seconds)} s, parameter SnapshotTimeoutSeconds)."
+        )
+    wait, progress = polling.next_wait(progress, now, float(description.get("PercentProgress") or 0))
+    snapshot = _record(description, created_by_this_run, progress)
+    snapshot["wait_seconds"] = wait
+    return snapshot
+
+
+def delete_if_created(job: Job, snapshot: Snapshot) -> dict[str, Any]:
+    """Delete the snapshot this execution created, unless the input keeps it."""
+    identifier = snapshot.get("snapshot_identifier")
+    if not snapshot.get("created_by_this_run"):
+        return {"deleted": False, "snapshot_identifier": identifier, "reason": "the snapshot was not created by this execution"}
+    if not job.get("delete_snapshot_after_export", True):
+        return {"deleted": False, "snapshot_identifier": identifier, "reason": "kept: delete_snapshot_after_export is false"}
+    try:
+        client("rds").delete_db_cluster_snapshot(DBClusterSnapshotIdentifier=identifier)
+    except ClientError as error:
+        if _error_code(error) not in {"DBClusterSnapshotNotFoundFault", "DBClusterSnapshotNotFound"}:
+            raise
+        return {"deleted": True, "snapshot_identifier": identifier, "reason": "already deleted"}
+    return {"deleted": True, "snapshot_identifier": identifier, "reason": "deleted after a successful export"}

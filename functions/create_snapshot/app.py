@@ -1,0 +1,13 @@
+"""CreateSnapshot: take this execution's manual cluster snapshot (or adopt it)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aurora_lake import snapshots
+from aurora_lake.handler import step_handler
+
+
+@step_handler("CreateSnapshot")
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return snapshots.create_or_adopt(event["job"])

@@ -1,0 +1,33 @@
+"""NotifySuccess / NotifyFailure: publish the run's outcome to the SNS topic."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from aurora_lake import clock, notifications, settings
+from aurora_lake.clients import client
+from aurora_lake.handler import step_handler
+
+
+def publish(notification: dict[str, Any], topic_arn: str) -> str:
+    response = client("sns").publish(
+        TopicArn=topic_arn,
+        Subject=notification["subject"],
+        Message=notification["message"],
+        MessageAttributes=notification["attributes"],
+    )
+    return str(response["MessageId"])
+
+
+@step_handler("Notify")
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    state = event.get("state") or {}
+    topic_arn = settings.required("TOPIC_ARN")
+    if event.get("outcome") == "success":
+        notification = notifications.success_message(state, clock.now(), os.environ.get("ATHENA_WORKGROUP", ""))
+        return {"status": notification["status"], "message_id": publish(notification, topic_arn)}
+    notification = notifications.failure_message(state)
+    publish(notification, topic_arn)
+    # Becomes $.failure, which the Fail state reads: the original error and a readable cause.
+    return {"step": (state.get("failure") or {}).get("step"), "error": notification["error"], "cause": notification["cause"]}
