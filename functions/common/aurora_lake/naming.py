@@ -1,0 +1,280 @@
+"""Identifier rules, deterministic resource names and ARN parsing.
+
+RDS identifiers (clusters, cluster snapshots, export tasks) share one set of
+rules: they begin with a letter, hold only ASCII letters, digits and hyphens,
+never end with a hyphen and never hold two hyphens in a row. RDS compares them
+without regard to case and stores them in lower case, so every name built here
+is lower case.
+
+The snapshot and export task names are derived only from stable inputs (the
+cluster and execution name; the snapshot and what is exported). Running a step
+again - a Lambda retry, a redrive, a second execution over the same snapshot -
+therefore finds the resource the first run created and adopts it instead of
+creating a second one.
+
+Standard library only: every function imports this module on a cold start.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import unicodedata
+from collections.abc import Iterable
+from typing import NamedTuple
+
+# DBClusterIdentifier: 1 to 63 characters (RDS API reference).
+CLUSTER_IDENTIFIER_MAX_LENGTH = 63
+# DBClusterSnapshotIdentifier: 1 to 255 characters (RDS API reference).
+CLUSTER_SNAPSHOT_IDENTIFIER_MAX_LENGTH = 255
+# ExportTaskIdentifier: AWS does not document the exact maximum. Existing tools
+# cut these names to 60 characters, so names built here never exceed 60; if the
+# real limit were lower, StartExportTask would reject the name loudly.
+EXPORT_TASK_IDENTIFIER_MAX_LENGTH = 60
+
+# Names this module creates stay within a cluster identifier's length so they
+# fit in console columns and e-mail subjects, far below the 255 RDS accepts.
+SNAPSHOT_NAME_MAX_LENGTH = 63
+
+# Automated cluster snapshots are named "rds:<name>" by RDS itself.
+AUTOMATED_SNAPSHOT_PREFIX = "rds:"
+
+KNOWN_PARTITIONS = frozenset({"aws", "aws-cn", "aws-us-gov"})
+
+_HASH_LENGTH = 12
+_ILLEGAL_RUN = re.compile(r"[^a-z0-9]+")
+_ACCOUNT = re.compile(r"[0-9]{12}")
+_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]+")
+
+
+# --- identifier rules -------------------------------------------------------
+
+
+def identifier_problems(name: str, max_length: int) -> list[str]:
+    """Every way ``name`` breaks the RDS identifier rules, as readable reasons.
+
+    An empty list means the name is valid. The caller checks that it is a
+    string; anything else is reported as a single problem here.
+    """
+    if not isinstance(name, str):
+        return ["must be a string"]
+    if not name:
+        return ["must not be empty"]
+    problems: list[str] = []
+    if len(name) > max_length:
+        problems.append(f"must be at most {max_length} characters (got {len(name)})")
+    if not _is_ascii_letter(name[0]):
+        problems.append("must begin with a letter")
+    illegal = _illegal_characters(name)
+    if illegal:
+        shown = ", ".join(_show_char(ch) for ch in illegal)
+        problems.append(f"may contain only ASCII letters, digits and hyphens (found {shown})")
+    if name.endswith("-"):
+        problems.append("must not end with a hyphen")
+    if "--" in name:
+        problems.append("must not contain two consecutive hyphens")
+    return problems
+
+
+def is_valid_identifier(name: str, max_length: int) -> bool:
+    return not identifier_problems(name, max_length)
+
+
+def sanitize_identifier(text: str, max_length: int) -> str:
+    """Turn any text into a valid identifier of at most ``max_length`` characters.
+
+    Deterministic and lower case: accents are folded (``é`` -> ``e``), every run
+    of other characters becomes one hyphen, a name that does not begin with a
+    letter gets an ``x`` in front, and the result is cut without leaving a
+    trailing hyphen. Different texts can give the same result (``a_b`` and
+    ``a-b``), so names that must be unique add a hash of the original text.
+    """
+    if max_length < 1:
+        raise ValueError("max_length must be at least 1")
+    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii").lower()
+    name = _ILLEGAL_RUN.sub("-", folded).strip("-")
+    if not name:
+        return "x"
+    if not _is_ascii_letter(name[0]):
+        name = "x" + name
+    return name[:max_length].rstrip("-")
+
+
+def _is_ascii_letter(ch: str) -> bool:
+    return ("a" <= ch <= "z") or ("A" <= ch <= "Z")
+
+
+def _illegal_characters(name: str) -> list[str]:
+    seen: dict[str, None] = {}
+    for ch in name:
+        if not (_is_ascii_letter(ch) or "0" <= ch <= "9" or ch == "-"):
+            seen.setdefault(ch, None)
+    return list(seen)
+
+
+def _show_char(ch: str) -> str:
+    if ch == " ":
+        return "space"
+    if ch.isprintable():
+        return f"'{ch}'"
+    return repr(ch)
+
+
+def _short_hash(*parts: object) -> str:
+    # JSON keeps the parts apart unambiguously ("a", "bc" differs from "ab", "c").
+    encoded = json.dumps(parts, separators=(",", ":"), ensure_ascii=True).encode("ascii")
+    return hashlib.sha256(encoded).hexdigest()[:_HASH_LENGTH]
+
+
+def _with_hash(readable: str, digest: str, max_length: int) -> str:
+    room = max_length - len(digest) - 1
+    head = sanitize_identifier(readable, room)
+    return f"{head}-{digest}"
+
+
+# --- deterministic names ----------------------------------------------------
+
+
+def snapshot_identifier(cluster_identifier: str, execution_name: str) -> str:
+    """The manual cluster snapshot an execution creates.
+
+    ``<cluster>-lake-<hash>`` where the hash covers the cluster and the
+    execution name: a retry or redrive of the same execution gets the same
+    name, any other execution a different one. At most 63 characters.
+    """
+    cluster = cluster_identifier.lower()
+    digest = _short_hash("snapshot", cluster, execution_name)
+    return _with_hash(f"{cluster}-lake", digest, SNAPSHOT_NAME_MAX_LENGTH)
+
+
+def export_task_identifier(snapshot_arn: str, export_only: Iterable[str] | None, s3_prefix: str) -> str:
+    """The export task for a snapshot exported with the given settings.
+
+    The same snapshot exported with the same settings always maps to the same
+    name, so a second run finds the task of the first instead of exporting (and
+    paying for) the snapshot twice. The order of ``export_only`` does not change
+    what is exported and so does not change the name. The readable part is the
+    snapshot name (an automated ``rds:`` name becomes ``rds-...``), cut to fit;
+    the hash keeps names apart. At most 60 characters.
+    """
+    if isinstance(export_only, str):
+        raise TypeError("export_only must be a list of names, not one string")
+    parts = parse_cluster_snapshot_arn(snapshot_arn)
+    canonical_arn = cluster_snapshot_arn(parts.partition, parts.region, parts.account, parts.snapshot_identifier.lower())
+    tables = None if export_only is None else sorted(set(export_only))
+    digest = _short_hash("export", canonical_arn, tables, normalize_s3_prefix(s3_prefix))
+    return _with_hash(parts.snapshot_identifier, digest, EXPORT_TASK_IDENTIFIER_MAX_LENGTH)
+
+
+def normalize_s3_prefix(prefix: str) -> str:
+    """``exports`` and ``exports/`` name the same folder; the empty prefix stays empty."""
+    return prefix if not prefix or prefix.endswith("/") else prefix + "/"
+
+
+# --- ARNs ---------------------------------------------------------------------
+
+
+class ArnParts(NamedTuple):
+    partition: str
+    service: str
+    region: str
+    account: str
+    resource: str  # everything after the account, e.g. "cluster-snapshot:rds:name"
+
+
+class ClusterSnapshotArn(NamedTuple):
+    partition: str
+    region: str
+    account: str
+    snapshot_identifier: str  # may start with "rds:" (automated snapshot)
+
+    @property
+    def is_automated(self) -> bool:
+        return self.snapshot_identifier.startswith(AUTOMATED_SNAPSHOT_PREFIX)
+
+    @property
+    def arn(self) -> str:
+        return cluster_snapshot_arn(self.partition, self.region, self.account, self.snapshot_identifier)
+
+
+class StateMachineArn(NamedTuple):
+    partition: str
+    region: str
+    account: str
+    name: str
+
+
+def split_arn(arn: str) -> ArnParts:
+    """Split ``arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE``; ValueError if not that shape."""
+    if not isinstance(arn, str):
+        raise ValueError("an ARN must be a string")
+    pieces = arn.split(":", 5)
+    if len(pieces) != 6 or pieces[0] != "arn":
+        raise ValueError(f"not an ARN (expected arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE): {arn[:120]!r}")
+    _, partition, service, region, account, resource = pieces
+    return ArnParts(partition, service, region, account, resource)
+
+
+def parse_cluster_snapshot_arn(arn: str) -> ClusterSnapshotArn:
+    """Parse ``arn:PARTITION:rds:REGION:ACCOUNT:cluster-snapshot:NAME``.
+
+    Checks the structure (known partition, service rds, Region and account
+    shapes, resource type, a valid name, optionally ``rds:``-prefixed); raises
+    ValueError naming the first part that is wrong. Whether the Region and
+    account are this deployment's is the caller's decision.
+    """
+    parts = split_arn(arn)
+    if parts.partition not in KNOWN_PARTITIONS:
+        raise ValueError(f"unknown partition {parts.partition!r}")
+    if parts.service != "rds":
+        raise ValueError(f"service is {parts.service!r}, not 'rds'")
+    if not _REGION.fullmatch(parts.region):
+        raise ValueError(f"{parts.region!r} is not a Region")
+    if not _ACCOUNT.fullmatch(parts.account):
+        raise ValueError(f"{parts.account!r} is not a 12-digit account ID")
+    resource_type, sep, name = parts.resource.partition(":")
+    if resource_type != "cluster-snapshot" or not sep:
+        raise ValueError(f"resource type is {resource_type!r}, not 'cluster-snapshot'")
+    problems = snapshot_name_problems(name)
+    if problems:
+        raise ValueError(f"snapshot name {name[:80]!r} " + "; ".join(problems))
+    return ClusterSnapshotArn(parts.partition, parts.region, parts.account, name)
+
+
+def snapshot_name_problems(name: str) -> list[str]:
+    """Problems of a cluster snapshot name as it appears in an ARN (``rds:`` allowed)."""
+    if name.startswith(AUTOMATED_SNAPSHOT_PREFIX):
+        problems = identifier_problems(
+            name[len(AUTOMATED_SNAPSHOT_PREFIX) :], CLUSTER_SNAPSHOT_IDENTIFIER_MAX_LENGTH - len(AUTOMATED_SNAPSHOT_PREFIX)
+        )
+        return [f"(after {AUTOMATED_SNAPSHOT_PREFIX}) {problem}" for problem in problems]
+    return identifier_problems(name, CLUSTER_SNAPSHOT_IDENTIFIER_MAX_LENGTH)
+
+
+def parse_state_machine_arn(arn: str) -> StateMachineArn:
+    """Parse ``arn:PARTITION:states:REGION:ACCOUNT:stateMachine:NAME``.
+
+    An execution ARN (``...:execution:MACHINE:EXECUTION``) gives its state
+    machine's parts as well, so either can be passed.
+    """
+    parts = split_arn(arn)
+    if parts.partition not in KNOWN_PARTITIONS:
+        raise ValueError(f"unknown partition {parts.partition!r}")
+    if parts.service != "states":
+        raise ValueError(f"service is {parts.service!r}, not 'states'")
+    if not _REGION.fullmatch(parts.region) or not _ACCOUNT.fullmatch(parts.account):
+        raise ValueError(f"not a state machine ARN: {arn[:200]!r}")
+    resource_type, _, rest = parts.resource.partition(":")
+    name = rest.split(":", 1)[0]
+    if resource_type not in ("stateMachine", "execution", "express") or not name:
+        raise ValueError(f"not a state machine ARN: {arn[:200]!r}")
+    return StateMachineArn(parts.partition, parts.region, parts.account, name)
+
+
+def cluster_arn(partition: str, region: str, account: str, cluster_identifier: str) -> str:
+    return f"arn:{partition}:rds:{region}:{account}:cluster:{cluster_identifier}"
+
+
+def cluster_snapshot_arn(partition: str, region: str, account: str, snapshot_identifier: str) -> str:
+    return f"arn:{partition}:rds:{region}:{account}:cluster-snapshot:{snapshot_identifier}"
