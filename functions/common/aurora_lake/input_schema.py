@@ -1,0 +1,437 @@
+"""The execution input's schema, checked before the workflow creates anything.
+
+Input (a JSON object; every other key is refused, so a typo such as
+``export_onyl`` can never silently export the whole database)::
+
+    cluster_identifier            string   take a new snapshot of this cluster
+    snapshot_arn                  string   or export this existing Aurora cluster snapshot
+    use_latest_automated_snapshot boolean  with cluster_identifier: export the cluster's newest
+                                           automated snapshot instead of taking one (default false)
+    export_only                   array    databases / tables to export (default: everything)
+    s3_prefix                     string   folder in the export bucket (default: deployment's)
+    delete_snapshot_after_export  boolean  delete the snapshot this execution took (default true)
+
+Exactly one of ``cluster_identifier`` and ``snapshot_arn`` is given.
+
+Decisions worth knowing:
+
+* ``s3_prefix`` may not be empty: exporting to the bucket root would mix export
+  folders with the Athena results and fall outside the prefix the export role is
+  granted. It is normalised to end with ``/``. Beyond the ``:`` that
+  StartExportTask refuses, it is limited to ASCII letters, digits and ``- _ . / =``
+  because it also ends up in IAM resource ARNs, Athena ``LOCATION`` strings and
+  console links.
+* ``delete_snapshot_after_export: true`` is refused together with
+  ``snapshot_arn`` or ``use_latest_automated_snapshot``: the workflow never
+  deletes a snapshot it did not take, and saying so beats ignoring the request.
+  ``false`` is accepted in every mode.
+* Cluster identifiers and snapshot names are returned in lower case, as RDS
+  stores them, so the same cluster always yields the same derived names.
+* For ``snapshot_arn`` the source cluster is only known once the snapshot has
+  been described, so the allowed-cluster check here covers
+  ``cluster_identifier`` only.
+
+Problems are reported all at once, one ``field: reason`` line each, ordered by
+field (``input``, the input as a whole, first; ``export_only[2]`` before
+``export_only[10]``). At most ``MAX_LISTED_PROBLEMS`` lines are listed, plus one
+line counting the rest, so that a huge malformed input still fits in a Step
+Functions error cause.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from typing import Any, NamedTuple
+
+from aurora_lake.errors import ClusterNotAllowed, InvalidInput
+from aurora_lake.naming import (
+    AUTOMATED_SNAPSHOT_PREFIX,
+    CLUSTER_IDENTIFIER_MAX_LENGTH,
+    identifier_problems,
+    normalize_s3_prefix,
+    snapshot_name_problems,
+)
+
+KNOWN_KEYS: tuple[str, ...] = (
+    "cluster_identifier",
+    "snapshot_arn",
+    "use_latest_automated_snapshot",
+    "export_only",
+    "s3_prefix",
+    "delete_snapshot_after_export",
+)
+
+# StartExportTask limits ExportOnly to 200 KB; counted here as 200,000 bytes of
+# the JSON-encoded list, the stricter reading, so a list near the limit fails
+# here with a clear message rather than at StartExportTask.
+EXPORT_ONLY_MAX_BYTES = 200_000
+# S3 keys hold at most 1,024 bytes; the export adds its task id, database,
+# table and file names after the prefix.
+S3_PREFIX_MAX_LENGTH = 900
+MAX_LISTED_PROBLEMS = 50
+
+SNAPSHOT_MODES = ("create", "existing", "latest_automated")
+
+_EXPORT_ONLY_PART = re.compile(r"[A-Za-z0-9$_]+")
+_EXPORT_ONLY_ILLEGAL = re.compile(r"[^A-Za-z0-9$_.]")
+_S3_PREFIX_ILLEGAL = re.compile(r"[^A-Za-z0-9\-_./=]")
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
+
+
+class Problem(NamedTuple):
+    field: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.reason}"
+
+
+def validate_execution_input(
+    raw: object,
+    *,
+    region: str,
+    account: str,
+    partition: str,
+    allowed_clusters: frozenset[str] | None,
+    default_s3_prefix: str,
+) -> dict[str, Any]:
+    """Check the execution input and return the job's normalised fields.
+
+    Returns a JSON-serialisable dict with exactly these keys:
+    ``snapshot_mode`` ("create" | "existing" | "latest_automated"),
+    ``cluster_identifier`` (str | None), ``snapshot_arn`` (str | None),
+    ``snapshot_identifier`` (the ARN's name part, possibly ``rds:...``, or None),
+    ``export_only`` (list[str] | None), ``s3_prefix`` (str ending in ``/``),
+    ``delete_snapshot_after_export`` (bool; False unless a snapshot is taken).
+
+    Raises InvalidInput listing every problem, or ClusterNotAllowed when the
+    input is valid but names a cluster outside ``allowed_clusters`` (None: no
+    restriction; an empty set: nothing is allowed). Raises ValueError when
+    ``default_s3_prefix`` itself breaks the prefix rules (a deployment error).
+    """
+    default_problems = _s3_prefix_problems(default_s3_prefix) if isinstance(default_s3_prefix, str) else ["not a string"]
+    if default_problems:
+        raise ValueError(f"the default S3 prefix {default_s3_prefix!r} is not usable: " + "; ".join(default_problems))
+
+    problems: list[Problem] = []
+    if not isinstance(raw, dict):
+        problems.append(Problem("input", _top_level_reason(raw)))
+        raise _invalid(problems)
+
+    def add(field: str, reasons: list[str]) -> None:
+        problems.extend(Problem(field, reason) for reason in reasons)
+
+    for key in raw:
+        if key not in KNOWN_KEYS:
+            add(_field_name(key), [_unknown_key_reason(key)])
+
+    cluster = raw.get("cluster_identifier")
+    if "cluster_identifier" in raw:
+        add("cluster_identifier", _cluster_identifier_problems(cluster))
+
+    arn = raw.get("snapshot_arn")
+    if "snapshot_arn" in raw:
+        add("snapshot_arn", _snapshot_arn_problems(arn, region=region, account=account, partition=partition))
+
+    use_latest = raw.get("use_latest_automated_snapshot", False)
+    add("use_latest_automated_snapshot", _boolean_problems(use_latest))
+
+    delete = raw.get("delete_snapshot_after_export", True)
+    add("delete_snapshot_after_export", _boolean_problems(delete))
+
+    export_only = raw.get("export_only")
+    if "export_only" in raw:
+        for field, reason in _export_only_problems(export_only):
+            add(field, [reason])
+
+    prefix = raw.get("s3_prefix", default_s3_prefix)
+    if "s3_prefix" in raw:
+        add("s3_prefix", _string_problems(prefix) or _s3_prefix_problems(prefix))
+
+    has_cluster, has_arn = "cluster_identifier" in raw, "snapshot_arn" in raw
+    if has_cluster and has_arn:
+        add("input", ["give exactly one of cluster_identifier or snapshot_arn, not both"])
+    elif not has_cluster and not has_arn:
+        add(
+            "input",
+            [
+                "give exactly one of cluster_identifier (take a new snapshot) or snapshot_arn "
+                "(export an existing snapshot); neither was given"
+            ],
+        )
+    if use_latest is True and has_arn:
+        add(
+            "use_latest_automated_snapshot",
+            ["cannot be combined with snapshot_arn; it exports the newest automated snapshot of cluster_identifier"],
+        )
+    elif use_latest is True and not has_cluster:
+        add("use_latest_automated_snapshot", ["requires cluster_identifier"])
+    if delete is True and "delete_snapshot_after_export" in raw and (has_arn or use_latest is True):
+        add(
+            "delete_snapshot_after_export",
+            [
+                "can be true only when the execution takes a new snapshot; "
+                "the workflow never deletes a snapshot it did not take (omit it or set false)"
+            ],
+        )
+
+    if problems:
+        raise _invalid(problems)
+
+    # Past this point every value has been checked and has its expected type.
+    if has_arn:
+        assert isinstance(arn, str)
+        name = arn.split(":", 6)[6].lower()
+        job_arn: str | None = arn[: len(arn) - len(name)] + name
+        job_cluster: str | None = None
+        mode = "existing"
+    else:
+        assert isinstance(cluster, str)
+        name = None
+        job_arn = None
+        job_cluster = cluster.lower()
+        mode = "latest_automated" if use_latest is True else "create"
+
+    if job_cluster is not None and allowed_clusters is not None:
+        allowed = {c.lower() for c in allowed_clusters}
+        if job_cluster not in allowed:
+            if allowed:
+                reason = f"{job_cluster!r} is not a cluster this deployment may export (parameter AllowedClusterIdentifiers)"
+            else:
+                reason = f"{job_cluster!r} cannot be exported: this deployment allows no clusters (parameter AllowedClusterIdentifiers)"
+            raise ClusterNotAllowed(str(Problem("cluster_identifier", reason)))
+
+    return {
+        "snapshot_mode": mode,
+        "cluster_identifier": job_cluster,
+        "snapshot_arn": job_arn,
+        "snapshot_identifier": name,
+        "export_only": list(export_only) if isinstance(export_only, list) else None,
+        "s3_prefix": normalize_s3_prefix(prefix),
+        "delete_snapshot_after_export": bool(delete) and mode == "create",
+    }
+
+
+# --- reporting ------------------------------------------------------------------
+
+
+def _invalid(problems: list[Problem]) -> InvalidInput:
+    ordered = sorted(problems, key=_sort_key)
+    lines = [str(problem) for problem in ordered[:MAX_LISTED_PROBLEMS]]
+    if len(ordered) > MAX_LISTED_PROBLEMS:
+        lines.append(f"input: {len(ordered) - MAX_LISTED_PROBLEMS} more problems not listed")
+    error = InvalidInput("\n".join(lines))
+    error.problems = ordered  # type: ignore[attr-defined]  # the full list, for callers and tests
+    return error
+
+
+def _sort_key(problem: Problem) -> tuple[int, str, int]:
+    # "input" first; "export_only" before "export_only[0]" before "export_only[10]". Python's
+    # sort is stable, so problems of one field keep the order in which they were found.
+    base, _, index = problem.field.partition("[")
+    number = int(index.rstrip("]")) if index.rstrip("]").isdigit() else -1
+    return (0 if base == "input" else 1, base, number)
+
+
+def _json_type(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):  # before int: bool is a subclass of int
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return type(value).__name__
+
+
+def _show(value: object, limit: int = 60) -> str:
+    try:
+        text = json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):
+        text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _field_name(key: object) -> str:
+    return key if isinstance(key, str) and _PLAIN_KEY.fullmatch(key) else _show(key, 40)
+
+
+def _top_level_reason(raw: object) -> str:
+    reason = f"must be a JSON object, got {_json_type(raw)}"
+    if isinstance(raw, str) and raw.lstrip().startswith("{"):
+        try:
+            json.loads(raw)
+        except ValueError:
+            pass
+        else:
+            reason += " holding JSON (was the input encoded twice?)"
+    return reason
+
+
+def _unknown_key_reason(key: object) -> str:
+    text = key if isinstance(key, str) else str(key)
+
+    def squash(text: str) -> str:
+        return re.sub(r"[^a-z0-9]", "", text.lower())
+
+    # Catch case and separator slips (ClusterIdentifier, export-only) before spelling slips.
+    for known in KNOWN_KEYS:
+        if squash(text) == squash(known):
+            return f"unknown key; did you mean {known}?"
+    close = difflib.get_close_matches(text.lower(), KNOWN_KEYS, n=1, cutoff=0.7)
+    if close:
+        return f"unknown key; did you mean {close[0]}?"
+    return "unknown key; allowed keys are " + ", ".join(KNOWN_KEYS)
+
+
+# --- field rules ----------------------------------------------------------------
+
+
+def _string_problems(value: object) -> list[str]:
+    if isinstance(value, str):
+        return []
+    return [f"must be a string, got {_json_type(value)}"]
+
+
+def _boolean_problems(value: object) -> list[str]:
+    if value is True or value is False:
+        return []
+    reason = f"must be a JSON boolean (true or false), got {_json_type(value)}"
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        reason += f" {_show(value)}; write it without quotes"
+    return [reason]
+
+
+def _cluster_identifier_problems(value: object) -> list[str]:
+    return _string_problems(value) or identifier_problems(value, CLUSTER_IDENTIFIER_MAX_LENGTH)  # type: ignore[arg-type]
+
+
+_ARN_FORM = "arn:PARTITION:rds:REGION:ACCOUNT:cluster-snapshot:NAME"
+
+
+def _snapshot_arn_problems(value: object, *, region: str, account: str, partition: str) -> list[str]:
+    if not isinstance(value, str):
+        return _string_problems(value)
+    if not value:
+        return ["must not be empty"]
+    pieces = value.split(":", 6)
+    if pieces[0] != "arn" or len(pieces) < 6:
+        return [f"must be a cluster snapshot ARN of the form {_ARN_FORM}, got {_show(value)}"]
+    _, arn_partition, service, arn_region, arn_account, resource_type = pieces[:6]
+    name = pieces[6] if len(pieces) == 7 else None
+    problems: list[str] = []
+    if arn_partition != partition:
+        problems.append(f"partition {_show(arn_partition)} is not this deployment's partition {_show(partition)}")
+    if service != "rds":
+        problems.append(f"service {_show(service)} is not rds; give an Aurora cluster snapshot ARN ({_ARN_FORM})")
+    if arn_region != region:
+        problems.append(
+            f"Region {_show(arn_region)} is not this deployment's Region {_show(region)}; "
+            "a snapshot is exported in its own Region, so copy it here first"
+        )
+    if arn_account != account:
+        problems.append(
+            f"account {_show(arn_account)} is not this deployment's account {_show(account)}; "
+            "copy the snapshot into this account first"
+        )
+    if resource_type == "snapshot":
+        problems.append(
+            "is an RDS DB instance snapshot ARN (snapshot:); only Aurora cluster snapshots (cluster-snapshot:) are supported"
+        )
+    elif resource_type != "cluster-snapshot":
+        problems.append(f"resource type {_show(resource_type)} is not cluster-snapshot ({_ARN_FORM})")
+    if not name:
+        problems.append(f"has no snapshot name after {_show(resource_type)}: ({_ARN_FORM})")
+    elif resource_type in ("cluster-snapshot", "snapshot"):
+        problems.extend(f"snapshot name {reason}" for reason in snapshot_name_problems(name))
+    return problems
+
+
+def _export_only_problems(value: object) -> list[tuple[str, str]]:
+    if not isinstance(value, list):
+        hint = "; put even a single name in a list" if isinstance(value, str) else ""
+        return [("export_only", f"must be an array of strings, got {_json_type(value)}{hint}")]
+    if not value:
+        return [("export_only", "must name at least one database or table; omit export_only to export everything")]
+    problems: list[tuple[str, str]] = []
+    size = len(json.dumps(value, ensure_ascii=False, default=str).encode("utf-8"))
+    if size > EXPORT_ONLY_MAX_BYTES:
+        problems.append(
+            ("export_only", f"is {size} bytes as JSON; StartExportTask accepts at most 200 KB ({EXPORT_ONLY_MAX_BYTES} bytes)")
+        )
+    first_seen: dict[str, int] = {}
+    for index, entry in enumerate(value):
+        field = f"export_only[{index}]"
+        if not isinstance(entry, str):
+            problems.append((field, f"must be a string, got {_json_type(entry)}"))
+            continue
+        for reason in _export_only_entry_problems(entry):
+            problems.append((field, reason))
+        if entry in first_seen:
+            problems.append((field, f"duplicates export_only[{first_seen[entry]}] ({_show(entry)})"))
+        else:
+            first_seen[entry] = index
+    return problems
+
+
+def _export_only_entry_problems(entry: str) -> list[str]:
+    if not entry:
+        return ["must not be empty"]
+    problems: list[str] = []
+    parts = entry.split(".")
+    if len(parts) > 3:
+        problems.append(
+            f"{_show(entry)} has {len(parts)} dot-separated parts; use database, database.table, "
+            "database.schema or database.schema.table"
+        )
+    if any(not part for part in parts):
+        problems.append(f"{_show(entry)} has an empty name part (a leading, trailing or doubled dot)")
+    illegal = sorted(set(_EXPORT_ONLY_ILLEGAL.findall(entry)), key=entry.index)
+    if illegal:
+        shown = ", ".join("space" if ch == " " else _show(ch) for ch in illegal)
+        problems.append(
+            f"{_show(entry)} may hold only Latin letters, digits, '$' and '_' in each name (found {shown}); "
+            "RDS exports only tables whose names use these"
+        )
+    return problems
+
+
+def _s3_prefix_problems(prefix: str) -> list[str]:
+    if not prefix:
+        return ["must not be empty (the bucket root is not an export location); omit s3_prefix to use the default"]
+    problems: list[str] = []
+    if ":" in prefix:
+        problems.append("must not contain ':' (StartExportTask refuses it)")
+    if prefix.startswith("/"):
+        problems.append("must not begin with '/'")
+    if "//" in prefix:
+        problems.append("must not contain empty path segments ('//')")
+    if any(segment in (".", "..") for segment in prefix.split("/")):
+        problems.append("must not contain '.' or '..' path segments")
+    illegal = [ch for ch in dict.fromkeys(_S3_PREFIX_ILLEGAL.findall(prefix)) if ch != ":"]
+    if illegal:
+        shown = ", ".join("space" if ch == " " else _show(ch) for ch in illegal)
+        problems.append(f"may contain only ASCII letters, digits and - _ . / = (found {shown})")
+    normalised = normalize_s3_prefix(prefix)
+    if len(normalised) > S3_PREFIX_MAX_LENGTH:
+        problems.append(f"must be at most {S3_PREFIX_MAX_LENGTH} characters (got {len(normalised)})")
+    return problems
+
+
+__all__ = [
+    "AUTOMATED_SNAPSHOT_PREFIX",
+    "EXPORT_ONLY_MAX_BYTES",
+    "KNOWN_KEYS",
+    "MAX_LISTED_PROBLEMS",
+    "Problem",
+    "S3_PREFIX_MAX_LENGTH",
+    "SNAPSHOT_MODES",
+    "validate_execution_input",
+]
