@@ -13,18 +13,18 @@ def build_job(event: dict[str, Any]) -> dict[str, Any]:
     machine = naming.parse_state_machine_arn(event["state_machine_arn"])
     job = validate_execution_input(
         event.get("input"),
-        region=machine["region"],
-        account=machine["account"],
-        partition=machine["partition"],
+        region=machine.region,
+        account=machine.account,
+        partition=machine.partition,
         allowed_clusters=settings.allowed_clusters(),
         default_s3_prefix=settings.optional("DEFAULT_S3_PREFIX", "exports/"),
     )
     job.update(
         execution_name=event["execution_name"],
         execution_arn=event["execution_arn"],
-        region=machine["region"],
-        account=machine["account"],
-        partition=machine["partition"],
+        region=machine.region,
+        account=machine.account,
+        partition=machine.partition,
         started_epoch=clock.now(),
     )
     if job["snapshot_mode"] == "create":

@@ -34,7 +34,13 @@ def _error_code(error: ClientError) -> str:
 
 
 def describe(export_task_identifier: str) -> dict[str, Any] | None:
-    found = client("rds").describe_export_tasks(ExportTaskIdentifier=export_task_identifier)
+    """The export task, or None when RDS knows no task of that name."""
+    try:
+        found = client("rds").describe_export_tasks(ExportTaskIdentifier=export_task_identifier)
+    except ClientError as error:
+        if _error_code(error) in {"ExportTaskNotFound", "ExportTaskNotFoundFault"}:
+            return None
+        raise
     tasks = found.get("ExportTasks", [])
     return tasks[0] if tasks else None
 

@@ -1,0 +1,93 @@
+"""CreateSnapshot, CheckSnapshot and CleanUpSnapshot against moto."""
+
+from __future__ import annotations
+
+import boto3
+import pytest
+
+from aurora_lake import errors
+
+from .conftest import job, load_handler
+
+create = load_handler("create_snapshot")
+check = load_handler("check_snapshot")
+cleanup = load_handler("delete_snapshot")
+
+
+def snapshot_ids() -> list[str]:
+    found = boto3.client("rds").describe_db_cluster_snapshots(SnapshotType="manual")["DBClusterSnapshots"]
+    return [snapshot["DBClusterSnapshotIdentifier"] for snapshot in found]
+
+
+def test_create_snapshot_twice_creates_one_snapshot(aurora_cluster: str, context: object) -> None:
+    first = create.lambda_handler({"job": job()}, context)
+    second = create.lambda_handler({"job": job()}, context)
+    assert snapshot_ids() == ["demo-aurora-cluster-lake-abc123"]
+    assert first["snapshot_arn"] == second["snapshot_arn"]
+    assert first["created_by_this_run"] is True
+    assert first["wait_seconds"] >= 30
+
+
+def test_snapshot_with_our_name_of_another_cluster_is_an_error(aurora_cluster: str, context: object) -> None:
+    rds = boto3.client("rds")
+    rds.create_db_cluster(
+        DBClusterIdentifier="other-cluster", Engine="aurora-postgresql", MasterUsername="admin_user", MasterUserPassword="not-a-real-password-1"
+    )
+    rds.create_db_cluster_snapshot(DBClusterIdentifier="other-cluster", DBClusterSnapshotIdentifier="demo-aurora-cluster-lake-abc123")
+    with pytest.raises(errors.SnapshotSourceMismatch, match="other-cluster"):
+        create.lambda_handler({"job": job()}, context)
+
+
+def test_missing_cluster_surfaces_the_aws_error_code(aws: None, context: object) -> None:
+    with pytest.raises(errors.AwsServiceError) as raised:
+        create.lambda_handler({"job": job(cluster_identifier="no-such-cluster")}, context)
+    assert type(raised.value).__name__ == "DBClusterNotFoundFault"
+
+
+def test_check_snapshot_of_created_snapshot_reports_available(aurora_cluster: str, context: object) -> None:
+    snapshot = create.lambda_handler({"job": job()}, context)
+    checked = check.lambda_handler({"job": job(), "snapshot": snapshot}, context)
+    assert checked["status"] == "available"
+    assert checked["created_by_this_run"] is True
+    assert checked["source_cluster_identifier"] == "demo-aurora-cluster"
+
+
+def test_check_given_snapshot_that_does_not_exist_fails(aws: None, context: object) -> None:
+    given = job(snapshot_mode="existing", cluster_identifier=None, snapshot_identifier="gone",
+                snapshot_arn="arn:aws:rds:us-east-1:123456789012:cluster-snapshot:gone")
+    with pytest.raises(errors.SnapshotFailed, match="does not exist"):
+        check.lambda_handler({"job": given}, context)
+
+
+def test_given_snapshot_of_a_cluster_not_allowed_is_refused(aurora_cluster: str, context: object, environment) -> None:
+    boto3.client("rds").create_db_cluster_snapshot(DBClusterIdentifier=aurora_cluster, DBClusterSnapshotIdentifier="manual-1")
+    environment(ALLOWED_CLUSTERS="demo-mysql-cluster")
+    given = job(snapshot_mode="existing", cluster_identifier=None, snapshot_identifier="manual-1",
+                snapshot_arn="arn:aws:rds:us-east-1:123456789012:cluster-snapshot:manual-1")
+    with pytest.raises(errors.ClusterNotAllowed, match="demo-aurora-cluster"):
+        check.lambda_handler({"job": given}, context)
+
+
+def test_given_snapshot_is_never_deleted(aurora_cluster: str, context: object) -> None:
+    boto3.client("rds").create_db_cluster_snapshot(DBClusterIdentifier=aurora_cluster, DBClusterSnapshotIdentifier="manual-1")
+    given = job(snapshot_mode="existing", snapshot_identifier="manual-1")
+    snapshot = check.lambda_handler({"job": given}, context)
+    result = cleanup.lambda_handler({"job": given, "snapshot": snapshot}, context)
+    assert result["deleted"] is False
+    assert "manual-1" in snapshot_ids()
+
+
+def test_cleanup_deletes_created_snapshot_and_is_safe_to_repeat(aurora_cluster: str, context: object) -> None:
+    snapshot = create.lambda_handler({"job": job()}, context)
+    first = cleanup.lambda_handler({"job": job(), "snapshot": snapshot}, context)
+    second = cleanup.lambda_handler({"job": job(), "snapshot": snapshot}, context)
+    assert first["deleted"] is True and second["deleted"] is True
+    assert snapshot_ids() == []
+
+
+def test_cleanup_keeps_snapshot_when_asked(aurora_cluster: str, context: object) -> None:
+    keep = job(delete_snapshot_after_export=False)
+    snapshot = create.lambda_handler({"job": keep}, context)
+    result = cleanup.lambda_handler({"job": keep, "snapshot": snapshot}, context)
+    assert result["deleted"] is False and "delete_snapshot_after_export" in result["reason"]
+    assert snapshot_ids() == ["demo-aurora-cluster-lake-abc123"]

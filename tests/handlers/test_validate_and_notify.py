@@ -1,0 +1,92 @@
+"""ValidateInput and Notify handlers against moto."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import boto3
+import pytest
+
+from aurora_lake import errors
+
+from .conftest import ACCOUNT, REGION, job, load_handler
+
+validate = load_handler("validate_input")
+notify = load_handler("notify")
+
+MACHINE = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:aurora-lake"
+
+
+def validation_event(raw: Any, execution_name: str = "run-1") -> dict[str, Any]:
+    return {
+        "input": raw,
+        "execution_arn": f"arn:aws:states:{REGION}:{ACCOUNT}:execution:aurora-lake:{execution_name}",
+        "execution_name": execution_name,
+        "started_at": "2026-11-27T00:00:00Z",
+        "state_machine_arn": MACHINE,
+    }
+
+
+def test_valid_cluster_input_gets_a_deterministic_snapshot_name(aws: None, context: object) -> None:
+    first = validate.lambda_handler(validation_event({"cluster_identifier": "demo-aurora-cluster"}), context)["job"]
+    again = validate.lambda_handler(validation_event({"cluster_identifier": "demo-aurora-cluster"}), context)["job"]
+    other = validate.lambda_handler(validation_event({"cluster_identifier": "demo-aurora-cluster"}, "run-2"), context)["job"]
+    assert first["snapshot_mode"] == "create"
+    assert first["snapshot_identifier"] == again["snapshot_identifier"] != other["snapshot_identifier"]
+    assert first["region"] == REGION and first["account"] == ACCOUNT
+    assert first["execution_name"] == "run-1"
+    json.dumps(first)
+
+
+def test_typo_in_a_key_is_refused_before_anything_happens(aws: None, context: object) -> None:
+    with pytest.raises(errors.InvalidInput, match="export_onyl.*export_only"):
+        validate.lambda_handler(validation_event({"cluster_identifier": "demo-aurora-cluster", "export_onyl": ["mydb"]}), context)
+
+
+def test_cluster_outside_the_allowed_list_is_refused(aws: None, context: object, environment) -> None:
+    environment(ALLOWED_CLUSTERS="demo-aurora-cluster,demo-mysql-cluster")
+    with pytest.raises(errors.ClusterNotAllowed):
+        validate.lambda_handler(validation_event({"cluster_identifier": "forbidden-cluster"}), context)
+
+
+@pytest.fixture
+def topic(aws: None, environment) -> dict[str, str]:
+    sns = boto3.client("sns")
+    sqs = boto3.client("sqs")
+    topic_arn = sns.create_topic(Name="aurora-lake")["TopicArn"]
+    queue_url = sqs.create_queue(QueueName="inbox")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
+    environment(TOPIC_ARN=topic_arn, ATHENA_WORKGROUP="aurora-lake")
+    return {"topic_arn": topic_arn, "queue_url": queue_url}
+
+
+def received(queue_url: str) -> list[dict[str, Any]]:
+    messages = boto3.client("sqs").receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)["Messages"]
+    return [json.loads(message["Body"]) for message in messages]
+
+
+def test_failure_notification_is_published_and_returns_the_original_error(topic: dict[str, str], context: object) -> None:
+    cause = json.dumps({"errorType": "ExportFailed", "errorMessage": "Export task e FAILED: S3 credential check failed"})
+    result = notify.lambda_handler(
+        {"outcome": "failure", "state": {"job": job(), "failure": {"step": "CheckExport", "error": "ExportFailed", "cause": cause}}}, context
+    )
+    assert result == {"step": "CheckExport", "error": "ExportFailed", "cause": "Export task e FAILED: S3 credential check failed"}
+    [message] = received(topic["queue_url"])
+    assert message["Subject"].startswith("[aurora-lake] FAILED demo-aurora-cluster")
+    assert "S3 credential check failed" in message["Message"]
+    assert message["MessageAttributes"]["status"]["Value"] == "FAILED"
+
+
+def test_success_notification_is_published(topic: dict[str, str], context: object) -> None:
+    state = {
+        "job": job(),
+        "export": {"export_task_identifier": "exp-1", "s3_bucket": "b", "s3_prefix": "exports/"},
+        "athena": {"database": "lake", "tables_created": 2, "sample_table": "t", "partial": False},
+    }
+    result = notify.lambda_handler({"outcome": "success", "state": state}, context)
+    assert result["status"] == "SUCCEEDED" and result["message_id"]
+    [message] = received(topic["queue_url"])
+    assert "s3://b/exports/exp-1/" in message["Message"]
+    assert message["MessageAttributes"]["cluster"]["Value"] == "demo-aurora-cluster"
