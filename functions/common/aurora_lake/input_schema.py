@@ -49,6 +49,7 @@ from aurora_lake.errors import ClusterNotAllowed, InvalidInput
 from aurora_lake.naming import (
     AUTOMATED_SNAPSHOT_PREFIX,
     CLUSTER_IDENTIFIER_MAX_LENGTH,
+    describe_characters,
     identifier_problems,
     normalize_s3_prefix,
     snapshot_name_problems,
@@ -395,9 +396,8 @@ def _export_only_entry_problems(entry: str) -> list[str]:
         problems.append(f"{_show(entry)} has an empty name part (a leading, trailing or doubled dot)")
     illegal = sorted(set(_EXPORT_ONLY_ILLEGAL.findall(entry)), key=entry.index)
     if illegal:
-        shown = ", ".join("space" if ch == " " else _show(ch) for ch in illegal)
         problems.append(
-            f"{_show(entry)} may hold only Latin letters, digits, '$' and '_' in each name (found {shown}); "
+            f"{_show(entry)} may hold only Latin letters, digits, '$' and '_' in each name (found {describe_characters(illegal)}); "
             "RDS exports only tables whose names use these"
         )
     return problems
@@ -417,8 +417,7 @@ def _s3_prefix_problems(prefix: str) -> list[str]:
         problems.append("must not contain '.' or '..' path segments")
     illegal = [ch for ch in dict.fromkeys(_S3_PREFIX_ILLEGAL.findall(prefix)) if ch != ":"]
     if illegal:
-        shown = ", ".join("space" if ch == " " else _show(ch) for ch in illegal)
-        problems.append(f"may contain only ASCII letters, digits and - _ . / = (found {shown})")
+        problems.append(f"may contain only ASCII letters, digits and - _ . / = (found {describe_characters(illegal)})")
     normalised = normalize_s3_prefix(prefix)
     if len(normalised) > S3_PREFIX_MAX_LENGTH:
         problems.append(f"must be at most {S3_PREFIX_MAX_LENGTH} characters (got {len(normalised)})")

@@ -68,8 +68,7 @@ def identifier_problems(name: str, max_length: int) -> list[str]:
         problems.append("must begin with a letter")
     illegal = _illegal_characters(name)
     if illegal:
-        shown = ", ".join(_show_char(ch) for ch in illegal)
-        problems.append(f"may contain only ASCII letters, digits and hyphens (found {shown})")
+        problems.append(f"may contain only ASCII letters, digits and hyphens (found {describe_characters(illegal)})")
     if name.endswith("-"):
         problems.append("must not end with a hyphen")
     if "--" in name:
@@ -113,12 +112,9 @@ def _illegal_characters(name: str) -> list[str]:
     return list(seen)
 
 
-def _show_char(ch: str) -> str:
-    if ch == " ":
-        return "space"
-    if ch.isprintable():
-        return f"'{ch}'"
-    return repr(ch)
+def describe_characters(chars: Iterable[str]) -> str:
+    """``'_', space, '\\t'``: characters named unambiguously in a problem message."""
+    return ", ".join("space" if ch == " " else repr(ch) for ch in chars)
 
 
 def _short_hash(*parts: object) -> str:
