@@ -1,0 +1,409 @@
+"""The execution input schema: every malformed input refused with its field and reason."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+_COMMON = str(Path(__file__).resolve().parents[2] / "functions" / "common")
+if _COMMON not in sys.path:
+    sys.path.insert(0, _COMMON)
+
+from aurora_lake.errors import ClusterNotAllowed, InvalidInput  # noqa: E402
+from aurora_lake.input_schema import MAX_LISTED_PROBLEMS, Problem, validate_execution_input  # noqa: E402
+
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+CLUSTER = "demo-aurora-cluster"
+ARN = f"arn:aws:rds:{REGION}:{ACCOUNT}:cluster-snapshot:my-snapshot"
+AUTOMATED_ARN = f"arn:aws:rds:{REGION}:{ACCOUNT}:cluster-snapshot:rds:demo-aurora-cluster-2026-11-01-03-10"
+ARN_HEAD = f"arn:aws:rds:{REGION}:{ACCOUNT}"
+
+
+def validate(raw: object, allowed: frozenset[str] | None = None, default_prefix: str = "exports/") -> dict[str, Any]:
+    return validate_execution_input(
+        raw,
+        region=REGION,
+        account=ACCOUNT,
+        partition="aws",
+        allowed_clusters=allowed,
+        default_s3_prefix=default_prefix,
+    )
+
+
+def problems_of(raw: object) -> list[Problem]:
+    with pytest.raises(InvalidInput) as caught:
+        validate(raw)
+    problems: list[Problem] = caught.value.problems  # type: ignore[attr-defined]
+    # The message is exactly the problems, one "field: reason" line each.
+    assert str(caught.value).splitlines() == [f"{p.field}: {p.reason}" for p in problems]
+    return problems
+
+
+def c(**fields: object) -> dict[str, object]:
+    """A valid new-snapshot input with some fields replaced or added."""
+    return {"cluster_identifier": CLUSTER, **fields}
+
+
+def s(**fields: object) -> dict[str, object]:
+    """A valid existing-snapshot input with some fields replaced or added."""
+    return {"snapshot_arn": ARN, **fields}
+
+
+BIG_EXPORT_ONLY = [f"mydb.table_{i:06d}" for i in range(12_000)]
+
+# (case id, input, field, fragment of the reason, whether that field is the only one with problems)
+BAD_INPUTS: list[tuple[str, object, str, str, bool]] = [
+    # the top level
+    ("top: array", [CLUSTER], "input", "must be a JSON object, got array", True),
+    ("top: string", CLUSTER, "input", "must be a JSON object, got string", True),
+    ("top: JSON in a string", json.dumps(c()), "input", "encoded twice", True),
+    ("top: integer", 42, "input", "got number", True),
+    ("top: float", 4.5, "input", "got number", True),
+    ("top: boolean", True, "input", "got boolean", True),
+    ("top: null", None, "input", "got null", True),
+    ("no source", {}, "input", "neither was given", True),
+    ("no source, only options", {"export_only": ["mydb"]}, "input", "neither was given", True),
+    ("both sources", {"cluster_identifier": CLUSTER, "snapshot_arn": ARN}, "input", "not both", True),
+    # unknown keys
+    ("typo export_onyl", c(export_onyl=["mydb.users"]), "export_onyl", "did you mean export_only?", True),
+    ("camelCase key", {"clusterIdentifier": CLUSTER}, "clusterIdentifier", "did you mean cluster_identifier?", False),
+    ("PascalCase key", s(S3Prefix="x/"), "S3Prefix", "did you mean s3_prefix?", True),
+    ("typo delete", c(delete_snapshot_after_exports=False), "delete_snapshot_after_exports", "did you mean delete_snapshot_after_export?", True),
+    ("unrelated key", c(foo=1), "foo", "allowed keys are cluster_identifier", True),
+    # cluster_identifier: types
+    ("cluster: number", {"cluster_identifier": 123}, "cluster_identifier", "must be a string, got number", True),
+    ("cluster: boolean", {"cluster_identifier": True}, "cluster_identifier", "must be a string, got boolean", True),
+    ("cluster: null", {"cluster_identifier": None}, "cluster_identifier", "must be a string, got null", True),
+    ("cluster: array", {"cluster_identifier": [CLUSTER]}, "cluster_identifier", "must be a string, got array", True),
+    ("cluster: object", {"cluster_identifier": {"id": CLUSTER}}, "cluster_identifier", "must be a string, got object", True),
+    # cluster_identifier: identifier rules
+    ("cluster: empty", {"cluster_identifier": ""}, "cluster_identifier", "must not be empty", True),
+    ("cluster: leading digit", {"cluster_identifier": "1cluster"}, "cluster_identifier", "must begin with a letter", True),
+    ("cluster: leading hyphen", {"cluster_identifier": "-cluster"}, "cluster_identifier", "must begin with a letter", True),
+    ("cluster: trailing hyphen", {"cluster_identifier": "cluster-"}, "cluster_identifier", "must not end with a hyphen", True),
+    ("cluster: double hyphen", {"cluster_identifier": "my--cluster"}, "cluster_identifier", "two consecutive hyphens", True),
+    ("cluster: underscore", {"cluster_identifier": "my_cluster"}, "cluster_identifier", "found '_'", True),
+    ("cluster: space", {"cluster_identifier": "my cluster"}, "cluster_identifier", "found space", True),
+    ("cluster: dot", {"cluster_identifier": "my.cluster"}, "cluster_identifier", "found '.'", True),
+    ("cluster: too long", {"cluster_identifier": "a" * 64}, "cluster_identifier", "at most 63 characters", True),
+    # snapshot_arn: types
+    ("arn: number", {"snapshot_arn": 7}, "snapshot_arn", "must be a string, got number", True),
+    ("arn: boolean", {"snapshot_arn": False}, "snapshot_arn", "must be a string, got boolean", True),
+    ("arn: null", {"snapshot_arn": None}, "snapshot_arn", "must be a string, got null", True),
+    ("arn: array", {"snapshot_arn": [ARN]}, "snapshot_arn", "must be a string, got array", True),
+    ("arn: object", {"snapshot_arn": {"arn": ARN}}, "snapshot_arn", "must be a string, got object", True),
+    # snapshot_arn: form
+    ("arn: empty", {"snapshot_arn": ""}, "snapshot_arn", "must not be empty", True),
+    ("arn: a bare name", {"snapshot_arn": "my-snapshot"}, "snapshot_arn", "must be a cluster snapshot ARN of the form", True),
+    ("arn: wrong prefix", {"snapshot_arn": "ARN" + ARN[3:]}, "snapshot_arn", "must be a cluster snapshot ARN of the form", True),
+    ("arn: truncated", {"snapshot_arn": "arn:aws:rds:us-east-1"}, "snapshot_arn", "must be a cluster snapshot ARN of the form", True),
+    ("arn: wrong partition", {"snapshot_arn": ARN.replace("arn:aws:", "arn:aws-cn:")}, "snapshot_arn", "partition \"aws-cn\" is not", True),
+    ("arn: service ec2", {"snapshot_arn": ARN.replace(":rds:", ":ec2:")}, "snapshot_arn", "service \"ec2\" is not rds", True),
+    ("arn: other Region", {"snapshot_arn": ARN.replace(REGION, "eu-west-1")}, "snapshot_arn", "Region \"eu-west-1\" is not this deployment's", True),
+    ("arn: other account", {"snapshot_arn": ARN.replace(ACCOUNT, "210987654321")}, "snapshot_arn", "account \"210987654321\" is not", True),
+    ("arn: instance snapshot", {"snapshot_arn": f"{ARN_HEAD}:snapshot:my-snapshot"}, "snapshot_arn", "only Aurora cluster snapshots", True),
+    ("arn: cluster, not snapshot", {"snapshot_arn": f"{ARN_HEAD}:cluster:{CLUSTER}"}, "snapshot_arn", "resource type \"cluster\" is not cluster-snapshot", True),
+    ("arn: slash separator", {"snapshot_arn": f"{ARN_HEAD}:cluster-snapshot/snap"}, "snapshot_arn", "is not cluster-snapshot", True),
+    ("arn: no name", {"snapshot_arn": f"{ARN_HEAD}:cluster-snapshot"}, "snapshot_arn", "has no snapshot name", True),
+    ("arn: empty name", {"snapshot_arn": f"{ARN_HEAD}:cluster-snapshot:"}, "snapshot_arn", "has no snapshot name", True),
+    ("arn: name with underscore", {"snapshot_arn": f"{ARN_HEAD}:cluster-snapshot:my_snap"}, "snapshot_arn", "snapshot name may contain only", True),
+    ("arn: automated name broken", {"snapshot_arn": f"{ARN_HEAD}:cluster-snapshot:rds:a--b"}, "snapshot_arn", "(after rds:) must not contain two consecutive hyphens", True),
+    # use_latest_automated_snapshot
+    ("latest: string", c(use_latest_automated_snapshot="true"), "use_latest_automated_snapshot", "write it without quotes", True),
+    ("latest: integer", c(use_latest_automated_snapshot=1), "use_latest_automated_snapshot", "got number", True),
+    ("latest: null", c(use_latest_automated_snapshot=None), "use_latest_automated_snapshot", "got null", True),
+    ("latest: array", c(use_latest_automated_snapshot=[True]), "use_latest_automated_snapshot", "got array", True),
+    ("latest with snapshot_arn", s(use_latest_automated_snapshot=True), "use_latest_automated_snapshot", "cannot be combined with snapshot_arn", True),
+    ("latest without cluster", {"use_latest_automated_snapshot": True}, "use_latest_automated_snapshot", "requires cluster_identifier", False),
+    # delete_snapshot_after_export
+    ("delete: string", c(delete_snapshot_after_export="true"), "delete_snapshot_after_export", "must be a JSON boolean", True),
+    ("delete: string no", c(delete_snapshot_after_export="no"), "delete_snapshot_after_export", "got string", True),
+    ("delete: integer 0", c(delete_snapshot_after_export=0), "delete_snapshot_after_export", "got number", True),
+    ("delete: object", c(delete_snapshot_after_export={}), "delete_snapshot_after_export", "got object", True),
+    ("delete: null", c(delete_snapshot_after_export=None), "delete_snapshot_after_export", "got null", True),
+    ("delete true, existing snapshot", s(delete_snapshot_after_export=True), "delete_snapshot_after_export", "never deletes a snapshot it did not take", True),
+    ("delete true, latest automated", c(use_latest_automated_snapshot=True, delete_snapshot_after_export=True), "delete_snapshot_after_export", "only when the execution takes a new snapshot", True),
+    # export_only: types and size
+    ("export_only: string", c(export_only="mydb.users"), "export_only", "put even a single name in a list", True),
+    ("export_only: object", c(export_only={"mydb": "users"}), "export_only", "must be an array of strings, got object", True),
+    ("export_only: null", c(export_only=None), "export_only", "got null", True),
+    ("export_only: number", c(export_only=5), "export_only", "got number", True),
+    ("export_only: boolean", c(export_only=True), "export_only", "got boolean", True),
+    ("export_only: empty", c(export_only=[]), "export_only", "omit export_only to export everything", True),
+    ("export_only: over 200 KB", c(export_only=BIG_EXPORT_ONLY), "export_only", "at most 200 KB", True),
+    # export_only: entries
+    ("entry: number", c(export_only=["mydb", 1]), "export_only[1]", "must be a string, got number", True),
+    ("entry: null", c(export_only=[None]), "export_only[0]", "got null", True),
+    ("entry: array", c(export_only=[["mydb"]]), "export_only[0]", "got array", True),
+    ("entry: empty", c(export_only=[""]), "export_only[0]", "must not be empty", True),
+    ("entry: four parts", c(export_only=["a.b.c.d"]), "export_only[0]", "has 4 dot-separated parts", True),
+    ("entry: double dot", c(export_only=["mydb..users"]), "export_only[0]", "empty name part", True),
+    ("entry: leading dot", c(export_only=[".users"]), "export_only[0]", "empty name part", True),
+    ("entry: trailing dot", c(export_only=["mydb."]), "export_only[0]", "empty name part", True),
+    ("entry: hyphen", c(export_only=["my-db.users"]), "export_only[0]", "found '-'", True),
+    ("entry: space", c(export_only=["mydb.my users"]), "export_only[0]", "found space", True),
+    ("entry: semicolon", c(export_only=["mydb;drop"]), "export_only[0]", "found ';'", True),
+    ("entry: non-Latin letter", c(export_only=["mydb.café"]), "export_only[0]", "found 'é'", True),
+    ("entry: duplicate", c(export_only=["mydb.users", "mydb.orders", "mydb.users"]), "export_only[2]", "duplicates export_only[0]", True),
+    # s3_prefix
+    ("prefix: number", c(s3_prefix=5), "s3_prefix", "must be a string, got number", True),
+    ("prefix: null", c(s3_prefix=None), "s3_prefix", "got null", True),
+    ("prefix: array", c(s3_prefix=["a/"]), "s3_prefix", "got array", True),
+    ("prefix: boolean", c(s3_prefix=False), "s3_prefix", "got boolean", True),
+    ("prefix: colon", c(s3_prefix="exports:2026/"), "s3_prefix", "must not contain ':'", True),
+    ("prefix: leading slash", c(s3_prefix="/exports/"), "s3_prefix", "must not begin with '/'", True),
+    ("prefix: only a slash", c(s3_prefix="/"), "s3_prefix", "must not begin with '/'", True),
+    ("prefix: empty segment", c(s3_prefix="exports//daily/"), "s3_prefix", "empty path segments", True),
+    ("prefix: dot-dot", c(s3_prefix="exports/../secret/"), "s3_prefix", "'..' path segments", True),
+    ("prefix: dot", c(s3_prefix="./exports"), "s3_prefix", "'.' or '..' path segments", True),
+    ("prefix: empty", c(s3_prefix=""), "s3_prefix", "must not be empty", True),
+    ("prefix: space", c(s3_prefix="my exports/"), "s3_prefix", "found space", True),
+    ("prefix: quote", c(s3_prefix="it's/"), "s3_prefix", "found \"'\"", True),
+    ("prefix: too long", c(s3_prefix="a" * 900), "s3_prefix", "at most 900 characters (got 901)", True),
+]
+
+
+@pytest.mark.parametrize(
+    ("raw", "field", "fragment", "only_field"), [case[1:] for case in BAD_INPUTS], ids=[case[0] for case in BAD_INPUTS]
+)
+def test_malformed_input_is_refused(raw: object, field: str, fragment: str, only_field: bool) -> None:
+    problems = problems_of(raw)
+    assert any(p.field == field and fragment in p.reason for p in problems), problems
+    if only_field:
+        assert {p.field for p in problems} == {field}, problems
+
+
+def test_the_table_covers_enough_malformed_inputs() -> None:
+    assert len(BAD_INPUTS) >= 40
+    assert len({case[0] for case in BAD_INPUTS}) == len(BAD_INPUTS)
+
+
+def test_every_problem_of_an_input_with_several_mistakes_is_listed() -> None:
+    raw = {
+        "cluster_identifier": "1bad_cluster",
+        "snapshot_arn": f"arn:aws:ec2:eu-west-1:{ACCOUNT}:snapshot:x",
+        "export_onyl": ["mydb"],
+        "export_only": ["ok.table", "bad-name", "ok.table"],
+        "s3_prefix": "/a:b",
+        "delete_snapshot_after_export": "false",
+        "use_latest_automated_snapshot": 1,
+    }
+    problems = problems_of(raw)
+    found = {(p.field, fragment) for p in problems for fragment in _FRAGMENTS if fragment in p.reason}
+    assert found == {
+        ("input", "not both"),
+        ("cluster_identifier", "must begin with a letter"),
+        ("cluster_identifier", "found '_'"),
+        ("snapshot_arn", "service \"ec2\""),
+        ("snapshot_arn", "Region \"eu-west-1\""),
+        ("snapshot_arn", "only Aurora cluster snapshots"),
+        ("export_onyl", "did you mean export_only?"),
+        ("export_only[1]", "found '-'"),
+        ("export_only[2]", "duplicates export_only[0]"),
+        ("s3_prefix", "must not contain ':'"),
+        ("s3_prefix", "must not begin with '/'"),
+        ("delete_snapshot_after_export", "must be a JSON boolean"),
+        ("use_latest_automated_snapshot", "must be a JSON boolean"),
+    }
+    assert len(problems) == len(found)
+    # Ordered by field, the input as a whole first.
+    fields = [p.field for p in problems]
+    assert fields[0] == "input"
+    assert fields[1:] == sorted(fields[1:])
+
+
+_FRAGMENTS = (
+    "not both",
+    "must begin with a letter",
+    "found '_'",
+    "service \"ec2\"",
+    "Region \"eu-west-1\"",
+    "only Aurora cluster snapshots",
+    "did you mean export_only?",
+    "found '-'",
+    "duplicates export_only[0]",
+    "must not contain ':'",
+    "must not begin with '/'",
+    "must be a JSON boolean",
+)
+
+
+def test_entry_problems_are_ordered_by_index() -> None:
+    entries = [f"bad-{i}" for i in range(12)]
+    fields = [p.field for p in problems_of(c(export_only=entries))]
+    assert fields == [f"export_only[{i}]" for i in range(12)]
+
+
+def test_a_flood_of_problems_is_capped_but_counted() -> None:
+    entries = [f"bad-{i}" for i in range(200)]
+    with pytest.raises(InvalidInput) as caught:
+        validate(c(export_only=entries))
+    lines = str(caught.value).splitlines()
+    assert len(lines) == MAX_LISTED_PROBLEMS + 1
+    assert lines[-1] == f"input: {200 - MAX_LISTED_PROBLEMS} more problems not listed"
+    assert len(caught.value.problems) == 200  # type: ignore[attr-defined]
+
+
+def test_booleans_are_not_accepted_as_numbers_nor_numbers_as_booleans() -> None:
+    # bool is an int subclass in Python; JSON keeps them apart and so does the schema.
+    assert {p.field for p in problems_of(c(delete_snapshot_after_export=1))} == {"delete_snapshot_after_export"}
+    assert {p.field for p in problems_of({"cluster_identifier": False})} == {"cluster_identifier"}
+
+
+# --- valid inputs -------------------------------------------------------------------
+
+JOB_KEYS = {
+    "snapshot_mode",
+    "cluster_identifier",
+    "snapshot_arn",
+    "snapshot_identifier",
+    "export_only",
+    "s3_prefix",
+    "delete_snapshot_after_export",
+}
+
+
+def test_new_snapshot_with_defaults() -> None:
+    job = validate({"cluster_identifier": CLUSTER})
+    assert job == {
+        "snapshot_mode": "create",
+        "cluster_identifier": CLUSTER,
+        "snapshot_arn": None,
+        "snapshot_identifier": None,
+        "export_only": None,
+        "s3_prefix": "exports/",
+        "delete_snapshot_after_export": True,
+    }
+    assert json.loads(json.dumps(job)) == job
+
+
+def test_full_new_snapshot_input() -> None:
+    job = validate(
+        c(export_only=["mydb", "mydb.users", "mydb.public.orders", "my$db._x1"], s3_prefix="aurora/full-export", delete_snapshot_after_export=False)
+    )
+    assert job["snapshot_mode"] == "create"
+    assert job["export_only"] == ["mydb", "mydb.users", "mydb.public.orders", "my$db._x1"]
+    assert job["s3_prefix"] == "aurora/full-export/"
+    assert job["delete_snapshot_after_export"] is False
+    assert set(job) == JOB_KEYS
+
+
+def test_cluster_identifier_is_lower_cased_like_rds_stores_it() -> None:
+    assert validate({"cluster_identifier": "Demo-Aurora-Cluster"})["cluster_identifier"] == CLUSTER
+
+
+def test_latest_automated_snapshot_mode() -> None:
+    job = validate(c(use_latest_automated_snapshot=True, delete_snapshot_after_export=False))
+    assert job["snapshot_mode"] == "latest_automated"
+    assert job["cluster_identifier"] == CLUSTER
+    assert job["delete_snapshot_after_export"] is False
+    assert validate(c(use_latest_automated_snapshot=True))["delete_snapshot_after_export"] is False
+    assert validate(c(use_latest_automated_snapshot=False))["snapshot_mode"] == "create"
+
+
+def test_existing_manual_snapshot() -> None:
+    job = validate(s(s3_prefix="daily/"))
+    assert job == {
+        "snapshot_mode": "existing",
+        "cluster_identifier": None,
+        "snapshot_arn": ARN,
+        "snapshot_identifier": "my-snapshot",
+        "export_only": None,
+        "s3_prefix": "daily/",
+        "delete_snapshot_after_export": False,
+    }
+
+
+def test_existing_automated_snapshot_with_rds_name() -> None:
+    job = validate({"snapshot_arn": AUTOMATED_ARN, "delete_snapshot_after_export": False})
+    assert job["snapshot_mode"] == "existing"
+    assert job["snapshot_arn"] == AUTOMATED_ARN
+    assert job["snapshot_identifier"] == "rds:demo-aurora-cluster-2026-11-01-03-10"
+    assert job["delete_snapshot_after_export"] is False
+
+
+def test_snapshot_name_is_lower_cased_like_rds_stores_it() -> None:
+    job = validate({"snapshot_arn": ARN.replace("my-snapshot", "My-Snapshot")})
+    assert job["snapshot_arn"] == ARN
+    assert job["snapshot_identifier"] == "my-snapshot"
+
+
+def test_other_partition_is_accepted_when_it_is_the_deployments() -> None:
+    arn = f"arn:aws-cn:rds:cn-north-1:{ACCOUNT}:cluster-snapshot:snap"
+    job = validate_execution_input(
+        {"snapshot_arn": arn},
+        region="cn-north-1",
+        account=ACCOUNT,
+        partition="aws-cn",
+        allowed_clusters=None,
+        default_s3_prefix="exports/",
+    )
+    assert job["snapshot_arn"] == arn
+
+
+def test_default_prefix_is_normalised_and_checked() -> None:
+    assert validate(c(), default_prefix="lake")["s3_prefix"] == "lake/"
+    with pytest.raises(ValueError, match="default S3 prefix"):
+        validate(c(), default_prefix="a:b")
+
+
+def test_valid_prefix_characters() -> None:
+    assert validate(c(s3_prefix="aurora/year=2026/run_1.v2-x"))["s3_prefix"] == "aurora/year=2026/run_1.v2-x/"
+
+
+def test_json_round_trip_of_realistic_input() -> None:
+    raw = json.loads('{"cluster_identifier": "demo-mysql-cluster", "export_only": ["shop.orders"], "delete_snapshot_after_export": false}')
+    assert validate(raw)["export_only"] == ["shop.orders"]
+
+
+# --- allowed clusters ----------------------------------------------------------------
+
+
+def test_cluster_outside_the_allowed_list_is_refused() -> None:
+    with pytest.raises(ClusterNotAllowed) as caught:
+        validate({"cluster_identifier": "forbidden-cluster"}, allowed=frozenset({CLUSTER, "demo-mysql-cluster"}))
+    assert str(caught.value).startswith("cluster_identifier: 'forbidden-cluster' is not a cluster this deployment may export")
+
+
+def test_allowed_cluster_passes_whatever_its_case() -> None:
+    allowed = frozenset({"Demo-Aurora-Cluster"})
+    assert validate({"cluster_identifier": CLUSTER}, allowed=allowed)["cluster_identifier"] == CLUSTER
+    assert validate(c(use_latest_automated_snapshot=True), allowed=allowed)["snapshot_mode"] == "latest_automated"
+
+
+def test_latest_automated_mode_is_also_restricted() -> None:
+    with pytest.raises(ClusterNotAllowed):
+        validate({"cluster_identifier": "forbidden-cluster", "use_latest_automated_snapshot": True}, allowed=frozenset({CLUSTER}))
+
+
+def test_empty_allowed_set_allows_nothing_and_none_allows_everything() -> None:
+    with pytest.raises(ClusterNotAllowed, match="allows no clusters"):
+        validate({"cluster_identifier": CLUSTER}, allowed=frozenset())
+    assert validate({"cluster_identifier": "any-cluster"}, allowed=None)["cluster_identifier"] == "any-cluster"
+
+
+def test_snapshot_arn_source_cluster_is_checked_later() -> None:
+    assert validate({"snapshot_arn": ARN}, allowed=frozenset())["snapshot_mode"] == "existing"
+
+
+def test_invalid_input_is_reported_before_the_allowed_list() -> None:
+    with pytest.raises(InvalidInput):
+        validate({"cluster_identifier": "forbidden-cluster", "export_onyl": ["a"]}, allowed=frozenset({CLUSTER}))
+
+
+# --- import cost ---------------------------------------------------------------------
+
+
+def test_schema_imports_only_the_standard_library() -> None:
+    code = (
+        "import sys; import aurora_lake.input_schema, aurora_lake.naming; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in {'boto3','botocore','pydantic','aws_lambda_powertools'}))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env={"PYTHONPATH": _COMMON})
+    assert out.stdout.strip() == "[]"
