@@ -1,4 +1,9 @@
-"""CleanUpSnapshot: delete the snapshot this execution created, unless kept."""
+"""CleanUpSnapshot / CleanUpAfterFailure: remove the snapshot this execution created.
+
+After a success it is deleted unless the input keeps it; after a failure it is
+deleted when no export can still be reading it, and otherwise the failure
+notification names it.
+"""
 
 from __future__ import annotations
 
@@ -10,4 +15,6 @@ from aurora_lake.handler import step_handler
 
 @step_handler("CleanUpSnapshot")
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    if "failure" in event:
+        return snapshots.clean_up_after_failure(event.get("job") or {}, event.get("snapshot"), event.get("export"))
     return snapshots.delete_if_created(event["job"], event["snapshot"])

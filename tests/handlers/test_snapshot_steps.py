@@ -91,3 +91,37 @@ def test_cleanup_keeps_snapshot_when_asked(aurora_cluster: str, context: object)
     result = cleanup.lambda_handler({"job": keep, "snapshot": snapshot}, context)
     assert result["deleted"] is False and "delete_snapshot_after_export" in result["reason"]
     assert snapshot_ids() == ["demo-aurora-cluster-lake-abc123"]
+
+
+def failure_event(**state: object) -> dict[str, object]:
+    return {"failure": {"step": "StartExport", "error": "KMSKeyNotAccessibleFault", "cause": "x"}, **state}
+
+
+def test_after_a_failure_the_created_snapshot_is_deleted_even_if_the_state_never_recorded_it(
+    aurora_cluster: str, context: object
+) -> None:
+    create.lambda_handler({"job": job()}, context)
+    result = cleanup.lambda_handler(failure_event(job=job()), context)
+    assert result["deleted"] is True
+    assert snapshot_ids() == []
+
+
+def test_after_a_failure_a_snapshot_still_being_exported_is_kept_and_named(aurora_cluster: str, context: object) -> None:
+    snapshot = create.lambda_handler({"job": job()}, context)
+    export = {"status": "IN_PROGRESS", "export_task_identifier": "exp-1"}
+    result = cleanup.lambda_handler(failure_event(job=job(), snapshot=snapshot, export=export), context)
+    assert result["deleted"] is False and "exp-1" in result["reason"]
+    assert snapshot_ids() == ["demo-aurora-cluster-lake-abc123"]
+
+
+def test_after_a_failure_with_no_snapshot_nothing_is_touched(aurora_cluster: str, context: object) -> None:
+    result = cleanup.lambda_handler(failure_event(job=job()), context)
+    assert result == {"deleted": False, "snapshot_identifier": "demo-aurora-cluster-lake-abc123", "reason": "no snapshot was created"}
+
+
+def test_after_a_failure_a_given_snapshot_is_never_deleted(aurora_cluster: str, context: object) -> None:
+    boto3.client("rds").create_db_cluster_snapshot(DBClusterIdentifier=aurora_cluster, DBClusterSnapshotIdentifier="manual-1")
+    given = job(snapshot_mode="existing", snapshot_identifier="manual-1")
+    result = cleanup.lambda_handler(failure_event(job=given), context)
+    assert result["deleted"] is False
+    assert "manual-1" in snapshot_ids()

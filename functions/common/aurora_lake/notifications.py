@@ -168,11 +168,12 @@ def failure_message(state: dict[str, Any]) -> dict[str, Any]:
     ]
     if export.get("export_task_identifier"):
         lines.append(f"Export task:  {export['export_task_identifier']} ({export.get('status')})")
-    if snapshot.get("created_by_this_run"):
-        lines.append(
-            f"Snapshot:     {snapshot.get('snapshot_identifier')} was created by this execution and is kept; "
-            "delete it when it is no longer needed."
-        )
+    cleanup = state.get("cleanup") or {}
+    if cleanup.get("snapshot_identifier"):
+        lines.append(f"Snapshot:     {cleanup['snapshot_identifier']} (created by this execution): {cleanup.get('reason')}")
+    elif state.get("cleanup_error") or (snapshot.get("created_by_this_run") and not cleanup):
+        name = snapshot.get("snapshot_identifier") or job.get("snapshot_identifier")
+        lines.append(f"Snapshot:     {name} was created by this execution and may still exist; delete it by hand.")
     link = console_link(job.get("execution_arn"), job.get("region"))
     if link:
         lines += ["", f"Execution: {link}"]

@@ -162,3 +162,40 @@ def delete_if_created(job: Job, snapshot: Snapshot) -> dict[str, Any]:
             raise
         return {"deleted": True, "snapshot_identifier": identifier, "reason": "already deleted"}
     return {"deleted": True, "snapshot_identifier": identifier, "reason": "deleted after a successful export"}
+
+
+def clean_up_after_failure(job: Job, snapshot: Snapshot | None, export: dict[str, Any] | None) -> dict[str, Any]:
+    """After a failure, delete the snapshot this execution created, or say why it stays.
+
+    The snapshot is looked up by its deterministic name rather than taken from
+    the state data: a step can fail after RDS created the snapshot but before
+    the state recorded it. It is kept while an export task may still read it.
+    This never raises: whatever happens is reported in the notification.
+    """
+    if job.get("snapshot_mode") != "create":
+        return {"deleted": False, "snapshot_identifier": None, "reason": "this execution creates no snapshot"}
+    identifier = job["snapshot_identifier"]
+    try:
+        description = describe(identifier)
+        if description is None:
+            return {"deleted": False, "snapshot_identifier": identifier, "reason": "no snapshot was created"}
+        if description.get("DBClusterIdentifier") != job.get("cluster_identifier"):
+            return {"deleted": False, "snapshot_identifier": identifier, "reason": "kept: it belongs to another cluster"}
+        export_status = str((export or {}).get("status") or "").upper()
+        if export_status in {"STARTING", "IN_PROGRESS", "CANCELING"}:
+            return {
+                "deleted": False,
+                "snapshot_identifier": identifier,
+                "reason": f"kept: export task {(export or {}).get('export_task_identifier')} may still be reading it; "
+                "delete it once the export has ended",
+            }
+        if not job.get("delete_snapshot_after_export", True):
+            return {"deleted": False, "snapshot_identifier": identifier, "reason": "kept: delete_snapshot_after_export is false"}
+        client("rds").delete_db_cluster_snapshot(DBClusterSnapshotIdentifier=identifier)
+    except ClientError as error:
+        return {
+            "deleted": False,
+            "snapshot_identifier": identifier,
+            "reason": f"could not be deleted ({_error_code(error)}); delete it by hand",
+        }
+    return {"deleted": True, "snapshot_identifier": identifier, "reason": "deleted after the failure"}
