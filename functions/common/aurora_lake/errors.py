@@ -99,3 +99,7 @@ def aws_error(client_error: Exception) -> AwsServiceError:
 
 class NoAutomatedSnapshot(WorkflowError):
     """use_latest_automated_snapshot was asked for but the cluster has none available."""
+
+
+class AthenaNameCollision(WorkflowError):
+    """Two source tables, or two columns of one table, map to the same Athena name."""

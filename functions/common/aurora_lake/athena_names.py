@@ -1,0 +1,139 @@
+"""Athena table and column names for exported tables.
+
+Table naming scheme
+-------------------
+All tables live in one Glue database (the deployment's ``GLUE_DATABASE``).
+Each exported source table gets two tables there:
+
+* the **latest** table, the name analysts and saved queries use::
+
+      {cluster}__{database}__{schema}__{table}      (Aurora PostgreSQL)
+      {cluster}__{database}__{table}                (Aurora MySQL, where the
+                                                     schema is the database)
+
+  e.g. ``demo_aurora_cluster__mydb__public__ledger_entries``. After every
+  successful export it is dropped and re-created over the newest export's
+  files, so its columns follow the source's current columns.
+
+* the **versioned** table, one per export, which stays queryable for as long
+  as that export's files stay in S3::
+
+      {latest name}__{export task identifier}
+
+  e.g. ``demo_aurora_cluster__mydb__public__ledger_entries__exp_20261101``.
+
+Every part is lower-cased (Athena stores names in lower case) and every
+character outside ``[a-z0-9_]`` becomes ``_``. Parts are joined with a double
+underscore so that ``a_b.c`` and ``a.b_c`` stay distinct. A name longer than
+Glue's 255 characters keeps its beginning (and the export identifier of a
+versioned name) and ends in ``_`` plus 8 hex digits of a SHA-256 of the full
+name, so it stays deterministic. Two source tables that still end up with the
+same name are reported as ``AthenaNameCollision``, never merged.
+
+Column names keep the source spelling, lower-cased (Parquet columns are matched
+by name, and Athena compares names in lower case). They are quoted with
+backticks when they are reserved words, start with a digit or an underscore, or
+hold any character outside ``[a-z0-9_]``. Two columns of one table that differ
+only in case cannot both be read, and are reported as a collision.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import defaultdict
+from collections.abc import Iterable
+
+MAX_NAME_LENGTH = 255
+SEPARATOR = "__"
+_HASH_LENGTH = 8
+_INVALID = re.compile(r"[^a-z0-9_]")
+_PLAIN_IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
+
+# Athena's reserved words: the DDL list (Hive) and the SELECT list (Trino).
+# Quoting a name that did not need it is harmless, so the union is used.
+RESERVED_WORDS: frozenset[str] = frozenset(
+    """
+    all alter and array as authorization between bigint binary boolean both by case cashe cast
+    char column commit conf constraint create cross cube current current_date current_time
+    current_timestamp current_catalog current_path current_role current_schema current_user
+    cursor database date dayofweek deallocate decimal delete describe distinct div double drop
+    else end escape except exchange execute exists extended external extract false fetch float
+    floor following for foreign from full function grant group grouping having if import in
+    inner insert int integer intersect interval into is join lateral left less like local
+    localtime localtimestamp macro map more natural none normalize not null numeric of on only
+    or order out outer over partialscan partition percent preceding precision prepare preserve
+    primary procedure range reads recursive reduce references regexp revoke right rlike
+    rollback rollup row rows select set smallint start table tablesample then time timestamp
+    to transform trigger true truncate unbounded uescape union uniquejoin unnest update user
+    using utc_timestamp values varchar views when where window with
+    """.split()
+)
+
+
+class NameCollision(ValueError):
+    """Two different source names map to one Athena name."""
+
+    def __init__(self, message: str, collisions: dict[str, list[str]]) -> None:
+        super().__init__(message)
+        self.collisions = collisions
+
+
+def sanitize(part: str) -> str:
+    """Lower-case ``part`` and replace every character outside ``[a-z0-9_]`` with ``_``."""
+    return _INVALID.sub("_", part.lower())
+
+
+def _fit(base: str, suffix: str = "") -> str:
+    """``base + suffix``, shortened deterministically to at most MAX_NAME_LENGTH."""
+    name = base + suffix
+    if len(name) <= MAX_NAME_LENGTH:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:_HASH_LENGTH]
+    keep = MAX_NAME_LENGTH - len(suffix) - _HASH_LENGTH - 1
+    if keep < 1:
+        return name[: MAX_NAME_LENGTH - _HASH_LENGTH - 1] + "_" + digest
+    return base[:keep] + "_" + digest + suffix
+
+
+def latest_table_name(cluster: str, database: str, schema: str, table: str) -> str:
+    """The stable name of a source table's newest export (see the module docstring)."""
+    parts = [cluster, database] + ([] if schema == database else [schema]) + [table]
+    return _fit(SEPARATOR.join(sanitize(part) for part in parts))
+
+
+def versioned_table_name(cluster: str, database: str, schema: str, table: str, export_id: str) -> str:
+    """The name of a source table as exported by ``export_id``."""
+    parts = [cluster, database] + ([] if schema == database else [schema]) + [table]
+    return _fit(SEPARATOR.join(sanitize(part) for part in parts), SEPARATOR + sanitize(export_id))
+
+
+def column_name(source_name: str) -> str:
+    """The Athena spelling of a column (Athena lower-cases names)."""
+    return source_name.lower()
+
+
+def needs_quoting(name: str) -> bool:
+    return not _PLAIN_IDENTIFIER.match(name) or name in RESERVED_WORDS
+
+
+def quote(name: str) -> str:
+    """``name`` in backticks (a backtick inside is doubled)."""
+    return "`" + name.replace("`", "``") + "`"
+
+
+def quote_if_needed(name: str) -> str:
+    return quote(name) if needs_quoting(name) else name
+
+
+def find_collisions(pairs: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
+    """``{athena_name: [source names]}`` for every Athena name claimed by more than one source name.
+
+    ``pairs`` holds ``(source name, athena name)``; a source name repeated with
+    the same Athena name is not a collision.
+    """
+    sources: dict[str, list[str]] = defaultdict(list)
+    for source, name in pairs:
+        if source not in sources[name]:
+            sources[name].append(source)
+    return {name: found for name, found in sources.items() if len(found) > 1}

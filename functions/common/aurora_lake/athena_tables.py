@@ -1,0 +1,311 @@
+"""CreateAthenaTables: one Athena table per exported table, at any table count.
+
+The step runs in a loop of the state machine until ``$.athena.done`` is true:
+
+1. The first invocation (no ``$.athena`` yet) reads every metadata file of the
+   export, maps every column type, derives every name, and writes two objects
+   to the export bucket: the *plan* (every DDL statement, in order) at
+   ``athena-plans/EXPORT_ID/plan.json`` and the *report* (every table created
+   and every table missing, with reasons) at ``athena-plans/EXPORT_ID/report.json``.
+   It returns their keys, counts and a cursor; nothing else, so the state stays
+   a few KiB whatever the table count. A type that cannot be mapped, or two
+   names that collide, fail the step here, before any table is touched.
+2. Every later invocation runs the plan from the cursor with bounded
+   concurrency until its time budget is nearly spent, and returns the new
+   cursor, or ``done: true``.
+
+Phases of the plan (see ``athena_names`` for the naming scheme):
+
+* phase 0: ``CREATE EXTERNAL TABLE IF NOT EXISTS`` of the versioned table of
+  each exported table (name includes the export identifier);
+* phase 1, only once every versioned table exists: the latest table of each
+  exported table is dropped and created again over the new export
+  (``DROP TABLE IF EXISTS`` + ``CREATE EXTERNAL TABLE IF NOT EXISTS``; columns
+  may have changed, so it is re-created rather than re-located). A latest table
+  is missing for the second or two between its two statements.
+
+A table that this export skipped keeps its latest table pointing at the export
+that last contained it; the report and the notification list it as missing.
+With ``FAIL_ON_PARTIAL_EXPORT=true`` a partial export fails the step with
+``PartialExport`` before any statement runs (the report is written first).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from aurora_lake import athena_ddl, athena_names, clients, clock
+from aurora_lake.athena_runner import Unit, run_units
+from aurora_lake.athena_types import UnknownExportedType, athena_type
+from aurora_lake.errors import (
+    AthenaNameCollision,
+    ExportMetadataInvalid,
+    InvalidInput,
+    PartialExport,
+    UnmappableColumnType,
+    aws_error,
+)
+from aurora_lake.export_metadata import (
+    EXPORT_LEVEL,
+    ExportedTable,
+    ExportLocation,
+    SkippedTable,
+    read_export_metadata,
+    skipped_from_warning,
+)
+from aurora_lake.observability import logger
+
+PLAN_PREFIX = "athena-plans/"
+PLAN_VERSION = 1
+DEFAULT_CONCURRENCY = 20
+# Bounds on what the state carries; the report in S3 has everything.
+MISSING_IN_RESULT = 10
+REASON_CHARS = 300
+PROBLEMS_IN_ERROR = 20
+PHASE_VERSIONED = 0
+PHASE_LATEST = 1
+
+
+@dataclass(frozen=True)
+class Settings:
+    glue_database: str
+    workgroup: str
+    plan_bucket: str | None = None  # default: the export's own bucket
+    concurrency: int = DEFAULT_CONCURRENCY
+    fail_on_partial: bool = False
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        missing = [name for name in ("GLUE_DATABASE", "ATHENA_WORKGROUP") if not env.get(name)]
+        if missing:
+            raise RuntimeError(f"Environment variables {', '.join(missing)} are not set; the function is deployed without its configuration.")
+        concurrency = int(env.get("ATHENA_DDL_CONCURRENCY") or DEFAULT_CONCURRENCY)
+        if concurrency < 1:
+            raise RuntimeError("ATHENA_DDL_CONCURRENCY must be at least 1")
+        return cls(
+            glue_database=env["GLUE_DATABASE"],
+            workgroup=env["ATHENA_WORKGROUP"],
+            plan_bucket=env.get("EXPORT_BUCKET") or None,
+            concurrency=concurrency,
+            fail_on_partial=(env.get("FAIL_ON_PARTIAL_EXPORT") or "false").strip().lower() == "true",
+        )
+
+
+@dataclass(frozen=True)
+class TablePlan:
+    source: ExportedTable
+    latest: str
+    versioned: str
+    location: str
+    columns: tuple[athena_ddl.Column, ...]
+
+
+def source_cluster(job: Mapping[str, Any]) -> str:
+    """The cluster the exported snapshot came from (a given snapshot names it in source_cluster_identifier)."""
+    cluster = job.get("source_cluster_identifier") or job.get("cluster_identifier")
+    if not isinstance(cluster, str) or not cluster:
+        raise InvalidInput("the job names no source cluster (source_cluster_identifier or cluster_identifier)")
+    return cluster
+
+
+def plan_tables(cluster: str, location: ExportLocation, tables: list[ExportedTable]) -> list[TablePlan]:
+    """Types and names of every table; raises on any unmappable type or name collision, listing all of them."""
+    unmappable: list[str] = []
+    column_collisions: list[str] = []
+    plans: list[TablePlan] = []
+    for table in tables:
+        columns = []
+        for column in table.columns:
+            try:
+                columns.append(athena_ddl.Column(athena_names.column_name(column.name), athena_type(column.exported_type), column.original_type))
+            except UnknownExportedType as exc:
+                unmappable.append(f"{table.target}.{column.name}: {exc}")
+        clashes = athena_names.find_collisions((column.name, athena_names.column_name(column.name)) for column in table.columns)
+        column_collisions += [f"{table.target}: columns {', '.join(sources)} are all {name}" for name, sources in clashes.items()]
+        plans.append(
+            TablePlan(
+                source=table,
+                latest=athena_names.latest_table_name(cluster, table.database, table.schema, table.table),
+                versioned=athena_names.versioned_table_name(cluster, table.database, table.schema, table.table, location.export_id),
+                location=location.table_uri(table.database, table.schema, table.table),
+                columns=tuple(columns),
+            )
+        )
+    if unmappable:
+        raise UnmappableColumnType(_listing(f"{len(unmappable)} column(s) have an exported type with no exact Athena type", unmappable))
+    table_clashes = athena_names.find_collisions(
+        [(plan.source.target, plan.latest) for plan in plans] + [(plan.source.target, plan.versioned) for plan in plans]
+    )
+    collisions = column_collisions + [f"tables {', '.join(sources)} are all named {name}" for name, sources in table_clashes.items()]
+    if collisions:
+        raise AthenaNameCollision(_listing(f"{len(collisions)} Athena name collision(s) after lower-casing and sanitising", collisions))
+    return plans
+
+
+def _listing(headline: str, problems: list[str]) -> str:
+    shown = problems[:PROBLEMS_IN_ERROR]
+    more = len(problems) - len(shown)
+    return headline + ":\n" + "\n".join(f"- {line}" for line in shown) + (f"\n... and {more} more" if more else "")
+
+
+def build_units(plans: list[TablePlan], database: str, export_id: str) -> list[Unit]:
+    """Phase 0 creates every versioned table; phase 1 re-points every latest table."""
+    def create(plan: TablePlan, name: str) -> str:
+        return athena_ddl.create_table(
+            database,
+            name,
+            plan.columns,
+            plan.location,
+            comment=f"{plan.source.target} from Aurora export {export_id}",
+            properties={"aurora_lake.source_table": plan.source.target, "aurora_lake.export_task_identifier": export_id},
+        )
+
+    versioned = [Unit((create(plan, plan.versioned),), PHASE_VERSIONED) for plan in plans]
+    latest = [Unit((athena_ddl.drop_table(database, plan.latest), create(plan, plan.latest)), PHASE_LATEST) for plan in plans]
+    return versioned + latest
+
+
+def _missing_entry(skipped: SkippedTable) -> dict[str, str]:
+    return {"table": skipped.target, "reason": skipped.reason}
+
+
+def _put_json(bucket: str, key: str, document: Any) -> None:
+    try:
+        clients.client("s3").put_object(
+            Bucket=bucket, Key=key, Body=json.dumps(document, separators=(",", ":")).encode(), ContentType="application/json"
+        )
+    except Exception as exc:
+        if hasattr(exc, "response"):
+            raise aws_error(exc) from exc
+        raise
+
+
+def _get_json(bucket: str, key: str) -> Any:
+    try:
+        return json.loads(clients.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
+    except Exception as exc:
+        if hasattr(exc, "response"):
+            raise aws_error(exc) from exc
+        raise
+
+
+def plan_step(state: Mapping[str, Any], settings: Settings) -> dict[str, Any]:
+    """Read the export's metadata, write the plan and report to S3, return their keys and counts."""
+    job, export = state.get("job") or {}, state.get("export") or {}
+    if str(export.get("status") or "").upper() != "COMPLETE":
+        raise ExportMetadataInvalid(f"export {export.get('export_task_identifier')} is {export.get('status')}, not COMPLETE")
+    started = clock.now()
+    cluster = source_cluster(job)
+    location = ExportLocation.of(export.get("s3_bucket") or "", export.get("s3_prefix"), export.get("export_task_identifier") or "")
+    metadata = read_export_metadata(clients.client("s3"), location)
+    missing = metadata.skipped + skipped_from_warning(export.get("warning_message"))
+    if not metadata.tables and not missing:
+        missing.append(SkippedTable(EXPORT_LEVEL, "the export's metadata lists no tables"))
+    plans = plan_tables(cluster, location, metadata.tables)
+    units = build_units(plans, settings.glue_database, location.export_id)
+
+    plan_bucket = settings.plan_bucket or location.bucket
+    base = f"{PLAN_PREFIX}{athena_names.sanitize(location.export_id)}/"
+    plan_key, report_key = base + "plan.json", base + "report.json"
+    tables_missing = [entry for entry in missing if entry.target != EXPORT_LEVEL]
+    partial = bool(missing)
+    report = {
+        "version": PLAN_VERSION,
+        "export_task_identifier": location.export_id,
+        "export_root": location.root_uri,
+        "cluster": cluster,
+        "glue_database": settings.glue_database,
+        "metadata_files": metadata.files,
+        "partial": partial,
+        "tables": [
+            {"source": plan.source.target, "latest": plan.latest, "versioned": plan.versioned,
+             "location": plan.location, "columns": len(plan.columns)}
+            for plan in plans
+        ],
+        "missing": [_missing_entry(entry) for entry in missing],
+    }
+    _put_json(plan_bucket, report_key, report)
+    _put_json(plan_bucket, plan_key, {
+        "version": PLAN_VERSION,
+        "export_task_identifier": location.export_id,
+        "glue_database": settings.glue_database,
+        "units": [{"phase": unit.phase, "statements": list(unit.statements)} for unit in units],
+    })
+    report_uri = f"s3://{plan_bucket}/{report_key}"
+    logger.info("Athena plan written", extra={"tables": len(plans), "statements": sum(len(u.statements) for u in units),
+                                              "missing": len(missing), "plan": f"s3://{plan_bucket}/{plan_key}"})
+    if partial and settings.fail_on_partial:
+        raise PartialExport(_listing(
+            f"the export is partial: {len(missing)} table(s) or database(s) missing (full list: {report_uri})",
+            [f"{entry.target}: {entry.reason}" for entry in missing],
+        ))
+    shown = tables_missing[:MISSING_IN_RESULT]
+    return {
+        "done": not units,
+        "database": settings.glue_database,
+        "workgroup": settings.workgroup,
+        "export_root": location.root_uri,
+        "plan_bucket": plan_bucket,
+        "plan_key": plan_key,
+        "report_key": report_key,
+        "report_uri": report_uri,
+        "cursor": 0,
+        "units": len(units),
+        "statements": sum(len(unit.statements) for unit in units),
+        "tables_created": len(plans),
+        "tables_skipped": len(tables_missing),
+        "sample_table": plans[0].latest if plans else None,
+        "partial": partial,
+        "missing_tables": [{"table": e.target[:REASON_CHARS], "reason": e.reason[:REASON_CHARS]} for e in shown],
+        "missing_tables_more": len(tables_missing) - len(shown),
+        "invocations": 1,
+        "statements_succeeded": 0,
+        "throttled": 0,
+        "started_at": started,
+        "athena_seconds": round(clock.now() - started, 3),
+    }
+
+
+def run_step(state: Mapping[str, Any], settings: Settings, deadline: float) -> dict[str, Any]:
+    """Run the plan from the cursor until done or the deadline is near."""
+    previous = dict(state["athena"])
+    export_id = (state.get("export") or {}).get("export_task_identifier")
+    plan = _get_json(previous["plan_bucket"], previous["plan_key"])
+    if not isinstance(plan, dict) or plan.get("version") != PLAN_VERSION or plan.get("export_task_identifier") != export_id:
+        raise ExportMetadataInvalid(f"s3://{previous['plan_bucket']}/{previous['plan_key']} is not the Athena plan of export {export_id}")
+    units = [Unit(tuple(unit["statements"]), int(unit["phase"])) for unit in plan["units"]]
+    result = run_units(
+        clients.client("athena"),
+        units,
+        int(previous.get("cursor") or 0),
+        database=plan["glue_database"],
+        workgroup=settings.workgroup,
+        concurrency=settings.concurrency,
+        deadline=deadline,
+    )
+    logger.info("Athena statements run", extra={"cursor": result.cursor, "units": len(units), "done": result.done,
+                                                "succeeded": result.statements_succeeded, "throttled": result.throttled})
+    previous.update(
+        done=result.done,
+        cursor=result.cursor,
+        invocations=int(previous.get("invocations") or 0) + 1,
+        statements_succeeded=int(previous.get("statements_succeeded") or 0) + result.statements_succeeded,
+        throttled=int(previous.get("throttled") or 0) + result.throttled,
+        athena_seconds=round(clock.now() - float(previous.get("started_at") or clock.now()), 3),
+    )
+    return previous
+
+
+def create_athena_tables(state: Mapping[str, Any], settings: Settings, deadline: float) -> dict[str, Any]:
+    """The step: plan on the first call, then run the plan until done."""
+    previous = state.get("athena")
+    if not isinstance(previous, dict) or not previous.get("plan_key"):
+        return plan_step(state, settings)
+    if previous.get("done"):
+        return dict(previous)
+    return run_step(state, settings, deadline)

@@ -1,0 +1,241 @@
+"""Reading an Aurora snapshot export's own metadata files from S3.
+
+Layout of an export (``S3Prefix`` as given to StartExportTask)::
+
+    s3://BUCKET/S3PREFIX EXPORT_ID/
+        export_info_EXPORT_ID.json
+        export_tables_info_EXPORT_ID_from_1_to_250.json     (one or more)
+        DATABASE/SCHEMA.TABLE/1/part-00000-....gz.parquet  (PostgreSQL)
+        DATABASE/DATABASE.TABLE/...                        (MySQL)
+
+AWS does not document the metadata files; the field names are the ones real
+exports carry. Anything that is not in the expected form raises
+``ExportMetadataInvalid`` naming the file, so a format change is noticed at
+once instead of producing wrong tables.
+
+A table entry counts as exported only when it has no ``warningMessage`` and its
+``status`` is a success status; every other entry, and every item of the
+export task's own ``WarningMessage``, is a ``SkippedTable`` with its reason.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from aurora_lake.errors import ExportMetadataInvalid, aws_error
+
+SUCCESS_STATUSES = frozenset({"COMPLETE", "COMPLETED", "SUCCESS", "SUCCEEDED"})
+EXPORT_LEVEL = "(export)"
+
+
+@dataclass(frozen=True)
+class ExportLocation:
+    bucket: str
+    prefix: str  # S3Prefix of the export task, normalised to "" or "some/path/"
+    export_id: str
+
+    @classmethod
+    def of(cls, bucket: str, prefix: str | None, export_id: str) -> ExportLocation:
+        prefix = (prefix or "").lstrip("/")
+        if prefix and not prefix.endswith("/"):
+            # The export service puts the export folder below the prefix as a path segment.
+            prefix += "/"
+        if not bucket or not export_id:
+            raise ExportMetadataInvalid("the export's bucket and task identifier are required")
+        return cls(bucket, prefix, export_id)
+
+    @property
+    def root_key(self) -> str:
+        return f"{self.prefix}{self.export_id}/"
+
+    @property
+    def root_uri(self) -> str:
+        return f"s3://{self.bucket}/{self.root_key}"
+
+    def table_key(self, database: str, schema: str, table: str) -> str:
+        """The base prefix of a table's files (never a batch folder)."""
+        return f"{self.root_key}{database}/{schema}.{table}/"
+
+    def table_uri(self, database: str, schema: str, table: str) -> str:
+        return f"s3://{self.bucket}/{self.table_key(database, schema, table)}"
+
+
+@dataclass(frozen=True)
+class ExportedColumn:
+    name: str
+    exported_type: str
+    original_type: str = ""
+
+
+@dataclass(frozen=True)
+class ExportedTable:
+    target: str  # as the export names it: db.schema.table (MySQL: db.table or db.db.table)
+    database: str
+    schema: str
+    table: str
+    columns: tuple[ExportedColumn, ...]
+    size_gb: float | None = None
+
+
+@dataclass(frozen=True)
+class SkippedTable:
+    target: str
+    reason: str
+
+
+@dataclass
+class ExportMetadata:
+    location: ExportLocation
+    info: dict[str, Any] | None
+    files: list[str] = field(default_factory=list)
+    tables: list[ExportedTable] = field(default_factory=list)
+    skipped: list[SkippedTable] = field(default_factory=list)
+
+
+def split_target(target: str) -> tuple[str, str, str]:
+    """``(database, schema, table)`` of an export target.
+
+    PostgreSQL targets are ``db.schema.table``; a MySQL target may be
+    ``db.table`` (its folder is ``db/db.table/``). A dot inside a table name is
+    kept in the table part.
+    """
+    parts = target.split(".")
+    if len(parts) < 2 or not all(parts[:2]) or not parts[-1]:
+        raise ExportMetadataInvalid(f"table target {target!r} is not database.schema.table or database.table")
+    if len(parts) == 2:
+        return parts[0], parts[0], parts[1]
+    return parts[0], parts[1], ".".join(parts[2:])
+
+
+def _tables_file_pattern(export_id: str) -> re.Pattern[str]:
+    return re.compile(rf"^export_tables_info_{re.escape(export_id)}_from_(\d+)_to_(\d+)\.json$")
+
+
+def list_metadata_keys(s3: Any, location: ExportLocation) -> tuple[str | None, list[str]]:
+    """``(export_info key or None, export_tables_info keys in file order)``.
+
+    Lists only the export root (with a delimiter), not the Parquet files below it.
+    """
+    pattern = _tables_file_pattern(location.export_id)
+    info_name = f"export_info_{location.export_id}.json"
+    info_key: str | None = None
+    tables: list[tuple[int, int, str]] = []
+    try:
+        pages = s3.get_paginator("list_objects_v2").paginate(
+            Bucket=location.bucket, Prefix=location.root_key, Delimiter="/"
+        )
+        for page in pages:
+            for obj in page.get("Contents", []):
+                name = obj["Key"][len(location.root_key):]
+                if name == info_name:
+                    info_key = obj["Key"]
+                elif match := pattern.match(name):
+                    tables.append((int(match.group(1)), int(match.group(2)), obj["Key"]))
+    except Exception as exc:  # botocore ClientError: keep the AWS error code as the error name
+        if hasattr(exc, "response"):
+            raise aws_error(exc) from exc
+        raise
+    return info_key, [key for _, _, key in sorted(tables)]
+
+
+def _read_json(s3: Any, bucket: str, key: str) -> Any:
+    try:
+        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    except Exception as exc:
+        if hasattr(exc, "response"):
+            raise aws_error(exc) from exc
+        raise
+    try:
+        return json.loads(body)
+    except ValueError as exc:
+        raise ExportMetadataInvalid(f"s3://{bucket}/{key} is not JSON: {exc}") from exc
+
+
+def parse_table_entry(entry: Any, source: str) -> ExportedTable | SkippedTable:
+    """One ``perTableStatus`` item: an exported table, or a skipped one with its reason."""
+    if not isinstance(entry, dict) or not isinstance(entry.get("target"), str) or not entry["target"]:
+        raise ExportMetadataInvalid(f"{source}: a perTableStatus entry has no target: {str(entry)[:200]}")
+    target = entry["target"]
+    warning = entry.get("warningMessage")
+    status = str(entry.get("status") or "")
+    if warning:
+        return SkippedTable(target, str(warning))
+    if status.upper() not in SUCCESS_STATUSES:
+        return SkippedTable(target, f"export status {status or '(none)'}")
+    database, schema, table = split_target(target)
+    mappings = (entry.get("schemaMetadata") or {}).get("originalTypeMappings")
+    if not isinstance(mappings, list) or not mappings:
+        raise ExportMetadataInvalid(f"{source}: table {target} has no schemaMetadata.originalTypeMappings")
+    columns = []
+    for mapping in mappings:
+        name = mapping.get("columnName") if isinstance(mapping, dict) else None
+        exported = mapping.get("expectedExportedType") if isinstance(mapping, dict) else None
+        if not isinstance(name, str) or not name or not isinstance(exported, str):
+            raise ExportMetadataInvalid(f"{source}: table {target} has a column without columnName/expectedExportedType: {str(mapping)[:200]}")
+        columns.append(ExportedColumn(name, exported, str(mapping.get("originalType") or "")))
+    size = entry.get("sizeGB")
+    return ExportedTable(target, database, schema, table, tuple(columns), float(size) if isinstance(size, (int, float)) else None)
+
+
+def skipped_from_warning(warning_message: str | None) -> list[SkippedTable]:
+    """What an export task's ``WarningMessage`` says is missing; never empty for a non-empty message."""
+    if not warning_message or not str(warning_message).strip():
+        return []
+    text = str(warning_message)
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return [SkippedTable(EXPORT_LEVEL, text)]
+    found: list[SkippedTable] = []
+    if isinstance(data, dict):
+        for key in ("skippedTables", "skippedObjectives"):
+            for item in data.get(key) or []:
+                if isinstance(item, dict):
+                    target = str(item.get("target") or item.get("table") or item.get("name") or EXPORT_LEVEL)
+                    reason = str(item.get("reason") or item.get("warningMessage") or key)
+                else:
+                    target, reason = str(item), key
+                found.append(SkippedTable(target, reason))
+        for item in data.get("general") or []:
+            reason = item.get("reason") if isinstance(item, dict) else item
+            found.append(SkippedTable(EXPORT_LEVEL, str(reason or item)))
+    return found or [SkippedTable(EXPORT_LEVEL, text)]
+
+
+def read_export_metadata(s3: Any, location: ExportLocation) -> ExportMetadata:
+    """Read and check every metadata file of the export at ``location``."""
+    info_key, table_keys = list_metadata_keys(s3, location)
+    if not table_keys:
+        raise ExportMetadataInvalid(
+            f"no export_tables_info_{location.export_id}_from_N_to_M.json file under {location.root_uri}"
+        )
+    info = None
+    if info_key:
+        info = _read_json(s3, location.bucket, info_key)
+        found_id = info.get("exportTaskIdentifier") if isinstance(info, dict) else None
+        if found_id not in (None, location.export_id):
+            raise ExportMetadataInvalid(f"{info_key} describes export {found_id!r}, not {location.export_id!r}")
+    metadata = ExportMetadata(location, info, files=[info_key] if info_key else [])
+    seen: dict[str, ExportedTable | SkippedTable] = {}
+    for key in table_keys:
+        document = _read_json(s3, location.bucket, key)
+        entries = document.get("perTableStatus") if isinstance(document, dict) else None
+        if not isinstance(entries, list):
+            raise ExportMetadataInvalid(f"s3://{location.bucket}/{key} has no perTableStatus list")
+        metadata.files.append(key)
+        for entry in entries:
+            parsed = parse_table_entry(entry, key)
+            previous = seen.get(parsed.target)
+            if previous is not None:
+                if previous != parsed:
+                    raise ExportMetadataInvalid(f"table {parsed.target} is described twice, differently ({key})")
+                continue
+            seen[parsed.target] = parsed
+            if isinstance(parsed, ExportedTable):
+                metadata.tables.append(parsed)
+            else:
+                metadata.skipped.append(parsed)
+    return metadata

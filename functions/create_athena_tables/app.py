@@ -1,0 +1,23 @@
+"""CreateAthenaTables: plan the export's Athena tables, then create them in bounded batches."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aurora_lake import clock
+from aurora_lake.athena_tables import Settings, create_athena_tables
+from aurora_lake.handler import remaining_seconds, step_handler
+
+# Part of the invocation's time kept free, so it returns well before its timeout.
+MIN_RESERVE_SECONDS = 15.0
+RESERVE_FRACTION = 0.2
+
+
+def work_budget(remaining: float) -> float:
+    return max(remaining - max(MIN_RESERVE_SECONDS, RESERVE_FRACTION * remaining), 0.0)
+
+
+@step_handler("CreateAthenaTables")
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    deadline = clock.now() + work_budget(remaining_seconds(context))
+    return create_athena_tables(event, Settings.from_env(), deadline)
