@@ -1,0 +1,1 @@
+"""Repository tooling: offline SAM translation and template linting."""

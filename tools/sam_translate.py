@@ -1,0 +1,133 @@
+"""Translate the SAM template into the CloudFormation template AWS would deploy, offline.
+
+The SAM transform runs in CloudFormation at deploy time, so the IAM policies, roles and
+state machine definition that really get deployed only exist after it. This module runs
+the same transform locally (``samtranslator``) so that linting, the security tests and the
+emulated account all read the deployed shape:
+
+* local ``CodeUri``/``DefinitionUri`` paths become placeholder S3 locations (the transform
+  only accepts S3 locations or inline code; packaging is ``sam build``'s job);
+* managed policy names resolve through an empty map, so no AWS call is made;
+* the state machine definition is put back as a ``Definition`` object (the ASL file with
+  its ``${...}`` placeholders, plus ``DefinitionSubstitutions``) instead of SAM's S3
+  location, so cfn-lint validates the states and tests can read them.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from samtranslator.translator.managed_policy_translator import ManagedPolicyLoader
+from samtranslator.translator.transform import transform
+from samtranslator.yaml_helper import intrinsics_multi_constructor
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE_PATH = REPO_ROOT / "template.yaml"
+DEFAULT_REGION = "us-east-1"
+PLACEHOLDER_BUCKET = "aurora-lake-local-placeholder"
+
+
+class _TemplateLoader(yaml.SafeLoader):
+    """SafeLoader that reads CloudFormation short-form tags, without changing yaml.SafeLoader."""
+
+
+_TemplateLoader.add_multi_constructor("!", intrinsics_multi_constructor)
+
+
+class _OfflinePolicyLoader(ManagedPolicyLoader):
+    """Resolves no managed policy names; the template names none by short name."""
+
+    def __init__(self) -> None:  # no IAM client: nothing is looked up
+        pass
+
+    def load(self) -> dict[str, str]:
+        return {}
+
+
+def load_template(template_path: str | Path = TEMPLATE_PATH) -> dict[str, Any]:
+    """The SAM template as a dict, short-form tags (``!Ref``) expanded to their long form."""
+    return yaml.load(Path(template_path).read_text(encoding="utf-8"), Loader=_TemplateLoader)  # noqa: S506 (safe loader)
+
+
+def state_machine_definitions(template: dict[str, Any], base_dir: Path) -> dict[str, dict[str, Any]]:
+    """ASL documents of every ``AWS::Serverless::StateMachine`` with a local DefinitionUri."""
+    found: dict[str, dict[str, Any]] = {}
+    for logical_id, resource in template.get("Resources", {}).items():
+        if resource.get("Type") != "AWS::Serverless::StateMachine":
+            continue
+        uri = resource.get("Properties", {}).get("DefinitionUri")
+        if isinstance(uri, str) and not uri.startswith("s3://"):
+            found[logical_id] = json.loads((base_dir / uri).read_text(encoding="utf-8"))
+    return found
+
+
+def _with_placeholder_locations(template: dict[str, Any]) -> dict[str, Any]:
+    sam = copy.deepcopy(template)
+    for logical_id, resource in sam.get("Resources", {}).items():
+        props = resource.get("Properties", {})
+        kind = resource.get("Type")
+        if kind == "AWS::Serverless::Function" and isinstance(props.get("CodeUri"), str):
+            if not props["CodeUri"].startswith("s3://"):
+                props["CodeUri"] = f"s3://{PLACEHOLDER_BUCKET}/{logical_id}.zip"
+        elif kind == "AWS::Serverless::StateMachine" and isinstance(props.get("DefinitionUri"), str):
+            if not props["DefinitionUri"].startswith("s3://"):
+                props["DefinitionUri"] = f"s3://{PLACEHOLDER_BUCKET}/{logical_id}.asl.json"
+    globals_function = sam.get("Globals", {}).get("Function", {})
+    if isinstance(globals_function.get("CodeUri"), str) and not globals_function["CodeUri"].startswith("s3://"):
+        globals_function["CodeUri"] = f"s3://{PLACEHOLDER_BUCKET}/globals.zip"
+    return sam
+
+
+def translate_template(
+    template: dict[str, Any],
+    base_dir: str | Path = REPO_ROOT,
+    parameter_values: dict[str, Any] | None = None,
+    region: str | None = None,
+) -> dict[str, Any]:
+    """Translate an already loaded SAM template (see ``translate``)."""
+    base = Path(base_dir)
+    definitions = state_machine_definitions(template, base)
+    sam = _with_placeholder_locations(template)
+    previous_region = os.environ.get("AWS_DEFAULT_REGION")
+    # samtranslator derives the partition of generated ARNs from the Region.
+    os.environ["AWS_DEFAULT_REGION"] = region or previous_region or DEFAULT_REGION
+    try:
+        translated = transform(sam, dict(parameter_values or {}), _OfflinePolicyLoader())
+    finally:
+        if previous_region is None:
+            os.environ.pop("AWS_DEFAULT_REGION", None)
+        else:
+            os.environ["AWS_DEFAULT_REGION"] = previous_region
+    for logical_id, definition in definitions.items():
+        props = translated["Resources"][logical_id]["Properties"]
+        props.pop("DefinitionS3Location", None)
+        props.pop("DefinitionString", None)
+        props["Definition"] = definition
+    return translated
+
+
+def translate(
+    template_path: str | Path = TEMPLATE_PATH,
+    parameter_values: dict[str, Any] | None = None,
+    region: str | None = None,
+) -> dict[str, Any]:
+    """The CloudFormation template that ``template_path`` deploys as, as a dict.
+
+    Intrinsic functions (``Ref``, ``Fn::GetAtt``, ``Fn::Sub``, ``Fn::If``...) stay unresolved,
+    as CloudFormation receives them. Each state machine from a local ``DefinitionUri`` carries
+    its ASL as ``Properties.Definition`` with ``Properties.DefinitionSubstitutions`` beside it.
+    Raises ``samtranslator.model.exceptions.InvalidDocumentException`` for an invalid template.
+    """
+    path = Path(template_path)
+    return translate_template(load_template(path), path.parent, parameter_values, region)
+
+
+if __name__ == "__main__":
+    import sys
+
+    print(json.dumps(translate(sys.argv[1] if len(sys.argv) > 1 else TEMPLATE_PATH), indent=2, default=str))
