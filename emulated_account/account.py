@@ -1,0 +1,439 @@
+"""The emulated AWS account: moto, the template's resources, the real handlers and ASL.
+
+    with EmulatedAccount() as account:
+        result = account.run({"cluster_identifier": "demo-aurora-cluster"})
+        assert result.status == "SUCCEEDED"
+
+Everything runs in process on a virtual clock; entering the account installs
+the simulators and patches, leaving it restores them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import time
+import uuid
+import zipfile
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from emulated_account import athena_sim, data, faults, rds_sim, runtime
+from emulated_account.clock import DEFAULT_START, VirtualClock
+from emulated_account.clock import installed as clock_installed
+from emulated_account.template import Template
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_TEMPLATE = REPO_ROOT / "template.yaml"
+DEFAULT_PARAMETERS = {"AllowedClusterIdentifiers": ",".join(data.ALLOWED_CLUSTERS)}
+MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
+
+# Snapshots that exist before any execution: a manual and automated ones (automated are named rds:...).
+EXISTING_SNAPSHOTS: tuple[tuple[str, str, str], ...] = (
+    ("demo-aurora-cluster", "demo-aurora-cluster-manual-2026-11-01", "manual"),
+    ("demo-aurora-cluster", "rds:demo-aurora-cluster-2026-10-31-03-10", "automated"),
+    ("demo-aurora-cluster", "rds:demo-aurora-cluster-2026-11-01-03-10", "automated"),
+    ("demo-mysql-cluster", "rds:demo-mysql-cluster-2026-11-01-03-10", "automated"),
+    ("forbidden-cluster", "forbidden-cluster-manual-2026-11-01", "manual"),
+)
+
+
+@dataclass
+class StateEntry:
+    name: str
+    type: str
+    simulated_seconds: float  # since the execution started
+
+
+@dataclass
+class ExecutionResult:
+    execution_arn: str
+    status: str
+    error: str | None
+    cause: str | None
+    output: Any
+    states: list[str]
+    state_entries: list[StateEntry]
+    state_transitions: int
+    simulated_seconds: float
+    snapshots_created: list[str]
+    export_tasks: list[dict[str, Any]]
+    athena_queries: list[str]
+    notifications: list[dict[str, Any]]
+    max_state_payload_bytes: int
+    history: list[dict[str, Any]] = field(repr=False, default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        """The ``--json`` contract of ``make demo``."""
+        return {
+            "status": self.status,
+            "error": self.error,
+            "cause": self.cause,
+            "states": self.states,
+            "state_transitions": self.state_transitions,
+            "simulated_seconds": self.simulated_seconds,
+            "snapshots_created": self.snapshots_created,
+            "export_tasks": self.export_tasks,
+            "athena_queries": self.athena_queries,
+            "notifications": self.notifications,
+        }
+
+
+def _dummy_zip() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("app.py", "def lambda_handler(event, context):\n    return event\n")
+    return buffer.getvalue()
+
+
+class EmulatedAccount:
+    """A moto account deployed from ``template.yaml`` that runs the real workflow on simulated time."""
+
+    def __init__(
+        self,
+        template_path: str | Path = DEFAULT_TEMPLATE,
+        *,
+        parameters: dict[str, str] | None = None,
+        stack_name: str = "aurora-lake",
+        faults: Iterable[str | faults.Fault] = (),
+        export: rds_sim.ExportBehaviour | None = None,
+        snapshot_seconds: float = 180.0,
+        athena_ddl_latency: float = 0.0,
+        athena_ddl_concurrency: int = athena_sim.DEFAULT_DDL_CONCURRENCY,
+        clock_start: float = DEFAULT_START,
+        library_paths: Sequence[str | Path] | None = None,
+        handler_output: TextIO | None = None,
+        existing_snapshots: Sequence[tuple[str, str, str]] = EXISTING_SNAPSHOTS,
+        api_call_seconds: float = 0.0,
+    ) -> None:
+        self.region = data.REGION
+        self.account_id = data.ACCOUNT_ID
+        self.template = Template(
+            Path(template_path),
+            parameters={**DEFAULT_PARAMETERS, **(parameters or {})},
+            stack_name=stack_name,
+            region=self.region,
+            account_id=self.account_id,
+        )
+        self.clock = VirtualClock(clock_start)
+        self.fault_plan = faults_module_plan(faults)
+        self.calls = faults_module().CallRecorder()
+        self.rds = rds_sim.RdsSimulator(self.clock, export, snapshot_seconds, self.account_id, self.region)
+        self.athena = athena_sim.AthenaSimulator(
+            self.clock, ddl_latency_seconds=athena_ddl_latency, ddl_concurrency=athena_ddl_concurrency
+        )
+        if library_paths is None:
+            library_paths = [self.template.base_dir / "functions" / "common", REPO_ROOT / "functions" / "common"]
+        self._library_paths = [Path(p) for p in library_paths]
+        self._handler_output = handler_output
+        self._existing_snapshots = existing_snapshots
+        self._api_call_seconds = api_call_seconds
+        self._stack: contextlib.ExitStack | None = None
+        self.runtime: runtime.LambdaRuntime | None = None
+        self.state_machine_arn = ""
+        self.functions: dict[str, runtime.FunctionSpec] = {}
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    def __enter__(self) -> EmulatedAccount:
+        from moto import mock_aws
+
+        stack = contextlib.ExitStack()
+        try:
+            stack.enter_context(mock_aws(config=MOTO_CONFIG))
+            stack.enter_context(_aws_environment(self.region))
+            stack.enter_context(clock_installed(self.clock))
+            stack.enter_context(rds_sim.installed(self.rds))
+            stack.enter_context(athena_sim.installed(self.athena))
+            stack.enter_context(
+                faults.installed(self.fault_plan, self.calls, self.clock.now, self._api_call_seconds, self.clock.advance)
+            )
+            self._reset_clients()
+            stack.callback(self._reset_clients)
+            self._deploy()
+            assert self.runtime is not None
+            stack.enter_context(runtime.installed(self.runtime))
+        except BaseException:
+            stack.close()
+            raise
+        self._stack = stack
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._stack is not None:
+            stack, self._stack = self._stack, None
+            stack.close()
+
+    @staticmethod
+    def _reset_clients() -> None:
+        with contextlib.suppress(ImportError):
+            from aurora_lake import clients
+
+            clients.reset()
+
+    def client(self, service: str) -> Any:
+        """A client for inspecting the account (never faulted, never recorded)."""
+        return faults.internal_client(service, self.region)
+
+    # -- deployment -----------------------------------------------------------------------------
+    def _deploy(self) -> None:
+        t = self.template
+        kms, s3, iam = self.client("kms"), self.client("s3"), self.client("iam")
+        for logical_id, resource in t.resources_of_type("AWS::KMS::Key").items():
+            description = t.resolve((resource.get("Properties") or {}).get("Description", logical_id))
+            key = kms.create_key(Description=str(description))["KeyMetadata"]
+            t.physical[logical_id] = {"ref": key["KeyId"], "Arn": key["Arn"], "KeyId": key["KeyId"]}
+        for logical_id in t.resources_of_type("AWS::KMS::Alias"):
+            properties = t.resolve(t.resources[logical_id]["Properties"])
+            kms.create_alias(AliasName=properties["AliasName"], TargetKeyId=properties["TargetKeyId"])
+        buckets = list(t.resources_of_type("AWS::S3::Bucket"))
+        for logical_id in buckets:
+            name = t.physical_name(logical_id)
+            s3.create_bucket(Bucket=name)
+            s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+        existing_bucket = t.parameters.get("ExistingExportBucketName")
+        if existing_bucket:
+            s3.create_bucket(Bucket=existing_bucket)  # a bucket the user brings already exists
+        for logical_id, resource in t.resources_of_type("AWS::IAM::Role").items():
+            properties = resource.get("Properties") or {}
+            name = t.physical_name(logical_id)
+            iam.create_role(
+                RoleName=name, AssumeRolePolicyDocument=json.dumps(t.resolve(properties.get("AssumeRolePolicyDocument", {})))
+            )
+            for policy in t.resolve(properties.get("Policies") or []):
+                iam.put_role_policy(RoleName=name, PolicyName=policy["PolicyName"], PolicyDocument=json.dumps(policy["PolicyDocument"]))
+        sns = self.client("sns")
+        for logical_id in t.resources_of_type("AWS::SNS::Topic"):
+            arn = sns.create_topic(Name=t.physical_name(logical_id))["TopicArn"]
+            t.physical[logical_id] = {"ref": arn, "Arn": arn, "TopicArn": arn, "TopicName": t.physical_name(logical_id)}
+        glue = self.client("glue")
+        for logical_id in t.resources_of_type("AWS::Glue::Database"):
+            glue.create_database(DatabaseInput={"Name": t.physical_name(logical_id)})
+        athena = self.client("athena")
+        for logical_id, resource in t.resources_of_type("AWS::Athena::WorkGroup").items():
+            properties = t.resolve(resource.get("Properties") or {})
+            configuration = properties.get("WorkGroupConfiguration") or {}
+            athena.create_work_group(
+                Name=properties["Name"],
+                Configuration={k: v for k, v in configuration.items() if k in ("ResultConfiguration", "EnforceWorkGroupConfiguration")},
+            )
+        logs = self.client("logs")
+        for logical_id in t.resources_of_type("AWS::Logs::LogGroup"):
+            with contextlib.suppress(Exception):
+                logs.create_log_group(logGroupName=t.physical_name(logical_id))
+
+        lam = self.client("lambda")
+        code = _dummy_zip()
+        specs = []
+        for definition in t.functions():
+            self._ensure_role(iam, definition.role_arn)
+            lam.create_function(
+                FunctionName=definition.name,
+                Runtime=definition.runtime,
+                Role=definition.role_arn,
+                Handler=definition.handler,
+                Code={"ZipFile": code},
+                Timeout=definition.timeout,
+                MemorySize=definition.memory_size,
+                Environment={"Variables": definition.environment},
+            )
+            specs.append(
+                runtime.FunctionSpec(
+                    logical_id=definition.logical_id,
+                    name=definition.name,
+                    arn=definition.arn,
+                    code_dir=definition.code_dir,
+                    handler=definition.handler,
+                    environment=definition.environment,
+                    timeout=definition.timeout,
+                    memory_size=definition.memory_size,
+                    runtime=definition.runtime,
+                    role_arn=definition.role_arn,
+                )
+            )
+        self.functions = {spec.logical_id: spec for spec in specs}
+        self.runtime = runtime.LambdaRuntime(
+            self.clock, specs, self.fault_plan, self._library_paths, self.region, self._handler_output
+        )
+        machines = t.state_machines()
+        if len(machines) != 1:
+            raise ValueError(f"the template must define exactly one state machine, it defines {len(machines)}")
+        machine = machines[0]
+        self._ensure_role(iam, machine.role_arn)
+        sfn = self.client("stepfunctions")
+        self.state_machine_arn = sfn.create_state_machine(
+            name=machine.name, definition=machine.definition, roleArn=machine.role_arn, type=machine.type
+        )["stateMachineArn"]
+        self.state_machine_role_arn = machine.role_arn
+
+        self.rds.create_clusters()
+        for cluster_id, snapshot_id, snapshot_type in self._existing_snapshots:
+            self.rds.add_snapshot(cluster_id, snapshot_id, snapshot_type)
+        self.rds.snapshots_created.clear()  # from here on, only what the workflow creates
+
+    @staticmethod
+    def _ensure_role(iam: Any, role_arn: str) -> None:
+        name = role_arn.rsplit("/", 1)[-1]
+        with contextlib.suppress(iam.exceptions.EntityAlreadyExistsException):
+            iam.create_role(RoleName=name, AssumeRolePolicyDocument="{}")
+
+    # -- named resources ------------------------------------------------------------------------
+    def ref(self, logical_id: str) -> Any:
+        """What ``!Ref logical_id`` resolves to in this deployment."""
+        return self.template.ref(logical_id)
+
+    @property
+    def bucket(self) -> str:
+        return self.functions["StartExportFunction"].environment["EXPORT_BUCKET"]
+
+    @property
+    def topic_arn(self) -> str:
+        return self.functions["NotifyFunction"].environment["TOPIC_ARN"]
+
+    # -- executions -----------------------------------------------------------------------------
+    def start_execution(self, execution_input: Any, name: str | None = None) -> str:
+        sfn = self.client("stepfunctions")
+        body = execution_input if isinstance(execution_input, str) else json.dumps(execution_input)
+        return sfn.start_execution(
+            stateMachineArn=self.state_machine_arn, name=name or f"run-{uuid.uuid4().hex[:12]}", input=body
+        )["executionArn"]
+
+    def wait(self, execution_arn: str, timeout: float = 120.0) -> ExecutionResult:
+        """Poll until the execution ends (real-time ``timeout`` guards against a hang)."""
+        sfn = self.client("stepfunctions")
+        deadline = time.monotonic() + timeout
+        while True:
+            described = sfn.describe_execution(executionArn=execution_arn)
+            if described["status"] != "RUNNING":
+                break
+            if time.monotonic() > deadline:
+                sfn.stop_execution(executionArn=execution_arn, error="EmulatorTimeout", cause=f"still running after {timeout} s of real time")
+                raise TimeoutError(f"{execution_arn} still RUNNING after {timeout} s of real time (simulated {self.clock.elapsed():.0f} s)")
+            time.sleep(0.005)
+        return self._result(execution_arn, described)
+
+    def run(self, execution_input: Any, name: str | None = None, timeout: float = 120.0) -> ExecutionResult:
+        return self.wait(self.start_execution(execution_input, name), timeout)
+
+    # -- observations ---------------------------------------------------------------------------
+    def notifications(self) -> list[dict[str, Any]]:
+        """Every message published to the template's topics, in order."""
+        from moto.sns.models import sns_backends
+
+        backend = sns_backends[self.account_id][self.region]
+        result = []
+        for topic_arn, topic in backend.topics.items():
+            for message_id, message, subject, attributes, _group in topic.sent_notifications:
+                result.append(
+                    {"topic_arn": topic_arn, "message_id": message_id, "subject": subject, "message": message, "attributes": _plain_attributes(attributes)}
+                )
+        return result
+
+    def export_tasks(self) -> list[dict[str, Any]]:
+        from moto.rds.models import rds_backends
+
+        tasks = rds_backends[self.account_id][self.region].export_tasks
+        result = []
+        for task_id in self.rds.export_task_ids:
+            task = tasks.get(task_id)
+            if task is None:
+                continue
+            result.append(
+                {
+                    "id": task.export_task_identifier,
+                    "source_arn": task.source_arn,
+                    "status": task.status,
+                    "export_only": list(task.export_only or []),
+                    "s3_bucket": task.s3_bucket,
+                    "s3_prefix": task.s3_prefix,
+                    "kms_key_id": task.kms_key_id,
+                    "iam_role_arn": task.iam_role_arn,
+                    "failure_cause": task.failure_cause,
+                    "warning_message": task.warning_message,
+                }
+            )
+        return result
+
+    def _result(self, execution_arn: str, described: dict[str, Any]) -> ExecutionResult:
+        sfn = self.client("stepfunctions")
+        events: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {"executionArn": execution_arn, "maxResults": 1000}
+        while True:
+            page = sfn.get_execution_history(**kwargs)
+            events.extend(page["events"])
+            if not page.get("nextToken"):
+                break
+            kwargs["nextToken"] = page["nextToken"]
+        start = described["startDate"].timestamp()
+        entries: list[StateEntry] = []
+        transitions = 0
+        scheduled_in_entry = 0
+        max_payload = len(described.get("input", "").encode())
+        for event in events:
+            kind = event["type"]
+            if kind.endswith("StateEntered"):
+                details = event["stateEnteredEventDetails"]
+                entries.append(StateEntry(details["name"], kind[: -len("StateEntered")], event["timestamp"].timestamp() - start))
+                transitions += 1
+                scheduled_in_entry = 0
+            elif kind in ("LambdaFunctionScheduled", "TaskScheduled"):
+                scheduled_in_entry += 1
+                if scheduled_in_entry > 1:
+                    transitions += 1  # a retry is billed as a transition
+            for details in event.values():
+                if isinstance(details, dict):
+                    for key in ("input", "output"):
+                        if isinstance(details.get(key), str):
+                            max_payload = max(max_payload, len(details[key].encode()))
+        end = described.get("stopDate")
+        simulated = (end.timestamp() if end else self.clock.now()) - start
+        output = described.get("output")
+        with contextlib.suppress(TypeError, ValueError):
+            output = json.loads(output) if output is not None else None
+        snapshot_ids = [s for s in self.rds.snapshots_created]
+        return ExecutionResult(
+            execution_arn=execution_arn,
+            status=described["status"],
+            error=described.get("error"),
+            cause=described.get("cause"),
+            output=output,
+            states=[entry.name for entry in entries],
+            state_entries=entries,
+            state_transitions=transitions,
+            simulated_seconds=round(simulated, 3),
+            snapshots_created=snapshot_ids,
+            export_tasks=self.export_tasks(),
+            athena_queries=self.athena.query_strings,
+            notifications=[{k: n[k] for k in ("subject", "message", "attributes")} for n in self.notifications()],
+            max_state_payload_bytes=max_payload,
+            history=events,
+        )
+
+
+def _plain_attributes(attributes: Any) -> dict[str, Any]:
+    result = {}
+    for name, value in (attributes or {}).items():
+        if isinstance(value, dict):
+            result[name] = value.get("Value", value.get("StringValue", value.get("BinaryValue")))
+        else:
+            result[name] = value
+    return result
+
+
+@contextlib.contextmanager
+def _aws_environment(region: str) -> Any:
+    import os
+    from unittest import mock
+
+    with mock.patch.dict(os.environ, {"AWS_DEFAULT_REGION": region, "AWS_REGION": region}):
+        yield
+
+
+def faults_module() -> Any:
+    return faults
+
+
+def faults_module_plan(specs: Iterable[str | faults.Fault]) -> faults.FaultPlan:
+    return faults.FaultPlan.of(specs)

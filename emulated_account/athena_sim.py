@@ -1,0 +1,187 @@
+"""Athena queries that take (simulated) time and share a concurrency limit.
+
+moto finishes every query at once. Here a query is RUNNING until its latency
+has passed on the virtual clock, and StartQueryExecution refuses a DDL query
+with TooManyRequestsException while the limit of running DDL queries is
+reached (Athena's default is 20 concurrent DDL queries per account).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+from unittest import mock
+
+from emulated_account.clock import VirtualClock
+
+DEFAULT_DDL_CONCURRENCY = 20
+_DDL = re.compile(r"^\s*(CREATE|ALTER|DROP|MSCK|SHOW|DESCRIBE)\b", re.IGNORECASE)
+_CREATE_TABLE = re.compile(
+    r"^\s*CREATE\s+EXTERNAL\s+TABLE\s+(IF\s+NOT\s+EXISTS\s+)?([`\"\w.]+)", re.IGNORECASE
+)
+_DROP_TABLE = re.compile(r"^\s*DROP\s+TABLE\s+(IF\s+EXISTS\s+)?([`\"\w.]+)", re.IGNORECASE)
+
+
+def is_ddl(query: str) -> bool:
+    return bool(_DDL.match(query))
+
+
+def _table_name(raw: str, database: str | None) -> str:
+    parts = [p.strip('`"').lower() for p in raw.split(".")]
+    if len(parts) == 1 and database:
+        parts = [database.lower(), parts[0]]
+    return ".".join(parts)
+
+
+@dataclass
+class QueryRecord:
+    query_id: str
+    query: str
+    workgroup: str | None
+    database: str | None
+    started_at: float
+    finishes_at: float
+    ddl: bool
+    failure: str | None = None
+
+
+@dataclass
+class AthenaSimulator:
+    clock: VirtualClock
+    ddl_latency_seconds: float = 0.0
+    dml_latency_seconds: float = 0.0
+    ddl_concurrency: int = DEFAULT_DDL_CONCURRENCY
+    queries: list[QueryRecord] = field(default_factory=list)
+    tables: dict[str, str] = field(default_factory=dict)
+    refused: int = 0
+    _tokens: dict[str, str] = field(default_factory=dict)
+    _lock: threading.RLock = field(default_factory=threading.RLock)
+
+    @property
+    def query_strings(self) -> list[str]:
+        return [record.query for record in self.queries]
+
+    def running_ddl(self) -> int:
+        now = self.clock.now()
+        return sum(1 for q in self.queries if q.ddl and q.finishes_at > now)
+
+    def start(self, backend: Any, params: dict[str, Any]) -> str:
+        from moto.core.exceptions import JsonRESTError
+
+        query = params.get("QueryString") or ""
+        token = params.get("ClientRequestToken")
+        context = params.get("QueryExecutionContext") or {}
+        workgroup = params.get("WorkGroup")
+        with self._lock:
+            if token and token in self._tokens:
+                return self._tokens[token]  # Athena's idempotency: same token, same query
+            ddl = is_ddl(query)
+            if ddl and self.running_ddl() >= self.ddl_concurrency:
+                self.refused += 1
+                raise JsonRESTError("TooManyRequestsException", "Rate exceeded: too many concurrent DDL queries.")
+            query_id = backend.start_query_execution(
+                query=query,
+                context=context,
+                config=params.get("ResultConfiguration"),
+                workgroup=workgroup,
+                execution_parameters=params.get("ExecutionParameters"),
+            )
+            execution = backend.executions[query_id]
+            execution.__class__ = _simulated_execution_class()
+            now = self.clock.now()
+            latency = self.ddl_latency_seconds if ddl else self.dml_latency_seconds
+            record = QueryRecord(query_id, query, workgroup, context.get("Database"), now, now + latency, ddl)
+            record.failure = self._apply_ddl(query, context.get("Database"))
+            execution._record = record
+            execution._clock = self.clock
+            execution.start_time = now
+            execution.end_time = now + latency
+            self.queries.append(record)
+            if token:
+                self._tokens[token] = query_id
+            return query_id
+
+    def _apply_ddl(self, query: str, database: str | None) -> str | None:
+        created = _CREATE_TABLE.match(query)
+        if created:
+            name = _table_name(created.group(2), database)
+            if name in self.tables and not created.group(1):
+                return f"AlreadyExistsException: Table {name} already exists."
+            self.tables.setdefault(name, query)
+            return None
+        dropped = _DROP_TABLE.match(query)
+        if dropped:
+            name = _table_name(dropped.group(2), database)
+            if name not in self.tables and not dropped.group(1):
+                return f"EntityNotFoundException: Table {name} not found."
+            self.tables.pop(name, None)
+        return None
+
+
+_EXECUTION_CLASS: type | None = None
+
+
+def _simulated_execution_class() -> type:
+    global _EXECUTION_CLASS
+    if _EXECUTION_CLASS is None:
+        from moto.athena.models import Execution
+
+        class SimulatedExecution(Execution):
+            _record: QueryRecord
+            _clock: VirtualClock
+
+            @property  # type: ignore[override]
+            def status(self) -> str:
+                if self._clock.now() < self._record.finishes_at:
+                    return "RUNNING"
+                return "FAILED" if self._record.failure else "SUCCEEDED"
+
+            @status.setter
+            def status(self, value: str) -> None:
+                pass
+
+        _EXECUTION_CLASS = SimulatedExecution
+    return _EXECUTION_CLASS
+
+
+@contextlib.contextmanager
+def installed(simulator: AthenaSimulator) -> Iterator[AthenaSimulator]:
+    from moto.athena.responses import AthenaResponse
+
+    original_get = AthenaResponse.get_query_execution
+
+    def start_query_execution(self: Any) -> Any:
+        workgroup = self._get_param("WorkGroup")
+        if workgroup and not self.athena_backend.get_work_group(workgroup):
+            return self.error("WorkGroup does not exist", 400)
+        params = {
+            name: self._get_param(name)
+            for name in ("QueryString", "ClientRequestToken", "QueryExecutionContext", "ResultConfiguration", "WorkGroup", "ExecutionParameters")
+        }
+        query_id = simulator.start(self.athena_backend, params)
+        return json.dumps({"QueryExecutionId": query_id})
+
+    def get_query_execution(self: Any) -> Any:
+        body = original_get(self)
+        document = json.loads(body)
+        execution = self.athena_backend.executions.get(self._get_param("QueryExecutionId"))
+        record: QueryRecord | None = getattr(execution, "_record", None)
+        if record is not None:
+            status = document["QueryExecution"]["Status"]
+            if status["State"] == "RUNNING":
+                status.pop("CompletionDateTime", None)
+            if status["State"] == "FAILED":
+                status["StateChangeReason"] = record.failure
+                status["AthenaError"] = {"ErrorCategory": 2, "ErrorType": 1301, "Retryable": False, "ErrorMessage": record.failure}
+            document["QueryExecution"]["StatementType"] = "DDL" if record.ddl else "DML"
+        return json.dumps(document)
+
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(mock.patch.object(AthenaResponse, "start_query_execution", start_query_execution))
+        stack.enter_context(mock.patch.object(AthenaResponse, "get_query_execution", get_query_execution))
+        yield simulator

@@ -1,0 +1,267 @@
+"""What the emulated account's databases hold.
+
+One place for every table the export simulator writes: its columns with the
+type the database reports (``originalType``), the type the export writes
+(``expectedExportedType``, following the conversion rules for snapshot export
+to Parquet), and how many rows and batch folders it has.
+
+``expectedExportedType`` is spelled the way public readers of real exports
+have seen it: the physical type, then the logical annotation in parentheses,
+for example ``binary (UTF8)`` or ``int64 (TIMESTAMP_MICRO)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+REGION = "us-east-1"
+ACCOUNT_ID = "123456789012"
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    original_type: str
+    exported_type: str
+    char_max_length: int | None = None
+    num_precision: int | None = None
+    num_scale: int | None = None
+    datetime_precision: int | None = None
+
+    def type_mapping(self) -> dict[str, object]:
+        """The column's entry in ``schemaMetadata.originalTypeMappings``."""
+        mapping: dict[str, object] = {
+            "columnName": self.name,
+            "originalType": self.original_type,
+            "expectedExportedType": self.exported_type,
+            "originalCharMaxLength": self.char_max_length or 0,
+            "originalNumPrecision": self.num_precision or 0,
+            "originalDateTimePrecision": self.datetime_precision or 0,
+        }
+        if self.num_scale is not None:
+            mapping["originalNumScale"] = self.num_scale
+        return mapping
+
+
+@dataclass(frozen=True)
+class Table:
+    database: str
+    schema: str  # MySQL has no schemas: the export uses the database name here
+    name: str
+    columns: tuple[Column, ...]
+    rows: int
+    # Batch folders and the part numbers in each; gaps are deliberate (real exports have them).
+    batches: tuple[tuple[str, tuple[int, ...]], ...] = (("1", (0,)),)
+
+    @property
+    def target(self) -> str:
+        """``database.schema.table``, as ``perTableStatus[].target`` names it."""
+        return f"{self.database}.{self.schema}.{self.name}"
+
+    @property
+    def folder(self) -> str:
+        """The table's base prefix below the export root: ``DATABASE/SCHEMA.TABLE``."""
+        return f"{self.database}/{self.schema}.{self.name}"
+
+    @property
+    def part_count(self) -> int:
+        return sum(len(parts) for _, parts in self.batches)
+
+
+@dataclass(frozen=True)
+class Cluster:
+    identifier: str
+    engine: str
+    engine_version: str
+    databases: tuple[str, ...]
+    tables: tuple[Table, ...] = field(default=())
+
+    @property
+    def is_postgres(self) -> bool:
+        return "postgres" in self.engine
+
+
+def _pg(name: str, original: str, exported: str, **kw: int) -> Column:
+    return Column(name, original, exported, **kw)
+
+
+STRING = "binary (UTF8)"
+TIMESTAMP_MICROS = "int64 (TIMESTAMP_MICRO)"
+
+# PostgreSQL: NUMERIC, DATE, TIME, TIMESTAMP(TZ), INTERVAL, JSON(B), arrays, UUID, enums, INET -> string;
+# SMALLINT and INTEGER -> int32; BIGINT -> int64; REAL -> float; DOUBLE PRECISION -> double;
+# BYTEA -> binary; BOOLEAN -> boolean.
+POSTGRES_TABLES: tuple[Table, ...] = (
+    Table(
+        "mydb",
+        "public",
+        "users",
+        (
+            _pg("id", "bigint", "int64", num_precision=64),
+            _pg("email", "character varying", STRING, char_max_length=320),
+            _pg("full_name", "text", STRING),
+            _pg("is_active", "boolean", "boolean"),
+            _pg("login_count", "integer", "int32", num_precision=32),
+            _pg("score", "real", "float", num_precision=24),
+            _pg("balance", "numeric", STRING, num_precision=12, num_scale=2),
+            _pg("created_at", "timestamp with time zone", STRING, datetime_precision=6),
+            _pg("signup_date", "date", STRING),
+            _pg("profile", "jsonb", STRING),
+            _pg("avatar", "bytea", "binary"),
+        ),
+        rows=25,
+    ),
+    Table(
+        "mydb",
+        "public",
+        "orders",
+        (
+            _pg("id", "bigint", "int64", num_precision=64),
+            _pg("user_id", "bigint", "int64", num_precision=64),
+            _pg("quantity", "smallint", "int32", num_precision=16),
+            _pg("amount", "numeric", STRING, num_precision=10, num_scale=2),
+            _pg("status", "USER-DEFINED", STRING),
+            _pg("date", "date", STRING),
+            _pg("placed_at", "timestamp without time zone", STRING, datetime_precision=6),
+            _pg("reference", "uuid", STRING),
+        ),
+        rows=40,
+    ),
+    Table(
+        "mydb",
+        "public",
+        "order_items",
+        (
+            _pg("order_id", "bigint", "int64", num_precision=64),
+            _pg("line_no", "integer", "int32", num_precision=32),
+            _pg("sku", "character varying", STRING, char_max_length=64),
+            _pg("unit_price", "double precision", "double", num_precision=53),
+            _pg("discount", "money", STRING),
+        ),
+        rows=60,
+    ),
+    Table(
+        "mydb",
+        "public",
+        "Ledger_Entries",
+        (
+            _pg("entry_id", "uuid", STRING),
+            _pg("date", "date", STRING),
+            _pg("Amount", "double precision", "double", num_precision=53),
+            _pg("memo", "text", STRING),
+            _pg("posted", "boolean", "boolean"),
+            _pg("duration", "interval", STRING),
+        ),
+        rows=15,
+    ),
+    Table(
+        "mydb",
+        "public",
+        "events",
+        (
+            _pg("id", "bigint", "int64", num_precision=64),
+            _pg("kind", "text", STRING),
+            _pg("payload", "json", STRING),
+            _pg("occurred_at", "timestamp without time zone", STRING, datetime_precision=6),
+            _pg("source_ip", "inet", STRING),
+            _pg("tags", "ARRAY", STRING),
+        ),
+        rows=300,
+        # A big table: several batch folders, part numbers with gaps.
+        batches=(("1", (0, 1, 3)), ("2", (0, 2)), ("3", (5,))),
+    ),
+)
+
+# MySQL: DATETIME/TIMESTAMP -> int64 TIMESTAMP_MICROS; DATE, TIME -> string; YEAR -> int32;
+# DECIMAL -> int32/int64/fixed_len_byte_array DECIMAL(p,s) (precision > 38 -> string);
+# BIGINT UNSIGNED -> fixed_len_byte_array(9) DECIMAL(20,0); INT UNSIGNED -> int64; FLOAT -> double;
+# JSON, ENUM, SET, TEXT -> string; BIT, BLOB, BINARY -> binary.
+MYSQL_TABLES: tuple[Table, ...] = (
+    Table(
+        "shop",
+        "shop",
+        "customers",
+        (
+            Column("id", "int unsigned", "int64", num_precision=10),
+            Column("name", "varchar", STRING, char_max_length=200),
+            Column("created_at", "datetime", TIMESTAMP_MICROS, datetime_precision=6),
+            Column("birth_date", "date", STRING),
+            Column("member_since", "year", "int32"),
+            Column("tier", "enum", STRING, char_max_length=8),
+        ),
+        rows=30,
+    ),
+    Table(
+        "shop",
+        "shop",
+        "products",
+        (
+            Column("sku", "bigint unsigned", "fixed_len_byte_array(9) (DECIMAL(20,0))", num_precision=20, num_scale=0),
+            Column("price", "decimal", "int32 (DECIMAL(9,2))", num_precision=9, num_scale=2),
+            Column("weight", "float", "double", num_precision=12),
+            Column("stock", "int", "int32", num_precision=10),
+            Column("description", "text", STRING, char_max_length=65535),
+            Column("image", "blob", "binary", char_max_length=65535),
+            Column("attributes", "json", STRING),
+        ),
+        rows=20,
+    ),
+    Table(
+        "shop",
+        "shop",
+        "invoices",
+        (
+            Column("id", "bigint", "int64", num_precision=19),
+            Column("total", "decimal", "int64 (DECIMAL(18,4))", num_precision=18, num_scale=4),
+            Column("ledger_amount", "decimal", "fixed_len_byte_array(13) (DECIMAL(30,6))", num_precision=30, num_scale=6),
+            Column("huge_amount", "decimal", STRING, num_precision=50, num_scale=10),
+            Column("paid", "bit", "binary", num_precision=1),
+            Column("issued_at", "timestamp", TIMESTAMP_MICROS, datetime_precision=0),
+            Column("due_time", "time", STRING),
+        ),
+        rows=35,
+        batches=(("1", (0, 2)),),
+    ),
+)
+
+CLUSTERS: tuple[Cluster, ...] = (
+    Cluster("demo-aurora-cluster", "aurora-postgresql", "16.4", ("mydb",), POSTGRES_TABLES),
+    Cluster("demo-mysql-cluster", "aurora-mysql", "8.0.mysql_aurora.3.08.0", ("shop",), MYSQL_TABLES),
+    # Exists in the account, but no deployment of the workflow may export it.
+    Cluster(
+        "forbidden-cluster",
+        "aurora-postgresql",
+        "16.4",
+        ("payroll",),
+        (
+            Table(
+                "payroll",
+                "public",
+                "salaries",
+                (Column("employee_id", "bigint", "int64"), Column("salary", "numeric", STRING)),
+                rows=5,
+            ),
+        ),
+    ),
+)
+
+ALLOWED_CLUSTERS: tuple[str, ...] = ("demo-aurora-cluster", "demo-mysql-cluster")
+
+
+def cluster(identifier: str) -> Cluster:
+    for candidate in CLUSTERS:
+        if candidate.identifier == identifier:
+            return candidate
+    raise KeyError(identifier)
+
+
+def synthetic_tables(count: int, database: str = "mydb", schema: str = "public") -> tuple[Table, ...]:
+    """``count`` small tables of identical shape, for exports of thousands of tables."""
+    columns = (
+        Column("id", "bigint", "int64", num_precision=64),
+        Column("name", "text", STRING),
+        Column("updated_at", "timestamp without time zone", STRING, datetime_precision=6),
+        Column("amount", "double precision", "double", num_precision=53),
+    )
+    width = max(5, len(str(count)))
+    return tuple(Table(database, schema, f"table_{i:0{width}d}", columns, rows=3) for i in range(1, count + 1))

@@ -1,0 +1,246 @@
+"""Fault injection and call recording for every AWS client in the emulated account.
+
+Both hook ``botocore.client.BaseClient._make_api_call``: one SDK call (with
+whatever retries the SDK does inside it) is one call here. The account's own
+clients (starting executions, reading history) and the simulators' direct
+writes to moto's backends are neither faulted nor recorded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import threading
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+from unittest import mock
+
+STATE_MACHINE = "StateMachine"
+INTERNAL_ATTRIBUTE = "_emulated_account_internal"
+_CODE = re.compile(r"^[A-Za-z][A-Za-z0-9_.]*$")
+_HTTP_STATUS_BY_CODE = {
+    "ServiceUnavailable": 503,
+    "ServiceUnavailableException": 503,
+    "SlowDown": 503,
+    "InternalFailure": 500,
+    "InternalError": 500,
+    "InternalServerError": 500,
+    "InternalServerException": 500,
+    "ServiceException": 500,
+}
+_local = threading.local()
+
+
+def current_caller() -> str | None:
+    """The logical id of the function whose handler is running on this thread, if any."""
+    return getattr(_local, "caller", None)
+
+
+@contextlib.contextmanager
+def calls_made_by(caller: str) -> Iterator[None]:
+    previous = current_caller()
+    _local.caller = caller
+    try:
+        yield
+    finally:
+        _local.caller = previous
+
+
+@cache
+def _service_model(service: str) -> Any:
+    import botocore.session
+
+    return botocore.session.get_session().get_service_model(service)
+
+
+@cache
+def _available_services() -> frozenset[str]:
+    import botocore.session
+
+    return frozenset(botocore.session.get_session().get_available_services())
+
+
+@cache
+def error_details(service: str, code: str) -> tuple[str, int]:
+    """The wire error code and HTTP status for ``code``, which may be a modelled exception name.
+
+    ``KMSKeyNotAccessibleFault`` and ``ExportTaskAlreadyExistsFault`` are the boto3
+    exception names; the codes on the wire can differ (``ExportTaskAlreadyExists``).
+    """
+    model = _service_model(service)
+    for shape_name in model.shape_names:
+        shape = model.shape_for(shape_name)
+        error = shape.metadata.get("error") if shape.metadata.get("exception") else None
+        if not error and not shape.metadata.get("exception"):
+            continue
+        wire = (error or {}).get("code", shape_name)
+        if code in (shape_name, wire):
+            return wire, int((error or {}).get("httpStatusCode", _HTTP_STATUS_BY_CODE.get(wire, 400)))
+    return code, _HTTP_STATUS_BY_CODE.get(code, 400)
+
+
+@dataclass
+class Fault:
+    """The first ``count`` calls of ``service:operation`` fail with ``code``."""
+
+    service: str
+    operation: str
+    code: str
+    count: int
+    used: int = 0
+
+    @property
+    def remaining(self) -> int:
+        return self.count - self.used
+
+    @property
+    def spec(self) -> str:
+        return f"{self.service}:{self.operation}:{self.code}:{self.count}"
+
+    @classmethod
+    def parse(cls, spec: str) -> Fault:
+        """Parse ``SERVICE:Operation:ErrorCode:COUNT``; ValueError says what is wrong."""
+        parts = spec.split(":")
+        if len(parts) != 4:
+            raise ValueError(f"fault {spec!r} must be SERVICE:Operation:ErrorCode:COUNT")
+        service, operation, code, count_text = (p.strip() for p in parts)
+        if service not in _available_services():
+            raise ValueError(f"fault {spec!r}: {service!r} is not a boto3 client name (for example rds, s3, athena, sns, lambda)")
+        operations = _service_model(service).operation_names
+        if service == "lambda" and operation == "InvokeFunction":
+            operation = "Invoke"  # the IAM action's name for the Invoke operation
+        if operation not in operations:
+            raise ValueError(f"fault {spec!r}: {service} has no operation {operation!r}")
+        if not _CODE.match(code):
+            raise ValueError(f"fault {spec!r}: {code!r} is not an error code")
+        try:
+            count = int(count_text)
+        except ValueError:
+            raise ValueError(f"fault {spec!r}: COUNT must be a whole number") from None
+        if count < 0:
+            raise ValueError(f"fault {spec!r}: COUNT must not be negative")
+        return cls(service, operation, code, count)
+
+
+@dataclass
+class FaultPlan:
+    faults: list[Fault] = field(default_factory=list)
+    injected: list[tuple[str, str, str, str | None]] = field(default_factory=list)  # service, op, code, caller
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @classmethod
+    def of(cls, faults: Iterable[Fault | str]) -> FaultPlan:
+        return cls([f if isinstance(f, Fault) else Fault.parse(f) for f in faults])
+
+    def take(self, service: str, operation: str, caller: str | None = None) -> Fault | None:
+        """Use up one failure of ``service:operation``, if any is left."""
+        with self._lock:
+            for fault in self.faults:
+                if fault.service == service and fault.operation == operation and fault.remaining > 0:
+                    fault.used += 1
+                    self.injected.append((service, operation, fault.code, caller))
+                    return fault
+        return None
+
+
+@dataclass
+class CallRecord:
+    """One AWS API call made by the workflow."""
+
+    service: str
+    operation: str
+    caller: str  # the function's logical id, or "StateMachine" for the state machine's role
+    params: dict[str, Any]
+    at: float  # simulated time
+    error: str | None = None
+
+    @property
+    def action(self) -> str:
+        """The IAM action the call needs, as ``service:Operation`` (lambda:Invoke -> lambda:InvokeFunction)."""
+        prefix = {"stepfunctions": "states"}.get(self.service, self.service)
+        operation = "InvokeFunction" if (self.service, self.operation) == ("lambda", "Invoke") else self.operation
+        return f"{prefix}:{operation}"
+
+
+def _summarise(value: Any, depth: int = 0) -> Any:
+    if isinstance(value, (bytes, bytearray)):
+        return f"<{len(value)} bytes>"
+    if isinstance(value, str):
+        return value if len(value) <= 2000 else value[:2000] + "..."
+    if isinstance(value, dict):
+        return {k: _summarise(v, depth + 1) for k, v in value.items()} if depth < 4 else "{...}"
+    if isinstance(value, (list, tuple)):
+        return [_summarise(v, depth + 1) for v in value[:50]] if depth < 4 else "[...]"
+    if isinstance(value, (int, float, bool)) or value is None:
+        return value
+    return f"<{type(value).__name__}>"
+
+
+@dataclass
+class CallRecorder:
+    calls: list[CallRecord] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, record: CallRecord) -> None:
+        with self._lock:
+            self.calls.append(record)
+
+
+def make_client_error(client: Any, service: str, operation: str, code: str) -> Exception:
+    wire, status = error_details(service, code)
+    response = {
+        "Error": {"Code": wire, "Message": f"Injected fault: {wire} on {service}:{operation}"},
+        "ResponseMetadata": {"HTTPStatusCode": status, "RequestId": "emulated-fault"},
+    }
+    return client.exceptions.from_code(wire)(response, operation)
+
+
+@contextlib.contextmanager
+def installed(plan: FaultPlan, recorder: CallRecorder, now: Any, api_call_seconds: float = 0.0, advance: Any = None) -> Iterator[None]:
+    """Wrap every botocore API call made while the account is active."""
+    from botocore.client import BaseClient
+
+    original = BaseClient._make_api_call
+
+    def make_api_call(self: Any, operation_name: str, api_params: dict[str, Any]) -> Any:
+        if getattr(self, INTERNAL_ATTRIBUTE, False):
+            return original(self, operation_name, api_params)
+        service = self.meta.service_model.service_name
+        caller = current_caller()
+        if caller is None and (service, operation_name) == ("lambda", "Invoke"):
+            caller = STATE_MACHINE
+        record = None
+        if caller is not None:
+            record = CallRecord(service, operation_name, caller, _summarise(api_params), now())
+            recorder.add(record)
+        if api_call_seconds and advance is not None:
+            advance(api_call_seconds)
+        # The state machine's own Invoke faults are raised by the Lambda runtime, where Step
+        # Functions turns them into Lambda.<Code> errors as AWS does.
+        if caller != STATE_MACHINE or (service, operation_name) != ("lambda", "Invoke"):
+            fault = plan.take(service, operation_name, caller)
+            if fault is not None:
+                error = make_client_error(self, service, operation_name, fault.code)
+                if record is not None:
+                    record.error = error.response["Error"]["Code"]  # type: ignore[attr-defined]
+                raise error
+        try:
+            return original(self, operation_name, api_params)
+        except Exception as exc:
+            if record is not None:
+                record.error = getattr(exc, "response", {}).get("Error", {}).get("Code") or type(exc).__name__
+            raise
+
+    with mock.patch.object(BaseClient, "_make_api_call", make_api_call):
+        yield
+
+
+def internal_client(service: str, region: str) -> Any:
+    """A boto3 client for the account's own bookkeeping: never faulted, never recorded."""
+    import boto3
+
+    client = boto3.client(service, region_name=region)
+    setattr(client, INTERNAL_ATTRIBUTE, True)
+    return client

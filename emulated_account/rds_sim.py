@@ -1,0 +1,591 @@
+"""Aurora cluster snapshots and snapshot exports that take (simulated) time.
+
+moto creates snapshots already ``available`` and export tasks already
+``complete`` (lower case) and writes nothing to S3. Here a snapshot is
+``creating`` for a while, and an export task moves through ``STARTING``,
+``IN_PROGRESS`` and ends ``COMPLETE``, ``FAILED`` or ``CANCELED`` with the
+upper-case statuses AWS reports; a COMPLETE export writes the real S3 layout.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import re
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from unittest import mock
+
+from emulated_account import data, export_writer
+from emulated_account.clock import VirtualClock
+
+if TYPE_CHECKING:
+    from moto.rds.models import RDSBackend
+
+EXPORT_STATUSES = ("STARTING", "IN_PROGRESS", "COMPLETE", "CANCELING", "CANCELED", "FAILED")
+RUNNING_STATUSES = ("STARTING", "IN_PROGRESS", "CANCELING")
+MAX_RUNNING_EXPORTS = 5
+# UNCONFIRMED: AWS documents the limit of 5 concurrent exports per account but not the error that
+# StartExportTask returns above it (no quota error is modelled for the operation). This code is
+# deliberately distinct from every modelled one, so code that does not handle it fails visibly.
+EXPORT_QUOTA_ERROR_CODE = "ExportTaskLimitReached"
+# UNCONFIRMED: the error for exporting a snapshot that is already being exported. The snapshot is
+# not in a state that allows a new export, so the documented InvalidExportSourceState is used.
+EXPORT_SOURCE_BUSY_ERROR_CODE = "InvalidExportSourceState"
+CANCEL_SECONDS = 30.0
+_IDENTIFIER = re.compile(r"^[A-Za-z](?!.*--)[A-Za-z0-9-]*(?<!-)$")
+_EXPORT_ONLY_PART = re.compile(r"^[A-Za-z0-9$_]+$")
+
+
+def export_progress(elapsed: float, duration: float) -> tuple[str, int]:
+    """Status and PercentProgress of an export ``elapsed`` seconds into a ``duration``-second run.
+
+    Real exports do not progress linearly: the task reports STARTING with 0%
+    for the first 20% of its run, then progress that slows down toward the end
+    (90% is reached at 70% of the time; the last 10% takes the last 30%, as the
+    largest tables finish last), and COMPLETE at the end.
+    """
+    if duration <= 0 or elapsed >= duration:
+        return "COMPLETE", 100
+    fraction = max(elapsed, 0.0) / duration
+    if fraction < 0.2:
+        return "STARTING", 0
+    if fraction < 0.7:
+        percent = 90.0 * (fraction - 0.2) / 0.5
+    else:
+        percent = 90.0 + 10.0 * (fraction - 0.7) / 0.3
+    return "IN_PROGRESS", min(99, int(percent))
+
+
+def snapshot_progress(elapsed: float, duration: float) -> tuple[str, int]:
+    """Status and PercentProgress of a cluster snapshot being created."""
+    if duration <= 0 or elapsed >= duration:
+        return "available", 100
+    return "creating", min(99, int(100 * max(elapsed, 0.0) / duration))
+
+
+@dataclass
+class ExportBehaviour:
+    """How the account's exports end. One behaviour applies to every export task."""
+
+    duration_seconds: float = 900.0
+    outcome: str = "complete"  # complete | failed | canceled
+    failure_cause: str = "The export failed. Contact AWS support."
+    # A user-supplied export_tables_info document: written verbatim, data files to match.
+    tables_info: bytes | None = None
+    # Targets (db.schema.table) that a COMPLETE export reports as skipped, with a WarningMessage.
+    skipped_tables: Sequence[str] = ()
+    # Replace the cluster's tables with this many generated ones (exports of thousands of tables).
+    synthetic_tables: int | None = None
+    tables_per_info_file: int = 100
+
+    def __post_init__(self) -> None:
+        self.outcome = self.outcome.lower()
+        if self.outcome not in ("complete", "failed", "canceled"):
+            raise ValueError(f"export outcome must be complete, failed or canceled, not {self.outcome!r}")
+        if self.duration_seconds < 0:
+            raise ValueError("export duration must not be negative")
+
+    @classmethod
+    def from_tables_info_file(cls, path: str | Path, **kwargs: Any) -> ExportBehaviour:
+        raw = Path(path).read_bytes()
+        import json
+
+        json.loads(raw)  # refuse a file that is not JSON now, not when the export completes
+        return cls(tables_info=raw, **kwargs)
+
+
+def _rds_error(code: str, message: str) -> Exception:
+    from moto.rds.exceptions import RDSClientError
+
+    return RDSClientError(code, message)
+
+
+@dataclass
+class _ExportRun:
+    source_arn: str
+    cluster: data.Cluster
+    started_at: float
+    duration: float
+    outcome: str
+    failure_cause: str
+    canceled_at: float | None = None
+    written: export_writer.ExportOutput | None = None
+    settled: bool = False
+
+
+class RdsSimulator:
+    """Owns the timing of snapshots and export tasks of one emulated account."""
+
+    def __init__(
+        self,
+        clock: VirtualClock,
+        behaviour: ExportBehaviour | None = None,
+        snapshot_seconds: float = 180.0,
+        account_id: str = data.ACCOUNT_ID,
+        region: str = data.REGION,
+    ) -> None:
+        self.clock = clock
+        self.behaviour = behaviour or ExportBehaviour()
+        self.snapshot_seconds = snapshot_seconds
+        self.account_id = account_id
+        self.region = region
+        self.snapshots_created: list[str] = []
+        self.export_task_ids: list[str] = []
+        self._lock = threading.RLock()
+        clock.on_advance(lambda _now: self.settle())
+
+    # -- moto backend access -------------------------------------------------------------------
+    @property
+    def backend(self) -> RDSBackend:
+        from moto.rds.models import rds_backends
+
+        return rds_backends[self.account_id][self.region]
+
+    def cluster_for(self, identifier: str) -> data.Cluster | None:
+        try:
+            return data.cluster(identifier)
+        except KeyError:
+            return None
+
+    # -- setting up the account -----------------------------------------------------------------
+    def create_clusters(self, clusters: Sequence[data.Cluster] = data.CLUSTERS) -> None:
+        for spec in clusters:
+            self.backend.create_db_cluster(
+                {
+                    "db_cluster_identifier": spec.identifier,
+                    "engine": spec.engine,
+                    "engine_version": spec.engine_version,
+                    "database_name": spec.databases[0],
+                    "master_username": "admin_user",
+                    "master_user_password": "not-a-real-password-1",
+                    "storage_encrypted": True,
+                }
+            )
+        # moto takes an automated snapshot named after today's real date when it creates a cluster:
+        # the account's snapshots are the ones it declares, on its own clock.
+        for identifier in [i for i, s in self.backend.cluster_snapshots.items() if s.snapshot_type == "automated"]:
+            del self.backend.cluster_snapshots[identifier]
+
+    def add_snapshot(self, cluster_identifier: str, snapshot_identifier: str, snapshot_type: str = "manual") -> str:
+        """An existing snapshot, already available (for example an automated one, ``rds:...``)."""
+        snapshot = self.backend.create_db_cluster_snapshot(cluster_identifier, snapshot_identifier, snapshot_type)
+        _make_simulated_snapshot(snapshot, self, ready_after=0.0, created_at=self.clock.now() - 3600)
+        return snapshot.arn
+
+    # -- settling ------------------------------------------------------------------------------
+    def settle(self) -> None:
+        """Write the output of every export that has completed by now (once)."""
+        with self._lock:
+            tasks = list(self.backend.export_tasks.values())
+        for task in tasks:
+            run: _ExportRun | None = getattr(task, "_run", None)
+            if run is None or run.settled:
+                continue
+            if task.status == "COMPLETE":
+                with self._lock:
+                    if run.settled:
+                        continue
+                    run.settled = True
+                    run.written = self._write_output(task, run)
+            elif task.status in ("FAILED", "CANCELED"):
+                run.settled = True
+
+    def _tables_for(self, run: _ExportRun, export_only: Sequence[str]) -> list[data.Table]:
+        if self.behaviour.synthetic_tables:
+            tables: Sequence[data.Table] = data.synthetic_tables(
+                self.behaviour.synthetic_tables, database=run.cluster.databases[0], schema="public" if run.cluster.is_postgres else run.cluster.databases[0]
+            )
+        else:
+            tables = run.cluster.tables
+        if not export_only:
+            return list(tables)
+        return [table for table in tables if any(_matches(entry, table, run.cluster) for entry in export_only)]
+
+    def _write_output(self, task: Any, run: _ExportRun) -> export_writer.ExportOutput:
+        from moto.s3.models import s3_backends
+
+        s3 = s3_backends[self.account_id]["aws"]
+        kms_key = task.kms_key_id
+
+        def put(key: str, body: bytes) -> None:
+            s3.put_object(task.s3_bucket, key, body, encryption="aws:kms", kms_key_id=kms_key)
+
+        end = run.started_at + run.duration
+        info = {
+            "exportTaskIdentifier": task.export_task_identifier,
+            "sourceArn": task.source_arn,
+            "exportOnly": list(task.export_only or []),
+            "snapshotTime": export_writer._iso(run.started_at),
+            "taskStartTime": export_writer._iso(run.started_at),
+            "taskEndTime": export_writer._iso(end),
+            "s3Bucket": task.s3_bucket,
+            "s3Prefix": task.s3_prefix or "",
+            "iamRoleArn": task.iam_role_arn,
+            "kmsKeyId": kms_key,
+            "status": "COMPLETE",
+            "percentProgress": 100,
+        }
+        if self.behaviour.tables_info is not None:
+            return export_writer.write_custom_export(
+                put, export_id=task.export_task_identifier, prefix=task.s3_prefix or "", tables_info=self.behaviour.tables_info, info=info
+            )
+        skipped = [(target, _skip_reason(target)) for target in self.behaviour.skipped_tables]
+        return export_writer.write_export(
+            put,
+            export_id=task.export_task_identifier,
+            prefix=task.s3_prefix or "",
+            tables=self._tables_for(run, list(task.export_only or [])),
+            skipped=skipped,
+            info=info,
+            tables_per_info_file=self.behaviour.tables_per_info_file,
+            start_time=run.started_at,
+            end_time=end,
+        )
+
+    # -- the patched backend operations ----------------------------------------------------------
+    def create_db_cluster_snapshot(self, original: Any, backend: Any, *args: Any, **kwargs: Any) -> Any:
+        snapshot = original(backend, *args, **kwargs)
+        _make_simulated_snapshot(snapshot, self, ready_after=self.snapshot_seconds, created_at=self.clock.now())
+        self.snapshots_created.append(snapshot.db_cluster_snapshot_identifier)
+        return snapshot
+
+    def start_export_task(self, backend: Any, kwargs: dict[str, Any]) -> Any:
+        from moto.rds.models import ExportTask
+        from moto.s3.models import s3_backends
+
+        export_id = kwargs.get("export_task_identifier") or ""
+        source_arn = kwargs.get("source_arn") or ""
+        if not _IDENTIFIER.match(export_id) or len(export_id) > 60:
+            raise _rds_error(
+                "InvalidParameterValue",
+                f"The export task identifier {export_id!r} is invalid: it must begin with a letter, hold only ASCII "
+                "letters, digits and hyphens, not end with a hyphen or hold two consecutive hyphens.",
+            )
+        if export_id in backend.export_tasks:
+            raise _rds_error("ExportTaskAlreadyExists", f"Cannot start export task because a task with the identifier {export_id} already exists.")
+        arn_parts = source_arn.split(":", 6)
+        if len(arn_parts) != 7 or arn_parts[2] != "rds":
+            raise _rds_error("InvalidParameterValue", f"The source ARN {source_arn!r} is not a valid RDS ARN.")
+        resource_type, snapshot_id = arn_parts[5], arn_parts[6]
+        if resource_type == "snapshot":
+            raise _rds_error("DBSnapshotNotFound", f"DBSnapshot {snapshot_id} not found.")
+        if resource_type != "cluster-snapshot" or snapshot_id.lower() not in backend.cluster_snapshots:
+            raise _rds_error("DBClusterSnapshotNotFoundFault", f"DBClusterSnapshot {snapshot_id} not found.")
+        snapshot = backend.cluster_snapshots[snapshot_id.lower()]
+        if snapshot.status != "available":
+            raise _rds_error("InvalidExportSourceState", f"Export source should be 'available' but current status is {snapshot.status}.")
+        prefix = kwargs.get("s3_prefix") or ""
+        if ":" in prefix:
+            raise _rds_error("InvalidParameterValue", "The S3 prefix can't contain a colon (:).")
+        bucket = kwargs.get("s3_bucket_name") or ""
+        if bucket not in s3_backends[self.account_id]["aws"].buckets:
+            raise _rds_error("InvalidS3BucketFault", f"The S3 bucket {bucket} doesn't exist.")
+        self._check_role(kwargs.get("iam_role_arn") or "")
+        self._check_kms_key(kwargs.get("kms_key_id") or "")
+        cluster = self.cluster_for(snapshot.db_cluster_identifier)
+        if cluster is None:
+            raise _rds_error("InvalidExportSourceState", f"Cluster {snapshot.db_cluster_identifier} is not known to the export simulator.")
+        export_only = list(kwargs.get("export_only") or [])
+        _check_export_only(export_only, cluster)
+        running = [t for t in backend.export_tasks.values() if t.status in RUNNING_STATUSES]
+        if any(t.source_arn == snapshot.arn for t in running):
+            raise _rds_error(EXPORT_SOURCE_BUSY_ERROR_CODE, f"The snapshot {snapshot_id} is already being exported.")
+        if len(running) >= MAX_RUNNING_EXPORTS:
+            raise _rds_error(
+                EXPORT_QUOTA_ERROR_CODE, f"Cannot start export task: {len(running)} export tasks are already running (the limit is {MAX_RUNNING_EXPORTS})."
+            )
+
+        kwargs = dict(kwargs)
+        kwargs["source_arn"] = snapshot.arn
+        kwargs.setdefault("s3_prefix", "")
+        task = ExportTask(backend, snapshot, kwargs)
+        task.__class__ = _simulated_classes_cached()[1]
+        task._run = _ExportRun(
+            source_arn=snapshot.arn,
+            cluster=cluster,
+            started_at=self.clock.now(),
+            duration=float(self.behaviour.duration_seconds),
+            outcome=self.behaviour.outcome,
+            failure_cause=self.behaviour.failure_cause,
+        )
+        task._clock = self.clock
+        task._simulator = self
+        task.export_only = export_only
+        backend.export_tasks[export_id] = task
+        self.export_task_ids.append(export_id)
+        return task
+
+    def describe_export_tasks(self, backend: Any, export_task_identifier: str | None, source_arn: str | None = None, filters: dict[str, list[str]] | None = None, source_type: str | None = None) -> list[Any]:
+        self.settle()
+        tasks = list(backend.export_tasks.values())
+        if export_task_identifier:
+            tasks = [t for t in tasks if t.export_task_identifier == export_task_identifier]
+            if not tasks:
+                raise _rds_error("ExportTaskNotFound", f"Cannot cancel export task because a task with the identifier {export_task_identifier} is not exist.")
+        if source_arn:
+            tasks = [t for t in tasks if t.source_arn == source_arn]
+        if source_type:
+            tasks = [t for t in tasks if t.source_type == source_type]
+        for name, values in (filters or {}).items():
+            # Filter values are documented in lower case (status values) but compare without case.
+            wanted = {v.lower() for v in values}
+            attribute = {
+                "export-task-identifier": "export_task_identifier",
+                "s3-bucket": "s3_bucket",
+                "source-arn": "source_arn",
+                "status": "status",
+            }.get(name)
+            if attribute is None:
+                raise _rds_error("InvalidParameterValue", f"Unrecognized filter name: {name}.")
+            tasks = [t for t in tasks if str(getattr(t, attribute, "")).lower() in wanted]
+        return tasks
+
+    def cancel_export_task(self, backend: Any, export_task_identifier: str) -> Any:
+        task = backend.export_tasks.get(export_task_identifier)
+        if task is None:
+            raise _rds_error("ExportTaskNotFound", f"Export task {export_task_identifier} not found.")
+        if task.status not in ("STARTING", "IN_PROGRESS"):
+            raise _rds_error("InvalidExportTaskStateFault", f"Export task {export_task_identifier} is {task.status} and can't be canceled.")
+        task._run.canceled_at = self.clock.now()
+        return task
+
+    def _check_role(self, role_arn: str) -> None:
+        from moto.iam.models import iam_backends
+
+        name = role_arn.rsplit("/", 1)[-1]
+        roles = iam_backends[self.account_id]["global"].roles.values()
+        if not any(r.arn == role_arn or r.name == name and role_arn == name for r in roles):
+            raise _rds_error("IamRoleNotFound", f"The IAM role {role_arn} doesn't exist.")
+
+    def _check_kms_key(self, key_id: str) -> None:
+        from moto.kms.models import kms_backends
+
+        try:
+            key = kms_backends[self.account_id][self.region].describe_key(key_id)
+        except Exception:
+            key = None
+        if key is None or not key_id:
+            raise _rds_error("KMSKeyNotAccessibleFault", f"The KMS key {key_id} is not accessible.")
+
+
+def _skip_reason(target: str) -> str:
+    return f"Table {target} was skipped: it has a column name with characters the export does not support."
+
+
+def _matches(entry: str, table: data.Table, cluster: data.Cluster) -> bool:
+    parts = entry.split(".")
+    if cluster.is_postgres:
+        names = (table.database, table.schema, table.name)
+    else:
+        names = (table.database, table.name)
+    return tuple(parts) == names[: len(parts)]
+
+
+def _check_export_only(entries: Sequence[str], cluster: data.Cluster) -> None:
+    limit = 3 if cluster.is_postgres else 2
+    problems = []
+    for entry in entries:
+        parts = entry.split(".")
+        if len(parts) > limit or not all(_EXPORT_ONLY_PART.match(p) for p in parts):
+            problems.append(entry)
+    if problems:
+        raise _rds_error("InvalidExportOnly", f"The ExportOnly entries {problems} are not valid for a {cluster.engine} snapshot.")
+
+
+def _make_simulated_snapshot(snapshot: Any, simulator: RdsSimulator, ready_after: float, created_at: float) -> None:
+    snapshot.__class__ = _simulated_classes_cached()[0]
+    snapshot._clock = simulator.clock
+    snapshot._created_at = created_at
+    snapshot._ready_after = ready_after
+    snapshot._forced_status = None
+
+
+def _simulated_classes() -> tuple[type, type]:
+    from moto.rds.models import DBClusterSnapshot, ExportTask
+
+    class SimulatedClusterSnapshot(DBClusterSnapshot):
+        """A cluster snapshot that is ``creating`` until its simulated creation time has passed."""
+
+        _clock: VirtualClock
+        _created_at: float
+        _ready_after: float
+        _forced_status: str | None
+
+        @property  # type: ignore[override]
+        def status(self) -> str:
+            if self._forced_status:
+                return self._forced_status
+            return snapshot_progress(self._clock.now() - self._created_at, self._ready_after)[0]
+
+        @status.setter
+        def status(self, value: str) -> None:
+            if "_clock" in self.__dict__:
+                self._forced_status = value
+
+        @property  # type: ignore[override]
+        def percent_progress(self) -> int:
+            return snapshot_progress(self._clock.now() - self._created_at, self._ready_after)[1]
+
+        @percent_progress.setter
+        def percent_progress(self, value: int) -> None:
+            pass
+
+        @property
+        def snapshot_create_time(self) -> dt.datetime:
+            return dt.datetime.fromtimestamp(self._created_at, tz=dt.timezone.utc)
+
+    class SimulatedExportTask(ExportTask):
+        """An export task whose status and progress follow ``export_progress`` on the virtual clock."""
+
+        _run: _ExportRun
+        _clock: VirtualClock
+        _simulator: RdsSimulator
+
+        def _elapsed(self) -> float:
+            return self._clock.now() - self._run.started_at
+
+        @property  # type: ignore[override]
+        def status(self) -> str:
+            run = self._run
+            if run.canceled_at is not None:
+                return "CANCELED" if self._clock.now() >= run.canceled_at + CANCEL_SECONDS else "CANCELING"
+            status, _ = export_progress(self._elapsed(), run.duration)
+            if status == "COMPLETE" and run.outcome != "complete":
+                return run.outcome.upper()
+            return status
+
+        @status.setter
+        def status(self, value: str) -> None:
+            pass  # moto's constructor sets "complete"; the simulated status is derived from time
+
+        @property
+        def percent_progress(self) -> int:
+            run = self._run
+            if self.status in ("FAILED", "CANCELED", "CANCELING"):
+                stop = run.canceled_at if run.canceled_at is not None else run.started_at + run.duration
+                return export_progress(min(stop - run.started_at, run.duration * 0.999), run.duration)[1]
+            return export_progress(self._elapsed(), run.duration)[1]
+
+        @property
+        def task_start_time(self) -> dt.datetime | None:
+            if self.status == "STARTING":
+                return None
+            return dt.datetime.fromtimestamp(self._run.started_at, tz=dt.timezone.utc)
+
+        @property
+        def task_end_time(self) -> dt.datetime | None:
+            run = self._run
+            status = self.status
+            if status == "CANCELED" and run.canceled_at is not None:
+                return dt.datetime.fromtimestamp(run.canceled_at + CANCEL_SECONDS, tz=dt.timezone.utc)
+            if status in ("COMPLETE", "FAILED", "CANCELED"):
+                return dt.datetime.fromtimestamp(run.started_at + run.duration, tz=dt.timezone.utc)
+            return None
+
+        @property
+        def snapshot_time(self) -> dt.datetime:
+            snapshot = self.snapshot
+            created = getattr(snapshot, "_created_at", None)
+            if created is not None:
+                return dt.datetime.fromtimestamp(created, tz=dt.timezone.utc)
+            return snapshot.created
+
+        @property
+        def failure_cause(self) -> str | None:
+            return self._run.failure_cause if self.status == "FAILED" else None
+
+        @property
+        def warning_message(self) -> str | None:
+            skipped = self._simulator.behaviour.skipped_tables
+            if self.status != "COMPLETE" or not skipped:
+                return None
+            import json
+
+            return json.dumps({"skippedTables": list(skipped), "skippedObjectives": [], "general": []}, separators=(",", ":"))
+
+        @property
+        def total_extracted_data_in_gb(self) -> int | None:
+            if self.status != "COMPLETE":
+                return None
+            self._simulator.settle()
+            written = self._run.written
+            # The API reports whole gigabytes; a small export reports 0.
+            return int(written.total_gb) if written else 0
+
+    return SimulatedClusterSnapshot, SimulatedExportTask
+
+
+SimulatedClusterSnapshot: type
+SimulatedExportTask: type
+
+
+def __getattr__(name: str) -> Any:
+    # The classes subclass moto's models; build them on first use so importing this module stays cheap.
+    if name in ("SimulatedClusterSnapshot", "SimulatedExportTask"):
+        snapshot_cls, task_cls = _simulated_classes_cached()
+        return snapshot_cls if name == "SimulatedClusterSnapshot" else task_cls
+    raise AttributeError(name)
+
+
+_CLASSES: tuple[type, type] | None = None
+
+
+def _simulated_classes_cached() -> tuple[type, type]:
+    global _CLASSES
+    if _CLASSES is None:
+        _CLASSES = _simulated_classes()
+    return _CLASSES
+
+
+@contextlib.contextmanager
+def installed(simulator: RdsSimulator) -> Iterator[RdsSimulator]:
+    """Route moto's RDS snapshot and export operations through ``simulator``."""
+    from moto.rds.models import RDSBackend
+    from moto.rds.responses import RDSResponse
+
+    original_create = RDSBackend.create_db_cluster_snapshot
+
+    def create_db_cluster_snapshot(backend: Any, *args: Any, **kwargs: Any) -> Any:
+        return simulator.create_db_cluster_snapshot(original_create, backend, *args, **kwargs)
+
+    def start_export_task(backend: Any, kwargs: dict[str, Any]) -> Any:
+        return simulator.start_export_task(backend, kwargs)
+
+    def cancel_export_task(backend: Any, export_task_identifier: str) -> Any:
+        return simulator.cancel_export_task(backend, export_task_identifier)
+
+    def describe_export_tasks_response(self: Any) -> Any:
+        from moto.core.responses import ActionResult
+
+        filters = {f["Name"]: f["Values"] for f in self.params.get("Filters", [])}
+        tasks = simulator.describe_export_tasks(
+            self.backend,
+            self.params.get("ExportTaskIdentifier"),
+            self.params.get("SourceArn"),
+            filters,
+            self.params.get("SourceType"),
+        )
+        return ActionResult({"ExportTasks": tasks})
+
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(mock.patch.object(RDSBackend, "create_db_cluster_snapshot", create_db_cluster_snapshot))
+        stack.enter_context(mock.patch.object(RDSBackend, "start_export_task", start_export_task))
+        stack.enter_context(mock.patch.object(RDSBackend, "cancel_export_task", cancel_export_task))
+        stack.enter_context(mock.patch.object(RDSResponse, "describe_export_tasks", describe_export_tasks_response))
+        yield simulator
+
+
+__all__ = [
+    "EXPORT_QUOTA_ERROR_CODE",
+    "EXPORT_SOURCE_BUSY_ERROR_CODE",
+    "ExportBehaviour",
+    "MAX_RUNNING_EXPORTS",
+    "RdsSimulator",
+    "export_progress",
+    "installed",
+    "snapshot_progress",
+]

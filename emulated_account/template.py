@@ -1,0 +1,421 @@
+"""Reads the SAM template the way the deployment would see it.
+
+A small CloudFormation evaluator: YAML short-form tags (``!Ref``, ``!GetAtt``,
+``!Sub``, ``!If`` ...), parameters (defaults unless overridden), conditions,
+pseudo parameters, and the physical names and ARNs of resources. It is enough
+to wire the emulated account from ``template.yaml`` itself: each function's
+code, handler, environment, timeout and memory, and the state machine's real
+definition file with its ``DefinitionSubstitutions`` applied.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+_NO_VALUE = object()
+_SHORT_TAGS = (
+    "Ref",
+    "Condition",
+    "GetAtt",
+    "Sub",
+    "If",
+    "Equals",
+    "Not",
+    "And",
+    "Or",
+    "Join",
+    "Select",
+    "Split",
+    "FindInMap",
+    "Base64",
+    "GetAZs",
+    "ImportValue",
+    "Cidr",
+    "Transform",
+    "Length",
+    "ToJsonString",
+)
+
+
+class TemplateError(Exception):
+    """The template cannot be evaluated as the emulated account needs it."""
+
+
+class _Loader(yaml.SafeLoader):
+    pass
+
+
+def _construct(tag: str) -> Any:
+    key = "Ref" if tag == "Ref" else "Condition" if tag == "Condition" else f"Fn::{tag}"
+
+    def construct(loader: yaml.Loader, node: yaml.Node) -> dict[str, Any]:
+        if isinstance(node, yaml.ScalarNode):
+            value: Any = loader.construct_scalar(node)
+            if tag == "GetAtt":
+                value = value.split(".", 1)
+        elif isinstance(node, yaml.SequenceNode):
+            value = loader.construct_sequence(node, deep=True)
+        else:
+            value = loader.construct_mapping(node, deep=True)
+        return {key: value}
+
+    return construct
+
+
+for _tag in _SHORT_TAGS:
+    _Loader.add_constructor(f"!{_tag}", _construct(_tag))
+
+
+def load(path: str | Path) -> dict[str, Any]:
+    """Parse a CloudFormation/SAM YAML (or JSON) template into plain data."""
+    with open(path, encoding="utf-8") as handle:
+        document = yaml.load(handle, Loader=_Loader)  # noqa: S506 - SafeLoader plus CloudFormation tags
+    if not isinstance(document, dict) or "Resources" not in document:
+        raise TemplateError(f"{path} is not a CloudFormation template (no Resources)")
+    return document
+
+
+def _suffix(logical_id: str, stack: str) -> str:
+    return hashlib.sha256(f"{stack}/{logical_id}".encode()).hexdigest()[:12].upper()
+
+
+@dataclass
+class FunctionDefinition:
+    logical_id: str
+    name: str
+    arn: str
+    code_dir: Path
+    handler: str
+    runtime: str
+    timeout: int
+    memory_size: int
+    environment: dict[str, str]
+    role_arn: str
+
+
+@dataclass
+class StateMachineDefinition:
+    logical_id: str
+    name: str
+    arn: str
+    definition: str
+    role_arn: str
+    type: str = "STANDARD"
+
+
+@dataclass
+class Template:
+    path: Path
+    parameters: Mapping[str, str] = field(default_factory=dict)
+    stack_name: str = "aurora-lake"
+    region: str = "us-east-1"
+    account_id: str = "123456789012"
+    document: dict[str, Any] = field(default_factory=dict)
+    # Physical values the account learns when it creates a resource (a KMS key's generated id).
+    physical: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.path = Path(self.path)
+        if not self.document:
+            self.document = load(self.path)
+        declared = self.document.get("Parameters") or {}
+        unknown = set(self.parameters) - set(declared)
+        if unknown:
+            raise TemplateError(f"parameters not declared by {self.path.name}: {sorted(unknown)}")
+        self._conditions: dict[str, bool] = {}
+
+    @property
+    def base_dir(self) -> Path:
+        return self.path.parent
+
+    @property
+    def resources(self) -> dict[str, dict[str, Any]]:
+        return self.document["Resources"]
+
+    def resources_of_type(self, *types: str) -> dict[str, dict[str, Any]]:
+        return {
+            logical_id: resource
+            for logical_id, resource in self.resources.items()
+            if resource.get("Type") in types and self.is_created(logical_id)
+        }
+
+    def is_created(self, logical_id: str) -> bool:
+        condition = self.resources[logical_id].get("Condition")
+        return True if condition is None else self.condition(condition)
+
+    # -- parameters and conditions --------------------------------------------------------------
+    def parameter(self, name: str) -> Any:
+        pseudo = {
+            "AWS::Region": self.region,
+            "AWS::AccountId": self.account_id,
+            "AWS::StackName": self.stack_name,
+            "AWS::Partition": "aws",
+            "AWS::URLSuffix": "amazonaws.com",
+            "AWS::StackId": f"arn:aws:cloudformation:{self.region}:{self.account_id}:stack/{self.stack_name}/00000000-0000-0000-0000-000000000000",
+            "AWS::NotificationARNs": [],
+            "AWS::NoValue": _NO_VALUE,
+        }
+        if name in pseudo:
+            return pseudo[name]
+        declared = (self.document.get("Parameters") or {}).get(name)
+        if declared is None:
+            raise TemplateError(f"{name} is neither a parameter nor a resource")
+        if name in self.parameters:
+            value: Any = str(self.parameters[name])
+        elif "Default" in declared:
+            value = str(declared["Default"])
+        else:
+            raise TemplateError(f"parameter {name} has no default: give it a value")
+        if declared.get("Type") == "CommaDelimitedList" or str(declared.get("Type", "")).startswith("List<"):
+            return [item.strip() for item in value.split(",")] if value else []
+        return value
+
+    def condition(self, name: str) -> bool:
+        if name not in self._conditions:
+            expression = (self.document.get("Conditions") or {}).get(name)
+            if expression is None:
+                raise TemplateError(f"condition {name} is not defined")
+            self._conditions[name] = bool(self.resolve(expression))
+        return self._conditions[name]
+
+    # -- physical names -----------------------------------------------------------------------
+    def _named(self, logical_id: str, prop: str | tuple[str, ...]) -> str | None:
+        properties = self.resources[logical_id].get("Properties") or {}
+        value: Any = properties
+        for key in (prop,) if isinstance(prop, str) else prop:
+            value = value.get(key) if isinstance(value, dict) else None
+        return None if value is None else str(self.resolve(value))
+
+    def physical_name(self, logical_id: str) -> str:
+        """The resource's name: from its properties, else generated as CloudFormation would."""
+        if logical_id in self.physical and "name" in self.physical[logical_id]:
+            return str(self.physical[logical_id]["name"])
+        resource = self.resources.get(logical_id)
+        if resource is None:
+            raise TemplateError(f"resource {logical_id} does not exist")
+        kind = resource.get("Type", "")
+        name_property = {
+            "AWS::S3::Bucket": "BucketName",
+            "AWS::IAM::Role": "RoleName",
+            "AWS::SNS::Topic": "TopicName",
+            "AWS::Serverless::Function": "FunctionName",
+            "AWS::Lambda::Function": "FunctionName",
+            "AWS::Serverless::StateMachine": "Name",
+            "AWS::StepFunctions::StateMachine": "StateMachineName",
+            "AWS::Logs::LogGroup": "LogGroupName",
+            "AWS::Athena::WorkGroup": "Name",
+            "AWS::Glue::Database": ("DatabaseInput", "Name"),
+            "AWS::KMS::Alias": "AliasName",
+            "AWS::Scheduler::Schedule": "Name",
+            "AWS::Events::Rule": "Name",
+        }.get(kind)
+        if name_property:
+            named = self._named(logical_id, name_property)
+            if named:
+                return named
+        generated = f"{self.stack_name}-{logical_id}-{_suffix(logical_id, self.stack_name)}"
+        if kind == "AWS::S3::Bucket":
+            return generated.lower()[:63]
+        return generated[:64]
+
+    def ref(self, logical_id: str) -> Any:
+        if logical_id not in self.resources:
+            return self.parameter(logical_id)
+        if logical_id in self.physical and "ref" in self.physical[logical_id]:
+            return self.physical[logical_id]["ref"]
+        kind = self.resources[logical_id].get("Type", "")
+        if kind in ("AWS::SNS::Topic", "AWS::Serverless::StateMachine", "AWS::StepFunctions::StateMachine"):
+            return self.get_att(logical_id, "Arn")
+        return self.physical_name(logical_id)
+
+    def get_att(self, logical_id: str, attribute: str) -> Any:
+        known = self.physical.get(logical_id, {})
+        if attribute in known:
+            return known[attribute]
+        kind = self.resources.get(logical_id, {}).get("Type", "")
+        name = self.physical_name(logical_id)
+        region, account = self.region, self.account_id
+        arns = {
+            "AWS::S3::Bucket": f"arn:aws:s3:::{name}",
+            "AWS::IAM::Role": f"arn:aws:iam::{account}:role/{name}",
+            "AWS::SNS::Topic": f"arn:aws:sns:{region}:{account}:{name}",
+            "AWS::Serverless::Function": f"arn:aws:lambda:{region}:{account}:function:{name}",
+            "AWS::Lambda::Function": f"arn:aws:lambda:{region}:{account}:function:{name}",
+            "AWS::Serverless::StateMachine": f"arn:aws:states:{region}:{account}:stateMachine:{name}",
+            "AWS::StepFunctions::StateMachine": f"arn:aws:states:{region}:{account}:stateMachine:{name}",
+            "AWS::Logs::LogGroup": f"arn:aws:logs:{region}:{account}:log-group:{name}:*",
+        }
+        if attribute == "Arn" and kind in arns:
+            return arns[kind]
+        if attribute in ("TopicArn",) and kind == "AWS::SNS::Topic":
+            return arns[kind]
+        if attribute in ("TopicName", "Name", "RoleId"):
+            return name
+        if attribute == "DomainName" and kind == "AWS::S3::Bucket":
+            return f"{name}.s3.amazonaws.com"
+        raise TemplateError(f"{logical_id}.{attribute} ({kind}) is not known to the emulated account")
+
+    # -- intrinsic functions ------------------------------------------------------------------
+    def resolve(self, value: Any) -> Any:
+        """Evaluate every intrinsic function in ``value``."""
+        if isinstance(value, list):
+            items = [self.resolve(item) for item in value]
+            return [item for item in items if item is not _NO_VALUE]
+        if not isinstance(value, dict):
+            return value
+        if len(value) == 1:
+            (key, argument), = value.items()
+            if key == "Ref":
+                return self.ref(argument)
+            if key == "Condition" and isinstance(argument, str):
+                return self.condition(argument)
+            if key.startswith("Fn::"):
+                return self._function(key[4:], argument)
+        resolved = {k: self.resolve(v) for k, v in value.items()}
+        return {k: v for k, v in resolved.items() if v is not _NO_VALUE}
+
+    def _function(self, name: str, argument: Any) -> Any:
+        if name == "GetAtt":
+            logical_id, attribute = argument if isinstance(argument, list) else argument.split(".", 1)
+            return self.get_att(logical_id, self.resolve(attribute))
+        if name == "Sub":
+            template, variables = (argument, {}) if isinstance(argument, str) else (argument[0], argument[1])
+            variables = {k: self.resolve(v) for k, v in variables.items()}
+            return self._sub(template, variables)
+        if name == "If":
+            condition, when_true, when_false = argument
+            return self.resolve(when_true if self.condition(condition) else when_false)
+        if name == "Equals":
+            left, right = (self.resolve(a) for a in argument)
+            return str(left) == str(right)
+        if name == "Not":
+            return not self.resolve(argument[0])
+        if name == "And":
+            return all(self.resolve(a) for a in argument)
+        if name == "Or":
+            return any(self.resolve(a) for a in argument)
+        if name == "Join":
+            delimiter, items = argument
+            return str(delimiter).join(str(i) for i in self.resolve(items))
+        if name == "Select":
+            index, items = argument
+            return self.resolve(items)[int(self.resolve(index))]
+        if name == "Split":
+            delimiter, text = argument
+            return str(self.resolve(text)).split(delimiter)
+        if name == "FindInMap":
+            mapping, top, second = (self.resolve(a) for a in argument)
+            return self.document["Mappings"][mapping][top][second]
+        if name == "Base64":
+            import base64
+
+            return base64.b64encode(str(self.resolve(argument)).encode()).decode()
+        if name == "GetAZs":
+            return [f"{self.region}{zone}" for zone in "abc"]
+        if name == "ToJsonString":
+            return json.dumps(self.resolve(argument))
+        if name == "Length":
+            return len(self.resolve(argument))
+        raise TemplateError(f"Fn::{name} is not supported by the emulated account")
+
+    def _sub(self, template: str, variables: Mapping[str, Any]) -> str:
+        def replace(match: re.Match[str]) -> str:
+            expression = match.group(1)
+            if expression.startswith("!"):
+                return "${" + expression[1:] + "}"
+            if expression in variables:
+                return str(variables[expression])
+            if "." in expression and expression.split(".", 1)[0] in self.resources:
+                logical_id, attribute = expression.split(".", 1)
+                return str(self.get_att(logical_id, attribute))
+            return str(self.ref(expression))
+
+        return re.sub(r"\$\{([^}]+)\}", replace, template)
+
+    # -- what the emulated account deploys -----------------------------------------------------
+    def functions(self) -> list[FunctionDefinition]:
+        globals_ = ((self.document.get("Globals") or {}).get("Function")) or {}
+        result = []
+        for logical_id, resource in self.resources_of_type("AWS::Serverless::Function").items():
+            properties = {**globals_, **(resource.get("Properties") or {})}
+            env = dict(((globals_.get("Environment") or {}).get("Variables")) or {})
+            env.update((((resource.get("Properties") or {}).get("Environment") or {}).get("Variables")) or {})
+            environment = {k: _env_string(v) for k, v in self.resolve(env).items()}
+            code_uri = self.resolve(properties.get("CodeUri"))
+            if not isinstance(code_uri, str):
+                raise TemplateError(f"{logical_id}: CodeUri must be a local path")
+            handler = self.resolve(properties.get("Handler"))
+            if not handler:
+                raise TemplateError(f"{logical_id}: no Handler")
+            role = self.resolve(properties["Role"]) if "Role" in properties else (
+                f"arn:aws:iam::{self.account_id}:role/{self.stack_name}-{logical_id}Role-{_suffix(logical_id + 'Role', self.stack_name)}"
+            )
+            result.append(
+                FunctionDefinition(
+                    logical_id=logical_id,
+                    name=self.physical_name(logical_id),
+                    arn=self.get_att(logical_id, "Arn"),
+                    code_dir=(self.base_dir / code_uri).resolve(),
+                    handler=str(handler),
+                    runtime=str(self.resolve(properties.get("Runtime", "python3.13"))),
+                    timeout=int(self.resolve(properties.get("Timeout", 3))),
+                    memory_size=int(self.resolve(properties.get("MemorySize", 128))),
+                    environment=environment,
+                    role_arn=str(role),
+                )
+            )
+        return result
+
+    def state_machines(self) -> list[StateMachineDefinition]:
+        result = []
+        kinds = ("AWS::Serverless::StateMachine", "AWS::StepFunctions::StateMachine")
+        for logical_id, resource in self.resources_of_type(*kinds).items():
+            properties = resource.get("Properties") or {}
+            if "DefinitionUri" in properties:
+                uri = self.resolve(properties["DefinitionUri"])
+                if not isinstance(uri, str):
+                    raise TemplateError(f"{logical_id}: DefinitionUri must be a local path")
+                text = (self.base_dir / uri).read_text(encoding="utf-8")
+            elif "Definition" in properties:
+                text = json.dumps(properties["Definition"])
+            elif "DefinitionString" in properties:
+                text = str(self.resolve(properties["DefinitionString"]))
+            else:
+                raise TemplateError(f"{logical_id}: no definition")
+            substitutions = self.resolve(properties.get("DefinitionSubstitutions") or {})
+            for key, value in substitutions.items():
+                text = text.replace("${" + key + "}", str(value))
+            left = sorted(set(re.findall(r"\$\{([A-Za-z0-9_]+)\}", text)))
+            if left:
+                raise TemplateError(f"{logical_id}: the definition uses {left} but DefinitionSubstitutions does not define them")
+            json.loads(text)  # a broken definition fails here, not inside the interpreter
+            role = self.resolve(properties["Role"]) if "Role" in properties else (
+                f"arn:aws:iam::{self.account_id}:role/{self.stack_name}-{logical_id}Role-{_suffix(logical_id + 'Role', self.stack_name)}"
+            )
+            result.append(
+                StateMachineDefinition(
+                    logical_id=logical_id,
+                    name=self.physical_name(logical_id),
+                    arn=self.get_att(logical_id, "Arn"),
+                    definition=text,
+                    role_arn=str(role),
+                    type=str(self.resolve(properties.get("Type", "STANDARD"))),
+                )
+            )
+        return result
+
+
+def _env_string(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, dict)):
+        raise TemplateError(f"environment variable value {value!r} is not a string")
+    return str(value)
