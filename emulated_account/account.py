@@ -142,6 +142,7 @@ class EmulatedAccount:
 
         stack = contextlib.ExitStack()
         try:
+            stack.enter_context(_on_sys_path([p for p in self._library_paths if p.is_dir()]))
             stack.enter_context(mock_aws(config=MOTO_CONFIG))
             stack.enter_context(_aws_environment(self.region))
             stack.enter_context(clock_installed(self.clock))
@@ -420,6 +421,21 @@ def _plain_attributes(attributes: Any) -> dict[str, Any]:
         else:
             result[name] = value
     return result
+
+
+@contextlib.contextmanager
+def _on_sys_path(paths: Sequence[Path]) -> Any:
+    """Make the functions' shared library importable (``import aurora_lake``) while the account runs."""
+    import sys
+
+    added = [str(p) for p in paths if str(p) not in sys.path]
+    sys.path[:0] = added
+    try:
+        yield
+    finally:
+        for entry in added:
+            with contextlib.suppress(ValueError):
+                sys.path.remove(entry)
 
 
 @contextlib.contextmanager

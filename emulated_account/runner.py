@@ -1,0 +1,168 @@
+"""Run one export in the emulated account: ``python -m emulated_account.runner`` (``make demo``).
+
+Prints each state as it was entered, with the simulated time since the start,
+the final notification as an e-mail reader sees it, and the status. With
+``--json`` the last line of stdout is one JSON object (see ``summary``).
+Exit status: 0 when the execution SUCCEEDED, 1 when it ended otherwise, 2 for
+a usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+DEFAULT_INPUT: dict[str, Any] = {"cluster_identifier": "demo-aurora-cluster"}
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:  # argparse's own exit status for usage errors is 2
+        self.print_usage(sys.stderr)
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _fault(text: str) -> Any:
+    from emulated_account.faults import Fault
+
+    try:
+        return Fault.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("the duration must not be negative")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="python -m emulated_account.runner",
+        description="Run the export workflow once in the local emulated AWS account (simulated time).",
+    )
+    parser.add_argument("--input", metavar="FILE", help="execution input (JSON); default: a new snapshot of demo-aurora-cluster")
+    parser.add_argument("--json", action="store_true", help="print a JSON summary as the last line of stdout")
+    parser.add_argument("--export-outcome", choices=("complete", "failed", "canceled"), default="complete", help="how the export task ends")
+    parser.add_argument("--failure-cause", metavar="TEXT", help="FailureCause of a failed export")
+    parser.add_argument("--export-duration", metavar="SECONDS", type=_seconds, default=900.0, help="simulated duration of the export (default 900)")
+    parser.add_argument("--export-tables-info", metavar="FILE", help="export_tables_info JSON the export writes verbatim (with Parquet files to match)")
+    parser.add_argument(
+        "--fault",
+        metavar="SERVICE:Operation:ErrorCode:COUNT",
+        type=_fault,
+        action="append",
+        default=[],
+        help="fail the first COUNT calls of an AWS operation with ErrorCode (repeatable)",
+    )
+    parser.add_argument("--snapshot-duration", metavar="SECONDS", type=_seconds, default=180.0, help="simulated snapshot creation time (default 180)")
+    parser.add_argument("--timeout", metavar="SECONDS", type=_seconds, default=600.0, help="real-time limit for the run (default 600)")
+    parser.add_argument("--verbose", action="store_true", help="show the functions' logs on stderr")
+    return parser
+
+
+def _read_json(parser: argparse.ArgumentParser, option: str, path: str) -> tuple[Any, bytes]:
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        parser.error(f"{option}: cannot read {path}: {exc.strerror or exc}")
+    try:
+        return json.loads(raw), raw
+    except (ValueError, UnicodeDecodeError) as exc:
+        parser.error(f"{option}: {path} is not valid JSON: {exc}")
+    raise AssertionError("unreachable")
+
+
+def format_elapsed(seconds: float) -> str:
+    whole = int(round(seconds))
+    return f"+{whole // 3600:02d}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
+
+
+def email_body(message: str) -> str:
+    """What an e-mail subscriber reads: the ``email`` (or ``default``) text of a JSON message structure."""
+    try:
+        document = json.loads(message)
+    except ValueError:
+        return message
+    if isinstance(document, dict) and isinstance(document.get("email", document.get("default")), str):
+        return document.get("email", document.get("default"))
+    return message
+
+
+def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    out = stdout or sys.stdout
+    execution_input: Any = DEFAULT_INPUT
+    if args.input:
+        execution_input, _ = _read_json(parser, "--input", args.input)
+    tables_info: bytes | None = None
+    if args.export_tables_info:
+        _, tables_info = _read_json(parser, "--export-tables-info", args.export_tables_info)
+
+    from emulated_account.account import EmulatedAccount
+    from emulated_account.rds_sim import ExportBehaviour
+
+    behaviour_kwargs: dict[str, Any] = {"duration_seconds": args.export_duration, "outcome": args.export_outcome, "tables_info": tables_info}
+    if args.failure_cause:
+        behaviour_kwargs["failure_cause"] = args.failure_cause
+    handler_output: TextIO = sys.stderr if args.verbose else io.StringIO()
+    if not args.verbose:
+        import logging
+
+        # The interpreter logs every caught task failure; the summary below already reports them.
+        logging.getLogger("moto").setLevel(logging.CRITICAL)
+    try:
+        with EmulatedAccount(
+            faults=args.fault,
+            export=ExportBehaviour(**behaviour_kwargs),
+            snapshot_seconds=args.snapshot_duration,
+            handler_output=handler_output,
+        ) as account:
+            try:
+                result = account.run(execution_input, timeout=args.timeout)
+            except TimeoutError as exc:
+                print(f"Status: TIMED_OUT ({exc})", file=out)
+                if args.json:
+                    print(json.dumps({"status": "TIMED_OUT", "error": "EmulatorTimeout", "cause": str(exc)}), file=out)
+                return 1
+    finally:
+        if not args.verbose and isinstance(handler_output, io.StringIO):
+            handler_output.close()
+
+    for entry in result.state_entries:
+        print(f"[{format_elapsed(entry.simulated_seconds)}] {entry.name}", file=out)
+    for notification in result.notifications[-1:]:
+        print("", file=out)
+        print("--- Notification (as e-mailed) ---", file=out)
+        print(f"Subject: {notification['subject'] or ''}", file=out)
+        print("", file=out)
+        print(email_body(notification["message"]).rstrip(), file=out)
+        print("--- End of notification ---", file=out)
+    print("", file=out)
+    print(f"Status: {result.status}", file=out)
+    if result.error or result.cause:
+        print(f"Error: {result.error}", file=out)
+        print(f"Cause: {result.cause}", file=out)
+    print(
+        f"Simulated time: {format_elapsed(result.simulated_seconds)[1:]} ({result.simulated_seconds:.0f} s); "
+        f"state transitions: {result.state_transitions}",
+        file=out,
+    )
+    if args.json:
+        print(json.dumps(result.summary(), default=str), file=out)
+    out.flush()
+    return 0 if result.status == "SUCCEEDED" else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
