@@ -111,9 +111,16 @@ class EmulatedAccount:
     ) -> None:
         self.region = data.REGION
         self.account_id = data.ACCOUNT_ID
+        from emulated_account.template import load
+
+        document = load(template_path)
+        declared = document.get("Parameters") or {}
+        # The demo deployment's values for the parameters the template declares; explicit ones win.
+        defaults = {k: v for k, v in DEFAULT_PARAMETERS.items() if k in declared}
         self.template = Template(
             Path(template_path),
-            parameters={**DEFAULT_PARAMETERS, **(parameters or {})},
+            document=document,
+            parameters={**defaults, **(parameters or {})},
             stack_name=stack_name,
             region=self.region,
             account_id=self.account_id,
