@@ -1,0 +1,118 @@
+# aurora-lake: every command a developer or CI runs. Needs only Python 3.11+ and make;
+# everything else is installed into local virtual environments on first use.
+#
+#   make test    lint, then every test (what CI runs)
+#   make lint    lint the template (SAM transform applied) and the state machine definition
+#   make demo    one export end to end in the local emulated AWS account (ARGS="..." for options)
+#   make bench   the emulated account's benchmark (ARGS="..." for options)
+#   make build   sam build (python3.13 / arm64 packages, without Docker or a local python3.13)
+#   make clean   remove build output and caches (make distclean also removes the virtualenvs)
+
+# The directory of this Makefile, with a trailing slash. `sam build` runs the build-* targets
+# from a scratch directory, so every path below is absolute.
+ROOT := $(dir $(abspath $(lastword $(MAKEFILE_LIST))))
+
+PYTHON ?= python3
+VENV := $(ROOT).venv
+VENV_PYTHON := $(VENV)/bin/python
+VENV_STAMP := $(VENV)/.installed
+# SAM CLI is large and pins its own dependencies: it lives apart from the test environment.
+SAM_VENV := $(ROOT).venv-sam
+SAM_VENV_STAMP := $(SAM_VENV)/.installed
+SAM_CLI_VERSION := 1.170.0
+SAM := $(SAM_VENV)/bin/sam
+
+# Imports for tests, demo and tools: the repository root (tools, emulated_account) and the
+# functions' shared library (aurora_lake), as in the deployed packages.
+DEV_PYTHONPATH := $(ROOT):$(ROOT)functions/common
+
+ARGS ?=
+PYTEST_ARGS ?=
+
+.PHONY: venv test lint demo bench build clean distclean
+
+venv: $(VENV_STAMP)
+
+# Reinstalls whenever a requirements file changes.
+$(VENV_STAMP): $(ROOT)requirements-dev.txt $(ROOT)functions/requirements.txt
+	test -x $(VENV_PYTHON) || $(PYTHON) -m venv $(VENV)
+	$(VENV_PYTHON) -m pip install --quiet --disable-pip-version-check -r $(ROOT)requirements-dev.txt
+	touch $@
+
+$(SAM_VENV_STAMP):
+	test -x $(SAM_VENV)/bin/python || $(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install --quiet --disable-pip-version-check aws-sam-cli==$(SAM_CLI_VERSION)
+	touch $@
+
+lint: venv
+	cd $(ROOT) && PYTHONPATH=$(DEV_PYTHONPATH) $(VENV_PYTHON) -m tools.lint_template template.yaml
+
+test: venv
+	$(MAKE) --no-print-directory -f $(ROOT)Makefile lint
+	cd $(ROOT) && PYTHONPATH=$(DEV_PYTHONPATH) $(VENV_PYTHON) -m pytest -q -n auto tests $(PYTEST_ARGS)
+
+demo: venv
+	cd $(ROOT) && PYTHONPATH=$(DEV_PYTHONPATH) $(VENV_PYTHON) -m emulated_account.runner $(ARGS)
+
+bench: venv
+	cd $(ROOT) && PYTHONPATH=$(DEV_PYTHONPATH) $(VENV_PYTHON) -m emulated_account.bench $(ARGS)
+
+build: $(SAM_VENV_STAMP)
+	cd $(ROOT) && SAM_CLI_TELEMETRY=0 $(SAM) build --template-file template.yaml --build-dir .aws-sam/build
+
+clean:
+	rm -rf $(ROOT).aws-sam $(ROOT).pytest_cache
+	find $(ROOT) -path $(VENV) -prune -o -path $(SAM_VENV) -prune -o -name __pycache__ -type d -exec rm -rf {} +
+
+distclean: clean
+	rm -rf $(VENV) $(SAM_VENV)
+
+# ---------------------------------------------------------------- sam build (BuildMethod: makefile)
+# `sam build` calls build-<LogicalId> with ARTIFACTS_DIR set. Each package holds only the
+# handler module(s), the shared aurora_lake library and the runtime dependencies, installed
+# as arm64 wheels for Python 3.13 whatever Python runs the build.
+
+# The Lambda runtime provides the AWS SDK and its dependencies: the copies aws-xray-sdk pulls
+# in are removed, as they would only shadow the runtime's and add megabytes to cold starts.
+# --no-compile: byte code compiled by the build's Python would not be the runtime's.
+
+# pip of the SAM environment when present (sam build from `make build`), else python3's.
+BUILD_PIP := $(firstword $(wildcard $(SAM_VENV)/bin/python) $(PYTHON)) -m pip
+LAMBDA_PLATFORM := --platform manylinux2014_aarch64 --python-version 3.13 --implementation cp --only-binary=:all:
+
+define package_function
+	test -f $(ROOT)functions/$(1)/app.py || { echo "functions/$(1)/app.py is missing" >&2; exit 1; }
+	mkdir -p "$(ARTIFACTS_DIR)"
+	cp $(ROOT)functions/$(1)/*.py "$(ARTIFACTS_DIR)/"
+	rm -rf "$(ARTIFACTS_DIR)/aurora_lake"
+	cp -R $(ROOT)functions/common/aurora_lake "$(ARTIFACTS_DIR)/aurora_lake"
+	find "$(ARTIFACTS_DIR)" -name __pycache__ -type d -prune -exec rm -rf {} +
+	$(BUILD_PIP) install --quiet --disable-pip-version-check --upgrade --no-compile $(LAMBDA_PLATFORM) \
+		--target "$(ARTIFACTS_DIR)" -r $(ROOT)functions/requirements.txt
+	cd "$(ARTIFACTS_DIR)" && rm -rf bin boto3 boto3-* botocore botocore-* s3transfer s3transfer-* \
+		jmespath jmespath-* urllib3 urllib3-* dateutil python_dateutil-* six.py six-*
+endef
+
+build-ValidateInputFunction:
+	$(call package_function,validate_input)
+
+build-CreateSnapshotFunction:
+	$(call package_function,create_snapshot)
+
+build-CheckSnapshotFunction:
+	$(call package_function,check_snapshot)
+
+build-StartExportFunction:
+	$(call package_function,start_export)
+
+build-CheckExportFunction:
+	$(call package_function,check_export)
+
+build-CreateAthenaTablesFunction:
+	$(call package_function,create_athena_tables)
+
+build-DeleteSnapshotFunction:
+	$(call package_function,delete_snapshot)
+
+build-NotifyFunction:
+	$(call package_function,notify)

@@ -1,0 +1,161 @@
+"""The lint step lints for real: clean on the real template, failing on broken copies."""
+
+from __future__ import annotations
+
+import copy
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tools import lint_template
+from tools.sam_translate import REPO_ROOT, TEMPLATE_PATH
+
+ASL_RELATIVE = Path("statemachine/export_to_data_lake.asl.json")
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Path:
+    """A copy of the template and its state machine definition, safe to break."""
+    shutil.copy(TEMPLATE_PATH, tmp_path / "template.yaml")
+    (tmp_path / ASL_RELATIVE).parent.mkdir(parents=True)
+    shutil.copy(REPO_ROOT / ASL_RELATIVE, tmp_path / ASL_RELATIVE)
+    return tmp_path
+
+
+def _edit_asl(workspace: Path, change: Any) -> None:
+    path = workspace / ASL_RELATIVE
+    definition = json.loads(path.read_text())
+    change(definition)
+    path.write_text(json.dumps(definition, indent=2))
+
+
+def test_real_template_and_state_machine_are_clean() -> None:
+    assert lint_template.lint(TEMPLATE_PATH) == []
+
+
+def test_bad_runtime_fails_the_lint(workspace: Path) -> None:
+    template = workspace / "template.yaml"
+    text = template.read_text()
+    assert "Runtime: python3.13" in text
+    template.write_text(text.replace("Runtime: python3.13", "Runtime: python3.99", 1))
+
+    problems = lint_template.lint(template)
+
+    assert any("E3030" in problem and "python3.99" in problem for problem in problems), problems
+
+
+def test_misspelt_state_type_fails_the_lint(workspace: Path) -> None:
+    _edit_asl(workspace, lambda d: d["States"]["CheckSnapshot"].update(Type="Taks"))
+
+    problems = lint_template.lint(workspace / "template.yaml")
+
+    assert any("E3601" in problem and "Taks" in problem for problem in problems), problems
+
+
+def test_next_to_a_missing_state_fails_the_lint(workspace: Path) -> None:
+    _edit_asl(workspace, lambda d: d["States"]["CreateSnapshot"].update(Next="WaitForSnapshott"))
+
+    problems = lint_template.lint(workspace / "template.yaml")
+
+    assert "state CreateSnapshot: Next 'WaitForSnapshott' names no state" in "\n".join(problems)
+    # WaitForSnapshot is still reached from IsSnapshotAvailable, so only the target is wrong.
+    assert not any("unreachable" in problem for problem in problems), problems
+
+
+def test_invalid_json_fails_the_lint(workspace: Path) -> None:
+    (workspace / ASL_RELATIVE).write_text('{"StartAt": "A", "States": {')
+
+    problems = lint_template.lint(workspace / "template.yaml")
+
+    assert len(problems) == 1 and "not valid JSON" in problems[0]
+
+
+def test_missing_and_unused_substitutions_fail_the_lint(workspace: Path) -> None:
+    template = workspace / "template.yaml"
+    text = template.read_text()
+    line = "        NotifyFunctionArn: !GetAtt NotifyFunction.Arn\n"
+    assert line in text
+    template.write_text(text.replace(line, line + "        UnusedArn: !GetAtt NotifyFunction.Arn\n"))
+    _edit_asl(workspace, lambda d: d["States"]["NotifySuccess"].update(Resource="${NotifyFunctionArm}"))
+
+    problems = "\n".join(lint_template.lint(template))
+
+    assert "ASL placeholder ${NotifyFunctionArm} has no DefinitionSubstitutions entry" in problems
+    assert "DefinitionSubstitutions entry UnusedArn is not used by the ASL" in problems
+
+
+def test_command_line_exits_non_zero_and_names_the_problem(workspace: Path) -> None:
+    _edit_asl(workspace, lambda d: d["States"]["CheckSnapshot"].update(Type="Taks"))
+
+    result = subprocess.run(
+        [sys.executable, "-m", "tools.lint_template", str(workspace / "template.yaml")],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert result.returncode == 1
+    assert "Taks" in result.stderr and "problem(s)" in result.stderr
+
+
+# --- graph rules, on small definitions (no cfn-lint needed) ----------------------------
+
+RETRY = [{"ErrorEquals": ["States.ALL"], "MaxAttempts": 2}]
+
+
+def _machine() -> dict[str, Any]:
+    return {
+        "StartAt": "Work",
+        "States": {
+            "Work": {"Type": "Task", "Resource": "arn", "Retry": RETRY,
+                     "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Failed"}], "Next": "Done?"},
+            "Done?": {"Type": "Choice", "Choices": [{"Variable": "$.done", "BooleanEquals": True, "Next": "Ok"}],
+                      "Default": "Wait"},
+            "Wait": {"Type": "Wait", "SecondsPath": "$.wait", "Next": "Work"},
+            "Ok": {"Type": "Succeed"},
+            "Failed": {"Type": "Fail"},
+        },
+    }
+
+
+def test_a_well_formed_machine_has_no_problems() -> None:
+    assert lint_template.check_state_machine(_machine()) == []
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (lambda m: m["States"]["Done?"].pop("Default"),
+         "state Done?: Choice without Default (an unmatched value would fail the run with States.NoChoiceMatched)"),
+        (lambda m: m["States"]["Work"].pop("Retry"), "state Work: Task without Retry"),
+        (lambda m: m["States"]["Work"].pop("Catch"), "state Work: Task without Catch"),
+        (lambda m: m["States"]["Wait"].update(Seconds=5) or m["States"]["Wait"].pop("SecondsPath"),
+         "state Wait: Wait must take its seconds from the state data (SecondsPath)"),
+        (lambda m: m["States"].update(Orphan={"Type": "Pass", "End": True}), "state Orphan: unreachable from StartAt 'Work'"),
+        (lambda m: m["States"]["Work"]["Catch"][0].update(Next="Nowhere"), "state Work: Catch[0].Next 'Nowhere' names no state"),
+        (lambda m: m["States"]["Done?"]["Choices"][0].update(Next="Nowhere"),
+         "state Done?: Choices[0].Next 'Nowhere' names no state"),
+        (lambda m: m["States"]["Wait"].pop("Next"), "state Wait: has neither Next nor \"End\": true"),
+        (lambda m: m.update(StartAt="Missing"), "definition: StartAt 'Missing' names no state"),
+    ],
+)
+def test_each_graph_rule_reports_its_problem(change: Any, expected: str) -> None:
+    machine = copy.deepcopy(_machine())
+    change(machine)
+    assert expected in lint_template.check_state_machine(machine)
+
+
+def test_nested_branches_are_checked() -> None:
+    machine = _machine()
+    machine["States"]["Ok"] = {
+        "Type": "Parallel",
+        "Branches": [{"StartAt": "Inner", "States": {"Inner": {"Type": "Pass", "Next": "Gone"}}}],
+        "End": True,
+    }
+    assert "state Ok.Branches[0].Inner: Next 'Gone' names no state" in lint_template.check_state_machine(machine)

@@ -1,0 +1,370 @@
+"""What template.yaml deploys, read after the SAM transform as CloudFormation receives it."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tools.cfn_resolve import Resolver
+from tools.sam_translate import REPO_ROOT, load_template, translate
+
+FUNCTIONS = {
+    "ValidateInputFunction": "validate_input",
+    "CreateSnapshotFunction": "create_snapshot",
+    "CheckSnapshotFunction": "check_snapshot",
+    "StartExportFunction": "start_export",
+    "CheckExportFunction": "check_export",
+    "CreateAthenaTablesFunction": "create_athena_tables",
+    "DeleteSnapshotFunction": "delete_snapshot",
+    "NotifyFunction": "notify",
+}
+ALLOWED = "orders-prod,billing"
+ARN_PREFIX = "arn:aws:rds:us-east-1:123456789012"
+
+# Actions granted on "*", each because it supports no resource-level permission (or, for
+# DescribeExportTasks, because a lookup by task identifier names no resource).
+STAR_ACTIONS = {
+    "xray:PutTraceSegments": "X-Ray has no resource-level permissions",
+    "xray:PutTelemetryRecords": "X-Ray has no resource-level permissions",
+    "logs:CreateLogDelivery": "log delivery actions have no resource-level permissions",
+    "logs:GetLogDelivery": "log delivery actions have no resource-level permissions",
+    "logs:UpdateLogDelivery": "log delivery actions have no resource-level permissions",
+    "logs:DeleteLogDelivery": "log delivery actions have no resource-level permissions",
+    "logs:ListLogDeliveries": "log delivery actions have no resource-level permissions",
+    "logs:PutResourcePolicy": "account-level CloudWatch Logs resource policy used by log delivery",
+    "logs:DescribeResourcePolicies": "account-level CloudWatch Logs resource policy used by log delivery",
+    "logs:DescribeLogGroups": "listing log groups is not resource-scoped",
+    "rds:DescribeExportTasks": "a lookup by export task identifier names no source ARN",
+}
+
+
+@pytest.fixture(scope="module")
+def sam() -> dict[str, Any]:
+    return load_template(REPO_ROOT / "template.yaml")
+
+
+@pytest.fixture(scope="module")
+def cfn() -> dict[str, Any]:
+    return translate(REPO_ROOT / "template.yaml")
+
+
+@pytest.fixture(scope="module")
+def resolver(cfn: dict[str, Any]) -> Resolver:
+    return Resolver(cfn, {"AllowedClusterIdentifiers": ALLOWED})
+
+
+def _of_type(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {name: r for name, r in template["Resources"].items() if r["Type"] == kind}
+
+
+def _role_statements(resolver: Resolver, role: dict[str, Any]) -> list[dict[str, Any]]:
+    statements = []
+    for policy in resolver.resolve(role["Properties"].get("Policies", [])):
+        document = policy["PolicyDocument"]
+        statements += document["Statement"] if isinstance(document["Statement"], list) else [document["Statement"]]
+    return statements
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+# --- storage and encryption ---------------------------------------------------------
+
+
+def test_export_bucket_is_encrypted_private_versioned_and_retained(cfn: dict[str, Any], resolver: Resolver) -> None:
+    bucket = cfn["Resources"]["ExportBucket"]
+    props = resolver.resolve(bucket["Properties"])
+    rule = props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
+    assert rule["ServerSideEncryptionByDefault"] == {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": "<ExportKey.Arn>"}
+    assert rule["BucketKeyEnabled"] is True
+    assert props["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True, "BlockPublicPolicy": True, "IgnorePublicAcls": True, "RestrictPublicBuckets": True,
+    }
+    assert props["OwnershipControls"]["Rules"] == [{"ObjectOwnership": "BucketOwnerEnforced"}]
+    assert props["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert bucket["DeletionPolicy"] == "Retain" and bucket["UpdateReplacePolicy"] == "Retain"
+
+
+def test_bucket_policy_denies_every_request_without_tls(cfn: dict[str, Any], resolver: Resolver) -> None:
+    document = resolver.resolve(cfn["Resources"]["ExportBucketPolicy"]["Properties"]["PolicyDocument"])
+    denies = [s for s in document["Statement"] if s["Effect"] == "Deny"]
+    assert any(
+        s["Principal"] == "*"
+        and s["Action"] == "s3:*"
+        and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+        and set(s["Resource"]) == {"<ExportBucket.Arn>", "<ExportBucket.Arn>/*"}
+        for s in denies
+    )
+
+
+def test_key_is_symmetric_rotated_retained_and_has_no_open_principal(cfn: dict[str, Any]) -> None:
+    key = cfn["Resources"]["ExportKey"]
+    props = key["Properties"]
+    assert props["EnableKeyRotation"] is True
+    assert props["KeySpec"] == "SYMMETRIC_DEFAULT" and props["KeyUsage"] == "ENCRYPT_DECRYPT"
+    assert key["DeletionPolicy"] == "Retain"
+    for statement in props["KeyPolicy"]["Statement"]:
+        principal = statement["Principal"]
+        assert principal != "*" and principal.get("AWS") != "*", statement
+        if "Service" in principal:
+            assert statement.get("Condition"), f"service statement {statement['Sid']} must be narrowed"
+    assert _of_type(cfn, "AWS::KMS::Alias")
+
+
+def test_existing_bucket_and_key_replace_the_created_ones(cfn: dict[str, Any]) -> None:
+    existing = Resolver(cfn, {
+        "AllowedClusterIdentifiers": ALLOWED,
+        "ExistingExportBucketName": "my-exports",
+        "ExistingKmsKeyArn": "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+    })
+    for name in ("ExportBucket", "ExportBucketPolicy", "ExportKey", "ExportKeyAlias"):
+        assert not existing.resource_exists(name)
+    env = existing.resolve(cfn["Resources"]["StartExportFunction"]["Properties"]["Environment"]["Variables"])
+    assert env["EXPORT_BUCKET"] == "my-exports"
+    assert env["EXPORT_KMS_KEY_ARN"].endswith(":key/1234abcd-12ab-34cd-56ef-1234567890ab")
+
+
+def test_topic_and_athena_results_are_encrypted_with_the_key(cfn: dict[str, Any], resolver: Resolver) -> None:
+    topic = resolver.resolve(cfn["Resources"]["NotificationTopic"]["Properties"])
+    assert topic["KmsMasterKeyId"] == "<ExportKey.Arn>"
+    workgroup = resolver.resolve(cfn["Resources"]["AthenaWorkGroup"]["Properties"])["WorkGroupConfiguration"]
+    assert workgroup["EnforceWorkGroupConfiguration"] is True
+    assert workgroup["ResultConfiguration"]["OutputLocation"] == "s3://<ExportBucket>/athena-results/"
+    assert workgroup["ResultConfiguration"]["EncryptionConfiguration"] == {"EncryptionOption": "SSE_KMS", "KmsKey": "<ExportKey.Arn>"}
+
+
+def test_email_subscription_only_with_an_address(cfn: dict[str, Any], resolver: Resolver) -> None:
+    assert not resolver.resource_exists("NotificationEmailSubscription")
+    with_email = Resolver(cfn, {"AllowedClusterIdentifiers": ALLOWED, "NotificationEmail": "ops@example.com"})
+    assert with_email.resource_exists("NotificationEmailSubscription")
+
+
+# --- functions, logs and the state machine ---------------------------------------------
+
+
+def test_every_step_is_an_arm64_python313_function_built_by_the_makefile(cfn: dict[str, Any], sam: dict[str, Any]) -> None:
+    lambdas = _of_type(cfn, "AWS::Lambda::Function")
+    assert set(lambdas) == set(FUNCTIONS)
+    makefile = (REPO_ROOT / "Makefile").read_text()
+    for name, folder in FUNCTIONS.items():
+        props = lambdas[name]["Properties"]
+        assert props["Runtime"] == "python3.13", name
+        assert props["Architectures"] == ["arm64"], name
+        assert props["Handler"] == "app.lambda_handler", name
+        assert props["TracingConfig"] == {"Mode": "Active"}, name
+        assert sam["Resources"][name]["Properties"]["CodeUri"] == f"functions/{folder}/"
+        assert sam["Resources"][name]["Metadata"]["BuildMethod"] == "makefile"
+        assert re.search(rf"^build-{name}:\n\t\$\(call package_function,{folder}\)$", makefile, re.M), name
+
+
+def test_every_function_logs_to_its_own_group_with_retention(cfn: dict[str, Any]) -> None:
+    groups = _of_type(cfn, "AWS::Logs::LogGroup")
+    used = set()
+    for name in FUNCTIONS:
+        group = cfn["Resources"][name]["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
+        assert group in groups and group not in used, name
+        used.add(group)
+    for name, group in groups.items():
+        assert group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionInDays"}, name
+
+
+def test_functions_get_the_environment_of_the_design(cfn: dict[str, Any], resolver: Resolver) -> None:
+    expected = {
+        "ValidateInputFunction": {"ALLOWED_CLUSTERS", "DEFAULT_S3_PREFIX"},
+        "CreateSnapshotFunction": {"SNAPSHOT_DEADLINE_SECONDS"},
+        "CheckSnapshotFunction": {"SNAPSHOT_DEADLINE_SECONDS", "ALLOWED_CLUSTERS"},
+        "StartExportFunction": {"EXPORT_BUCKET", "EXPORT_KMS_KEY_ARN", "EXPORT_ROLE_ARN"},
+        "CheckExportFunction": {"EXPORT_DEADLINE_SECONDS"},
+        "CreateAthenaTablesFunction": {"EXPORT_BUCKET", "GLUE_DATABASE", "ATHENA_WORKGROUP", "ATHENA_DDL_CONCURRENCY",
+                                       "FAIL_ON_PARTIAL_EXPORT"},
+        "NotifyFunction": {"TOPIC_ARN", "GLUE_DATABASE", "ATHENA_WORKGROUP", "EXPORT_BUCKET"},
+    }
+    for name in FUNCTIONS:
+        env = resolver.resolve(cfn["Resources"][name]["Properties"]["Environment"]["Variables"])
+        assert env["POWERTOOLS_SERVICE_NAME"] == "aurora-lake"
+        assert env["POWERTOOLS_METRICS_NAMESPACE"] == "AuroraLake"
+        assert env["POWERTOOLS_LOG_LEVEL"] == "INFO"
+        assert expected.get(name, set()) <= set(env), name
+    all_defaults = resolver.resolve(cfn["Resources"]["CreateAthenaTablesFunction"]["Properties"]["Environment"]["Variables"])
+    assert all_defaults["ATHENA_DDL_CONCURRENCY"] == "20" and all_defaults["FAIL_ON_PARTIAL_EXPORT"] == "false"
+
+
+def test_state_machine_is_standard_logged_traced_and_fully_substituted(cfn: dict[str, Any]) -> None:
+    machine = cfn["Resources"]["ExportStateMachine"]["Properties"]
+    assert machine["StateMachineType"] == "STANDARD"
+    assert machine["TracingConfiguration"] == {"Enabled": True}
+    logging = machine["LoggingConfiguration"]
+    assert logging["Level"] in ("ALL", "ERROR", "FATAL")
+    group = logging["Destinations"][0]["CloudWatchLogsLogGroup"]["LogGroupArn"]["Fn::GetAtt"][0]
+    assert cfn["Resources"][group]["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionInDays"}
+    asl = (REPO_ROOT / "statemachine/export_to_data_lake.asl.json").read_text()
+    assert machine["Definition"] == json.loads(asl)
+    placeholders = set(re.findall(r"\$\{(\w+)\}", asl))
+    assert set(machine["DefinitionSubstitutions"]) == placeholders
+    for key, value in machine["DefinitionSubstitutions"].items():
+        assert value == {"Fn::GetAtt": [key.removesuffix("Arn"), "Arn"]}
+
+
+def test_outputs_name_everything_an_operator_needs(cfn: dict[str, Any]) -> None:
+    assert {"StateMachineArn", "ExportBucketName", "ExportKeyArn", "NotificationTopicArn", "GlueDatabaseName",
+            "AthenaWorkGroupName"} <= set(cfn["Outputs"])
+
+
+# --- triggers -------------------------------------------------------------------------
+
+
+def test_both_triggers_are_off_by_default(cfn: dict[str, Any], resolver: Resolver) -> None:
+    for name in ("ExportSchedule", "ScheduleRole", "SnapshotCreatedRule", "SnapshotEventRuleRole"):
+        assert "Condition" in cfn["Resources"][name], name
+        assert not resolver.resource_exists(name), name
+
+
+def test_schedule_starts_the_state_machine_with_the_cluster(cfn: dict[str, Any]) -> None:
+    on = Resolver(cfn, {"AllowedClusterIdentifiers": ALLOWED, "EnableSchedule": "true",
+                        "ScheduleClusterIdentifier": "orders-prod", "ScheduleTimezone": "Europe/Paris"})
+    assert on.resource_exists("ExportSchedule")
+    schedule = on.resolve(cfn["Resources"]["ExportSchedule"]["Properties"])
+    assert schedule["ScheduleExpressionTimezone"] == "Europe/Paris"
+    assert schedule["Target"]["Arn"] == "<ExportStateMachine>"
+    assert json.loads(schedule["Target"]["Input"]) == {"cluster_identifier": "orders-prod"}
+    statements = _role_statements(on, cfn["Resources"]["ScheduleRole"])
+    assert statements == [{"Effect": "Allow", "Action": "states:StartExecution", "Resource": "<ExportStateMachine>"}]
+
+
+@pytest.mark.parametrize(
+    ("types", "events"),
+    [("manual", ["RDS-EVENT-0075"]), ("automated", ["RDS-EVENT-0169"]), ("both", ["RDS-EVENT-0075", "RDS-EVENT-0169"])],
+)
+def test_snapshot_rule_passes_the_snapshot_arn_straight_to_the_state_machine(
+    cfn: dict[str, Any], types: str, events: list[str]
+) -> None:
+    on = Resolver(cfn, {"AllowedClusterIdentifiers": ALLOWED, "EnableSnapshotEventTrigger": "true", "SnapshotEventTypes": types})
+    rule = on.resolve(cfn["Resources"]["SnapshotCreatedRule"]["Properties"])
+    pattern = rule["EventPattern"]
+    assert pattern["source"] == ["aws.rds"] and pattern["detail-type"] == ["RDS DB Cluster Snapshot Event"]
+    assert pattern["detail"]["EventID"] == events
+    (target,) = rule["Targets"]
+    assert target["Arn"] == "<ExportStateMachine>"
+    assert target["InputTransformer"]["InputPathsMap"] == {"snapshotArn": "$.detail.SourceArn"}
+    arn = "arn:aws:rds:us-east-1:123456789012:cluster-snapshot:rds:orders-prod-2026-11-01-03-10"
+    rendered = target["InputTransformer"]["InputTemplate"].replace("<snapshotArn>", json.dumps(arn))
+    assert json.loads(rendered) == {"snapshot_arn": arn}
+    statements = _role_statements(on, cfn["Resources"]["SnapshotEventRuleRole"])
+    assert statements == [{"Effect": "Allow", "Action": "states:StartExecution", "Resource": "<ExportStateMachine>"}]
+
+
+# --- IAM --------------------------------------------------------------------------------
+
+
+def _all_role_statements(cfn: dict[str, Any], resolver: Resolver) -> dict[str, list[dict[str, Any]]]:
+    on = Resolver(cfn, {"AllowedClusterIdentifiers": ALLOWED, "EnableSchedule": "true", "ScheduleClusterIdentifier": "billing",
+                        "EnableSnapshotEventTrigger": "true"})
+    return {name: _role_statements(on, role) for name, role in _of_type(cfn, "AWS::IAM::Role").items()}
+
+
+def test_star_resources_only_for_actions_without_resource_level_permissions(cfn: dict[str, Any], resolver: Resolver) -> None:
+    for role, statements in _all_role_statements(cfn, resolver).items():
+        for statement in statements:
+            if "*" in _as_list(statement["Resource"]):
+                unexpected = set(_as_list(statement["Action"])) - set(STAR_ACTIONS)
+                assert not unexpected, f"{role} grants {sorted(unexpected)} on '*'"
+            for action in _as_list(statement["Action"]):
+                assert "*" not in action.split(":", 1)[1] or action in ("s3:PutObject*", "s3:GetObject*", "s3:DeleteObject*",
+                                                                         "kms:ReEncrypt*", "kms:GenerateDataKey*"), (role, action)
+
+
+def test_pass_role_only_for_the_export_role(cfn: dict[str, Any], resolver: Resolver) -> None:
+    passers = []
+    for role, statements in _all_role_statements(cfn, resolver).items():
+        for statement in statements:
+            if any(action in ("iam:PassRole", "iam:*", "*") for action in _as_list(statement["Action"])):
+                assert _as_list(statement["Resource"]) == ["<ExportRole.Arn>"], role
+                passers.append(role)
+    assert passers == ["StartExportRole"]
+
+
+def test_no_broad_managed_policies(cfn: dict[str, Any]) -> None:
+    for name, role in _of_type(cfn, "AWS::IAM::Role").items():
+        managed = role["Properties"].get("ManagedPolicyArns", [])
+        # SAM attaches X-Ray write access to a traced state machine's role: writes only.
+        allowed = [{"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/AWSXrayWriteOnlyAccess"},
+                   "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess"] if name == "ExportStateMachineRole" else []
+        assert all(arn in allowed for arn in managed), (name, managed)
+
+
+def test_export_role_is_trusted_by_rds_export_and_scoped_to_the_bucket(cfn: dict[str, Any], resolver: Resolver) -> None:
+    role = resolver.resolve(cfn["Resources"]["ExportRole"]["Properties"])
+    (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "export.rds.amazonaws.com"} and trust["Action"] == "sts:AssumeRole"
+    resources = {r for s in _role_statements(resolver, cfn["Resources"]["ExportRole"]) for r in _as_list(s["Resource"])}
+    assert resources == {"arn:aws:s3:::<ExportBucket>", "arn:aws:s3:::<ExportBucket>/*", "<ExportKey.Arn>"}
+
+
+def _rds_resources(resolver: Resolver, cfn: dict[str, Any], role: str, action: str) -> set[str]:
+    return {
+        resource
+        for statement in _role_statements(resolver, cfn["Resources"][role])
+        if action in _as_list(statement["Action"])
+        for resource in _as_list(statement["Resource"])
+    }
+
+
+def test_rds_permissions_name_exactly_the_allowed_clusters_and_their_snapshots(cfn: dict[str, Any], resolver: Resolver) -> None:
+    clusters = {f"{ARN_PREFIX}:cluster:{c}" for c in ALLOWED.split(",")}
+    own = {f"{ARN_PREFIX}:cluster-snapshot:{c}-lake-*" for c in ALLOWED.split(",")}
+    manual = {f"{ARN_PREFIX}:cluster-snapshot:{c}-*" for c in ALLOWED.split(",")}
+    automated = {f"{ARN_PREFIX}:cluster-snapshot:rds:{c}-*" for c in ALLOWED.split(",")}
+
+    assert _rds_resources(resolver, cfn, "CreateSnapshotRole", "rds:CreateDBClusterSnapshot") == clusters | own
+    assert _rds_resources(resolver, cfn, "CreateSnapshotRole", "rds:AddTagsToResource") == own
+    assert _rds_resources(resolver, cfn, "CheckSnapshotRole", "rds:DescribeDBClusterSnapshots") == clusters | manual | automated
+    assert _rds_resources(resolver, cfn, "StartExportRole", "rds:StartExportTask") == manual | automated
+    assert _rds_resources(resolver, cfn, "DeleteSnapshotRole", "rds:DeleteDBClusterSnapshot") == own
+
+
+@pytest.mark.parametrize("allowed", ["one", "a,b,c,d,e"])
+def test_cluster_slots_hold_only_allowed_clusters_for_one_to_five(cfn: dict[str, Any], allowed: str) -> None:
+    resolver = Resolver(cfn, {"AllowedClusterIdentifiers": allowed})
+    resources = _rds_resources(resolver, cfn, "DeleteSnapshotRole", "rds:DeleteDBClusterSnapshot")
+    assert resources == {f"{ARN_PREFIX}:cluster-snapshot:{c}-lake-*" for c in allowed.split(",")}
+
+
+def test_each_function_role_writes_only_its_own_log_group(cfn: dict[str, Any], resolver: Resolver) -> None:
+    for name in FUNCTIONS:
+        role = cfn["Resources"][name]["Properties"]["Role"]["Fn::GetAtt"][0]
+        group = cfn["Resources"][name]["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
+        log_resources = {
+            r for s in _role_statements(resolver, cfn["Resources"][role])
+            if any(a.startswith("logs:") for a in _as_list(s["Action"])) for r in _as_list(s["Resource"])
+        }
+        assert log_resources == {f"<{group}.Arn>"}, name
+
+
+# --- parameters -------------------------------------------------------------------------
+
+
+def test_every_parameter_is_described_constrained_and_grouped(sam: dict[str, Any]) -> None:
+    parameters = sam["Parameters"]
+    for name, spec in parameters.items():
+        assert spec.get("Description"), name
+        assert {"AllowedPattern", "AllowedValues"} & set(spec) or {"MinValue", "MaxValue"} <= set(spec), name
+        if "Default" in spec and "AllowedPattern" in spec:
+            assert re.fullmatch(spec["AllowedPattern"], str(spec["Default"])), name
+        if "Default" in spec and "AllowedValues" in spec:
+            assert spec["Default"] in spec["AllowedValues"], name
+    grouped = [p for group in sam["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"] for p in group["Parameters"]]
+    assert sorted(grouped) == sorted(parameters)
+
+
+@pytest.mark.parametrize(
+    ("value", "valid"),
+    [("demo-aurora-cluster", True), ("a,b,c,d,e", True), ("a,b,c,d,e,f", False), ("a--b", False), ("a-", False),
+     ("1abc", False), ("a, b", False), ("", False)],
+)
+def test_allowed_clusters_pattern(sam: dict[str, Any], value: str, valid: bool) -> None:
+    assert bool(re.fullmatch(sam["Parameters"]["AllowedClusterIdentifiers"]["AllowedPattern"], value)) is valid
