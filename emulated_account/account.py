@@ -139,6 +139,7 @@ class EmulatedAccount:
         self._existing_snapshots = existing_snapshots
         self._api_call_seconds = api_call_seconds
         self._stack: contextlib.ExitStack | None = None
+        self._clients: dict[str, Any] = {}
         self.runtime: runtime.LambdaRuntime | None = None
         self.state_machine_arn = ""
         self.functions: dict[str, runtime.FunctionSpec] = {}
@@ -160,6 +161,8 @@ class EmulatedAccount:
             )
             self._reset_clients()
             stack.callback(self._reset_clients)
+            stack.callback(self._clients.clear)
+            stack.enter_context(_shared_interpreter_clients())
             self._deploy()
             assert self.runtime is not None
             stack.enter_context(runtime.installed(self.runtime))
@@ -183,7 +186,9 @@ class EmulatedAccount:
 
     def client(self, service: str) -> Any:
         """A client for inspecting the account (never faulted, never recorded)."""
-        return faults.internal_client(service, self.region)
+        if service not in self._clients:
+            self._clients[service] = faults.internal_client(service, self.region)
+        return self._clients[service]
 
     # -- deployment -----------------------------------------------------------------------------
     def _deploy(self) -> None:
@@ -428,6 +433,26 @@ def _plain_attributes(attributes: Any) -> dict[str, Any]:
         else:
             result[name] = value
     return result
+
+
+@contextlib.contextmanager
+def _shared_interpreter_clients() -> Any:
+    """One Lambda client for the interpreter's invocations instead of a new one per task (slow to build)."""
+    from unittest import mock
+
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+
+    original = lambda_eval_utils.boto_client_for
+    cache: dict[tuple[Any, ...], Any] = {}
+
+    def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+        key = (region, service, repr(state_credentials))
+        if key not in cache:
+            cache[key] = original(region=region, service=service, state_credentials=state_credentials)
+        return cache[key]
+
+    with mock.patch.object(lambda_eval_utils, "boto_client_for", boto_client_for):
+        yield
 
 
 @contextlib.contextmanager
