@@ -179,6 +179,14 @@ def test_a_given_snapshot_names_its_source_cluster(lake: SimulatedTime) -> None:
     assert any("`prod_cluster__mydb__public__users`" in e.query for e in executions())
 
 
+def test_the_snapshot_names_the_cluster_when_the_job_does_not(lake: SimulatedTime) -> None:
+    write_export("exp-1", [[USERS]])
+    event = state("exp-1", cluster_identifier=None)
+    event["snapshot"]["source_cluster_identifier"] = "from-snapshot"
+    run_until_done(lake, event)
+    assert any("`from_snapshot__mydb__public__users`" in e.query for e in executions())
+
+
 def test_export_warning_makes_the_result_partial(lake: SimulatedTime) -> None:
     write_export("exp-1", [[USERS]])
     warning = json.dumps({"skippedTables": [], "skippedObjectives": [], "general": [{"reason": "FAILED_TO_EXTRACT_TABLES_LIST_FOR_DATABASE"}]})
@@ -246,3 +254,26 @@ def test_five_thousand_tables_in_bounded_invocations_and_small_state(lake: Simul
     # Statements repeated after a deadline stop are bounded by the concurrency.
     assert len(queries) <= 3 * tables + 20 * len(results)
     assert results[-1]["statements_succeeded"] >= 3 * tables
+
+
+def test_many_missing_tables_keep_the_result_small(lake: SimulatedTime) -> None:
+    skipped = [{"target": f"mydb.public.t{i}", "status": "SKIPPED", "warningMessage": "x" * 2000} for i in range(500)]
+    write_export("exp-1", [[USERS], skipped])
+    final = run_until_done(lake, state("exp-1"))[-1]
+    assert final["partial"] is True and final["tables_skipped"] == 500
+    assert len(final["missing_tables"]) == 10 and final["missing_tables_more"] == 490
+    assert all(len(entry["reason"]) <= 300 for entry in final["missing_tables"])
+    assert len(json.dumps(final).encode()) < 10 * 1024
+    report = json.loads(boto3.client("s3").get_object(Bucket=BUCKET, Key=final["report_key"])["Body"].read())
+    assert len(report["missing"]) == 500
+
+
+def test_settings_from_environment() -> None:
+    from aurora_lake.athena_tables import Settings
+
+    settings = Settings.from_env({"GLUE_DATABASE": "lake", "ATHENA_WORKGROUP": "wg", "EXPORT_BUCKET": "b",
+                                  "ATHENA_DDL_CONCURRENCY": "5", "FAIL_ON_PARTIAL_EXPORT": "TRUE"})
+    assert settings == Settings(glue_database="lake", workgroup="wg", plan_bucket="b", concurrency=5, fail_on_partial=True)
+    assert Settings.from_env({"GLUE_DATABASE": "lake", "ATHENA_WORKGROUP": "wg"}).concurrency == 20
+    with pytest.raises(RuntimeError, match="GLUE_DATABASE"):
+        Settings.from_env({"ATHENA_WORKGROUP": "wg"})

@@ -105,11 +105,15 @@ class TablePlan:
     columns: tuple[athena_ddl.Column, ...]
 
 
-def source_cluster(job: Mapping[str, Any]) -> str:
-    """The cluster the exported snapshot came from (a given snapshot names it in source_cluster_identifier)."""
-    cluster = job.get("source_cluster_identifier") or job.get("cluster_identifier")
+def source_cluster(job: Mapping[str, Any], snapshot: Mapping[str, Any] | None = None) -> str:
+    """The cluster the exported snapshot came from (for a given snapshot, its source_cluster_identifier)."""
+    cluster = (
+        job.get("source_cluster_identifier")
+        or job.get("cluster_identifier")
+        or (snapshot or {}).get("source_cluster_identifier")
+    )
     if not isinstance(cluster, str) or not cluster:
-        raise InvalidInput("the job names no source cluster (source_cluster_identifier or cluster_identifier)")
+        raise InvalidInput("the state names no source cluster (job.source_cluster_identifier, job.cluster_identifier or snapshot.source_cluster_identifier)")
     return cluster
 
 
@@ -200,7 +204,7 @@ def plan_step(state: Mapping[str, Any], settings: Settings) -> dict[str, Any]:
     if str(export.get("status") or "").upper() != "COMPLETE":
         raise ExportMetadataInvalid(f"export {export.get('export_task_identifier')} is {export.get('status')}, not COMPLETE")
     started = clock.now()
-    cluster = source_cluster(job)
+    cluster = source_cluster(job, state.get("snapshot"))
     location = ExportLocation.of(export.get("s3_bucket") or "", export.get("s3_prefix"), export.get("export_task_identifier") or "")
     metadata = read_export_metadata(clients.client("s3"), location)
     missing = metadata.skipped + skipped_from_warning(export.get("warning_message"))
