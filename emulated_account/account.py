@@ -51,6 +51,7 @@ class StateEntry:
 @dataclass
 class ExecutionResult:
     execution_arn: str
+    started_at: float  # simulated epoch seconds
     status: str
     error: str | None
     cause: str | None
@@ -365,6 +366,9 @@ class EmulatedAccount:
                     "iam_role_arn": task.iam_role_arn,
                     "failure_cause": task.failure_cause,
                     "warning_message": task.warning_message,
+                    # Simulated epoch seconds: when the task started and when it ends (or ended).
+                    "started_at": task._run.started_at,
+                    "ends_at": task._run.started_at + task._run.duration,
                 }
             )
         return result
@@ -408,6 +412,7 @@ class EmulatedAccount:
         snapshot_ids = [s for s in self.rds.snapshots_created]
         return ExecutionResult(
             execution_arn=execution_arn,
+            started_at=start,
             status=described["status"],
             error=described.get("error"),
             cause=described.get("cause"),

@@ -12,10 +12,11 @@ from emulated_account.clock import DEFAULT_START
 
 
 def test_six_hour_wait_runs_in_seconds_on_the_virtual_clock(fixture_template: Path) -> None:
-    started = time.monotonic()
     with EmulatedAccount(fixture_template) as account:
+        started = time.monotonic()
         result = account.run({"wait_seconds": 6 * 3600})
-    assert time.monotonic() - started < 5
+        real_seconds = time.monotonic() - started
+    assert real_seconds < 5
     assert result.status == "SUCCEEDED", result.cause
     assert result.simulated_seconds >= 6 * 3600
     assert result.states == ["Probe", "Pause", "ProbeAgain", "Done"]
