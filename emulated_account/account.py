@@ -17,11 +17,12 @@ import time
 import uuid
 import zipfile
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from emulated_account import athena_sim, data, faults, rds_sim, runtime
+from emulated_account import athena_sim, data, rds_sim, runtime
+from emulated_account import faults as fault_injection
 from emulated_account.clock import DEFAULT_START, VirtualClock
 from emulated_account.clock import installed as clock_installed
 from emulated_account.template import Template
@@ -99,7 +100,7 @@ class EmulatedAccount:
         *,
         parameters: dict[str, str] | None = None,
         stack_name: str = "aurora-lake",
-        faults: Iterable[str | faults.Fault] = (),
+        faults: Iterable[str | fault_injection.Fault] = (),
         export: rds_sim.ExportBehaviour | None = None,
         snapshot_seconds: float = 180.0,
         athena_ddl_latency: float = 0.0,
@@ -127,8 +128,8 @@ class EmulatedAccount:
             account_id=self.account_id,
         )
         self.clock = VirtualClock(clock_start)
-        self.fault_plan = faults_module_plan(faults)
-        self.calls = faults_module().CallRecorder()
+        self.fault_plan = fault_injection.FaultPlan.of(faults)
+        self.calls = fault_injection.CallRecorder()
         self.rds = rds_sim.RdsSimulator(self.clock, export, snapshot_seconds, self.account_id, self.region)
         self.athena = athena_sim.AthenaSimulator(
             self.clock, ddl_latency_seconds=athena_ddl_latency, ddl_concurrency=athena_ddl_concurrency
@@ -158,7 +159,7 @@ class EmulatedAccount:
             stack.enter_context(rds_sim.installed(self.rds))
             stack.enter_context(athena_sim.installed(self.athena))
             stack.enter_context(
-                faults.installed(self.fault_plan, self.calls, self.clock.now, self._api_call_seconds, self.clock.advance)
+                fault_injection.installed(self.fault_plan, self.calls, self.clock.now, self._api_call_seconds, self.clock.advance)
             )
             self._reset_clients()
             stack.callback(self._reset_clients)
@@ -188,7 +189,7 @@ class EmulatedAccount:
     def client(self, service: str) -> Any:
         """A client for inspecting the account (never faulted, never recorded)."""
         if service not in self._clients:
-            self._clients[service] = faults.internal_client(service, self.region)
+            self._clients[service] = fault_injection.internal_client(service, self.region)
         return self._clients[service]
 
     # -- deployment -----------------------------------------------------------------------------
@@ -483,10 +484,3 @@ def _aws_environment(region: str) -> Any:
     with mock.patch.dict(os.environ, {"AWS_DEFAULT_REGION": region, "AWS_REGION": region}):
         yield
 
-
-def faults_module() -> Any:
-    return faults
-
-
-def faults_module_plan(specs: Iterable[str | faults.Fault]) -> faults.FaultPlan:
-    return faults.FaultPlan.of(specs)
