@@ -174,7 +174,7 @@ class RdsSimulator:
     def add_snapshot(self, cluster_identifier: str, snapshot_identifier: str, snapshot_type: str = "manual") -> str:
         """An existing snapshot, already available (for example an automated one, ``rds:...``)."""
         snapshot = self.backend.create_db_cluster_snapshot(cluster_identifier, snapshot_identifier, snapshot_type)
-        _make_simulated_snapshot(snapshot, self, ready_after=0.0, created_at=self.clock.now() - 3600)
+        _make_simulated_snapshot(snapshot, self, ready_after=0.0, created_at=_time_in_name(snapshot_identifier) or self.clock.now() - 3600)
         return snapshot.arn
 
     # -- settling ------------------------------------------------------------------------------
@@ -395,6 +395,15 @@ def _check_export_only(entries: Sequence[str], cluster: data.Cluster) -> None:
             problems.append(entry)
     if problems:
         raise _rds_error("InvalidExportOnly", f"The ExportOnly entries {problems} are not valid for a {cluster.engine} snapshot.")
+
+
+def _time_in_name(snapshot_identifier: str) -> float | None:
+    """The time RDS puts in automated snapshot names (``rds:CLUSTER-YYYY-MM-DD-HH-MM``), so they sort as on AWS."""
+    found = re.search(r"(\d{4})-(\d{2})-(\d{2})(?:-(\d{2})-(\d{2}))?$", snapshot_identifier)
+    if not found:
+        return None
+    year, month, day, hour, minute = (int(part) if part else 0 for part in found.groups())
+    return dt.datetime(year, month, day, hour, minute, tzinfo=dt.timezone.utc).timestamp()
 
 
 def _make_simulated_snapshot(snapshot: Any, simulator: RdsSimulator, ready_after: float, created_at: float) -> None:

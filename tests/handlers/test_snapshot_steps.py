@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import boto3
 import pytest
+from moto.rds.models import rds_backends
 
 from aurora_lake import errors
 
@@ -106,12 +107,30 @@ def test_after_a_failure_the_created_snapshot_is_deleted_even_if_the_state_never
     assert snapshot_ids() == []
 
 
+def start_export_of(snapshot: dict[str, object], status: str) -> dict[str, object]:
+    boto3.client("rds").start_export_task(
+        ExportTaskIdentifier="exp-1", SourceArn=str(snapshot["snapshot_arn"]), S3BucketName="bucket",
+        IamRoleArn="arn:aws:iam::123456789012:role/export", KmsKeyId="key",
+    )
+    rds_backends["123456789012"]["us-east-1"].export_tasks["exp-1"].status = status
+    # The state data still says IN_PROGRESS: the step that saw the end failed before recording it.
+    return {"status": "IN_PROGRESS", "export_task_identifier": "exp-1"}
+
+
 def test_after_a_failure_a_snapshot_still_being_exported_is_kept_and_named(aurora_cluster: str, context: object) -> None:
     snapshot = create.lambda_handler({"job": job()}, context)
-    export = {"status": "IN_PROGRESS", "export_task_identifier": "exp-1"}
+    export = start_export_of(snapshot, "IN_PROGRESS")
     result = cleanup.lambda_handler(failure_event(job=job(), snapshot=snapshot, export=export), context)
     assert result["deleted"] is False and "exp-1" in result["reason"]
     assert snapshot_ids() == ["demo-aurora-cluster-lake-abc123"]
+
+
+def test_after_a_failed_export_the_snapshot_is_deleted(aurora_cluster: str, context: object) -> None:
+    snapshot = create.lambda_handler({"job": job()}, context)
+    export = start_export_of(snapshot, "FAILED")
+    result = cleanup.lambda_handler(failure_event(job=job(), snapshot=snapshot, export=export), context)
+    assert result["deleted"] is True
+    assert snapshot_ids() == []
 
 
 def test_after_a_failure_with_no_snapshot_nothing_is_touched(aurora_cluster: str, context: object) -> None:

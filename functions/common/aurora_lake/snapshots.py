@@ -11,7 +11,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from aurora_lake import clock, polling
+from aurora_lake import clock, exports, polling
 from aurora_lake.clients import client
 from aurora_lake.errors import (
     ClusterNotAllowed,
@@ -181,13 +181,12 @@ def clean_up_after_failure(job: Job, snapshot: Snapshot | None, export: dict[str
             return {"deleted": False, "snapshot_identifier": identifier, "reason": "no snapshot was created"}
         if description.get("DBClusterIdentifier") != job.get("cluster_identifier"):
             return {"deleted": False, "snapshot_identifier": identifier, "reason": "kept: it belongs to another cluster"}
-        export_status = str((export or {}).get("status") or "").upper()
-        if export_status in {"STARTING", "IN_PROGRESS", "CANCELING"}:
+        export_task = (export or {}).get("export_task_identifier")
+        if export_task and _export_running(export_task):
             return {
                 "deleted": False,
                 "snapshot_identifier": identifier,
-                "reason": f"kept: export task {(export or {}).get('export_task_identifier')} may still be reading it; "
-                "delete it once the export has ended",
+                "reason": f"kept: export task {export_task} is still reading it; delete it once the export has ended",
             }
         if not job.get("delete_snapshot_after_export", True):
             return {"deleted": False, "snapshot_identifier": identifier, "reason": "kept: delete_snapshot_after_export is false"}
@@ -199,3 +198,9 @@ def clean_up_after_failure(job: Job, snapshot: Snapshot | None, export: dict[str
             "reason": f"could not be deleted ({_error_code(error)}); delete it by hand",
         }
     return {"deleted": True, "snapshot_identifier": identifier, "reason": "deleted after the failure"}
+
+
+def _export_running(export_task_identifier: str) -> bool:
+    """Ask RDS, not the state data: the step that failed may not have recorded the last status."""
+    task = exports.describe(export_task_identifier)
+    return task is not None and str(task.get("Status", "")).upper() in exports.RUNNING_STATUSES
