@@ -165,11 +165,15 @@ def test_snapshot_identifier_is_valid_for_awkward_clusters_and_executions() -> N
     executions = awkward_texts(30, seed=3)
     for cluster in clusters:
         for execution in executions:
-            assert_valid(snapshot_identifier(cluster, execution), 63)
+            name = snapshot_identifier(cluster, execution)
+            assert_valid(name, 255)
+            if is_valid_identifier(cluster, 63):
+                # The deployment's IAM policy scopes snapshot writes to <cluster>-lake-*.
+                assert name.startswith(f"{cluster.lower()}-lake-"), name
 
 
 def test_snapshot_identifier_survives_an_invalid_cluster_name() -> None:
-    assert_valid(snapshot_identifier("1bad__cluster--", "exec"), 63)
+    assert_valid(snapshot_identifier("1bad__cluster--", "exec"), 255)
 
 
 # --- export_task_identifier -----------------------------------------------------

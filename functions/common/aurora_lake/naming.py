@@ -33,10 +33,6 @@ CLUSTER_SNAPSHOT_IDENTIFIER_MAX_LENGTH = 255
 # real limit were lower, StartExportTask would reject the name loudly.
 EXPORT_TASK_IDENTIFIER_MAX_LENGTH = 60
 
-# Names this module creates stay within a cluster identifier's length so they
-# fit in console columns and e-mail subjects, far below the 255 RDS accepts.
-SNAPSHOT_NAME_MAX_LENGTH = 63
-
 # Automated cluster snapshots are named "rds:<name>" by RDS itself.
 AUTOMATED_SNAPSHOT_PREFIX = "rds:"
 
@@ -137,11 +133,13 @@ def snapshot_identifier(cluster_identifier: str, execution_name: str) -> str:
 
     ``<cluster>-lake-<hash>`` where the hash covers the cluster and the
     execution name: a retry or redrive of the same execution gets the same
-    name, any other execution a different one. At most 63 characters.
+    name, any other execution a different one. The cluster identifier is
+    never cut (at most 63 + 18 characters, within the 255 RDS allows), so the
+    deployment's IAM policy can scope snapshot writes to ``<cluster>-lake-*``.
     """
     cluster = cluster_identifier.lower()
     digest = _short_hash("snapshot", cluster, execution_name)
-    return _with_hash(f"{cluster}-lake", digest, SNAPSHOT_NAME_MAX_LENGTH)
+    return _with_hash(f"{cluster}-lake", digest, CLUSTER_SNAPSHOT_IDENTIFIER_MAX_LENGTH)
 
 
 def export_task_identifier(snapshot_arn: str, export_only: Iterable[str] | None, s3_prefix: str) -> str:
