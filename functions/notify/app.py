@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from aurora_lake import clock, notifications, settings
@@ -25,7 +24,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     state = event.get("state") or {}
     topic_arn = settings.required("TOPIC_ARN")
     if event.get("outcome") == "success":
-        notification = notifications.success_message(state, clock.now(), os.environ.get("ATHENA_WORKGROUP", ""))
+        notification = notifications.success_message(state, clock.now(), settings.optional("ATHENA_WORKGROUP", ""))
         return {"status": notification["status"], "message_id": publish(notification, topic_arn)}
     notification = notifications.failure_message(state)
     publish(notification, topic_arn)
