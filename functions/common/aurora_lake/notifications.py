@@ -31,6 +31,7 @@ RUNBOOK: dict[str, str] = {
     "UnknownExportStatus": "RDS reported an export status this version does not know. Check the export in the RDS console.",
     "ExportMetadataInvalid": "The export's metadata files are missing or malformed. Check the export folder in S3.",
     "UnmappableColumnType": "A column's exported type has no known Athena type. The table is named above; report it with the type.",
+    "AthenaNameCollision": "Two source tables or columns get the same Athena name. They are named above; rename one at the source or export them separately.",
     "AthenaQueryFailed": "An Athena statement failed. The statement and reason are above; check the workgroup and Glue database permissions.",
     "PartialExport": "The export skipped tables and FailOnPartialExport is true. The missing tables and reasons are above.",
     "DBClusterNotFoundFault": "The cluster does not exist in this account and Region. Check cluster_identifier.",
