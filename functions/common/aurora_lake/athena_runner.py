@@ -1,13 +1,15 @@
-"""Running many Athena DDL statements with bounded concurrency and a deadline.
+"""Running the catalog work of an export: Athena DDL, then Glue table upserts.
 
+Athena DDL (``run_units``)
+--------------------------
 Work is a list of *units*; a unit is a short sequence of statements that must
-run in order (DROP then CREATE of one table). Units run concurrently, at most
-``concurrency`` queries in flight (Athena allows 20 concurrent DDL queries per
-account by default). Units carry a phase: no unit starts before every unit of
-an earlier phase has succeeded, so, for example, no table is re-pointed before
-every table of the new export exists.
+run in order. Units run concurrently, at most ``concurrency`` queries in flight
+(Athena allows 20 concurrent DDL queries per account by default). Units carry a
+phase: no unit starts before every unit of an earlier phase has succeeded.
 
-* A throttled StartQueryExecution (or GetQueryExecution) is retried after an
+* Running queries are polled with BatchGetQueryExecution, up to 50 ids per
+  call, so polling costs one call per round instead of one per query.
+* A throttled StartQueryExecution (or status call) is retried after an
   exponential back-off; nothing is dropped.
 * A query that fails because Athena or Glue throttled it (or that Athena marks
   retryable) is started again, a bounded number of times.
@@ -17,13 +19,27 @@ every table of the new export exists.
   after the cursor that did complete run again next time, which is safe
   because every statement is idempotent.
 
+Glue tables (``upsert_glue_tables``)
+------------------------------------
+Each TableInput is written with UpdateTable, or CreateTable when the table
+does not exist yet (an EntityNotFoundException / AlreadyExistsException race
+with another writer switches to the other call). Whichever of the two last
+succeeded is tried first, so a first export and every later one both cost one
+Glue call per table. Up to ``workers`` tables are written at once. Throttling
+(ThrottlingException, ConcurrentModificationException) is retried with
+back-off, a bounded number of times per table; any other Glue error raises,
+named after its AWS error code. Near the deadline no new table starts and the
+run returns a cursor, like the DDL runner (an upsert is idempotent).
+
 Time is read and waited on through ``aurora_lake.clock`` only.
 """
 
 from __future__ import annotations
 
+import contextvars
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,6 +58,19 @@ MAX_POLL_SECONDS = 2.0
 # Stop starting queries this long before the deadline, so running ones can finish.
 DRAIN_SECONDS = 20.0
 _STATEMENT_IN_ERROR = 2000
+# BatchGetQueryExecution takes at most 50 ids.
+BATCH_GET_LIMIT = 50
+# Polls in a row for which BatchGetQueryExecution may leave a query unreported.
+MAX_UNPROCESSED_POLLS = 10
+
+GLUE_RETRY_CODES = frozenset({"ThrottlingException", "ConcurrentModificationException"})
+MAX_GLUE_ATTEMPTS = 8
+FIRST_GLUE_BACKOFF_SECONDS = 0.5
+MAX_GLUE_BACKOFF_SECONDS = 20.0
+# A create/update race with another writer is followed this many times, then reported.
+MAX_GLUE_SWITCHES = 3
+DEFAULT_GLUE_WORKERS = 8
+GLUE_DRAIN_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -58,6 +87,8 @@ class RunResult:
     throttled: int = 0  # throttled API calls and throttled queries, all retried
     max_in_flight: int = 0
     stopped_with_running: int = 0  # queries still running when the deadline came
+    start_calls: int = 0  # StartQueryExecution calls, throttled ones included
+    status_calls: int = 0  # BatchGetQueryExecution (or GetQueryExecution) calls
 
 
 @dataclass
@@ -83,6 +114,8 @@ class _Runner:
     complete: set[int] = field(default_factory=set)
     launch_not_before: float = 0.0
     backoff: float = FIRST_BACKOFF_SECONDS
+    batch_status: bool = True
+    unprocessed: dict[str, int] = field(default_factory=dict)
 
     def phase_open(self, index: int) -> bool:
         """Every unit of an earlier phase is complete (units are sorted by phase)."""
@@ -112,6 +145,7 @@ class _Runner:
             if task is None:
                 return
             sql = self.units[task.unit].statements[task.statement]
+            self.result.start_calls += 1
             try:
                 response = self.athena.start_query_execution(
                     QueryString=sql,
@@ -131,12 +165,46 @@ class _Runner:
             self.in_flight[response["QueryExecutionId"]] = task
             self.result.max_in_flight = max(self.result.max_in_flight, len(self.in_flight))
 
-    def poll(self, now: float) -> int:
-        """Check every running query; returns how many finished."""
-        finished = 0
-        for query_id, task in list(self.in_flight.items()):
+    def statuses(self, query_ids: list[str]) -> list[dict[str, Any]]:
+        """The QueryExecution of each id Athena reports on (at most BATCH_GET_LIMIT ids)."""
+        if self.batch_status:
+            self.result.status_calls += 1
             try:
-                execution = self.athena.get_query_execution(QueryExecutionId=query_id)["QueryExecution"]
+                response = self.athena.batch_get_query_execution(QueryExecutionIds=query_ids)
+            except NotImplementedError:
+                # Only a local emulator raises this (moto 5.2.5 has no BatchGetQueryExecution);
+                # botocore never does. Polling one query per call gives the same answers.
+                self.batch_status = False
+                logger.warning("BatchGetQueryExecution is not implemented here; polling with GetQueryExecution")
+            else:
+                self.unreported(response.get("UnprocessedQueryExecutionIds") or [])
+                return list(response.get("QueryExecutions") or [])
+        executions = []
+        for query_id in query_ids:
+            self.result.status_calls += 1
+            executions.append({"QueryExecutionId": query_id, **self.athena.get_query_execution(QueryExecutionId=query_id)["QueryExecution"]})
+        return executions
+
+    def unreported(self, unprocessed: list[dict[str, Any]]) -> None:
+        """Queries the batch call did not report on stay running; again and again, and the run fails."""
+        for item in unprocessed:
+            query_id = str(item.get("QueryExecutionId"))
+            self.unprocessed[query_id] = self.unprocessed.get(query_id, 0) + 1
+            if self.unprocessed[query_id] >= MAX_UNPROCESSED_POLLS and query_id in self.in_flight:
+                task = self.in_flight[query_id]
+                raise AthenaQueryFailed(
+                    f"Athena did not report on query {query_id} in {MAX_UNPROCESSED_POLLS} BatchGetQueryExecution calls: "
+                    f"{item.get('ErrorCode')}: {item.get('ErrorMessage')}\n"
+                    f"Statement: {self.units[task.unit].statements[task.statement][:_STATEMENT_IN_ERROR]}"
+                )
+
+    def poll(self, now: float) -> int:
+        """Check every running query, 50 per call; returns how many finished."""
+        finished = 0
+        query_ids = list(self.in_flight)
+        for first in range(0, len(query_ids), BATCH_GET_LIMIT):
+            try:
+                executions = self.statuses(query_ids[first:first + BATCH_GET_LIMIT])
             except Exception as exc:
                 if _error_code(exc) in THROTTLE_CODES:
                     self.result.throttled += 1
@@ -144,16 +212,22 @@ class _Runner:
                 if hasattr(exc, "response"):
                     raise aws_error(exc) from exc
                 raise
-            status = execution.get("Status", {})
-            state = status.get("State")
-            if state in ("QUEUED", "RUNNING", None):
-                continue
-            finished += 1
-            del self.in_flight[query_id]
-            if state == "SUCCEEDED":
-                self.succeeded(task)
-            else:
-                self.failed(task, query_id, state, status, now)
+            for execution in executions:
+                query_id = execution.get("QueryExecutionId")
+                task = self.in_flight.get(query_id) if isinstance(query_id, str) else None
+                if task is None:
+                    continue
+                status = execution.get("Status") or {}
+                state = status.get("State")
+                if state in ("QUEUED", "RUNNING", None):
+                    continue
+                finished += 1
+                del self.in_flight[query_id]
+                self.unprocessed.pop(query_id, None)
+                if state == "SUCCEEDED":
+                    self.succeeded(task)
+                else:
+                    self.failed(task, query_id, state, status, now)
         return finished
 
     def succeeded(self, task: _Task) -> None:
@@ -234,3 +308,155 @@ def run_units(
             continue
         clock.sleep(min(poll_seconds, max(deadline - now, 0.0)) or FIRST_POLL_SECONDS)
         poll_seconds = min(poll_seconds * 1.5, MAX_POLL_SECONDS)
+
+
+# -- Glue tables --------------------------------------------------------------------------------
+
+
+@dataclass
+class GlueResult:
+    cursor: int  # index of the first table input not known to be written
+    done: bool
+    updated: int = 0
+    created: int = 0
+    throttled: int = 0  # throttled Glue calls, all retried
+    calls: int = 0  # UpdateTable and CreateTable calls, retries included
+    max_in_flight: int = 0
+
+
+class _DeadlineNear(Exception):
+    """A back-off would end past the deadline: the table is left for the next invocation."""
+
+    def __init__(self, throttled: int, calls: int) -> None:
+        super().__init__("deadline near")
+        self.throttled, self.calls = throttled, calls
+
+
+@dataclass
+class _GlueWriter:
+    glue: Any
+    database: str
+    deadline: float
+    # The call that last succeeded is tried first (a shared hint; a stale read costs one call).
+    create_first: bool = False
+
+    def upsert(self, table_input: dict[str, Any]) -> tuple[str, int, int]:
+        """Write one table; returns ("updated" | "created", throttled calls, calls)."""
+        create = self.create_first
+        throttled = calls = switches = 0
+        backoff = FIRST_GLUE_BACKOFF_SECONDS
+        while True:
+            calls += 1
+            try:
+                if create:
+                    self.glue.create_table(DatabaseName=self.database, TableInput=table_input)
+                else:
+                    # SkipArchive: no archived table version per export (Glue caps versions per
+                    # account); the versioned tables are the history.
+                    self.glue.update_table(DatabaseName=self.database, TableInput=table_input, SkipArchive=True)
+                self.create_first = create
+                return ("created" if create else "updated"), throttled, calls
+            except Exception as exc:
+                code = _error_code(exc)
+                missing = not create and code == "EntityNotFoundException"
+                exists = create and code == "AlreadyExistsException"
+                if (missing or exists) and switches < MAX_GLUE_SWITCHES:
+                    switches += 1
+                    create = not create
+                    continue
+                if code in GLUE_RETRY_CODES and calls < MAX_GLUE_ATTEMPTS:
+                    throttled += 1
+                    if clock.now() + backoff >= self.deadline:
+                        raise _DeadlineNear(throttled, calls) from exc
+                    clock.sleep(backoff)
+                    backoff = min(backoff * 2, MAX_GLUE_BACKOFF_SECONDS)
+                    continue
+                if hasattr(exc, "response"):
+                    raise aws_error(exc) from exc
+                raise
+
+
+class _Inline:
+    """A one-worker executor that runs each task in the calling thread."""
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
+        future: Future[Any] = Future()
+        try:
+            future.set_result(fn(*args))
+        except BaseException as exc:  # handed to the caller through the future, as a pool does
+            future.set_exception(exc)
+        return future
+
+    def shutdown(self, wait: bool = True, cancel_futures: bool = False) -> None:
+        pass
+
+
+def upsert_glue_tables(
+    glue: Any,
+    database: str,
+    table_inputs: Sequence[dict[str, Any]],
+    start: int,
+    *,
+    deadline: float,
+    workers: int = DEFAULT_GLUE_WORKERS,
+    drain_seconds: float = GLUE_DRAIN_SECONDS,
+) -> GlueResult:
+    """Create or update ``table_inputs[start:]`` in ``database`` until all are written or the deadline is near."""
+    if workers < 1:
+        raise ValueError("workers must be at least 1")
+    result = GlueResult(cursor=start, done=start >= len(table_inputs))
+    if result.done:
+        return result
+    # A short budget keeps most of itself for writing tables.
+    drain_seconds = min(drain_seconds, max(deadline - clock.now(), 0.0) * 0.25)
+    writer = _GlueWriter(glue, database, deadline)
+    executor: Any = _Inline() if workers == 1 else ThreadPoolExecutor(max_workers=workers, thread_name_prefix="glue")
+    pending: dict[Future[Any], int] = {}
+    written: set[int] = set()
+    next_index, stop = start, False
+    error: BaseException | None = None
+    try:
+        while True:
+            while not stop and error is None and len(pending) < workers and next_index < len(table_inputs):
+                if clock.now() >= deadline - drain_seconds:
+                    stop = True
+                    break
+                # Each task runs in a copy of this context (logging and tracing keys follow it).
+                future = executor.submit(contextvars.copy_context().run, writer.upsert, table_inputs[next_index])
+                pending[future] = next_index
+                next_index += 1
+                result.max_in_flight = max(result.max_in_flight, len(pending))
+            if not pending:
+                break
+            finished, _ = wait(list(pending), return_when=FIRST_COMPLETED)
+            for future in finished:
+                index = pending.pop(future)
+                try:
+                    outcome, throttled, calls = future.result()
+                except _DeadlineNear as near:
+                    result.throttled += near.throttled
+                    result.calls += near.calls
+                    stop = True
+                    continue
+                except BaseException as exc:
+                    error = error or exc
+                    continue
+                result.throttled += throttled
+                result.calls += calls
+                if outcome == "created":
+                    result.created += 1
+                else:
+                    result.updated += 1
+                written.add(index)
+                while result.cursor in written:
+                    written.discard(result.cursor)
+                    result.cursor += 1
+    finally:
+        executor.shutdown(wait=True, cancel_futures=True)
+    if error is not None:
+        raise error
+    result.done = result.cursor >= len(table_inputs)
+    if not result.done:
+        logger.info("Deadline near; Glue tables left for the next invocation",
+                    extra={"cursor": result.cursor, "tables": len(table_inputs)})
+    return result
