@@ -1,0 +1,183 @@
+"""Transient AWS faults on every operation the workflow performs: each run still succeeds.
+
+The matrix is every (operation, error) pair below. In ``make test`` the pairs are
+packed into few executions: one run faults each operation of a lane once, with a
+different error per operation, and the errors rotate from run to run, so that
+after ``len(TRANSIENT_CODES)`` runs every operation of the lane has met every
+error. The two lanes keep the failures that land on one step (CreateAthenaTables
+reads S3 and calls Athena and Glue) within its declared Retry budget.
+
+``FAULT_MATRIX=full make test`` runs one execution per pair instead (about two
+minutes): when a pair fails there, that pair alone is to blame.
+
+The Retry declarations themselves are checked statically too: a fault test
+passing because code retried where the ASL did not would hide the retry from
+the console.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from emulated_account import EmulatedAccount, ExecutionResult
+from emulated_account.faults import Fault
+
+ASL = json.loads((Path(__file__).resolve().parents[2] / "statemachine" / "export_to_data_lake.asl.json").read_text())
+
+# The errors of the issue: throttling and 5xx-style, by the names the SDKs give them.
+TRANSIENT_CODES = (
+    "Throttling",
+    "ThrottlingException",
+    "TooManyRequestsException",
+    "RequestLimitExceeded",
+    "SlowDown",
+    "ServiceUnavailable",
+    "InternalFailure",
+)
+# Service-specific names of the same conditions (SNS, Athena, Glue); declared, checked statically.
+SERVICE_TRANSIENT_CODES = ("Throttled", "InternalServerException", "InternalServiceException", "ServiceUnavailableException")
+# What Step Functions reports when Lambda itself fails an Invoke.
+LAMBDA_CODES = (
+    "Lambda.TooManyRequestsException",
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+)
+
+# Every AWS operation of the workflow, split in two lanes (see the module docstring).
+LANE_A = (
+    ("rds", "CreateDBClusterSnapshot"),
+    ("rds", "DescribeDBClusterSnapshots"),
+    ("rds", "StartExportTask"),
+    ("rds", "DescribeExportTasks"),
+    ("rds", "DeleteDBClusterSnapshot"),
+    ("sns", "Publish"),
+    ("s3", "ListObjectsV2"),
+    ("athena", "StartQueryExecution"),
+    ("glue", "UpdateTable"),
+)
+LANE_B = (
+    ("s3", "GetObject"),
+    ("s3", "PutObject"),
+    ("athena", "BatchGetQueryExecution"),
+    ("athena", "GetQueryExecution"),
+    ("glue", "CreateTable"),
+)
+OPERATIONS = LANE_A + LANE_B
+INPUT = {"cluster_identifier": "demo-aurora-cluster"}
+
+
+def all_pairs() -> set[tuple[str, str, str]]:
+    pairs = {(service, operation, code) for service, operation in OPERATIONS for code in TRANSIENT_CODES}
+    return pairs | {("lambda", "Invoke", code) for code in LAMBDA_CODES}
+
+
+def packed_runs() -> list[list[str]]:
+    """Fault specs per execution: every pair of ``all_pairs`` exactly once."""
+    runs = []
+    for lane_index, lane in enumerate((LANE_A, LANE_B)):
+        for shift in range(len(TRANSIENT_CODES)):
+            specs = [f"{s}:{op}:{TRANSIENT_CODES[(i + shift) % len(TRANSIENT_CODES)]}:1" for i, (s, op) in enumerate(lane)]
+            # The state machine's Invoke: one Lambda error per run of the first lane until all ran.
+            if lane_index == 0 and shift < len(LAMBDA_CODES):
+                specs.append(f"lambda:Invoke:{LAMBDA_CODES[shift]}:1")
+            runs.append(specs)
+    return runs
+
+
+def full_runs() -> list[list[str]]:
+    return [[f"{s}:{op}:{code}:1"] for s, op, code in sorted(all_pairs())]
+
+
+FULL = os.environ.get("FAULT_MATRIX", "").lower() == "full"
+RUNS = full_runs() if FULL else packed_runs()
+
+
+def test_packed_runs_cover_every_pair_once() -> None:
+    covered = [tuple(spec.rsplit(":", 1)[0].split(":", 2)) for run in packed_runs() for spec in run]
+    assert sorted(covered) == sorted(all_pairs())
+    assert len(covered) == len(set(covered)) == len(OPERATIONS) * len(TRANSIENT_CODES) + len(LAMBDA_CODES)
+
+
+@pytest.fixture(scope="module")
+def account() -> Iterator[EmulatedAccount]:
+    """One account for the module (per worker): executions in one account are much cheaper than new accounts."""
+    with EmulatedAccount(handler_output=io.StringIO()) as emulated:
+        yield emulated
+
+
+def run_faulted(account: EmulatedAccount, specs: list[str]) -> tuple[ExecutionResult, list[Fault], dict[str, int]]:
+    """Run one execution with ``specs``; returns the result, the faults and what this run created."""
+    # A first export of the cluster creates its latest Glue tables; later ones update them.
+    # Dropping them makes every run take both paths, so both Glue calls meet their faults.
+    glue = account.client("glue")
+    database = account.functions["CreateAthenaTablesFunction"].environment["GLUE_DATABASE"]
+    for table in glue.get_tables(DatabaseName=database).get("TableList", []):
+        glue.delete_table(DatabaseName=database, Name=table["Name"])
+    account.fault_plan.faults[:] = [Fault.parse(spec) for spec in specs]
+    before = (len(account.rds.snapshots_created), len(account.rds.export_task_ids), len(account.notifications()))
+    result = account.run(INPUT)
+    created = {
+        "snapshots": len(account.rds.snapshots_created) - before[0],
+        "exports": len(account.rds.export_task_ids) - before[1],
+        "notifications": len(account.notifications()) - before[2],
+    }
+    return result, list(account.fault_plan.faults), created
+
+
+@pytest.mark.parametrize("specs", RUNS, ids=[f"run{i}" for i in range(len(RUNS))])
+def test_transient_faults_are_retried_and_the_run_succeeds_once(
+    specs: list[str], account: EmulatedAccount, record_property: Any
+) -> None:
+    result, faults, created = run_faulted(account, specs)
+    assert result.status == "SUCCEEDED", (specs, result.error, result.cause)
+    # Every fault was met: an operation the run never called would prove nothing.
+    assert [f.spec for f in faults if f.used != f.count] == []
+    assert created == {"snapshots": 1, "exports": 1, "notifications": 1}, specs
+    assert result.export_tasks[-1]["status"] == "COMPLETE"
+    assert result.states[-1] == "NotifySuccess"
+    record_property("fault_cases", len(specs))
+
+
+def _task_states() -> dict[str, dict[str, Any]]:
+    return {name: state for name, state in ASL["States"].items() if state["Type"] == "Task"}
+
+
+def _retried(state: dict[str, Any], error: str) -> dict[str, Any] | None:
+    for retrier in state.get("Retry", []):
+        if error in retrier["ErrorEquals"]:
+            return retrier
+    return None
+
+
+@pytest.mark.parametrize("state_name", sorted(_task_states()))
+def test_every_task_declares_a_retry_for_every_transient_error(state_name: str) -> None:
+    state = _task_states()[state_name]
+    missing = [code for code in TRANSIENT_CODES + SERVICE_TRANSIENT_CODES + LAMBDA_CODES if _retried(state, code) is None]
+    assert missing == []
+    for code in TRANSIENT_CODES + LAMBDA_CODES:
+        retrier = _retried(state, code)
+        assert retrier is not None
+        # Retries back off (an immediate retry of a throttled call is throttled again) and are bounded.
+        assert retrier.get("BackoffRate", 1) > 1 and 1 <= retrier["MaxAttempts"] <= 10
+        assert "States.ALL" not in retrier["ErrorEquals"]
+
+
+def test_busy_cluster_and_full_export_slots_are_waited_out_with_a_bound() -> None:
+    states = _task_states()
+    busy = _retried(states["CreateSnapshot"], "InvalidDBClusterStateFault")
+    slots = _retried(states["StartExport"], "ExportTaskLimitReached")
+    same_cluster = _retried(states["StartExport"], "ClusterExportInProgress")
+    for retrier in (busy, slots, same_cluster):
+        assert retrier is not None and retrier["IntervalSeconds"] >= 60 and retrier["BackoffRate"] > 1
+        assert "MaxDelaySeconds" in retrier
+    # The slot wait (attempts x the capped delay) stays well inside the execution's own timeout.
+    total = sum(min(slots["IntervalSeconds"] * slots["BackoffRate"] ** n, slots["MaxDelaySeconds"]) for n in range(slots["MaxAttempts"]))
+    assert 6 * 3600 <= total <= ASL["TimeoutSeconds"] / 3
