@@ -56,8 +56,11 @@ def test_check_snapshot_of_created_snapshot_reports_available(aurora_cluster: st
 def test_check_given_snapshot_that_does_not_exist_fails(aws: None, context: object) -> None:
     given = job(snapshot_mode="existing", cluster_identifier=None, snapshot_identifier="gone",
                 snapshot_arn="arn:aws:rds:us-east-1:123456789012:cluster-snapshot:gone")
-    with pytest.raises(errors.SnapshotFailed, match="does not exist"):
+    with pytest.raises(errors.AwsServiceError, match="does not exist") as raised:
         check.lambda_handler({"job": given}, context)
+    # Named after the AWS error, so the runbook's advice for it applies.
+    assert type(raised.value).__name__ == "DBClusterSnapshotNotFoundFault"
+    assert "What to do: The snapshot does not exist" in str(raised.value)
 
 
 def test_given_snapshot_of_a_cluster_not_allowed_is_refused(aurora_cluster: str, context: object, environment) -> None:

@@ -52,6 +52,10 @@ class ExportDeadlineExceeded(WorkflowError):
     """The export did not finish within the configured time."""
 
 
+class ClusterExportInProgress(WorkflowError):
+    """Another export of the same cluster is running; StartExport waits for it (a Retry in the ASL)."""
+
+
 class UnknownExportStatus(WorkflowError):
     """RDS reported an export status this version does not know."""
 
@@ -95,6 +99,14 @@ def aws_error(client_error: Exception) -> AwsServiceError:
     message = str(error.get("Message") or client_error)
     operation = str(getattr(client_error, "operation_name", ""))
     return _error_class(code)(f"{operation}: {code}: {message}" if operation else f"{code}: {message}", operation, code)
+
+
+def aws_error_with_advice(client_error: Exception, advice: str | None) -> AwsServiceError:
+    """``aws_error`` whose message (the execution's Cause) ends with what to do about it."""
+    error = aws_error(client_error)
+    if not advice:
+        return error
+    return type(error)(f"{error} What to do: {advice}", error.operation, error.code)
 
 
 class NoAutomatedSnapshot(WorkflowError):

@@ -3,6 +3,14 @@
 The export task's identifier is derived from the snapshot and the export
 settings, so starting twice (a retry, a redrive, a second trigger for the same
 snapshot) adopts the running task instead of paying for a second export.
+
+At most one export of a cluster runs at a time: before starting, StartExport
+looks for a running export of any snapshot of the same cluster and, if there
+is one, raises ``ClusterExportInProgress``; the state machine retries it with a
+long back-off, as it does ``ExportTaskLimitReached`` (the account's 5 running
+exports). Check and start are two calls, not one atomic operation: two
+executions that reach StartExport within the same instant can both pass the
+check. Step Functions makes that window a few milliseconds wide.
 """
 
 from __future__ import annotations
@@ -15,11 +23,13 @@ from botocore.exceptions import ClientError
 from aurora_lake import clock, naming, polling
 from aurora_lake.clients import client
 from aurora_lake.errors import (
+    ClusterExportInProgress,
     ExportCanceled,
     ExportDeadlineExceeded,
     ExportFailed,
     ExportSourceMismatch,
     UnknownExportStatus,
+    aws_error_with_advice,
 )
 
 COMPLETE = "COMPLETE"
@@ -31,6 +41,22 @@ Export = dict[str, Any]
 
 def _error_code(error: ClientError) -> str:
     return str(error.response.get("Error", {}).get("Code", ""))
+
+
+def advice_for(code: str) -> str | None:
+    """The runbook's advice for an AWS error code, with or without its ``Fault`` suffix."""
+    from aurora_lake.notifications import RUNBOOK  # here: notifications imports this module
+
+    return RUNBOOK.get(code) or RUNBOOK.get(code.removesuffix("Fault") + "Fault")
+
+
+def reported(error: ClientError) -> Exception:
+    """A permanent AWS error, named after its code, with what to do in its message.
+
+    Errors without runbook advice (throttling, 5xx, quota) are left as they
+    are: the state machine retries those by name.
+    """
+    return aws_error_with_advice(error, advice_for(_error_code(error)))
 
 
 def describe(export_task_identifier: str) -> dict[str, Any] | None:
@@ -86,6 +112,9 @@ def start_or_adopt(job: dict[str, Any], snapshot: dict[str, Any], bucket: str, k
     identifier = naming.export_task_identifier(snapshot_arn, export_only, s3_prefix)
     task = describe(identifier)
     if task is None:
+        cluster = snapshot.get("source_cluster_identifier") or job.get("cluster_identifier")
+        if cluster:
+            _wait_for_other_exports_of(cluster, identifier)
         request: dict[str, Any] = {
             "ExportTaskIdentifier": identifier,
             "SourceArn": snapshot_arn,
@@ -102,7 +131,7 @@ def start_or_adopt(job: dict[str, Any], snapshot: dict[str, Any], bucket: str, k
             task = client("rds").start_export_task(**request)
         except ClientError as error:
             if _error_code(error) not in {"ExportTaskAlreadyExistsFault", "ExportTaskAlreadyExists"}:
-                raise
+                raise reported(error) from error
             task = describe(identifier)
             if task is None:
                 raise
@@ -114,8 +143,52 @@ def start_or_adopt(job: dict[str, Any], snapshot: dict[str, Any], bucket: str, k
         )
     now = clock.now()
     export = _record(task, s3_prefix, polling.Progress(started_at=now, last_zero_at=now))
-    export["wait_seconds"] = polling.FIRST_EXPORT_WAIT_SECONDS
+    export["wait_seconds"] = polling.first_wait(polling.FIRST_EXPORT_WAIT_SECONDS)
     return export
+
+
+def _wait_for_other_exports_of(cluster: str, own_identifier: str) -> None:
+    """Raise ClusterExportInProgress while another export of ``cluster`` runs."""
+    paginator = client("rds").get_paginator("describe_export_tasks")
+    pages = paginator.paginate(Filters=[{"Name": "status", "Values": [status.lower() for status in sorted(RUNNING_STATUSES)]}])
+    for page in pages:
+        for task in page.get("ExportTasks", []):
+            if task.get("ExportTaskIdentifier") == own_identifier:
+                continue
+            # The filter is checked again: an export that is not running never blocks.
+            if str(task.get("Status", "")).upper() not in RUNNING_STATUSES:
+                continue
+            if _source_cluster(str(task.get("SourceArn") or ""), cluster) == cluster:
+                raise ClusterExportInProgress(
+                    f"Export task {task.get('ExportTaskIdentifier')} of cluster {cluster} is {task.get('Status')}; "
+                    "one export per cluster runs at a time, so this run waits for it to end."
+                )
+
+
+def _source_cluster(source_arn: str, cluster: str) -> str | None:
+    """The cluster an export reads: the ARN names a cluster, or a snapshot whose cluster RDS knows."""
+    pieces = source_arn.split(":", 6)
+    if len(pieces) != 7:
+        return None
+    resource_type, name = pieces[5], pieces[6]
+    if resource_type == "cluster":
+        return name.lower()
+    if resource_type != "cluster-snapshot":
+        return None
+    extra = {"SnapshotType": "automated"} if name.startswith("rds:") else {}
+    try:
+        found = client("rds").describe_db_cluster_snapshots(DBClusterSnapshotIdentifier=name, **extra).get("DBClusterSnapshots", [])
+    except ClientError as error:
+        # The role may describe only snapshots of the allowed clusters; another's is not ours.
+        if _error_code(error) not in {"DBClusterSnapshotNotFoundFault", "DBClusterSnapshotNotFound", "AccessDenied", "AccessDeniedException"}:
+            raise
+        found = []
+    if found:
+        return str(found[0].get("DBClusterIdentifier") or "").lower() or None
+    # The snapshot is gone (or not visible): its name is the best evidence left. Names this
+    # workflow and RDS give start with the cluster, so a match is taken as the same cluster.
+    bare = name.removeprefix("rds:").lower()
+    return cluster if bare.startswith(cluster.lower() + "-") else None
 
 
 def check(export: Export, deadline_seconds: float) -> Export:

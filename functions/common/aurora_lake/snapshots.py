@@ -77,7 +77,9 @@ def create_or_adopt(job: Job) -> Snapshot:
         description = created["DBClusterSnapshot"]
     except ClientError as error:
         if _error_code(error) not in {"DBClusterSnapshotAlreadyExistsFault", "DBClusterSnapshotAlreadyExists"}:
-            raise
+            # Named after the AWS error (a busy cluster's InvalidDBClusterStateFault is retried by
+            # name in the state machine), with what to do in the cause.
+            raise exports.reported(error) from error
         existing = describe(identifier)
         if existing is None:
             raise
@@ -88,8 +90,9 @@ def create_or_adopt(job: Job) -> Snapshot:
             ) from error
         description = existing
     now = clock.now()
-    snapshot = _record(description, True, polling.Progress(started_at=now, last_zero_at=now))
-    snapshot["wait_seconds"] = polling.FIRST_SNAPSHOT_WAIT_SECONDS
+    # A new snapshot's PercentProgress counts from its creation, so its rate is known from the first check.
+    snapshot = _record(description, True, polling.Progress(started_at=now, last_zero_at=now, counts_from_start=True))
+    snapshot["wait_seconds"] = polling.first_wait(polling.FIRST_SNAPSHOT_WAIT_SECONDS)
     return snapshot
 
 
@@ -121,7 +124,13 @@ def check(job: Job, previous: Snapshot | None, deadline_seconds: float, allowed_
         description = describe(job["snapshot_identifier"])
     wanted = (previous or {}).get("snapshot_identifier") or job.get("snapshot_identifier")
     if description is None:
-        raise SnapshotFailed(f"Snapshot {wanted} does not exist (it may have been deleted).")
+        # Named after what RDS answered, as when StartExportTask finds no snapshot.
+        raise exports.reported(
+            ClientError(
+                {"Error": {"Code": "DBClusterSnapshotNotFoundFault", "Message": f"Snapshot {wanted} does not exist (it may have been deleted)."}},
+                "DescribeDBClusterSnapshots",
+            )
+        )
     source_cluster = description.get("DBClusterIdentifier")
     if allowed_clusters is not None and source_cluster not in allowed_clusters:
         raise ClusterNotAllowed(
