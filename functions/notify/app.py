@@ -26,7 +26,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if event.get("outcome") == "success":
         notification = notifications.success_message(state, clock.now(), settings.optional("ATHENA_WORKGROUP", ""))
         return {"status": notification["status"], "message_id": publish(notification, topic_arn)}
-    notification = notifications.failure_message(state)
+    notification = notifications.failure_message(state, clock.now())
     publish(notification, topic_arn)
     # Becomes $.failure, which the Fail state reads: the original error and a readable cause.
     return {"step": (state.get("failure") or {}).get("step"), "error": notification["error"], "cause": notification["cause"]}

@@ -77,3 +77,102 @@ def test_cause_text_keeps_plain_text_and_unwraps_lambda_errors() -> None:
     assert notifications.cause_text("plain") == "plain"
     assert notifications.cause_text(json.dumps({"errorMessage": "inner"})) == "inner"
     assert notifications.cause_text(None) == ""
+
+
+# --- subjects --------------------------------------------------------------------------------
+
+EXPORT_ID = "demo-aurora-cluster-lake-e0d333f7ea9d-4ee8eadf7251"  # the shape the workflow names exports
+
+
+def _success(cluster: str = "demo-aurora-cluster", export_id: str = EXPORT_ID, **athena: object) -> dict:
+    state = {
+        "job": {**JOB, "cluster_identifier": cluster},
+        "export": {"export_task_identifier": export_id, "s3_bucket": "b", "s3_prefix": "exports/", "total_extracted_gb": 0},
+        "athena": {"database": "lake", "workgroup": "wg", "tables_created": 5, "tables_skipped": 0, "sample_table": "t", **athena},
+    }
+    return notifications.success_message(state, now=1000.0 + 60, workgroup="")
+
+
+def test_common_subject_holds_status_cluster_and_the_whole_export_id() -> None:
+    subject = _success()["subject"]
+    assert len(subject) <= 100
+    assert subject.startswith("[aurora-lake] SUCCEEDED demo-aurora-cluster")
+    assert subject.endswith(EXPORT_ID) and "..." not in subject
+
+
+def test_short_names_keep_the_export_label() -> None:
+    assert _success("orders", "orders-lake-0123456789ab-0123456789ab")["subject"] == (
+        "[aurora-lake] SUCCEEDED orders export orders-lake-0123456789ab-0123456789ab"
+    )
+
+
+def test_longest_cluster_and_export_id_still_keep_the_export_id_whole() -> None:
+    cluster = "c" + "-x" * 31  # 63 characters, the longest cluster identifier
+    export_id = (cluster + "-lake")[:47] + "-0123456789ab"  # 60 characters, the longest export id
+    subject = _success(cluster, export_id)["subject"]
+    assert len(subject) <= 100 and subject.endswith(export_id)
+    assert subject.startswith("[aurora-lake] SUCCEEDED c-x-x")
+
+
+def test_export_id_not_derived_from_the_cluster_shortens_the_cluster_instead() -> None:
+    cluster = "a" * 63
+    export_id = "snapshot-from-elsewhere-0123456789ab-0123456789ab"
+    subject = _success(cluster, export_id)["subject"]
+    assert len(subject) <= 100 and subject.endswith(" " + export_id) and "..." in subject
+
+
+def test_subject_of_a_hostile_input_is_one_printable_line() -> None:
+    state = {"input": {"cluster_identifier": "evil\ncluster\tname\u00e9"}, "failure": {"step": "ValidateInput", "error": "InvalidInput", "cause": "x"}}
+    subject = notifications.failure_message(state)["subject"]
+    assert subject == "[aurora-lake] FAILED evil cluster name ValidateInput: InvalidInput"
+    assert all(32 <= ord(ch) < 127 for ch in subject)
+
+
+# --- bodies ----------------------------------------------------------------------------------
+
+
+def test_success_body_reads_as_a_report_with_a_runnable_query_and_the_execution() -> None:
+    message = _success(report_uri="s3://b/athena-plans/x/report.json")
+    body = message["message"]
+    assert body.splitlines()[0] == "The export of demo-aurora-cluster to the data lake succeeded: 5 tables are queryable in Athena."
+    assert "Exported size: less than 1 GB" in body
+    assert "Started:       1970-01-01 00:16:40 UTC" in body and "Duration:      1m 00s" in body
+    assert "Table report:  s3://b/athena-plans/x/report.json" in body
+    assert 'Query it in Athena (workgroup wg):\n  SELECT * FROM "lake"."t" LIMIT 10;' in body
+    assert "https://us-east-1.console.aws.amazon.com/states/home?region=us-east-1#/v2/executions/details/" + JOB["execution_arn"] in body
+    assert {name: value["StringValue"] for name, value in message["attributes"].items()} == {
+        "status": "SUCCEEDED", "cluster": "demo-aurora-cluster", "export_id": EXPORT_ID,
+    }
+
+
+def test_partial_body_counts_what_is_missing_and_points_to_the_report() -> None:
+    message = _success(partial=True, tables_created=3, tables_skipped=2, report_uri="s3://b/r.json", missing_tables_more=1,
+                       missing_tables=[{"table": "mydb.public.big", "reason": "row too large"}])
+    body = message["message"]
+    assert body.splitlines()[0] == "The export of demo-aurora-cluster finished with missing tables: 3 queryable in Athena, 2 missing (listed below)."
+    assert "  - mydb.public.big: row too large" in body and "... and 1 more (see s3://b/r.json)" in body
+    assert message["attributes"]["status"]["StringValue"] == "PARTIAL"
+
+
+def test_failure_before_validation_still_links_the_execution_and_names_the_log_correlation_id() -> None:
+    arn = "arn:aws:states:eu-west-1:123456789012:execution:sm:nightly-42"
+    state = {"input": {"cluster_identifier": "x"}, "execution_arn": arn, "execution_name": "nightly-42",
+             "failure": {"step": "ValidateInput", "error": "InvalidInput", "cause": "export_onyl: unknown key"}}
+    message = notifications.failure_message(state)
+    assert f"https://eu-west-1.console.aws.amazon.com/states/home?region=eu-west-1#/v2/executions/details/{arn}" in message["message"]
+    assert '"correlation_id": "nightly-42"' in message["message"]
+    assert message["attributes"]["error"]["StringValue"] == "InvalidInput"
+
+
+def test_failure_body_says_when_it_started_and_how_long_it_ran() -> None:
+    state = {"job": JOB, "failure": {"step": "CheckExport", "error": "ExportFailed", "cause": "x"}}
+    body = notifications.failure_message(state, now=1000.0 + 7200)["message"]
+    assert body.splitlines()[0] == "The export of demo-aurora-cluster to the data lake FAILED in step CheckExport."
+    assert "(failed after 2h 00m 00s)" in body
+
+
+def test_console_links_follow_the_partition() -> None:
+    assert notifications.console_link("arn:aws-cn:states:cn-north-1:1:execution:sm:r").startswith("https://cn-north-1.console.amazonaws.cn/")
+    assert notifications.console_link("arn:aws-us-gov:states:us-gov-west-1:1:execution:sm:r").startswith(
+        "https://us-gov-west-1.console.amazonaws-us-gov.com/")
+    assert notifications.console_link(None) is None and notifications.console_link("not-an-arn") is None

@@ -9,11 +9,14 @@ cluster so that subscribers can filter.
 from __future__ import annotations
 
 import json
+import re
+from datetime import datetime, timezone
 from typing import Any
 
 from aurora_lake.exports import warning_summary
 
 SUBJECT_LIMIT = 100
+ELLIPSIS = "..."
 PRODUCT = "aurora-lake"
 
 # What to do about each error a run can end with: the runbook in short.
@@ -51,15 +54,46 @@ RUNBOOK: dict[str, str] = {
 DEFAULT_ADVICE = "Check the step's logs (CloudWatch Logs, filtered by the execution name) and start a new execution once fixed."
 
 
-def _subject(*parts: str) -> str:
-    subject = " ".join(part for part in parts if part)
-    return subject if len(subject) <= SUBJECT_LIMIT else subject[: SUBJECT_LIMIT - 1] + "…"
+def _one_line(text: Any) -> str:
+    """Printable ASCII on one line: SNS refuses subjects with line breaks or control characters."""
+    return re.sub(r"\s+", " ", re.sub(r"[^\x20-\x7e]", " ", str(text or ""))).strip()
 
 
-def console_link(execution_arn: str | None, region: str | None) -> str | None:
-    if not execution_arn or not region:
+def subject(status: str, cluster: str | None, detail: str, label: str = "") -> str:
+    """``[aurora-lake] STATUS cluster label detail`` within SNS's 100 characters.
+
+    The detail (the export id, or the failed step and error) is what tells one e-mail from
+    another, so it is kept whole: the label goes first, then the cluster when the export id
+    already begins with it (names derived from the cluster do), then the cluster is shortened.
+    """
+    head = f"[{PRODUCT}] {status}"
+    cluster, detail, label = _one_line(cluster), _one_line(detail), _one_line(label)
+    candidates = [" ".join(p for p in (head, cluster, label, detail) if p), " ".join(p for p in (head, cluster, detail) if p)]
+    if cluster and detail.lower().startswith(cluster.lower() + "-"):
+        candidates.append(f"{head} {detail}")
+    for candidate in candidates:
+        if len(candidate) <= SUBJECT_LIMIT:
+            return candidate
+    room = SUBJECT_LIMIT - len(head) - len(detail) - 2 - len(ELLIPSIS)
+    if cluster and room >= 8:
+        return f"{head} {cluster[:room]}{ELLIPSIS} {detail}"
+    return candidates[1][: SUBJECT_LIMIT - len(ELLIPSIS)] + ELLIPSIS
+
+
+_CONSOLE_DOMAINS = {"aws": "console.aws.amazon.com", "aws-cn": "console.amazonaws.cn", "aws-us-gov": "console.amazonaws-us-gov.com"}
+
+
+def console_link(execution_arn: str | None, region: str | None = None) -> str | None:
+    """The execution's page in the Step Functions console (Region and partition from its ARN)."""
+    if not isinstance(execution_arn, str) or not execution_arn.startswith("arn:"):
         return None
-    return f"https://{region}.console.aws.amazon.com/states/home?region={region}#/v2/executions/details/{execution_arn}"
+    parts = execution_arn.split(":")
+    partition = parts[1] if len(parts) > 3 else "aws"
+    region = region or (parts[3] if len(parts) > 3 else None)
+    domain = _CONSOLE_DOMAINS.get(partition)
+    if not region or not domain:
+        return None
+    return f"https://{region}.{domain}/states/home?region={region}#/v2/executions/details/{execution_arn}"
 
 
 def cause_text(cause: Any) -> str:
@@ -78,16 +112,32 @@ def cause_text(cause: Any) -> str:
 def _duration(seconds: float | None) -> str:
     if seconds is None:
         return "unknown"
-    seconds = int(seconds)
+    seconds = int(max(seconds, 0))
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
     return f"{hours}h {minutes:02d}m {secs:02d}s" if hours else f"{minutes}m {secs:02d}s"
 
 
-def _attributes(status: str, cluster: str | None) -> dict[str, dict[str, str]]:
+def _size(gigabytes: Any) -> str:
+    """RDS reports whole gigabytes: 0 means less than one."""
+    if gigabytes is None:
+        return "unknown"
+    value = float(gigabytes)
+    return "less than 1 GB" if value < 1 else f"{value:g} GB"
+
+
+def _utc(epoch: Any) -> str | None:
+    if not isinstance(epoch, (int, float)):
+        return None
+    return datetime.fromtimestamp(epoch, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _attributes(status: str, cluster: str | None, **extra: str | None) -> dict[str, dict[str, str]]:
+    """Message attributes for subscription filter policies (SNS refuses empty values)."""
     attributes = {"status": {"DataType": "String", "StringValue": status}}
-    if cluster:
-        attributes["cluster"] = {"DataType": "String", "StringValue": cluster}
+    for name, value in (("cluster", cluster), *extra.items()):
+        if value:
+            attributes[name] = {"DataType": "String", "StringValue": str(value)}
     return attributes
 
 
@@ -102,6 +152,25 @@ def _cluster(state: dict[str, Any]) -> str | None:
     )
 
 
+def _execution(state: dict[str, Any]) -> tuple[str | None, str | None]:
+    """The execution's ARN and name: from the job, or (before validation) from the state itself."""
+    job = state.get("job") or {}
+    arn = job.get("execution_arn") or state.get("execution_arn")
+    name = job.get("execution_name") or state.get("execution_name")
+    return (arn if isinstance(arn, str) else None), (name if isinstance(name, str) else None)
+
+
+def _footer(state: dict[str, Any]) -> list[str]:
+    arn, name = _execution(state)
+    lines = []
+    link = console_link(arn, (state.get("job") or {}).get("region"))
+    if link:
+        lines += ["", "Execution (every state, input and error):", f"  {link}"]
+    if name:
+        lines += ["", f'Logs: the functions\' log lines of this run carry "correlation_id": "{name}".']
+    return lines
+
+
 def success_message(state: dict[str, Any], now: float, workgroup: str) -> dict[str, Any]:
     job = state.get("job") or {}
     snapshot = state.get("snapshot") or {}
@@ -114,20 +183,29 @@ def success_message(state: dict[str, Any], now: float, workgroup: str) -> dict[s
     status = "PARTIAL" if partial else "SUCCEEDED"
     location = f"s3://{export.get('s3_bucket')}/{export.get('s3_prefix') or ''}{export_id}/"
     database = athena.get("database")
+    workgroup = athena.get("workgroup") or workgroup
     sample_table = athena.get("sample_table")
+    created, skipped = athena.get("tables_created", 0), athena.get("tables_skipped", 0)
+    if partial:
+        headline = f"The export of {cluster or 'the snapshot'} finished with missing tables: {created} queryable in Athena, {skipped} missing (listed below)."
+    else:
+        headline = f"The export of {cluster or 'the snapshot'} to the data lake succeeded: {created} tables are queryable in Athena."
     lines = [
-        f"The export of {cluster or 'the snapshot'} to the data lake {'finished with missing tables' if partial else 'succeeded'}.",
+        headline,
         "",
         f"Status:        {status}",
         f"Cluster:       {cluster}",
         f"Snapshot:      {snapshot.get('snapshot_arn')}",
         f"Export task:   {export_id}",
-        f"Duration:      {_duration(now - job['started_epoch']) if 'started_epoch' in job else 'unknown'}",
-        f"Exported size: {export.get('total_extracted_gb') if export.get('total_extracted_gb') is not None else 'unknown'} GB",
-        f"Tables:        {athena.get('tables_created', 0)} queryable, {athena.get('tables_skipped', 0)} skipped by the export",
+        f"Started:       {_utc(job.get('started_epoch')) or 'unknown'}",
+        f"Duration:      {_duration(now - job['started_epoch']) if isinstance(job.get('started_epoch'), (int, float)) else 'unknown'}",
+        f"Exported size: {_size(export.get('total_extracted_gb'))}",
+        f"Tables:        {created} queryable, {skipped} skipped by the export",
         f"S3 location:   {location}",
         f"Athena:        database {database}, workgroup {workgroup}",
     ]
+    if athena.get("report_uri"):
+        lines.append(f"Table report:  {athena['report_uri']}")
     if partial:
         lines += ["", "PARTIAL: these tables are missing from the export:"]
         for missing in athena.get("missing_tables") or []:
@@ -136,22 +214,25 @@ def success_message(state: dict[str, Any], now: float, workgroup: str) -> dict[s
             lines.append(f"  ... and {athena['missing_tables_more']} more (see {athena.get('report_uri')})")
         for warning in warning_summary(export.get("warning_message")):
             lines.append(f"  - export warning: {warning}")
+        lines.append("  Set FailOnPartialExport to true to fail such runs instead.")
     if sample_table and database:
-        lines += ["", "Query it in Athena:", f'  SELECT * FROM "{database}"."{sample_table}" LIMIT 10;']
+        lines += [
+            "",
+            f"Query it in Athena (workgroup {workgroup}):" if workgroup else "Query it in Athena:",
+            f'  SELECT * FROM "{database}"."{sample_table}" LIMIT 10;',
+        ]
     if cleanup:
         lines += ["", f"Snapshot cleanup: {cleanup.get('snapshot_identifier')}: {cleanup.get('reason')}"]
-    link = console_link(job.get("execution_arn"), job.get("region"))
-    if link:
-        lines += ["", f"Execution: {link}"]
+    lines += _footer(state)
     return {
-        "subject": _subject(f"[{PRODUCT}] {status}", cluster or "", f"export {export_id}"),
+        "subject": subject(status, cluster, export_id, label="export"),
         "message": "\n".join(lines),
-        "attributes": _attributes(status, cluster),
+        "attributes": _attributes(status, cluster, export_id=export_id),
         "status": status,
     }
 
 
-def failure_message(state: dict[str, Any]) -> dict[str, Any]:
+def failure_message(state: dict[str, Any], now: float | None = None) -> dict[str, Any]:
     failure = state.get("failure") or {}
     job = state.get("job") or {}
     snapshot = state.get("snapshot") or {}
@@ -162,13 +243,16 @@ def failure_message(state: dict[str, Any]) -> dict[str, Any]:
     cluster = _cluster(state)
     advice = RUNBOOK.get(error) or RUNBOOK.get(error.removesuffix("Fault") + "Fault") or DEFAULT_ADVICE
     lines = [
-        f"The export of {cluster or 'the requested snapshot'} to the data lake FAILED.",
+        f"The export of {cluster or 'the requested snapshot'} to the data lake FAILED in step {step}.",
         "",
         f"Failed step:  {step}",
         f"Error:        {error}",
         f"Cause:        {cause}",
         f"What to do:   {advice}",
     ]
+    started = job.get("started_epoch")
+    if isinstance(started, (int, float)):
+        lines.append(f"Started:      {_utc(started)}" + (f" (failed after {_duration(now - started)})" if now is not None else ""))
     if export.get("export_task_identifier"):
         lines.append(f"Export task:  {export['export_task_identifier']} ({export.get('status')})")
     cleanup = state.get("cleanup") or {}
@@ -177,13 +261,11 @@ def failure_message(state: dict[str, Any]) -> dict[str, Any]:
     elif state.get("cleanup_error") or (snapshot.get("created_by_this_run") and not cleanup):
         name = snapshot.get("snapshot_identifier") or job.get("snapshot_identifier")
         lines.append(f"Snapshot:     {name} was created by this execution and may still exist; delete it by hand.")
-    link = console_link(job.get("execution_arn"), job.get("region"))
-    if link:
-        lines += ["", f"Execution: {link}"]
+    lines += _footer(state)
     return {
-        "subject": _subject(f"[{PRODUCT}] FAILED", cluster or "", f"{step}: {error}"),
+        "subject": subject("FAILED", cluster, f"{step}: {error}"),
         "message": "\n".join(lines),
-        "attributes": _attributes("FAILED", cluster),
+        "attributes": _attributes("FAILED", cluster, error=_one_line(error)),
         "error": error,
         "cause": cause,
     }
