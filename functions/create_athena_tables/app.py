@@ -7,6 +7,7 @@ from typing import Any
 from aurora_lake import clock
 from aurora_lake.athena_tables import Settings, create_athena_tables
 from aurora_lake.handler import remaining_seconds, step_handler
+from aurora_lake.observability import MetricUnit, metrics
 
 # Part of the invocation's time kept free, so it returns well before its timeout.
 MIN_RESERVE_SECONDS = 15.0
@@ -20,4 +21,9 @@ def work_budget(remaining: float) -> float:
 @step_handler("CreateAthenaTables")
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     deadline = clock.now() + work_budget(remaining_seconds(context))
-    return create_athena_tables(event, Settings.from_env(), deadline)
+    result = create_athena_tables(event, Settings.from_env(), deadline)
+    # Once per execution: on the invocation that finishes, not on every batch.
+    if result.get("done") and not (event.get("athena") or {}).get("done"):
+        metrics.add_metric(name="TablesExported", unit=MetricUnit.Count, value=int(result.get("tables_created") or 0))
+        metrics.add_metric(name="TablesSkipped", unit=MetricUnit.Count, value=int(result.get("tables_skipped") or 0))
+    return result

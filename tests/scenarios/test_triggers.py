@@ -1,0 +1,191 @@
+"""The triggers and the sample events, through the real state machine and handlers.
+
+EventBridge and EventBridge Scheduler are not emulated: what they would send is computed
+here from template.yaml exactly as declared (the rule's event pattern and InputTransformer,
+the schedule's Input), then started in the emulated account as the services would start it.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from moto.events.models import EventPattern
+
+from emulated_account import EmulatedAccount
+
+EVENTS = Path(__file__).resolve().parents[2] / "events"
+NEWEST_AUTOMATED = "arn:aws:rds:us-east-1:123456789012:cluster-snapshot:rds:demo-aurora-cluster-2026-11-01-03-10"
+
+
+def _json_path(document: Any, path: str) -> Any:
+    """The subset of JSONPath InputPathsMap uses here: ``$.a.b``."""
+    if not re.fullmatch(r"\$(\.[A-Za-z0-9_-]+)+", path):
+        raise ValueError(f"unsupported InputPathsMap path {path!r}")
+    for key in path[2:].split("."):
+        document = document[key]
+    return document
+
+
+def apply_input_transformer(transformer: dict[str, Any], event: dict[str, Any]) -> str:
+    """EventBridge's InputTransformer: each <name> of InputTemplate becomes the value at its path.
+
+    Outside a JSON string a placeholder takes the JSON value (a string gets its quotes);
+    inside one, the text is inserted escaped, without quotes.
+    """
+    values = {name: _json_path(event, path) for name, path in transformer.get("InputPathsMap", {}).items()}
+    template: str = transformer["InputTemplate"]
+    out, in_string, i = [], False, 0
+    while i < len(template):
+        ch = template[i]
+        match = re.match(r"<([A-Za-z0-9_.-]+)>", template[i:])
+        if match and match.group(1) in values:
+            value = values[match.group(1)]
+            out.append(json.dumps(value)[1:-1] if in_string and isinstance(value, str) else json.dumps(value))
+            i += match.end()
+            continue
+        if ch == "\\" and in_string:
+            out.append(template[i : i + 2])
+            i += 2
+            continue
+        if ch == '"':
+            in_string = not in_string
+        out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+def test_input_transformer_quotes_like_eventbridge() -> None:
+    transformer = {"InputPathsMap": {"a": "$.detail.a", "n": "$.n"}, "InputTemplate": '{"x": <a>, "y": "id <a>", "z": <n>}'}
+    rendered = apply_input_transformer(transformer, {"detail": {"a": 'say "hi"'}, "n": 3})
+    assert json.loads(rendered) == {"x": 'say "hi"', "y": 'id say "hi"', "z": 3}
+
+
+def _resource(account: EmulatedAccount, logical_id: str) -> dict[str, Any]:
+    assert account.template.is_created(logical_id), f"{logical_id} is not deployed with these parameters"
+    return account.template.resolve(account.template.resources[logical_id]["Properties"])
+
+
+def test_snapshot_created_event_exports_that_snapshot() -> None:
+    event = json.loads((EVENTS / "rds-cluster-snapshot-created-event.json").read_text())
+    with EmulatedAccount(parameters={"EnableSnapshotEventTrigger": "true"}) as account:
+        rule = _resource(account, "SnapshotCreatedRule")
+        assert EventPattern(None, rule["EventPattern"]).matches_event(event), "the rule must match the sample event"
+        [target] = rule["Targets"]
+        assert target["Arn"] == account.state_machine_arn
+        execution_input = apply_input_transformer(target["InputTransformer"], event)
+        result = account.run(execution_input)
+    assert json.loads(execution_input) == {"snapshot_arn": event["detail"]["SourceArn"]}
+    assert result.status == "SUCCEEDED", (result.error, result.cause)
+    assert result.snapshots_created == []  # an event names an existing snapshot: nothing new is taken
+    [export] = result.export_tasks
+    assert export["source_arn"] == event["detail"]["SourceArn"] == NEWEST_AUTOMATED
+    assert export["status"] == "COMPLETE"
+    assert result.notifications[-1]["subject"].startswith("[aurora-lake] SUCCEEDED demo-aurora-cluster")
+
+
+def test_scheduled_input_exports_the_cluster() -> None:
+    parameters = {"EnableSchedule": "true", "ScheduleClusterIdentifier": "demo-aurora-cluster"}
+    with EmulatedAccount(parameters=parameters) as account:
+        schedule = _resource(account, "ExportSchedule")
+        assert schedule["Target"]["Arn"] == account.state_machine_arn
+        execution_input = schedule["Target"]["Input"]
+        result = account.run(execution_input)
+    assert json.loads(execution_input) == json.loads((EVENTS / "scheduler-payload.json").read_text())
+    assert result.status == "SUCCEEDED", (result.error, result.cause)
+    [snapshot] = result.snapshots_created
+    [export] = result.export_tasks
+    assert export["source_arn"].endswith(f":cluster-snapshot:{snapshot}")
+    assert "CleanUpSnapshot" in result.states
+
+
+def test_schedule_of_the_latest_automated_snapshot_sends_that_mode_s_console_input() -> None:
+    # events/latest-automated-snapshot.json itself is run by the workflow scenarios.
+    parameters = {"EnableSchedule": "true", "ScheduleClusterIdentifier": "demo-aurora-cluster",
+                  "ScheduleSnapshotSource": "latest-automated"}
+    from emulated_account.template import Template
+
+    template = Template(Path(__file__).resolve().parents[2] / "template.yaml",
+                        parameters={"AllowedClusterIdentifiers": "demo-aurora-cluster", **parameters})
+    schedule = template.resolve(template.resources["ExportSchedule"]["Properties"])
+    assert json.loads(schedule["Target"]["Input"]) == json.loads((EVENTS / "latest-automated-snapshot.json").read_text())
+
+
+# --- events/functions: what `sam local invoke FUNCTION -e events/functions/<step>.json` sends --
+
+
+def _event(step: str) -> dict[str, Any]:
+    return json.loads((EVENTS / "functions" / f"{step}.json").read_text())
+
+
+def _invoke(account: EmulatedAccount, logical_id: str, event: dict[str, Any]) -> dict[str, Any]:
+    assert account.runtime is not None
+    error, payload = account.runtime.run(account.functions[logical_id], event)
+    result = json.loads(payload)
+    assert error is None, (logical_id, result)
+    return result
+
+
+def test_every_function_sample_event_is_what_its_handler_takes() -> None:
+    """The samples chain like one execution (its names are derived from the execution name),
+    so each handler is run on its sample in a fresh account and must do its step's work."""
+    samples = {path.stem for path in (EVENTS / "functions").glob("*.json")}
+    assert samples == {"validate_input", "create_snapshot", "check_snapshot", "start_export", "check_export",
+                       "create_athena_tables", "delete_snapshot", "notify", "notify-failure"}
+    logs = io.StringIO()
+    with EmulatedAccount(handler_output=logs) as account:
+        job = _invoke(account, "ValidateInputFunction", _event("validate_input"))["job"]
+        assert job == _event("create_snapshot")["job"], "validate_input.json must produce the job the other samples carry"
+
+        snapshot = _invoke(account, "CreateSnapshotFunction", _event("create_snapshot"))
+        assert snapshot["snapshot_identifier"] == job["snapshot_identifier"] and snapshot["created_by_this_run"] is True
+        account.clock.advance(3600)
+        assert _invoke(account, "CheckSnapshotFunction", _event("check_snapshot"))["status"] == "available"
+
+        export = _invoke(account, "StartExportFunction", _event("start_export"))
+        assert export["export_task_identifier"] == _event("check_export")["export"]["export_task_identifier"]
+        account.clock.advance(6 * 3600)
+        assert _invoke(account, "CheckExportFunction", _event("check_export"))["status"] == "COMPLETE"
+
+        athena = _invoke(account, "CreateAthenaTablesFunction", _event("create_athena_tables"))
+        assert athena["tables_created"] > 0 and athena["plan_key"]
+        for _ in range(5):  # the state machine's loop: call again with the result until done
+            if athena["done"]:
+                break
+            athena = _invoke(account, "CreateAthenaTablesFunction", {**_event("create_athena_tables"), "athena": athena})
+        assert athena["done"] is True
+
+        cleanup = _invoke(account, "DeleteSnapshotFunction", _event("delete_snapshot"))
+        assert cleanup["deleted"] is True and cleanup["snapshot_identifier"] == job["snapshot_identifier"]
+
+        assert _invoke(account, "NotifyFunction", _event("notify"))["status"] == "SUCCEEDED"
+        failure = _invoke(account, "NotifyFunction", _event("notify-failure"))
+        assert failure["error"] == "ExportFailed" and "KMS key check failed" in failure["cause"]
+        subjects = [n["subject"] for n in account.notifications()]
+    assert [s.split()[1] for s in subjects] == ["SUCCEEDED", "FAILED"]
+    failed_run = _event("notify-failure")["state"]["job"]["execution_name"]
+    _assert_logs_and_metrics(logs.getvalue(), [job["execution_name"], failed_run], tables=athena["tables_created"])
+
+
+def _assert_logs_and_metrics(output: str, execution_names: list[str], tables: int) -> None:
+    """Every log line names its step and carries the execution name as correlation id, and the
+    run's metrics are published once each in the AuroraLake namespace (Embedded Metric Format)."""
+    records = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+    logs = [r for r in records if "level" in r]
+    assert {r["step"] for r in logs} >= {"ValidateInput", "CreateSnapshot", "CheckSnapshot", "StartExport", "CheckExport",
+                                         "CreateAthenaTables", "CleanUpSnapshot", "Notify"}
+    assert all(r["service"] == "aurora-lake" for r in logs)
+    # The failure sample comes from another execution: its one log line carries that name.
+    assert [r["correlation_id"] for r in logs] == [execution_names[0]] * (len(logs) - 1) + [execution_names[1]]
+    published: dict[str, list[float]] = {}
+    for record in (r for r in records if "_aws" in r):
+        for directive in record["_aws"]["CloudWatchMetrics"]:
+            assert directive["Namespace"] == "AuroraLake"
+            for metric in directive["Metrics"]:
+                published.setdefault(metric["Name"], []).extend(record[metric["Name"]])
+    assert set(published) >= {"ExportDuration", "ExportedGigabytes", "TablesExported", "TablesSkipped"}
+    assert published["TablesExported"] == [tables] and published["TablesSkipped"] == [0]
+    assert len(published["ExportDuration"]) == 1 and published["ExportDuration"][0] > 0
