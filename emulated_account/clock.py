@@ -31,6 +31,10 @@ class VirtualClock:
         self._now = float(start)
         self._lock = threading.RLock()
         self._listeners: list[Callable[[float], None]] = []
+        # Held while a handler runs: the interpreter's Waits and Retry back-offs of other
+        # executions then move time between invocations, never during one (which would
+        # look like a handler running past its timeout).
+        self.gate = threading.RLock()
 
     @property
     def start(self) -> float:
@@ -119,14 +123,19 @@ def installed(clock: VirtualClock) -> Iterator[VirtualClock]:
     def wait_interval(self: Any, env: Any, wait_seconds: float) -> None:
         # A stopped execution must not move time on; otherwise the Wait is instantaneous.
         if wait_seconds and wait_seconds > 0 and env.is_running():
-            clock.advance(float(wait_seconds))
+            with clock.gate:
+                clock.advance(float(wait_seconds))
+
+    def interpreter_sleep(seconds: float) -> None:
+        with clock.gate:
+            clock.sleep(seconds)
 
     # retrier_decl does `import time; time.sleep(...)`: give it a time module whose sleep is virtual.
     virtual_time = types.ModuleType("time")
     import time as _time
 
     virtual_time.__dict__.update({k: v for k, v in vars(_time).items() if not k.startswith("__")})
-    virtual_time.sleep = clock.sleep  # type: ignore[attr-defined]
+    virtual_time.sleep = interpreter_sleep  # type: ignore[attr-defined]
     virtual_time.time = clock.now  # type: ignore[attr-defined]
 
     shim = _datetime_module_for(clock)

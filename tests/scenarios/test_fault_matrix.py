@@ -181,3 +181,106 @@ def test_busy_cluster_and_full_export_slots_are_waited_out_with_a_bound() -> Non
     # The slot wait (attempts x the capped delay) stays well inside the execution's own timeout.
     total = sum(min(slots["IntervalSeconds"] * slots["BackoffRate"] ** n, slots["MaxDelaySeconds"]) for n in range(slots["MaxAttempts"]))
     assert 6 * 3600 <= total <= ASL["TimeoutSeconds"] / 3
+
+
+# -- permanent faults: reported, named, actionable, and nothing left behind silently ----------
+
+PERMANENT = [
+    # (fault, error the run ends with, words of the advice in the cause)
+    ("rds:CreateDBClusterSnapshot:DBClusterNotFoundFault:1", "DBClusterNotFoundFault", "Check cluster_identifier"),
+    ("rds:CreateDBClusterSnapshot:SnapshotQuotaExceeded:1", "SnapshotQuotaExceeded", "Delete old manual snapshots"),
+    ("rds:StartExportTask:KMSKeyNotAccessibleFault:1", "KMSKeyNotAccessibleFault", "key policy"),
+    ("rds:StartExportTask:IamRoleNotFoundFault:1", "IamRoleNotFound", "Redeploy the stack"),
+    ("rds:StartExportTask:IamRoleMissingPermissionsFault:1", "IamRoleMissingPermissions", "lacks S3 or KMS permissions"),
+    ("rds:StartExportTask:InvalidS3BucketFault:1", "InvalidS3BucketFault", "bucket is missing"),
+    ("rds:StartExportTask:InvalidExportOnlyFault:1", "InvalidExportOnly", "Fix export_only"),
+    ("rds:StartExportTask:DBClusterSnapshotNotFoundFault:1", "DBClusterSnapshotNotFoundFault", "Check snapshot_arn"),
+]
+
+
+def _snapshot_exists(account: EmulatedAccount, identifier: str) -> bool:
+    found = account.client("rds").describe_db_cluster_snapshots(SnapshotType="manual")["DBClusterSnapshots"]
+    return identifier in {snapshot["DBClusterSnapshotIdentifier"] for snapshot in found}
+
+
+def _failed_notification(account: EmulatedAccount, before: int) -> dict[str, Any]:
+    [notification] = account.notifications()[before:]
+    assert notification["subject"].startswith("[aurora-lake] FAILED")
+    return notification
+
+
+def test_permanent_faults_fail_once_named_with_advice_and_clean_up(account: EmulatedAccount, record_property: Any) -> None:
+    for spec, error, advice in PERMANENT:
+        snapshots_before, exports_before, notes_before = len(account.rds.snapshots_created), len(account.rds.export_task_ids), len(account.notifications())
+        account.fault_plan.faults[:] = [Fault.parse(spec)]
+        result = account.run(INPUT)
+        assert (result.status, result.error) == ("FAILED", error), (spec, result.cause)
+        assert "What to do: " in (result.cause or "") and advice in (result.cause or ""), spec
+        notification = _failed_notification(account, notes_before)
+        assert error in notification["message"] and advice in notification["message"]
+        assert len(account.rds.export_task_ids) == exports_before, spec
+        # A snapshot this run created is gone again.
+        for identifier in account.rds.snapshots_created[snapshots_before:]:
+            assert not _snapshot_exists(account, identifier), spec
+    record_property("fault_cases", len(PERMANENT))
+
+
+def test_missing_snapshot_fails_with_the_aws_error_and_creates_nothing(account: EmulatedAccount) -> None:
+    account.fault_plan.faults[:] = []
+    notes_before, exports_before = len(account.notifications()), len(account.rds.export_task_ids)
+    result = account.run({"snapshot_arn": f"arn:aws:rds:{account.region}:{account.account_id}:cluster-snapshot:demo-aurora-cluster-gone"})
+    assert (result.status, result.error) == ("FAILED", "DBClusterSnapshotNotFoundFault")
+    assert "demo-aurora-cluster-gone does not exist" in (result.cause or "") and "What to do: " in (result.cause or "")
+    _failed_notification(account, notes_before)
+    assert len(account.rds.export_task_ids) == exports_before
+
+
+def test_snapshot_that_cannot_be_deleted_is_named_in_the_notification(account: EmulatedAccount) -> None:
+    account.fault_plan.faults[:] = [
+        Fault.parse("rds:StartExportTask:KMSKeyNotAccessibleFault:1"),
+        Fault.parse("rds:DeleteDBClusterSnapshot:InvalidDBClusterSnapshotStateFault:1"),
+    ]
+    snapshots_before, notes_before = len(account.rds.snapshots_created), len(account.notifications())
+    result = account.run(INPUT)
+    [snapshot] = account.rds.snapshots_created[snapshots_before:]
+    assert (result.status, result.error) == ("FAILED", "KMSKeyNotAccessibleFault")
+    assert _snapshot_exists(account, snapshot)
+    message = _failed_notification(account, notes_before)["message"]
+    assert f"Snapshot:     {snapshot}" in message and "delete it by hand" in message
+    account.client("rds").delete_db_cluster_snapshot(DBClusterSnapshotIdentifier=snapshot)
+
+
+def test_busy_cluster_is_waited_out_with_back_off(account: EmulatedAccount) -> None:
+    account.fault_plan.faults[:] = [Fault.parse("rds:CreateDBClusterSnapshot:InvalidDBClusterStateFault:3")]
+    snapshots_before = len(account.rds.snapshots_created)
+    result = account.run(INPUT)
+    assert result.status == "SUCCEEDED", (result.error, result.cause)
+    assert len(account.rds.snapshots_created) - snapshots_before == 1
+    # 60 s, then 90 s, then 135 s of back-off before the snapshot could be taken.
+    first_check = next(entry for entry in result.state_entries if entry.name == "WaitForSnapshot")
+    assert first_check.simulated_seconds >= 60 + 90 + 135
+
+
+def test_cluster_busy_past_the_retries_fails_with_a_notification(account: EmulatedAccount) -> None:
+    account.fault_plan.faults[:] = [Fault.parse("rds:CreateDBClusterSnapshot:InvalidDBClusterStateFault:99")]
+    notes_before, snapshots_before = len(account.notifications()), len(account.rds.snapshots_created)
+    result = account.run(INPUT)
+    assert (result.status, result.error) == ("FAILED", "InvalidDBClusterStateFault")
+    assert account.fault_plan.faults[0].used == 9  # the first try and the 8 declared retries
+    assert "Start again later" in _failed_notification(account, notes_before)["message"]
+    assert len(account.rds.snapshots_created) == snapshots_before
+
+
+def test_a_failing_notification_does_not_hide_the_original_error(account: EmulatedAccount) -> None:
+    account.fault_plan.faults[:] = [
+        Fault.parse("rds:StartExportTask:KMSKeyNotAccessibleFault:1"),
+        Fault.parse("sns:Publish:Throttling:99"),
+    ]
+    notes_before = len(account.notifications())
+    result = account.run(INPUT)
+    assert (result.status, result.error) == ("FAILED", "KMSKeyNotAccessibleFault")
+    assert "KMSKeyNotAccessible" in (result.cause or "")
+    assert account.notifications()[notes_before:] == []
+    assert account.fault_plan.faults[1].used == 7  # NotifyFailure tried once and retried 6 times
+    assert result.states[-2:] == ["NotifyFailure", "ExportWorkflowFailed"]
+
