@@ -2,39 +2,57 @@
 
 Step Functions bills every state transition, and each poll costs three (Wait,
 check, Choice). A fixed interval is either expensive for long exports or slow to
-notice short ones. Instead, each check estimates the time remaining from the
-progress RDS reports and waits most of it, then tightens the interval as the
-estimate nears zero. The number of polls then grows with the logarithm of the
-duration, while the delay between completion and its detection stays a small
-fraction of the elapsed time.
+notice short ones. Instead, each check brackets the completion time from the
+progress seen so far and waits until just after the *earliest* time the task
+can be complete, plus the latency we accept:
 
-Exports do not progress linearly: they sit in STARTING at 0% for a while, then
-slow down at the end because the largest tables finish last. The estimate
-assumes the last ``TAIL_PERCENT`` of progress runs ``TAIL_SLOWDOWN`` times
-slower than the rest, and corrects itself from the rate it observes there.
+* ``earliest`` assumes progress never speeds up: the rest goes at most as fast
+  as the slowest rate measured so far (readings are whole percents, so every
+  measured rate is widened by one percent). Exports slow down toward the end
+  (the largest tables finish last), so this bound holds for them; a check
+  that lands early only costs one more poll, never a late notice.
+* While nothing has progressed (an export sits in ``STARTING`` at 0%), the
+  run is assumed to report 0% for at most ``MAX_NO_PROGRESS_FRACTION`` of its
+  time, so it cannot be complete before ``elapsed / MAX_NO_PROGRESS_FRACTION``.
+* The first progress of an export says little about its rate (progress began
+  some time after the last 0% check), so the next check comes soon after and
+  measures it; only a first reading of at least ``FIRST_PROGRESS_MIN_PERCENT``
+  is taken to mean progress ran for half of the time since the last 0% check.
+
+The accepted latency is a tenth of the run (at least a minute, at most a quarter
+of an hour), so the number of polls grows with the logarithm of the duration.
+
+With ``POLL_FIXED_WAIT_SECONDS`` set, every wait is that many seconds instead:
+the fixed-interval poll that ``make bench`` compares against.
 """
 
 from __future__ import annotations
 
+import math
+import os
 from dataclasses import asdict, dataclass
 from typing import Any
 
 MIN_WAIT_SECONDS = 30
-MAX_WAIT_SECONDS = 6 * 3600
-# Detection latency we accept near completion: a tenth of the elapsed time,
-# but at least a minute and at most a quarter of an hour.
+MAX_WAIT_SECONDS = 12 * 3600
+# Detection latency we accept: a tenth of the run, at least a minute, at most a quarter of an hour.
 LATENCY_FRACTION = 0.1
 MIN_LATENCY_SECONDS = 60
 MAX_LATENCY_SECONDS = 900
-# Fraction of the estimated remaining time waited while completion is far away:
-# below 1 so that an optimistic estimate does not overshoot completion.
-REMAINING_FRACTION = 0.85
-# While nothing has progressed yet, the wait grows with the time already spent.
-NO_PROGRESS_GROWTH = 1.0
-TAIL_PERCENT = 10.0
-TAIL_SLOWDOWN = 6.0
+# The longest share of its run a task may report no progress (RDS exports spend about a fifth
+# of their run in STARTING); a longer silent phase is noticed late, never missed.
+MAX_NO_PROGRESS_FRACTION = 1 / 3
+# A first progress reading this high is taken to mean progress ran for at least this share of
+# the time since the last 0% check (otherwise the next check comes a latency budget later).
+FIRST_PROGRESS_MIN_PERCENT = 30
+FIRST_PROGRESS_SHARE = 0.5
+# Progress is reported in whole percents.
+RESOLUTION_PERCENT = 1.0
+# Checks kept for rate measurements (a few hundred bytes of state).
+MAX_POINTS = 5
 FIRST_SNAPSHOT_WAIT_SECONDS = 60
-FIRST_EXPORT_WAIT_SECONDS = 60
+FIRST_EXPORT_WAIT_SECONDS = 120
+FIXED_WAIT_ENV = "POLL_FIXED_WAIT_SECONDS"
 
 
 @dataclass(frozen=True)
@@ -42,15 +60,15 @@ class Progress:
     """What the previous checks saw; kept in the state data between polls."""
 
     started_at: float
+    # True when progress is counted from started_at (a snapshot this run created); an
+    # export's progress only starts after STARTING, at a time nobody reports.
+    counts_from_start: bool = False
     last_checked_at: float | None = None
     last_percent: float = 0.0
-    # Progress began after the last check that still saw 0%.
+    # The last check that saw 0% (an export in STARTING reports 0%): progress began after it.
     last_zero_at: float | None = None
-    # Percent per second before the tail, once two checks have measured it.
-    main_rate: float | None = None
-    # The first check that saw the tail, to measure the tail's own rate.
-    tail_checked_at: float | None = None
-    tail_percent: float | None = None
+    # The latest checks that saw progress, as [time, percent]: rates are measured over every span.
+    points: tuple[tuple[float, float], ...] = ()
     polls: int = 0
 
     def to_dict(self) -> dict[str, Any]:
@@ -60,7 +78,19 @@ class Progress:
     def from_dict(cls, data: dict[str, Any] | None, started_at: float) -> Progress:
         if not data:
             return cls(started_at=started_at, last_zero_at=started_at)
-        return cls(**{key: data[key] for key in cls.__dataclass_fields__ if key in data})
+        values = {key: data[key] for key in cls.__dataclass_fields__ if key in data}
+        values["points"] = tuple((float(at), float(percent)) for at, percent in values.get("points") or ())
+        return cls(**values)
+
+
+def fixed_wait() -> int | None:
+    """The fixed interval set by POLL_FIXED_WAIT_SECONDS, if any."""
+    value = os.environ.get(FIXED_WAIT_ENV)
+    return max(1, int(float(value))) if value else None
+
+
+def first_wait(default: int) -> int:
+    return fixed_wait() or default
 
 
 def latency_budget(expected_total: float) -> float:
@@ -68,63 +98,51 @@ def latency_budget(expected_total: float) -> float:
 
 
 def _clamp(seconds: float) -> int:
-    return int(min(MAX_WAIT_SECONDS, max(MIN_WAIT_SECONDS, round(seconds))))
+    return int(min(MAX_WAIT_SECONDS, max(MIN_WAIT_SECONDS, math.ceil(seconds))))
 
 
-def _main_rate(progress: Progress, now: float, percent: float) -> float | None:
-    """Percent per second before the tail, measured or estimated."""
-    tail_start = 100.0 - TAIL_PERCENT
-    if progress.last_percent > 0 and progress.last_checked_at is not None and percent > progress.last_percent:
-        if progress.last_percent < tail_start and percent <= tail_start:
-            return (percent - progress.last_percent) / max(1.0, now - progress.last_checked_at)
-    if progress.main_rate is not None:
-        return progress.main_rate
-    if percent <= 0:
-        return None
-    # A single observation: progress began somewhere since the last 0% check;
-    # assume half-way, which errs towards checking again early.
-    began = progress.last_zero_at if progress.last_zero_at is not None else progress.started_at
-    return percent / max(1.0, (now - began) / 2)
+def _fastest_rate(progress: Progress, now: float, percent: float) -> float:
+    """Upper bound of the rate (percent per second) for the rest of the run; inf when unknown."""
+    spans = list(progress.points)
+    if progress.counts_from_start:
+        spans.append((progress.started_at, 0.0))
+    elif not spans and progress.last_zero_at is not None and percent >= FIRST_PROGRESS_MIN_PERCENT:
+        spans.append((now - FIRST_PROGRESS_SHARE * (now - progress.last_zero_at), 0.0))
+    bounds = [
+        (percent - before + RESOLUTION_PERCENT) / (now - at) for at, before in spans if now > at and percent >= before
+    ]
+    return min(bounds) if bounds else math.inf
 
 
-def estimate_remaining(progress: Progress, now: float, percent: float) -> tuple[float | None, float | None]:
-    """(seconds until 100% or None while nothing has progressed, main-phase rate)."""
-    rate = _main_rate(progress, now, percent)
-    if rate is None:
-        return None, None
-    tail_start = 100.0 - TAIL_PERCENT
-    if percent >= tail_start:
-        if progress.tail_checked_at is not None and progress.tail_percent is not None and percent > progress.tail_percent:
-            tail_rate = (percent - progress.tail_percent) / max(1.0, now - progress.tail_checked_at)
-            return (100.0 - percent) / tail_rate, rate
-        return (100.0 - percent) * TAIL_SLOWDOWN / rate, rate
-    return (tail_start - percent) / rate + TAIL_PERCENT * TAIL_SLOWDOWN / rate, rate
+def earliest_completion(progress: Progress, now: float, percent: float) -> float:
+    """The earliest time the task can be complete, given what the checks have seen."""
+    # Below a whole percent nothing is measurable: a 0% reading counts as no progress.
+    silent = percent <= 0
+    # No progress until the last 0% check: the run is at least that long over the fraction.
+    silent_until = now if silent else progress.last_zero_at
+    by_silence = progress.started_at
+    if silent_until is not None and not progress.counts_from_start:
+        by_silence += (silent_until - progress.started_at) / MAX_NO_PROGRESS_FRACTION
+    if silent:
+        return by_silence
+    rate = _fastest_rate(progress, now, percent)
+    remaining = max(0.0, 100.0 - percent - RESOLUTION_PERCENT)
+    return max(by_silence, now + (remaining / rate if rate > 0 else 0.0))
 
 
 def next_wait(progress: Progress, now: float, percent: float) -> tuple[int, Progress]:
     """The next wait in seconds, and the progress record to keep for the next check."""
-    elapsed = max(0.0, now - progress.started_at)
-    remaining, rate = estimate_remaining(progress, now, percent)
-    if remaining is None:
-        wait = max(FIRST_EXPORT_WAIT_SECONDS, NO_PROGRESS_GROWTH * elapsed)
-    else:
-        budget = latency_budget(elapsed + remaining)
-        if REMAINING_FRACTION * remaining > budget:
-            wait = REMAINING_FRACTION * remaining
-        else:
-            # Close to the end: land just after the estimated completion,
-            # never later than the latency budget allows.
-            wait = min(remaining + budget / 2, budget)
-    in_tail = percent >= 100.0 - TAIL_PERCENT
-    first_tail_check = in_tail and progress.tail_checked_at is None
+    earliest = max(now, earliest_completion(progress, now, percent))
+    budget = latency_budget(earliest - progress.started_at)
+    wait = fixed_wait() or _clamp(earliest + budget - now)
+    points = (*progress.points, (now, percent))[-MAX_POINTS:] if percent > 0 else progress.points
     updated = Progress(
         started_at=progress.started_at,
+        counts_from_start=progress.counts_from_start,
         last_checked_at=now,
         last_percent=percent,
         last_zero_at=now if percent <= 0 else progress.last_zero_at,
-        main_rate=rate if rate is not None and progress.last_percent > 0 else progress.main_rate,
-        tail_checked_at=now if first_tail_check else progress.tail_checked_at,
-        tail_percent=percent if first_tail_check else progress.tail_percent,
+        points=points,
         polls=progress.polls + 1,
     )
-    return _clamp(wait), updated
+    return wait, updated
