@@ -12,8 +12,14 @@ Each exported source table gets two tables there:
                                                      schema is the database)
 
   e.g. ``demo_aurora_cluster__mydb__public__ledger_entries``. After every
-  successful export it is dropped and re-created over the newest export's
-  files, so its columns follow the source's current columns.
+  successful export it is re-pointed at the newest export's files through the
+  AWS Glue Data Catalog API (UpdateTable; CreateTable the first time), with
+  the newest export's columns. One UpdateTable swaps location and columns
+  atomically: saved queries never meet a missing table (Athena DDL would need
+  DROP TABLE + CREATE TABLE, with a gap between them), column changes between
+  exports are carried over, and no Athena DDL query is spent on it. Its
+  properties name the export (``aurora_lake.export_task_identifier``) and the
+  versioned table (``aurora_lake.versioned_table``) it currently matches.
 
 * the **versioned** table, one per export, which stays queryable for as long
   as that export's files stay in S3::
@@ -21,6 +27,10 @@ Each exported source table gets two tables there:
       {latest name}__{export task identifier}
 
   e.g. ``demo_aurora_cluster__mydb__public__ledger_entries__exp_20261101``.
+  It is created with Athena DDL (``CREATE EXTERNAL TABLE IF NOT EXISTS``),
+  the one Athena query per table and export, and never changed afterwards.
+  The latest tables move only after every versioned table of the export
+  exists, so a failed DDL statement never leaves some latest tables moved.
 
 Every part is lower-cased (Athena stores names in lower case) and every
 character outside ``[a-z0-9_]`` becomes ``_``. Parts are joined with a double
@@ -32,9 +42,11 @@ same name are reported as ``AthenaNameCollision``, never merged.
 
 Column names keep the source spelling, lower-cased (Parquet columns are matched
 by name, and Athena compares names in lower case). They are quoted with
-backticks when they are reserved words, start with a digit or an underscore, or
-hold any character outside ``[a-z0-9_]``. Two columns of one table that differ
-only in case cannot both be read, and are reported as a collision.
+backticks in Athena DDL when they are reserved words, start with a digit or an
+underscore, or hold any character outside ``[a-z0-9_]``; through the Glue API
+they are given as they are, lower-cased and unquoted (quoting is DDL syntax).
+Two columns of one table that differ only in case cannot both be read, and are
+reported as a collision.
 """
 
 from __future__ import annotations
