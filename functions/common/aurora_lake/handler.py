@@ -16,7 +16,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from aurora_lake.errors import aws_error
-from aurora_lake.observability import logger, metrics, tracer
+from aurora_lake.observability import logger, metrics, traced
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
@@ -48,7 +48,7 @@ def step_handler(step: str) -> Callable[[Handler], Handler]:
             logger.info("step done", extra={"result": _summary(result)})
             return result
 
-        return metrics.log_metrics(tracer.capture_lambda_handler(wrapper, capture_response=False))
+        return metrics.log_metrics(traced(wrapper))
 
     return decorate
 

@@ -1,21 +1,49 @@
-"""Powertools Logger, Tracer and Metrics, configured once for every function."""
+"""Powertools Logger and Metrics, configured once for every function; Tracer only when tracing is on.
+
+Creating a Powertools Tracer imports the X-Ray SDK, which costs more than boto3
+itself on a cold start. Most invocations here are cold (polls are minutes to
+hours apart), so the Tracer is created only where traces can be sent.
+"""
 
 from __future__ import annotations
 
+import os
 import warnings
+from collections.abc import Callable
+from typing import Any, TypeVar
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.logging import Logger
+from aws_lambda_powertools.metrics import Metrics, MetricUnit
 
 SERVICE = "aurora-lake"
 # One namespace for every function's metrics (POWERTOOLS_METRICS_NAMESPACE says the same).
 NAMESPACE = "AuroraLake"
 
 logger = Logger(service=SERVICE)
-tracer = Tracer(service=SERVICE)
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
 
 # Most steps publish no metric; Powertools would warn on every invocation.
 warnings.filterwarnings("ignore", message="No application metrics to publish")
 
-__all__ = ["MetricUnit", "logger", "metrics", "tracer"]
+Handler = TypeVar("Handler", bound=Callable[..., Any])
+
+
+def tracing_enabled() -> bool:
+    """Powertools' own rule: off when disabled, under SAM local, or outside Lambda."""
+    if os.environ.get("POWERTOOLS_TRACE_DISABLED", "").strip().lower() in ("true", "1"):
+        return False
+    if os.environ.get("AWS_SAM_LOCAL", "").strip().lower() == "true":
+        return False
+    return bool(os.environ.get("AWS_LAMBDA_FUNCTION_NAME"))
+
+
+def traced(handler: Handler) -> Handler:
+    """The handler wrapped by a Powertools Tracer when tracing is on, else as it is."""
+    if not tracing_enabled():
+        return handler
+    from aws_lambda_powertools.tracing import Tracer
+
+    return Tracer(service=SERVICE).capture_lambda_handler(handler, capture_response=False)  # type: ignore[return-value]
+
+
+__all__ = ["MetricUnit", "logger", "metrics", "traced", "tracing_enabled"]

@@ -1,0 +1,113 @@
+"""Tables of expired exports are dropped, boundedly, and nothing else is (S3 and Glue in moto)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from aurora_lake import athena_retention
+
+BUCKET = "lake-bucket"
+DATABASE = "aurora_lake"
+OLD, NEW = "orders-lake-aaaaaaaaaaaa-111111111111", "orders-lake-bbbbbbbbbbbb-222222222222"
+
+
+def root(export_id: str) -> str:
+    return f"s3://{BUCKET}/exports/{export_id}/"
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, Any]]:
+    for name, value in {"AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x"}.items():
+        monkeypatch.setenv(name, value)
+    with mock_aws():
+        s3, glue = boto3.client("s3"), boto3.client("glue")
+        s3.create_bucket(Bucket=BUCKET)
+        glue.create_database(DatabaseInput={"Name": DATABASE})
+        yield s3, glue
+
+
+def export(s3: Any, glue: Any, export_id: str, tables: int) -> None:
+    """An export's files and its versioned tables, recorded as a run records them."""
+    sid = export_id.replace("-", "_")
+    for n in range(tables):
+        s3.put_object(Bucket=BUCKET, Key=f"exports/{export_id}/mydb/public.t{n}/1/part-00000.gz.parquet", Body=b"x")
+        glue.create_table(DatabaseName=DATABASE, TableInput={
+            "Name": f"orders__mydb__public__t{n}__{sid}",
+            "StorageDescriptor": {"Location": f"{root(export_id)}mydb/public.t{n}/"},
+        })
+    athena_retention.record_export(s3, BUCKET, export_id, root(export_id), DATABASE)
+
+
+def expire(s3: Any, export_id: str) -> None:
+    listed = s3.list_objects_v2(Bucket=BUCKET, Prefix=f"exports/{export_id}/")["Contents"]
+    s3.delete_objects(Bucket=BUCKET, Delete={"Objects": [{"Key": o["Key"]} for o in listed]})
+
+
+def tables(glue: Any) -> set[str]:
+    return {t["Name"] for t in glue.get_tables(DatabaseName=DATABASE)["TableList"]}
+
+
+def prune(s3: Any, glue: Any, **options: Any) -> athena_retention.RetentionResult:
+    return athena_retention.prune_expired_exports(s3, glue, BUCKET, DATABASE, current_export_id=NEW, now=time.time(), **options)
+
+
+def test_versioned_tables_of_an_expired_export_are_dropped_and_nothing_else(aws: tuple[Any, Any]) -> None:
+    s3, glue = aws
+    export(s3, glue, OLD, tables=3)
+    export(s3, glue, NEW, tables=3)
+    # The latest table (re-pointed elsewhere) and a table that only looks like an old one stay.
+    glue.create_table(DatabaseName=DATABASE, TableInput={"Name": "orders__mydb__public__t0",
+                                                         "StorageDescriptor": {"Location": f"{root(NEW)}mydb/public.t0/"}})
+    glue.create_table(DatabaseName=DATABASE, TableInput={"Name": f"other__x__{OLD.replace('-', '_')}",
+                                                         "StorageDescriptor": {"Location": "s3://elsewhere/x/"}})
+    expire(s3, OLD)
+    result = prune(s3, glue)
+    assert result.exports_gone == [OLD] and result.tables_dropped == 3 and not result.more
+    assert not any(name.endswith(OLD.replace("-", "_")) and name.startswith("orders__") for name in tables(glue))
+    assert {"orders__mydb__public__t0", f"other__x__{OLD.replace('-', '_')}"} <= tables(glue)
+    assert len([n for n in tables(glue) if n.endswith(NEW.replace("-", "_"))]) == 3
+    ledger = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix="athena-catalog/")["Contents"]]
+    assert ledger == [athena_retention.ledger_key(NEW)]  # the expired export is forgotten
+
+
+def test_exports_whose_files_remain_keep_their_tables(aws: tuple[Any, Any]) -> None:
+    s3, glue = aws
+    export(s3, glue, OLD, tables=2)
+    export(s3, glue, NEW, tables=2)
+    before = tables(glue)
+    result = prune(s3, glue)
+    assert result.exports_checked == 1 and result.exports_gone == [] and tables(glue) == before
+
+
+def test_exports_younger_than_the_expiry_are_not_even_checked(aws: tuple[Any, Any]) -> None:
+    s3, glue = aws
+    export(s3, glue, OLD, tables=1)
+    expire(s3, OLD)
+    result = prune(s3, glue, min_age_seconds=30 * 86400)
+    assert result.exports_checked == 0 and len(tables(glue)) == 1
+
+
+def test_drops_are_bounded_per_run_and_the_next_run_finishes(aws: tuple[Any, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    s3, glue = aws
+    monkeypatch.setattr(athena_retention, "MAX_TABLE_DROPS", 4)
+    export(s3, glue, OLD, tables=7)
+    expire(s3, OLD)
+    first = prune(s3, glue)
+    assert first.tables_dropped == 4 and first.more is True
+    assert athena_retention.ledger_key(OLD) in [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET)["Contents"]]
+    second = prune(s3, glue)
+    assert second.tables_dropped == 3 and second.more is False and tables(glue) == set()
+
+
+def test_exports_checked_per_run_are_bounded(aws: tuple[Any, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    s3, glue = aws
+    monkeypatch.setattr(athena_retention, "MAX_EXPORT_CHECKS", 2)
+    for n in range(5):
+        export(s3, glue, f"orders-lake-{n:012d}-000000000000", tables=1)
+    assert prune(s3, glue).exports_checked == 2
