@@ -1,0 +1,55 @@
+"""The benchmark in reduced form: its JSON contract and the goals that are cheap to check.
+
+The full run (four export durations with their fixed-interval baselines, every
+function's cold start, 5,000 Athena tables) is `make bench`; its numbers are in
+README.md. Here: one short and one day-long export through the real state
+machine (without their fixed-interval baselines, which take as long again), and
+the cold-start harness on one function.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+
+from emulated_account import bench
+
+
+def budget(export_seconds: float) -> float:
+    return min(900.0, max(60.0, 0.1 * export_seconds))
+
+
+def test_a_ten_minute_export_costs_at_most_30_transitions_and_is_noticed_within_a_minute() -> None:
+    out = io.StringIO()
+    argv = ["--json", "--durations", "600", "--no-baseline", "--cold-start-runs", "0", "--athena-tables", "0"]
+    assert bench.main(argv, stdout=out) == 0
+    report = json.loads(out.getvalue().splitlines()[-1])
+    # The documented JSON object, with the parts skipped here left empty.
+    assert set(report) == {"polling", "cold_start", "athena"}
+    assert report["cold_start"] == [] and report["athena"] is None
+    [row] = report["polling"]
+    assert set(row) == {"export_seconds", "transitions", "baseline_transitions", "detection_latency_seconds"}
+    assert row["export_seconds"] == 600
+    assert row["transitions"] <= 30
+    assert 0 <= row["detection_latency_seconds"] <= budget(600)
+
+
+def test_every_function_of_the_template_has_its_cold_start_measured() -> None:
+    assert {code.logical_id for code in bench.function_code()} == set(bench.FUNCTION_CLIENTS)
+
+
+def test_a_day_long_export_is_noticed_within_a_quarter_of_an_hour() -> None:
+    row = bench.polling_row(86400, baseline=False)
+    assert 0 <= row["detection_latency_seconds"] <= budget(86400)
+    # A fixed 60 s poll enters about 3 states a minute: over 4,300 transitions. The issue's goal
+    # is 50; this run takes 55 (see README, Performance), and must not get worse.
+    assert row["transitions"] <= 55
+
+
+def test_a_handler_cold_start_stays_near_the_bare_boto3_handler() -> None:
+    rows = {row["function"]: row for row in bench.cold_start_rows(3, only=["CheckExportFunction"])}
+    row = rows["CheckExportFunction"]
+    # The goal is 1.25x (make bench); CPU time keeps this comparison stable on a busy machine,
+    # and the margin keeps three runs from failing on noise. Importing the X-Ray SDK or boto3's
+    # extras again would cost well over it.
+    assert row["seconds"] <= 1.5 * row["baseline_seconds"]
