@@ -319,6 +319,9 @@ class EmulatedAccount:
         """Poll until the execution ends (real-time ``timeout`` guards against a hang)."""
         sfn = self.client("stepfunctions")
         deadline = time.monotonic() + timeout
+        # Polling costs the execution thread CPU (both go through moto under one GIL):
+        # start fast for short runs, then back off.
+        pause = 0.002
         while True:
             described = sfn.describe_execution(executionArn=execution_arn)
             if described["status"] != "RUNNING":
@@ -326,7 +329,8 @@ class EmulatedAccount:
             if time.monotonic() > deadline:
                 sfn.stop_execution(executionArn=execution_arn, error="EmulatorTimeout", cause=f"still running after {timeout} s of real time")
                 raise TimeoutError(f"{execution_arn} still RUNNING after {timeout} s of real time (simulated {self.clock.elapsed():.0f} s)")
-            time.sleep(0.005)
+            time.sleep(pause)
+            pause = min(pause * 1.5, 0.05)
         return self._result(execution_arn, described)
 
     def run(self, execution_input: Any, name: str | None = None, timeout: float = 120.0) -> ExecutionResult:

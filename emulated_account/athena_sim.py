@@ -181,7 +181,24 @@ def installed(simulator: AthenaSimulator) -> Iterator[AthenaSimulator]:
             document["QueryExecution"]["StatementType"] = "DDL" if record.ddl else "DML"
         return json.dumps(document)
 
+    def batch_get_query_execution(self: Any) -> Any:
+        # moto has no BatchGetQueryExecution; the step polls with it (up to 50 queries a call).
+        found, unprocessed = [], []
+        read_param = self._get_param
+        try:
+            for query_id in read_param("QueryExecutionIds") or []:
+                if query_id not in self.athena_backend.executions:
+                    unprocessed.append({"QueryExecutionId": query_id, "ErrorCode": "INVALID_INPUT", "ErrorMessage": "unknown query"})
+                    continue
+                # Answer each id exactly as GetQueryExecution would.
+                self._get_param = lambda name, if_none=None, _id=query_id: _id if name == "QueryExecutionId" else read_param(name, if_none)
+                found.append(json.loads(get_query_execution(self))["QueryExecution"])
+        finally:
+            self.__dict__.pop("_get_param", None)
+        return json.dumps({"QueryExecutions": found, "UnprocessedQueryExecutionIds": unprocessed})
+
     with contextlib.ExitStack() as stack:
         stack.enter_context(mock.patch.object(AthenaResponse, "start_query_execution", start_query_execution))
         stack.enter_context(mock.patch.object(AthenaResponse, "get_query_execution", get_query_execution))
+        stack.enter_context(mock.patch.object(AthenaResponse, "batch_get_query_execution", batch_get_query_execution, create=True))
         yield simulator

@@ -15,3 +15,8 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
                 executions += 1
     if executions:
         terminalreporter.write_line(f"fault matrix: {cases} (operation, error) cases passed in {executions} executions")
+    # Measurements a test reports with record_property("report", text), e.g. the 5,000-table run.
+    for report in terminalreporter.stats.get("passed", []):
+        for name, value in getattr(report, "user_properties", []):
+            if name == "report":
+                terminalreporter.write_line(str(value))
