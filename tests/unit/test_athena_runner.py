@@ -148,18 +148,6 @@ def test_running_queries_are_polled_fifty_per_call(time: SimulatedTime) -> None:
     assert BATCH_GET_LIMIT == 50
 
 
-def test_without_batch_status_it_polls_each_query(time: SimulatedTime) -> None:
-    class WithoutBatch(SimulatedAthena):
-        def batch_get_query_execution(self, QueryExecutionIds: list[str]) -> dict[str, Any]:
-            raise NotImplementedError("The batch_get_query_execution action has not been implemented")
-
-    athena = WithoutBatch(time, failures={"CREATE t2": ["FAILED: SemanticException bad"]})
-    with pytest.raises(AthenaQueryFailed, match="SemanticException bad"):
-        run(athena, single(5))
-    athena = WithoutBatch(time)
-    assert run(athena, single(30), concurrency=5).done and athena.single_calls > 0
-
-
 def test_a_query_never_reported_fails_loudly(time: SimulatedTime) -> None:
     athena = SimulatedAthena(time, unprocessed={"q1"})
     with pytest.raises(AthenaQueryFailed, match=rf"did not report on query q1 in {MAX_UNPROCESSED_POLLS}.*InternalServerException"):

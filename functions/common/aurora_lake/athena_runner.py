@@ -114,7 +114,6 @@ class _Runner:
     complete: set[int] = field(default_factory=set)
     launch_not_before: float = 0.0
     backoff: float = FIRST_BACKOFF_SECONDS
-    batch_status: bool = True
     unprocessed: dict[str, int] = field(default_factory=dict)
 
     def phase_open(self, index: int) -> bool:
@@ -167,23 +166,10 @@ class _Runner:
 
     def statuses(self, query_ids: list[str]) -> list[dict[str, Any]]:
         """The QueryExecution of each id Athena reports on (at most BATCH_GET_LIMIT ids)."""
-        if self.batch_status:
-            self.result.status_calls += 1
-            try:
-                response = self.athena.batch_get_query_execution(QueryExecutionIds=query_ids)
-            except NotImplementedError:
-                # Only a local emulator raises this (moto 5.2.5 has no BatchGetQueryExecution);
-                # botocore never does. Polling one query per call gives the same answers.
-                self.batch_status = False
-                logger.warning("BatchGetQueryExecution is not implemented here; polling with GetQueryExecution")
-            else:
-                self.unreported(response.get("UnprocessedQueryExecutionIds") or [])
-                return list(response.get("QueryExecutions") or [])
-        executions = []
-        for query_id in query_ids:
-            self.result.status_calls += 1
-            executions.append({"QueryExecutionId": query_id, **self.athena.get_query_execution(QueryExecutionId=query_id)["QueryExecution"]})
-        return executions
+        self.result.status_calls += 1
+        response = self.athena.batch_get_query_execution(QueryExecutionIds=query_ids)
+        self.unreported(response.get("UnprocessedQueryExecutionIds") or [])
+        return list(response.get("QueryExecutions") or [])
 
     def unreported(self, unprocessed: list[dict[str, Any]]) -> None:
         """Queries the batch call did not report on stay running; again and again, and the run fails."""
