@@ -9,6 +9,7 @@ writes to moto's backends are neither faulted nor recorded.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import re
 import threading
 from collections.abc import Iterable, Iterator
@@ -30,22 +31,26 @@ _HTTP_STATUS_BY_CODE = {
     "InternalServerException": 500,
     "ServiceException": 500,
 }
-_local = threading.local()
+
+
+# A context variable, not a thread-local: a handler that fans calls out to worker threads with
+# contextvars.copy_context() (as the Glue upserts do) still has those calls recorded as its own.
+# A new thread without a copied context (the state machine's) starts with no caller.
+_caller: contextvars.ContextVar[str | None] = contextvars.ContextVar("emulated_account_caller", default=None)
 
 
 def current_caller() -> str | None:
-    """The logical id of the function whose handler is running on this thread, if any."""
-    return getattr(_local, "caller", None)
+    """The logical id of the function whose handler is running in this context, if any."""
+    return _caller.get()
 
 
 @contextlib.contextmanager
 def calls_made_by(caller: str) -> Iterator[None]:
-    previous = current_caller()
-    _local.caller = caller
+    token = _caller.set(caller)
     try:
         yield
     finally:
-        _local.caller = previous
+        _caller.reset(token)
 
 
 @cache
