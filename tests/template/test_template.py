@@ -30,6 +30,8 @@ ARN_PREFIX = "arn:aws:rds:us-east-1:123456789012"
 STAR_ACTIONS = {
     "xray:PutTraceSegments": "X-Ray has no resource-level permissions",
     "xray:PutTelemetryRecords": "X-Ray has no resource-level permissions",
+    "xray:GetSamplingRules": "X-Ray has no resource-level permissions (state machine tracing reads sampling rules)",
+    "xray:GetSamplingTargets": "X-Ray has no resource-level permissions (state machine tracing reads sampling targets)",
     "logs:CreateLogDelivery": "log delivery actions have no resource-level permissions",
     "logs:GetLogDelivery": "log delivery actions have no resource-level permissions",
     "logs:UpdateLogDelivery": "log delivery actions have no resource-level permissions",
