@@ -3,6 +3,7 @@
 #
 #   make test    lint, then every test (what CI runs)
 #   make lint    lint the template (SAM transform applied) and the state machine definition
+#   make checkov static security analysis of the template (zero failed checks)
 #   make demo    one export end to end in the local emulated AWS account (ARGS="..." for options)
 #   make bench   the emulated account's benchmark (ARGS="..." for options)
 #   make build   sam build (python3.13 / arm64 packages, without Docker or a local python3.13)
@@ -21,6 +22,10 @@ SAM_VENV := $(ROOT).venv-sam
 SAM_VENV_STAMP := $(SAM_VENV)/.installed
 SAM_CLI_VERSION := 1.170.0
 SAM := $(SAM_VENV)/bin/sam
+# checkov pins dependencies that conflict with the test environment's: it lives apart too.
+CHECKOV_VENV := $(ROOT).venv-checkov
+CHECKOV_VENV_STAMP := $(CHECKOV_VENV)/.installed
+CHECKOV_VERSION := 3.3.30
 
 # Imports for tests, demo and tools: the repository root (tools, emulated_account) and the
 # functions' shared library (aurora_lake), as in the deployed packages.
@@ -29,7 +34,7 @@ DEV_PYTHONPATH := $(ROOT):$(ROOT)functions/common
 ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: venv test lint demo bench build clean distclean
+.PHONY: venv test lint checkov demo bench build clean distclean
 
 venv: $(VENV_STAMP)
 
@@ -37,6 +42,11 @@ venv: $(VENV_STAMP)
 $(VENV_STAMP): $(ROOT)requirements-dev.txt $(ROOT)functions/requirements.txt
 	test -x $(VENV_PYTHON) || $(PYTHON) -m venv $(VENV)
 	$(VENV_PYTHON) -m pip install --quiet --disable-pip-version-check -r $(ROOT)requirements-dev.txt
+	touch $@
+
+$(CHECKOV_VENV_STAMP):
+	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check checkov==$(CHECKOV_VERSION)
 	touch $@
 
 $(SAM_VENV_STAMP):
@@ -47,8 +57,15 @@ $(SAM_VENV_STAMP):
 lint: venv
 	cd $(ROOT) && PYTHONPATH=$(DEV_PYTHONPATH) $(VENV_PYTHON) -m tools.lint_template template.yaml
 
+# Static analysis of the SAM template (checkov reads SAM resources itself). Every skipped check
+# is skipped in template.yaml with its reason; --skip-download keeps it offline. A template
+# checkov cannot parse would otherwise pass with zero checks: CKV_PARSE_ERROR_FAIL fails it.
+checkov: $(CHECKOV_VENV_STAMP)
+	cd $(ROOT) && CKV_PARSE_ERROR_FAIL=true $(CHECKOV_VENV)/bin/checkov --file template.yaml --framework cloudformation --skip-download --compact --quiet
+
 test: venv
 	$(MAKE) --no-print-directory -f $(ROOT)Makefile lint
+	$(MAKE) --no-print-directory -f $(ROOT)Makefile checkov
 	cd $(ROOT) && PYTHONPATH=$(DEV_PYTHONPATH) $(VENV_PYTHON) -m pytest -q -n auto tests $(PYTEST_ARGS)
 
 # `make demo` keeps the runner's exit status: 0 the execution SUCCEEDED, 1 it ended
@@ -81,10 +98,10 @@ build: $(SAM_VENV_STAMP)
 
 clean:
 	rm -rf $(ROOT).aws-sam $(ROOT).pytest_cache
-	find $(ROOT) -path $(VENV) -prune -o -path $(SAM_VENV) -prune -o -name __pycache__ -type d -exec rm -rf {} +
+	find $(ROOT) -path $(VENV) -prune -o -path $(SAM_VENV) -prune -o -path $(CHECKOV_VENV) -prune -o -name __pycache__ -type d -exec rm -rf {} +
 
 distclean: clean
-	rm -rf $(VENV) $(SAM_VENV)
+	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV)
 
 # ---------------------------------------------------------------- sam build (BuildMethod: makefile)
 # `sam build` calls build-<LogicalId> with ARTIFACTS_DIR set. Each package holds only the
