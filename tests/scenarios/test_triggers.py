@@ -7,9 +7,12 @@ the schedule's Input), then started in the emulated account as the services woul
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
+import logging
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -135,8 +138,8 @@ def test_every_function_sample_event_is_what_its_handler_takes() -> None:
     samples = {path.stem for path in (EVENTS / "functions").glob("*.json")}
     assert samples == {"validate_input", "create_snapshot", "check_snapshot", "start_export", "check_export",
                        "create_athena_tables", "delete_snapshot", "notify", "notify-failure"}
-    logs = io.StringIO()
-    with EmulatedAccount(handler_output=logs) as account:
+    logs, log_lines = io.StringIO(), io.StringIO()
+    with EmulatedAccount(handler_output=logs) as account, _captured_logs(log_lines):
         job = _invoke(account, "ValidateInputFunction", _event("validate_input"))["job"]
         assert job == _event("create_snapshot")["job"], "validate_input.json must produce the job the other samples carry"
 
@@ -171,7 +174,27 @@ def test_every_function_sample_event_is_what_its_handler_takes() -> None:
         subjects = [n["subject"] for n in account.notifications()]
     assert [s.split()[1] for s in subjects] == ["SUCCEEDED", "FAILED"]
     failed_run = _event("notify-failure")["state"]["job"]["execution_name"]
-    _assert_logs_and_metrics(logs.getvalue(), [job["execution_name"], failed_run], tables=athena["tables_created"])
+    _assert_logs_and_metrics(log_lines.getvalue() + logs.getvalue(), [job["execution_name"], failed_run], tables=athena["tables_created"])
+
+
+@contextlib.contextmanager
+def _captured_logs(stream: io.StringIO) -> Iterator[None]:
+    """The functions' log lines, formatted as in Lambda, whatever stream the logger was created with."""
+    from aurora_lake.observability import logger
+
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logger.registered_formatter)
+    underlying = logging.getLogger(logger.name)
+    underlying.addHandler(handler)
+    previous = underlying.handlers[:-1]
+    for other in previous:  # each line once: only the capture writes while the functions run
+        underlying.removeHandler(other)
+    try:
+        yield
+    finally:
+        underlying.removeHandler(handler)
+        for other in previous:
+            underlying.addHandler(other)
 
 
 def _assert_logs_and_metrics(output: str, execution_names: list[str], tables: int) -> None:
