@@ -67,7 +67,6 @@ LANE_B = (
     ("s3", "GetObject"),
     ("s3", "PutObject"),
     ("athena", "BatchGetQueryExecution"),
-    ("athena", "GetQueryExecution"),
     ("glue", "CreateTable"),
 )
 OPERATIONS = LANE_A + LANE_B
