@@ -1,8 +1,24 @@
-"""Session-wide reporting."""
+"""Fixtures shared by every test folder, and session-wide reporting."""
 
 from __future__ import annotations
 
 from typing import Any
+
+import pytest
+
+from tools.sam_translate import REPO_ROOT, load_template, translate
+
+
+@pytest.fixture(scope="session")
+def sam() -> dict[str, Any]:
+    """template.yaml as written (SAM resources, CloudFormation tags kept)."""
+    return load_template(REPO_ROOT / "template.yaml")
+
+
+@pytest.fixture(scope="session")
+def cfn() -> dict[str, Any]:
+    """template.yaml after the SAM transform, as CloudFormation deploys it."""
+    return translate(REPO_ROOT / "template.yaml")
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

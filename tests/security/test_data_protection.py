@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from tools.cfn_resolve import Resolver
-from tools.sam_translate import REPO_ROOT, translate
+from tools.sam_translate import REPO_ROOT
 
 from .iam_policy import Policy, Request, as_list
 
@@ -20,11 +20,6 @@ ACCOUNT, REGION = "123456789012", "us-east-1"
 BUCKET, KEY = "arn:aws:s3:::<ExportBucket>", "<ExportKey.Arn>"
 WORKGROUP = f"arn:aws:athena:{REGION}:{ACCOUNT}:workgroup/<AthenaWorkGroup>"
 GLUE = f"arn:aws:glue:{REGION}:{ACCOUNT}"
-
-
-@pytest.fixture(scope="module")
-def cfn() -> dict[str, Any]:
-    return translate(REPO_ROOT / "template.yaml")
 
 
 @pytest.fixture(scope="module")

@@ -15,21 +15,11 @@ import pytest
 from moto.events.models import EventPattern
 
 from tools.cfn_resolve import Resolver
-from tools.sam_translate import REPO_ROOT, load_template, translate
+from tools.sam_translate import REPO_ROOT
 
 ALLOWED = "orders-prod,billing"
 EVENTS = REPO_ROOT / "events"
 SNAPSHOT_ARN = "arn:aws:rds:us-east-1:123456789012:cluster-snapshot:"
-
-
-@pytest.fixture(scope="module")
-def sam() -> dict[str, Any]:
-    return load_template(REPO_ROOT / "template.yaml")
-
-
-@pytest.fixture(scope="module")
-def cfn() -> dict[str, Any]:
-    return translate(REPO_ROOT / "template.yaml")
 
 
 def resolver(cfn: dict[str, Any], **parameters: str) -> Resolver:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tools.cfn_resolve import Resolver
-from tools.sam_translate import REPO_ROOT, load_template, translate
+from tools.sam_translate import REPO_ROOT
 
 FUNCTIONS = {
     "ValidateInputFunction": "validate_input",
@@ -42,16 +42,6 @@ STAR_ACTIONS = {
     "logs:DescribeLogGroups": "listing log groups is not resource-scoped",
     "rds:DescribeExportTasks": "a lookup by export task identifier names no source ARN",
 }
-
-
-@pytest.fixture(scope="module")
-def sam() -> dict[str, Any]:
-    return load_template(REPO_ROOT / "template.yaml")
-
-
-@pytest.fixture(scope="module")
-def cfn() -> dict[str, Any]:
-    return translate(REPO_ROOT / "template.yaml")
 
 
 @pytest.fixture(scope="module")
