@@ -1,11 +1,11 @@
 """Reads the SAM template the way the deployment would see it.
 
-A small CloudFormation evaluator: YAML short-form tags (``!Ref``, ``!GetAtt``,
-``!Sub``, ``!If`` ...), parameters (defaults unless overridden), conditions,
-pseudo parameters, and the physical names and ARNs of resources. It is enough
-to wire the emulated account from ``template.yaml`` itself: each function's
-code, handler, environment, timeout and memory, and the state machine's real
-definition file with its ``DefinitionSubstitutions`` applied.
+Intrinsic functions, parameters, conditions and pseudo parameters are
+evaluated by ``tools.cfn_resolve`` (the same evaluator the template tests use);
+this module adds what only the emulated account knows: the physical names and
+ARNs of its resources, and what it deploys from ``template.yaml`` itself: each
+function's code, handler, environment, timeout and memory, and the state
+machine's real definition file with its ``DefinitionSubstitutions`` applied.
 """
 
 from __future__ import annotations
@@ -18,66 +18,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-_NO_VALUE = object()
-_SHORT_TAGS = (
-    "Ref",
-    "Condition",
-    "GetAtt",
-    "Sub",
-    "If",
-    "Equals",
-    "Not",
-    "And",
-    "Or",
-    "Join",
-    "Select",
-    "Split",
-    "FindInMap",
-    "Base64",
-    "GetAZs",
-    "ImportValue",
-    "Cidr",
-    "Transform",
-    "Length",
-    "ToJsonString",
-)
+from tools.cfn_resolve import ResolveError, Resolver
+from tools.sam_translate import load_template
 
 
 class TemplateError(Exception):
     """The template cannot be evaluated as the emulated account needs it."""
 
 
-class _Loader(yaml.SafeLoader):
-    pass
-
-
-def _construct(tag: str) -> Any:
-    key = "Ref" if tag == "Ref" else "Condition" if tag == "Condition" else f"Fn::{tag}"
-
-    def construct(loader: yaml.Loader, node: yaml.Node) -> dict[str, Any]:
-        if isinstance(node, yaml.ScalarNode):
-            value: Any = loader.construct_scalar(node)
-            if tag == "GetAtt":
-                value = value.split(".", 1)
-        elif isinstance(node, yaml.SequenceNode):
-            value = loader.construct_sequence(node, deep=True)
-        else:
-            value = loader.construct_mapping(node, deep=True)
-        return {key: value}
-
-    return construct
-
-
-for _tag in _SHORT_TAGS:
-    _Loader.add_constructor(f"!{_tag}", _construct(_tag))
-
-
 def load(path: str | Path) -> dict[str, Any]:
-    """Parse a CloudFormation/SAM YAML (or JSON) template into plain data."""
-    with open(path, encoding="utf-8") as handle:
-        document = yaml.load(handle, Loader=_Loader)  # noqa: S506 - SafeLoader plus CloudFormation tags
+    """Parse a CloudFormation/SAM YAML template into plain data (short-form tags expanded)."""
+    document = load_template(path)
     if not isinstance(document, dict) or "Resources" not in document:
         raise TemplateError(f"{path} is not a CloudFormation template (no Resources)")
     return document
@@ -130,7 +81,17 @@ class Template:
         unknown = set(self.parameters) - set(declared)
         if unknown:
             raise TemplateError(f"parameters not declared by {self.path.name}: {sorted(unknown)}")
-        self._conditions: dict[str, bool] = {}
+        try:
+            self._resolver = Resolver(
+                self.document,
+                {name: str(value) for name, value in self.parameters.items()},
+                physical=self._physical,
+                region=self.region,
+                account=self.account_id,
+                stack_name=self.stack_name,
+            )
+        except ResolveError as error:
+            raise TemplateError(str(error)) from error
 
     @property
     def base_dir(self) -> Path:
@@ -151,40 +112,28 @@ class Template:
         condition = self.resources[logical_id].get("Condition")
         return True if condition is None else self.condition(condition)
 
-    # -- parameters and conditions --------------------------------------------------------------
+    # -- parameters, conditions and intrinsic functions (tools.cfn_resolve) ----------------------
     def parameter(self, name: str) -> Any:
-        pseudo = {
-            "AWS::Region": self.region,
-            "AWS::AccountId": self.account_id,
-            "AWS::StackName": self.stack_name,
-            "AWS::Partition": "aws",
-            "AWS::URLSuffix": "amazonaws.com",
-            "AWS::StackId": f"arn:aws:cloudformation:{self.region}:{self.account_id}:stack/{self.stack_name}/00000000-0000-0000-0000-000000000000",
-            "AWS::NotificationARNs": [],
-            "AWS::NoValue": _NO_VALUE,
-        }
-        if name in pseudo:
-            return pseudo[name]
-        declared = (self.document.get("Parameters") or {}).get(name)
-        if declared is None:
-            raise TemplateError(f"{name} is neither a parameter nor a resource")
-        if name in self.parameters:
-            value: Any = str(self.parameters[name])
-        elif "Default" in declared:
-            value = str(declared["Default"])
-        else:
-            raise TemplateError(f"parameter {name} has no default: give it a value")
-        if declared.get("Type") == "CommaDelimitedList" or str(declared.get("Type", "")).startswith("List<"):
-            return [item.strip() for item in value.split(",")] if value else []
-        return value
+        try:
+            return self._resolver.ref(name)
+        except ResolveError as error:
+            raise TemplateError(str(error)) from error
 
     def condition(self, name: str) -> bool:
-        if name not in self._conditions:
-            expression = (self.document.get("Conditions") or {}).get(name)
-            if expression is None:
-                raise TemplateError(f"condition {name} is not defined")
-            self._conditions[name] = bool(self.resolve(expression))
-        return self._conditions[name]
+        try:
+            return self._resolver.condition(name)
+        except ResolveError as error:
+            raise TemplateError(str(error)) from error
+
+    def resolve(self, value: Any) -> Any:
+        """Evaluate every intrinsic function in ``value``."""
+        try:
+            return self._resolver.resolve(value)
+        except ResolveError as error:
+            raise TemplateError(str(error)) from error
+
+    def _physical(self, logical_id: str, attribute: str | None) -> Any:
+        return self.ref(logical_id) if attribute is None else self.get_att(logical_id, attribute)
 
     # -- physical names -----------------------------------------------------------------------
     def _named(self, logical_id: str, prop: str | tuple[str, ...]) -> str | None:
@@ -262,83 +211,6 @@ class Template:
         if attribute == "DomainName" and kind == "AWS::S3::Bucket":
             return f"{name}.s3.amazonaws.com"
         raise TemplateError(f"{logical_id}.{attribute} ({kind}) is not known to the emulated account")
-
-    # -- intrinsic functions ------------------------------------------------------------------
-    def resolve(self, value: Any) -> Any:
-        """Evaluate every intrinsic function in ``value``."""
-        if isinstance(value, list):
-            items = [self.resolve(item) for item in value]
-            return [item for item in items if item is not _NO_VALUE]
-        if not isinstance(value, dict):
-            return value
-        if len(value) == 1:
-            (key, argument), = value.items()
-            if key == "Ref":
-                return self.ref(argument)
-            if key == "Condition" and isinstance(argument, str):
-                return self.condition(argument)
-            if key.startswith("Fn::"):
-                return self._function(key[4:], argument)
-        resolved = {k: self.resolve(v) for k, v in value.items()}
-        return {k: v for k, v in resolved.items() if v is not _NO_VALUE}
-
-    def _function(self, name: str, argument: Any) -> Any:
-        if name == "GetAtt":
-            logical_id, attribute = argument if isinstance(argument, list) else argument.split(".", 1)
-            return self.get_att(logical_id, self.resolve(attribute))
-        if name == "Sub":
-            template, variables = (argument, {}) if isinstance(argument, str) else (argument[0], argument[1])
-            variables = {k: self.resolve(v) for k, v in variables.items()}
-            return self._sub(template, variables)
-        if name == "If":
-            condition, when_true, when_false = argument
-            return self.resolve(when_true if self.condition(condition) else when_false)
-        if name == "Equals":
-            left, right = (self.resolve(a) for a in argument)
-            return str(left) == str(right)
-        if name == "Not":
-            return not self.resolve(argument[0])
-        if name == "And":
-            return all(self.resolve(a) for a in argument)
-        if name == "Or":
-            return any(self.resolve(a) for a in argument)
-        if name == "Join":
-            delimiter, items = argument
-            return str(delimiter).join(str(i) for i in self.resolve(items))
-        if name == "Select":
-            index, items = argument
-            return self.resolve(items)[int(self.resolve(index))]
-        if name == "Split":
-            delimiter, text = argument
-            return str(self.resolve(text)).split(delimiter)
-        if name == "FindInMap":
-            mapping, top, second = (self.resolve(a) for a in argument)
-            return self.document["Mappings"][mapping][top][second]
-        if name == "Base64":
-            import base64
-
-            return base64.b64encode(str(self.resolve(argument)).encode()).decode()
-        if name == "GetAZs":
-            return [f"{self.region}{zone}" for zone in "abc"]
-        if name == "ToJsonString":
-            return json.dumps(self.resolve(argument))
-        if name == "Length":
-            return len(self.resolve(argument))
-        raise TemplateError(f"Fn::{name} is not supported by the emulated account")
-
-    def _sub(self, template: str, variables: Mapping[str, Any]) -> str:
-        def replace(match: re.Match[str]) -> str:
-            expression = match.group(1)
-            if expression.startswith("!"):
-                return "${" + expression[1:] + "}"
-            if expression in variables:
-                return str(variables[expression])
-            if "." in expression and expression.split(".", 1)[0] in self.resources:
-                logical_id, attribute = expression.split(".", 1)
-                return str(self.get_att(logical_id, attribute))
-            return str(self.ref(expression))
-
-        return re.sub(r"\$\{([^}]+)\}", replace, template)
 
     # -- what the emulated account deploys -----------------------------------------------------
     def functions(self) -> list[FunctionDefinition]:

@@ -112,6 +112,9 @@ class Resolver:
             handler = _FUNCTIONS.get(key)
             if handler is not None:
                 return handler(self, arg)
+            if key.startswith("Fn::"):
+                # Left unevaluated it would pass for a plain value: say so instead.
+                raise ResolveError(f"{key} is not supported by this resolver")
         resolved = {key: self.resolve(item) for key, item in value.items()}
         return {key: item for key, item in resolved.items() if item is not NO_VALUE}
 
