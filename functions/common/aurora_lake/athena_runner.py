@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aurora_lake import clock
-from aurora_lake.errors import AthenaQueryFailed, aws_error
+from aurora_lake.errors import AthenaQueryFailed, aws_error, error_code
 from aurora_lake.observability import logger
 
 THROTTLE_CODES = frozenset({"TooManyRequestsException", "ThrottlingException", "Throttling", "RequestLimitExceeded", "SlowDown"})
@@ -152,7 +152,7 @@ class _Runner:
                     WorkGroup=self.workgroup,
                 )
             except Exception as exc:
-                if _error_code(exc) in THROTTLE_CODES:
+                if error_code(exc) in THROTTLE_CODES:
                     self.ready.appendleft(task)
                     self.throttled(now)
                     logger.info("StartQueryExecution throttled, backing off", extra={"backoff_seconds": self.backoff})
@@ -192,7 +192,7 @@ class _Runner:
             try:
                 executions = self.statuses(query_ids[first:first + BATCH_GET_LIMIT])
             except Exception as exc:
-                if _error_code(exc) in THROTTLE_CODES:
+                if error_code(exc) in THROTTLE_CODES:
                     self.result.throttled += 1
                     return finished
                 if hasattr(exc, "response"):
@@ -242,11 +242,6 @@ class _Runner:
             f"Athena query {query_id} ended {state} (attempt {task.attempt}): {reason}\n"
             f"Statement: {sql[:_STATEMENT_IN_ERROR]}"
         )
-
-
-def _error_code(exc: Exception) -> str:
-    response = getattr(exc, "response", None) or {}
-    return str(response.get("Error", {}).get("Code", ""))
 
 
 def run_units(
@@ -343,7 +338,7 @@ class _GlueWriter:
                 self.create_first = create
                 return ("created" if create else "updated"), throttled, calls
             except Exception as exc:
-                code = _error_code(exc)
+                code = error_code(exc)
                 missing = not create and code == "EntityNotFoundException"
                 exists = create and code == "AlreadyExistsException"
                 if (missing or exists) and switches < MAX_GLUE_SWITCHES:

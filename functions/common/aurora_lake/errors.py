@@ -91,6 +91,12 @@ def _error_class(code: str) -> type[AwsServiceError]:
     return type(name, (AwsServiceError,), {"__module__": __name__})
 
 
+def error_code(error: Exception) -> str:
+    """The AWS error code of a botocore ClientError ('' for any other exception)."""
+    response = getattr(error, "response", None) or {}
+    return str(response.get("Error", {}).get("Code", ""))
+
+
 def aws_error(client_error: Exception) -> AwsServiceError:
     """Turn a botocore ClientError into an error named after its AWS error code."""
     response = getattr(client_error, "response", {}) or {}

@@ -30,6 +30,7 @@ from aurora_lake.errors import (
     ExportSourceMismatch,
     UnknownExportStatus,
     aws_error_with_advice,
+    error_code,
 )
 
 COMPLETE = "COMPLETE"
@@ -37,10 +38,6 @@ RUNNING_STATUSES = frozenset({"STARTING", "IN_PROGRESS", "CANCELING"})
 KNOWN_STATUSES = RUNNING_STATUSES | {COMPLETE, "FAILED", "CANCELED"}
 
 Export = dict[str, Any]
-
-
-def _error_code(error: ClientError) -> str:
-    return str(error.response.get("Error", {}).get("Code", ""))
 
 
 def advice_for(code: str) -> str | None:
@@ -56,7 +53,7 @@ def reported(error: ClientError) -> Exception:
     Errors without runbook advice (throttling, 5xx, quota) are left as they
     are: the state machine retries those by name.
     """
-    return aws_error_with_advice(error, advice_for(_error_code(error)))
+    return aws_error_with_advice(error, advice_for(error_code(error)))
 
 
 def describe(export_task_identifier: str) -> dict[str, Any] | None:
@@ -64,7 +61,7 @@ def describe(export_task_identifier: str) -> dict[str, Any] | None:
     try:
         found = client("rds").describe_export_tasks(ExportTaskIdentifier=export_task_identifier)
     except ClientError as error:
-        if _error_code(error) in {"ExportTaskNotFound", "ExportTaskNotFoundFault"}:
+        if error_code(error) in {"ExportTaskNotFound", "ExportTaskNotFoundFault"}:
             return None
         raise
     tasks = found.get("ExportTasks", [])
@@ -130,7 +127,7 @@ def start_or_adopt(job: dict[str, Any], snapshot: dict[str, Any], bucket: str, k
         try:
             task = client("rds").start_export_task(**request)
         except ClientError as error:
-            if _error_code(error) not in {"ExportTaskAlreadyExistsFault", "ExportTaskAlreadyExists"}:
+            if error_code(error) not in {"ExportTaskAlreadyExistsFault", "ExportTaskAlreadyExists"}:
                 raise reported(error) from error
             task = describe(identifier)
             if task is None:
@@ -180,7 +177,7 @@ def _source_cluster(source_arn: str, cluster: str) -> str | None:
         found = client("rds").describe_db_cluster_snapshots(DBClusterSnapshotIdentifier=name, **extra).get("DBClusterSnapshots", [])
     except ClientError as error:
         # The role may describe only snapshots of the allowed clusters; another's is not ours.
-        if _error_code(error) not in {"DBClusterSnapshotNotFoundFault", "DBClusterSnapshotNotFound", "AccessDenied", "AccessDeniedException"}:
+        if error_code(error) not in {"DBClusterSnapshotNotFoundFault", "DBClusterSnapshotNotFound", "AccessDenied", "AccessDeniedException"}:
             raise
         found = []
     if found:

@@ -19,6 +19,7 @@ from aurora_lake.errors import (
     SnapshotDeadlineExceeded,
     SnapshotFailed,
     SnapshotSourceMismatch,
+    error_code,
 )
 
 AVAILABLE = "available"
@@ -29,10 +30,6 @@ Job = dict[str, Any]
 Snapshot = dict[str, Any]
 
 
-def _error_code(error: ClientError) -> str:
-    return str(error.response.get("Error", {}).get("Code", ""))
-
-
 def describe(identifier: str) -> dict[str, Any] | None:
     """The snapshot's description, or None when it does not exist."""
     # RDS finds an automated snapshot by name only when its type is given too.
@@ -40,7 +37,7 @@ def describe(identifier: str) -> dict[str, Any] | None:
     try:
         found = client("rds").describe_db_cluster_snapshots(DBClusterSnapshotIdentifier=identifier, **extra)
     except ClientError as error:
-        if _error_code(error) in {"DBClusterSnapshotNotFoundFault", "DBClusterSnapshotNotFound"}:
+        if error_code(error) in {"DBClusterSnapshotNotFoundFault", "DBClusterSnapshotNotFound"}:
             return None
         raise
     snapshots = found.get("DBClusterSnapshots", [])
@@ -76,7 +73,7 @@ def create_or_adopt(job: Job) -> Snapshot:
         )
         description = created["DBClusterSnapshot"]
     except ClientError as error:
-        if _error_code(error) not in {"DBClusterSnapshotAlreadyExistsFault", "DBClusterSnapshotAlreadyExists"}:
+        if error_code(error) not in {"DBClusterSnapshotAlreadyExistsFault", "DBClusterSnapshotAlreadyExists"}:
             # Named after the AWS error (a busy cluster's InvalidDBClusterStateFault is retried by
             # name in the state machine), with what to do in the cause.
             raise exports.reported(error) from error
@@ -167,7 +164,7 @@ def delete_if_created(job: Job, snapshot: Snapshot) -> dict[str, Any]:
     try:
         client("rds").delete_db_cluster_snapshot(DBClusterSnapshotIdentifier=identifier)
     except ClientError as error:
-        if _error_code(error) not in {"DBClusterSnapshotNotFoundFault", "DBClusterSnapshotNotFound"}:
+        if error_code(error) not in {"DBClusterSnapshotNotFoundFault", "DBClusterSnapshotNotFound"}:
             raise
         return {"deleted": True, "snapshot_identifier": identifier, "reason": "already deleted"}
     return {"deleted": True, "snapshot_identifier": identifier, "reason": "deleted after a successful export"}
@@ -204,7 +201,7 @@ def clean_up_after_failure(job: Job, snapshot: Snapshot | None, export: dict[str
         return {
             "deleted": False,
             "snapshot_identifier": identifier,
-            "reason": f"could not be deleted ({_error_code(error)}); delete it by hand",
+            "reason": f"could not be deleted ({error_code(error)}); delete it by hand",
         }
     return {"deleted": True, "snapshot_identifier": identifier, "reason": "deleted after the failure"}
 
