@@ -341,7 +341,7 @@ def test_a_plan_of_the_earlier_release_is_planned_again(lake: Lake) -> None:
     s3.put_object(Bucket=BUCKET, Key=first["plan_key"], Body=json.dumps({
         "version": 1, "export_task_identifier": "exp-1", "glue_database": DATABASE,
         "units": [{"phase": 1, "statements": [f"DROP TABLE IF EXISTS `{DATABASE}`.`{USERS_LATEST}`"]}]}).encode())
-    results = run_until_done(lake, {**state("exp-1"), "athena": {**first, "cursor": 0}})
+    results = run_until_done(lake, {**state("exp-1"), "athena": {**first, "cursor": 0, "done": False}})
     assert results[0]["cursor"] == 0 and not results[0]["done"]
     assert results[-1]["done"] and results[-1]["latest_repointed"] == 1
     assert not any(e.query.startswith("DROP") for e in executions())
