@@ -212,6 +212,12 @@ class Template:
             return f"{name}.s3.amazonaws.com"
         raise TemplateError(f"{logical_id}.{attribute} ({kind}) is not known to the emulated account")
 
+    def _role_arn(self, logical_id: str, properties: Mapping[str, Any]) -> str:
+        """The resource's Role, or the one SAM generates for it when the template names none."""
+        if "Role" in properties:
+            return str(self.resolve(properties["Role"]))
+        return f"arn:aws:iam::{self.account_id}:role/{self.stack_name}-{logical_id}Role-{_suffix(logical_id + 'Role', self.stack_name)}"
+
     # -- what the emulated account deploys -----------------------------------------------------
     def functions(self) -> list[FunctionDefinition]:
         globals_ = ((self.document.get("Globals") or {}).get("Function")) or {}
@@ -227,9 +233,7 @@ class Template:
             handler = self.resolve(properties.get("Handler"))
             if not handler:
                 raise TemplateError(f"{logical_id}: no Handler")
-            role = self.resolve(properties["Role"]) if "Role" in properties else (
-                f"arn:aws:iam::{self.account_id}:role/{self.stack_name}-{logical_id}Role-{_suffix(logical_id + 'Role', self.stack_name)}"
-            )
+            role = self._role_arn(logical_id, properties)
             result.append(
                 FunctionDefinition(
                     logical_id=logical_id,
@@ -269,9 +273,7 @@ class Template:
             if left:
                 raise TemplateError(f"{logical_id}: the definition uses {left} but DefinitionSubstitutions does not define them")
             json.loads(text)  # a broken definition fails here, not inside the interpreter
-            role = self.resolve(properties["Role"]) if "Role" in properties else (
-                f"arn:aws:iam::{self.account_id}:role/{self.stack_name}-{logical_id}Role-{_suffix(logical_id + 'Role', self.stack_name)}"
-            )
+            role = self._role_arn(logical_id, properties)
             result.append(
                 StateMachineDefinition(
                     logical_id=logical_id,
