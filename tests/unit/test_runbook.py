@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aurora_lake import errors, notifications
+from aurora_lake import errors, notifications, runbook
 
 README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
 
@@ -22,12 +22,12 @@ def workflow_errors() -> list[str]:
 
 def test_every_workflow_error_has_advice_in_the_notification() -> None:
     assert len(workflow_errors()) >= 15
-    assert [name for name in workflow_errors() if name not in notifications.RUNBOOK] == []
+    assert [name for name in workflow_errors() if name not in runbook.RUNBOOK] == []
 
 
 def test_every_error_with_advice_is_in_the_readme_runbook() -> None:
-    runbook = README[README.index("## Failure notifications") :]
-    assert [name for name in notifications.RUNBOOK if name != "States.Timeout" and f"`{name}`" not in runbook] == []
+    table = README[README.index("## Failure notifications") :]
+    assert [name for name in runbook.RUNBOOK if name != "States.Timeout" and f"`{name}`" not in table] == []
 
 
 def test_aws_errors_with_or_without_the_fault_suffix_get_their_advice() -> None:

@@ -20,7 +20,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from aurora_lake import clock, naming, polling
+from aurora_lake import clock, naming, polling, runbook
 from aurora_lake.clients import client
 from aurora_lake.errors import (
     ClusterExportInProgress,
@@ -40,20 +40,14 @@ KNOWN_STATUSES = RUNNING_STATUSES | {COMPLETE, "FAILED", "CANCELED"}
 Export = dict[str, Any]
 
 
-def advice_for(code: str) -> str | None:
-    """The runbook's advice for an AWS error code, with or without its ``Fault`` suffix."""
-    from aurora_lake.notifications import RUNBOOK  # here: notifications imports this module
-
-    return RUNBOOK.get(code) or RUNBOOK.get(code.removesuffix("Fault") + "Fault")
-
-
 def reported(error: ClientError) -> Exception:
     """A permanent AWS error, named after its code, with what to do in its message.
 
     Errors without runbook advice (throttling, 5xx, quota) are left as they
     are: the state machine retries those by name.
     """
-    return aws_error_with_advice(error, advice_for(error_code(error)))
+    code = error_code(error)
+    return aws_error_with_advice(error, runbook.advice_for(code) if runbook.has_advice(code) else None)
 
 
 def describe(export_task_identifier: str) -> dict[str, Any] | None:

@@ -1,0 +1,49 @@
+"""What to do about each error a run can end with: the runbook in short.
+
+The failure notification and the Cause of a permanent AWS error both quote it,
+and the README's runbook table lists the same errors (a test keeps them in step).
+"""
+
+from __future__ import annotations
+
+RUNBOOK: dict[str, str] = {
+    "InvalidInput": "Fix the execution input as listed above and start a new execution. Nothing was created.",
+    "ClusterNotAllowed": "Export only clusters listed in the AllowedClusterIdentifiers parameter, or add the cluster there (sam deploy).",
+    "ExportFailed": "Read the FailureCause above. IAM role or KMS problems: check the export role's trust and S3 permissions and the key policy, then start a new execution.",
+    "ExportCanceled": "Someone canceled the export task. Start a new execution when ready.",
+    "ExportDeadlineExceeded": "The export took longer than ExportTimeoutSeconds. Check it in the RDS console; raise the limit for large databases.",
+    "SnapshotDeadlineExceeded": "The snapshot took longer than SnapshotTimeoutSeconds. Check it in the RDS console.",
+    "SnapshotFailed": "The snapshot is not available. Check it in the RDS console and start a new execution.",
+    "SnapshotSourceMismatch": "A snapshot with this execution's name belongs to another cluster. Delete or rename it.",
+    "ExportSourceMismatch": "An export task with the same identifier exports something else. Use another s3_prefix.",
+    "NoAutomatedSnapshot": "The cluster has no available automated snapshot. Check its backup retention or take a new snapshot.",
+    "UnknownExportStatus": "RDS reported an export status this version does not know. Check the export in the RDS console.",
+    "ExportMetadataInvalid": "The export's metadata files are missing or malformed. Check the export folder in S3.",
+    "UnmappableColumnType": "A column's exported type has no known Athena type. The table is named above; report it with the type.",
+    "AthenaNameCollision": "Two source tables or columns get the same Athena name. They are named above; rename one at the source or export them separately.",
+    "AthenaQueryFailed": "An Athena statement failed. The statement and reason are above; check the workgroup and Glue database permissions.",
+    "PartialExport": "The export skipped tables and FailOnPartialExport is true. The missing tables and reasons are above.",
+    "DBClusterNotFoundFault": "The cluster does not exist in this account and Region. Check cluster_identifier.",
+    "DBClusterSnapshotNotFoundFault": "The snapshot does not exist. Check snapshot_arn.",
+    "SnapshotQuotaExceeded": "The account has reached its manual snapshot quota. Delete old manual snapshots or ask AWS for a higher quota.",
+    "KMSKeyNotAccessibleFault": "The export could not use the KMS key. Check the key policy and that the key is enabled.",
+    "IamRoleMissingPermissionsFault": "The export role lacks S3 or KMS permissions. Redeploy the stack or check the role's policy.",
+    "IamRoleNotFoundFault": "The export role does not exist. Redeploy the stack.",
+    "InvalidS3BucketFault": "The export bucket is missing, in another Region, or not writable by the export role.",
+    "InvalidExportOnlyFault": "An export_only entry names no existing database, schema or table. Fix export_only.",
+    "InvalidExportSourceStateFault": "The snapshot is not in a state that can be exported. Check it in the RDS console.",
+    "InvalidDBClusterStateFault": "The cluster stayed busy (for example in a backup) longer than the retries allow. Start again later.",
+    "ClusterExportInProgress": "Another export of this cluster kept running past the wait. Start again once it has ended (RDS console, Exports in Amazon S3).",
+    "ExportTaskLimitReached": "The account kept 5 exports running past the wait. Start again once some have ended (RDS console, Exports in Amazon S3).",
+    "States.Timeout": "The step or the execution ran past its time limit.",
+}
+DEFAULT_ADVICE = "Check the step's logs (CloudWatch Logs, filtered by the execution name) and start a new execution once fixed."
+
+
+def advice_for(error: str) -> str:
+    """The advice for an error name or AWS error code, with or without its ``Fault`` suffix."""
+    return RUNBOOK.get(error) or RUNBOOK.get(error.removesuffix("Fault") + "Fault") or DEFAULT_ADVICE
+
+
+def has_advice(error: str) -> bool:
+    return error in RUNBOOK or error.removesuffix("Fault") + "Fault" in RUNBOOK
