@@ -105,8 +105,9 @@ distclean: clean
 
 # ---------------------------------------------------------------- sam build (BuildMethod: makefile)
 # `sam build` calls build-<LogicalId> with ARTIFACTS_DIR set. Each package holds only the
-# handler module(s), the shared aurora_lake library and the runtime dependencies, installed
-# as arm64 wheels for Python 3.13 whatever Python runs the build.
+# handler module(s), the modules of the shared aurora_lake library that the handler imports
+# (tools/function_modules.py) and the runtime dependencies, installed as arm64 wheels for
+# Python 3.13 whatever Python runs the build.
 
 # The Lambda runtime provides the AWS SDK and its dependencies: the copies aws-xray-sdk pulls
 # in are removed, as they would only shadow the runtime's and add megabytes to cold starts.
@@ -120,8 +121,9 @@ define package_function
 	test -f $(ROOT)functions/$(1)/app.py || { echo "functions/$(1)/app.py is missing" >&2; exit 1; }
 	mkdir -p "$(ARTIFACTS_DIR)"
 	cp $(ROOT)functions/$(1)/*.py "$(ARTIFACTS_DIR)/"
-	rm -rf "$(ARTIFACTS_DIR)/aurora_lake"
-	cp -R $(ROOT)functions/common/aurora_lake "$(ARTIFACTS_DIR)/aurora_lake"
+	rm -rf "$(ARTIFACTS_DIR)/aurora_lake" && mkdir -p "$(ARTIFACTS_DIR)/aurora_lake"
+	for module in $$($(PYTHON) $(ROOT)tools/function_modules.py $(ROOT)functions/$(1)/app.py); do \
+		cp $(ROOT)functions/common/$$module "$(ARTIFACTS_DIR)/$$module" || exit 1; done
 	find "$(ARTIFACTS_DIR)" -name __pycache__ -type d -prune -exec rm -rf {} +
 	$(BUILD_PIP) install --quiet --disable-pip-version-check --upgrade --no-compile $(LAMBDA_PLATFORM) \
 		--target "$(ARTIFACTS_DIR)" -r $(ROOT)functions/requirements.txt

@@ -1,0 +1,40 @@
+"""Each function's package holds the library modules its handler needs, and no others."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tools.function_modules import modules_for
+
+ROOT = Path(__file__).resolve().parents[2]
+HANDLERS = sorted((ROOT / "functions").glob("*/app.py"))
+
+
+@pytest.mark.parametrize("handler", HANDLERS, ids=lambda path: path.parent.name)
+def test_the_handler_imports_with_only_its_listed_modules(handler: Path, tmp_path: Path) -> None:
+    shutil.copy(handler, tmp_path / "app.py")
+    for module in modules_for(handler):
+        (tmp_path / module).parent.mkdir(exist_ok=True)
+        shutil.copy(ROOT / "functions" / "common" / module, tmp_path / module)
+    # Only the package and the installed dependencies: not the repository's own library folder.
+    environment = {**os.environ, "PYTHONPATH": str(tmp_path), "POWERTOOLS_TRACE_DISABLED": "true", "AWS_DEFAULT_REGION": "us-east-1"}
+    completed = subprocess.run(
+        [sys.executable, "-c", "import app, aurora_lake, sys; assert aurora_lake.__file__.startswith(sys.argv[1]); app.lambda_handler", str(tmp_path)],
+        cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=60,
+    )
+    assert completed.returncode == 0, completed.stderr
+
+
+def test_packages_leave_out_what_a_step_does_not_use() -> None:
+    validate = modules_for(ROOT / "functions/validate_input/app.py")
+    athena = modules_for(ROOT / "functions/create_athena_tables/app.py")
+    assert "aurora_lake/input_schema.py" in validate
+    assert not [module for module in validate if "athena" in module or module.endswith(("snapshots.py", "exports.py"))]
+    assert "aurora_lake/input_schema.py" not in athena
+    assert "aurora_lake/athena_types.py" in athena
