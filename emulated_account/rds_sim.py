@@ -16,7 +16,6 @@ import threading
 import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from unittest import mock
 
@@ -26,7 +25,6 @@ from emulated_account.clock import VirtualClock
 if TYPE_CHECKING:
     from moto.rds.models import RDSBackend
 
-EXPORT_STATUSES = ("STARTING", "IN_PROGRESS", "COMPLETE", "CANCELING", "CANCELED", "FAILED")
 RUNNING_STATUSES = ("STARTING", "IN_PROGRESS", "CANCELING")
 MAX_RUNNING_EXPORTS = 5
 # UNCONFIRMED: AWS documents the limit of 5 concurrent exports per account but not the error that
@@ -89,14 +87,6 @@ class ExportBehaviour:
             raise ValueError(f"export outcome must be complete, failed or canceled, not {self.outcome!r}")
         if self.duration_seconds < 0:
             raise ValueError("export duration must not be negative")
-
-    @classmethod
-    def from_tables_info_file(cls, path: str | Path, **kwargs: Any) -> ExportBehaviour:
-        raw = Path(path).read_bytes()
-        import json
-
-        json.loads(raw)  # refuse a file that is not JSON now, not when the export completes
-        return cls(tables_info=raw, **kwargs)
 
 
 def _rds_error(code: str, message: str) -> Exception:

@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 
 from tools.cfn_resolve import Resolver
-from tools.sam_translate import REPO_ROOT
 
 from .iam_policy import Policy, Request, as_list
 

@@ -83,14 +83,6 @@ RESERVED_WORDS: frozenset[str] = frozenset(
 )
 
 
-class NameCollision(ValueError):
-    """Two different source names map to one Athena name."""
-
-    def __init__(self, message: str, collisions: dict[str, list[str]]) -> None:
-        super().__init__(message)
-        self.collisions = collisions
-
-
 def sanitize(part: str) -> str:
     """Lower-case ``part`` and replace every character outside ``[a-z0-9_]`` with ``_``."""
     return _INVALID.sub("_", part.lower())

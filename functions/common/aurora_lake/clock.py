@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
 
 _now: Callable[[], float] = time.time
 _sleep: Callable[[float], None] = time.sleep
@@ -17,10 +16,6 @@ _sleep: Callable[[float], None] = time.sleep
 def now() -> float:
     """Seconds since the epoch."""
     return _now()
-
-
-def utcnow() -> datetime:
-    return datetime.fromtimestamp(_now(), tz=timezone.utc)
 
 
 def sleep(seconds: float) -> None:

@@ -16,11 +16,6 @@ def seconds(name: str, default: float) -> float:
     return float(os.environ.get(name) or default)
 
 
-def flag(name: str, default: bool = False) -> bool:
-    value = os.environ.get(name)
-    return default if value is None or value == "" else value.strip().lower() == "true"
-
-
 def allowed_clusters() -> frozenset[str] | None:
     """Clusters this deployment may export; unset means no restriction, '' means none."""
     value = os.environ.get("ALLOWED_CLUSTERS")
