@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import pytest
@@ -64,6 +65,8 @@ def poll_until_complete(duration: float, shape: Shape) -> tuple[int, float]:
         status, percent = shape(now, duration)
         if status == "COMPLETE":
             return checks, now - duration
+        # The bound every wait is built on: never later than the real end.
+        assert polling.earliest_completion(progress, now, float(percent)) <= duration
         wait, progress = polling.next_wait(progress, now, float(percent))
         assert polling.MIN_WAIT_SECONDS <= wait <= polling.MAX_WAIT_SECONDS
         assert checks < 100
@@ -79,11 +82,19 @@ def test_completion_is_noticed_within_the_latency_budget_for_every_duration(shap
     assert late == {}
 
 
-@pytest.mark.parametrize(("duration", "most_checks"), [(600, 4), (3600, 6), (21600, 9), (86400, 13), (172800, 17)])
+@pytest.mark.parametrize(("duration", "most_checks"), [(600, 4), (3600, 6), (21600, 8), (86400, 9), (172800, 14)])
 def test_checks_grow_slowly_with_duration(duration: float, most_checks: int) -> None:
     checks, _ = poll_until_complete(duration, rds_model)
     # A fixed 60 s interval would check 10, 60, 360, 1,440 and 2,880 times.
     assert checks <= most_checks
+
+
+@pytest.mark.parametrize(("duration", "usual_checks"), [(21600, 8), (86400, 12)])
+def test_checks_stay_few_when_the_duration_shifts_a_little(duration: float, usual_checks: int) -> None:
+    # Check times shift with the duration, so the count varies (a check can land just before
+    # the end); it must not jump.
+    counts = sorted(poll_until_complete(duration * (1 + step / 400), rds_model)[0] for step in range(-20, 21))
+    assert counts[len(counts) // 2] <= usual_checks and counts[-1] <= usual_checks + 1
 
 
 def test_no_progress_backs_off_with_elapsed_time_within_the_silence_bound() -> None:
@@ -95,12 +106,21 @@ def test_no_progress_backs_off_with_elapsed_time_within_the_silence_bound() -> N
     assert first == 120 / polling.MAX_NO_PROGRESS_FRACTION - 120 + 60
 
 
-def test_first_small_progress_is_measured_again_within_the_budget() -> None:
+def test_an_unknown_start_of_progress_is_bounded_by_the_silence_before_it() -> None:
     progress = polling.Progress(started_at=0.0, last_zero_at=1000.0)
+    # 0% at 1,000 s, 3% at 3,000 s: progress began at some s in (1000, 3000]. Then the rate is
+    # at most 4% / (3000 - s), so the run lasts at least 3000 + 96 (3000 - s) / 4; and a silence
+    # until s means a run of at least s / MAX_NO_PROGRESS_FRACTION = 3 s. The earliest end is where
+    # the two meet: 3 s = 3000 + 24 (3000 - s), s = 75000 / 27.
+    assert polling.MAX_NO_PROGRESS_FRACTION == pytest.approx(1 / 3)
+    assert polling.earliest_completion(progress, 3000.0, 3.0) == pytest.approx(3 * 75000 / 27, abs=0.01)
     wait, updated = polling.next_wait(progress, 3000.0, 3.0)
-    # Progress began at some unknown time after 1000 s: it may be fast, so look again soon.
-    assert wait == polling.latency_budget(3000.0)
-    assert updated.points == ((3000.0, 3.0),)
+    earliest = 3 * 75000 / 27
+    assert wait == math.ceil(earliest + polling.latency_budget(earliest) - 3000.0)
+    assert updated.first_progress_at == 3000.0 and updated.points == ((3000.0, 3.0),)
+    # Later checks keep the first time progress was seen: it still bounds the start.
+    _, later = polling.next_wait(updated, 9000.0, 40.0)
+    assert later.first_progress_at == 3000.0 and later.last_zero_at == 1000.0
 
 
 def test_the_earliest_completion_assumes_the_slowest_measured_rate_and_whole_percents() -> None:

@@ -14,13 +14,16 @@ can be complete, plus the latency we accept:
 * While nothing has progressed (an export sits in ``STARTING`` at 0%), the
   run is assumed to report 0% for at most ``MAX_NO_PROGRESS_FRACTION`` of its
   time, so it cannot be complete before ``elapsed / MAX_NO_PROGRESS_FRACTION``.
-* The first progress of an export says little about its rate (progress began
-  some time after the last 0% check), so the next check comes soon after and
-  measures it; only a first reading of at least ``FIRST_PROGRESS_MIN_PERCENT``
-  is taken to mean progress ran for half of the time since the last 0% check.
+* An export's progress begins at an unknown time, after the last 0% check
+  and before the first check that saw progress. A late start means a fast
+  rate but also a long silence, which the silence bound turns into a long
+  run; the earliest completion is the smallest one over every start time,
+  where the two bounds meet. No further guess about the rate is made.
 
 The accepted latency is a tenth of the run (at least a minute, at most a quarter
-of an hour), so the number of polls grows with the logarithm of the duration.
+of an hour), so the number of polls grows with the logarithm of the duration,
+except in the last percent: a reading of 99 cannot rule out completion at any
+moment, so it is checked again every quarter of an hour.
 
 With ``POLL_FIXED_WAIT_SECONDS`` set, every wait is that many seconds instead:
 the fixed-interval poll that ``make bench`` compares against.
@@ -42,10 +45,8 @@ MAX_LATENCY_SECONDS = 900
 # The longest share of its run a task may report no progress (RDS exports spend about a fifth
 # of their run in STARTING); a longer silent phase is noticed late, never missed.
 MAX_NO_PROGRESS_FRACTION = 1 / 3
-# A first progress reading this high is taken to mean progress ran for at least this share of
-# the time since the last 0% check (otherwise the next check comes a latency budget later).
-FIRST_PROGRESS_MIN_PERCENT = 30
-FIRST_PROGRESS_SHARE = 0.5
+# Bisection steps to find when an export's progress began (the bracket shrinks to 2**-40 of itself).
+START_SEARCH_STEPS = 40
 # Progress is reported in whole percents.
 RESOLUTION_PERCENT = 1.0
 # Checks kept for rate measurements (a few hundred bytes of state).
@@ -67,6 +68,8 @@ class Progress:
     last_percent: float = 0.0
     # The last check that saw 0% (an export in STARTING reports 0%): progress began after it.
     last_zero_at: float | None = None
+    # The first check that saw progress: progress began before it.
+    first_progress_at: float | None = None
     # The latest checks that saw progress, as [time, percent]: rates are measured over every span.
     points: tuple[tuple[float, float], ...] = ()
     polls: int = 0
@@ -101,33 +104,45 @@ def _clamp(seconds: float) -> int:
     return int(min(MAX_WAIT_SECONDS, max(MIN_WAIT_SECONDS, math.ceil(seconds))))
 
 
-def _fastest_rate(progress: Progress, now: float, percent: float) -> float:
+def _fastest_rate(spans: list[tuple[float, float]], now: float, percent: float) -> float:
     """Upper bound of the rate (percent per second) for the rest of the run; inf when unknown."""
-    spans = list(progress.points)
-    if progress.counts_from_start:
-        spans.append((progress.started_at, 0.0))
-    elif not spans and progress.last_zero_at is not None and percent >= FIRST_PROGRESS_MIN_PERCENT:
-        spans.append((now - FIRST_PROGRESS_SHARE * (now - progress.last_zero_at), 0.0))
     bounds = [
         (percent - before + RESOLUTION_PERCENT) / (now - at) for at, before in spans if now > at and percent >= before
     ]
-    return min(bounds) if bounds else math.inf
+    return min(bounds, default=math.inf)
+
+
+def _silence_bound(progress: Progress, silent_until: float) -> float:
+    """The earliest end of a run that reported no progress until ``silent_until``."""
+    return progress.started_at + (silent_until - progress.started_at) / MAX_NO_PROGRESS_FRACTION
 
 
 def earliest_completion(progress: Progress, now: float, percent: float) -> float:
     """The earliest time the task can be complete, given what the checks have seen."""
     # Below a whole percent nothing is measurable: a 0% reading counts as no progress.
-    silent = percent <= 0
-    # No progress until the last 0% check: the run is at least that long over the fraction.
-    silent_until = now if silent else progress.last_zero_at
-    by_silence = progress.started_at
-    if silent_until is not None and not progress.counts_from_start:
-        by_silence += (silent_until - progress.started_at) / MAX_NO_PROGRESS_FRACTION
-    if silent:
-        return by_silence
-    rate = _fastest_rate(progress, now, percent)
+    if percent <= 0:
+        return progress.started_at if progress.counts_from_start else _silence_bound(progress, now)
     remaining = max(0.0, 100.0 - percent - RESOLUTION_PERCENT)
-    return max(by_silence, now + (remaining / rate if rate > 0 else 0.0))
+    measured = _fastest_rate(list(progress.points), now, percent)
+
+    def by_rate(progress_began_at: float) -> float:
+        rate = min(measured, _fastest_rate([(progress_began_at, 0.0)], now, percent))
+        return now + (remaining / rate if rate > 0 else 0.0)
+
+    if progress.counts_from_start:
+        return by_rate(progress.started_at)
+    # Progress began in (low, high]. by_rate falls and the silence bound rises as the start moves
+    # later; the run ends no earlier than the smaller of the two maxima, found where they meet.
+    low = progress.last_zero_at if progress.last_zero_at is not None else progress.started_at
+    high = max(low, progress.first_progress_at if progress.first_progress_at is not None else now)
+    for _ in range(START_SEARCH_STEPS):
+        middle = (low + high) / 2
+        if _silence_bound(progress, middle) < by_rate(middle):
+            low = middle
+        else:
+            high = middle
+    # For any start, one of the two bounds is at least this: a lower bound of the completion.
+    return max(_silence_bound(progress, low), by_rate(high))
 
 
 def next_wait(progress: Progress, now: float, percent: float) -> tuple[int, Progress]:
@@ -142,6 +157,7 @@ def next_wait(progress: Progress, now: float, percent: float) -> tuple[int, Prog
         last_checked_at=now,
         last_percent=percent,
         last_zero_at=now if percent <= 0 else progress.last_zero_at,
+        first_progress_at=now if percent > 0 and progress.first_progress_at is None else progress.first_progress_at,
         points=points,
         polls=progress.polls + 1,
     )
