@@ -34,7 +34,7 @@ DEV_PYTHONPATH := $(ROOT):$(ROOT)functions/common
 ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: venv test lint checkov demo bench build clean distclean
+.PHONY: venv test lint checkov demo bench build service-models clean distclean
 
 venv: $(VENV_STAMP)
 
@@ -93,6 +93,11 @@ demo:
 bench: venv
 	cd $(ROOT) && PYTHONPATH=$(DEV_PYTHONPATH) $(VENV_PYTHON) -m emulated_account.bench $(ARGS)
 
+# The trimmed AWS service models the functions' clients load (after adding an API call or
+# upgrading boto3; a test fails until they are regenerated).
+service-models: venv
+	cd $(ROOT) && PYTHONPATH=$(DEV_PYTHONPATH) $(VENV_PYTHON) -m tools.service_models
+
 build: $(SAM_VENV_STAMP)
 	cd $(ROOT) && SAM_CLI_TELEMETRY=0 $(SAM) build --template-file template.yaml --build-dir .aws-sam/build
 
@@ -123,7 +128,7 @@ define package_function
 	cp $(ROOT)functions/$(1)/*.py "$(ARTIFACTS_DIR)/"
 	rm -rf "$(ARTIFACTS_DIR)/aurora_lake" && mkdir -p "$(ARTIFACTS_DIR)/aurora_lake"
 	for module in $$($(PYTHON) $(ROOT)tools/function_modules.py $(ROOT)functions/$(1)/app.py); do \
-		cp $(ROOT)functions/common/$$module "$(ARTIFACTS_DIR)/$$module" || exit 1; done
+		mkdir -p "$$(dirname "$(ARTIFACTS_DIR)/$$module")" && cp $(ROOT)functions/common/$$module "$(ARTIFACTS_DIR)/$$module" || exit 1; done
 	find "$(ARTIFACTS_DIR)" -name __pycache__ -type d -prune -exec rm -rf {} +
 	$(BUILD_PIP) install --quiet --disable-pip-version-check --upgrade --no-compile $(LAMBDA_PLATFORM) \
 		--target "$(ARTIFACTS_DIR)" -r $(ROOT)functions/requirements.txt
