@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from emulated_account import EmulatedAccount
+from emulated_account.account import EXISTING_SNAPSHOTS
 from emulated_account.clock import DEFAULT_START
 
 
@@ -51,7 +52,8 @@ def test_handler_sees_the_template_environment_and_a_lambda_context(fixture_temp
     assert probe["memory"] == 320  # the function's own MemorySize overrides Globals
     assert function.timeout == 10  # from Globals
     assert probe["remaining_ms"] == 6000  # 10 s timeout, 4 s slept on the virtual clock
-    assert probe["engine"] == "aurora-postgresql"
+    # The handler's own client reaches the account's RDS: the snapshots that exist before any run.
+    assert probe["snapshots"] == sorted(name for cluster, name, _ in EXISTING_SNAPSHOTS if cluster == "demo-aurora-cluster")
     assert probe["region"] == "us-east-1"
 
 
@@ -65,9 +67,9 @@ def test_exception_surfaces_to_catch_under_its_class_name(fixture_template: Path
 
 
 def test_first_calls_fail_with_the_injected_error_then_succeed(fixture_template: Path) -> None:
-    with EmulatedAccount(fixture_template, faults=["rds:DescribeDBClusters:Throttling:2"]) as account:
+    with EmulatedAccount(fixture_template, faults=["rds:DescribeDBClusterSnapshots:Throttling:2"]) as account:
         result = account.run({"wait_seconds": 0})
-        calls = [c for c in account.calls.calls if c.operation == "DescribeDBClusters"]
+        calls = [c for c in account.calls.calls if c.operation == "DescribeDBClusterSnapshots"]
     assert result.status == "SUCCEEDED", result.cause
     assert [c.error for c in calls] == ["Throttling", "Throttling", None, None]
     assert all(c.caller == "ProbeFunction" for c in calls)
@@ -77,7 +79,7 @@ def test_first_calls_fail_with_the_injected_error_then_succeed(fixture_template:
 
 
 def test_fault_exhausting_the_retries_is_caught(fixture_template: Path) -> None:
-    with EmulatedAccount(fixture_template, faults=["rds:DescribeDBClusters:Throttling:10"]) as account:
+    with EmulatedAccount(fixture_template, faults=["rds:DescribeDBClusterSnapshots:Throttling:10"]) as account:
         result = account.run({"wait_seconds": 0})
         remaining = account.fault_plan.faults[0].remaining
     assert result.status == "FAILED"
