@@ -4,9 +4,10 @@ Creating a botocore client parses the service's whole model: about 2 MB of JSON 
 Glue, S3 or RDS, some 50 ms of CPU for each on a cold start, most of which describes
 operations no step calls. ``aurora_lake.clients`` puts ``aurora_lake/service_models``
 first on botocore's search path, so each client is built from a model that holds only
-the operations in ``OPERATIONS`` and the shapes they reach, without documentation. The
-SDK's own data still supplies everything else (endpoint rules, paginators, the SDK's
-extras, which it merges as it does for its full models).
+the operations in ``OPERATIONS`` and the shapes they reach, without documentation, and
+with the SDK's extras already merged in (an empty extras file hides the runtime's own,
+written for its full model). The SDK's data still supplies everything else (endpoint
+rules, paginators, retries).
 
 A client built this way has no method for an operation left out: calling one fails at
 once with ``AttributeError``, and ``tests/unit/test_service_models.py`` fails first when
@@ -15,18 +16,25 @@ botocore (pinned in requirements-dev.txt), and the same test fails when they dif
 from what this tool writes. After adding an operation or upgrading boto3, run:
 
     make service-models        # python -m tools.service_models
+
+``python -m tools.service_models --verify`` checks, with whichever botocore is
+installed, that every listed operation serialises the same request from the trimmed
+model as from the SDK's own (botocore is its only dependency).
 """
 
 from __future__ import annotations
 
 import json
 import sys
+from datetime import datetime, timezone
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import botocore
 import botocore.session
-from botocore.exceptions import DataNotFoundError
+from botocore.serialize import create_serializer
+from botocore.model import Shape
 
 MODELS_DIR = Path(__file__).resolve().parents[1] / "functions" / "common" / "aurora_lake" / "service_models"
 
@@ -44,6 +52,7 @@ OPERATIONS: dict[str, tuple[str, ...]] = {
     "s3": ("DeleteObject", "GetObject", "ListObjectsV2", "PutObject"),
     "sns": ("Publish",),
 }
+NO_EXTRAS = json.dumps({"version": 1.0, "merge": {}}) + "\n"
 # Keys of an operation or a shape that only document it.
 DOCUMENTATION_KEYS = frozenset({"documentation", "documentationUrl"})
 
@@ -64,8 +73,8 @@ def _referenced_shapes(shape: dict[str, Any]) -> Iterable[str]:
         yield member["shape"]
 
 
-def trim(model: dict[str, Any], operations: Iterable[str], extra_shapes: Iterable[str] = ()) -> dict[str, Any]:
-    """The model with only ``operations``, every shape they (or ``extra_shapes``) reach, and no documentation."""
+def trim(model: dict[str, Any], operations: Iterable[str]) -> dict[str, Any]:
+    """The model with only ``operations``, every shape they reach, and no documentation."""
     kept_operations = {name: model["operations"][name] for name in sorted(operations)}
     pending = [
         reference["shape"]
@@ -73,7 +82,6 @@ def trim(model: dict[str, Any], operations: Iterable[str], extra_shapes: Iterabl
         for reference in (operation.get("input"), operation.get("output"), *operation.get("errors", ()))
         if reference
     ]
-    pending += [name for name in extra_shapes if name in model["shapes"]]
     shapes: dict[str, Any] = {}
     while pending:
         name = pending.pop()
@@ -90,29 +98,75 @@ def trim(model: dict[str, Any], operations: Iterable[str], extra_shapes: Iterabl
 
 def generated() -> dict[Path, str]:
     """Each model file (relative to MODELS_DIR) and its text, from the installed botocore."""
-    loader = botocore.session.get_session().get_component("data_loader")
+    loader = _session().get_component("data_loader")
     files = {}
     for service, operations in sorted(OPERATIONS.items()):
         version = loader.determine_latest_version(service, "service-2")
-        # The model as shipped, before the SDK's extras: the runtime merges those into ours.
-        model = loader.load_data(f"{service}/{version}/service-2")
-        # The SDK's extras add members to some shapes; a shape they name must be whole here, or the
-        # merge would leave a shape without a type (botocore checks every shape to read an error).
-        try:
-            extras = loader.load_data(f"{service}/{version}/service-2.sdk-extras")
-        except DataNotFoundError:
-            extras = {}
-        extended = (extras.get("merge") or {}).get("shapes") or {}
+        # The SDK's model with its extras merged in, as its own clients see it.
+        model = loader.load_service_model(service, "service-2", version)
         # Key order is kept: members are serialised in the order the model lists them.
-        text = json.dumps(trim(model, operations, extended), indent=0, separators=(",", ":")) + "\n"
+        text = json.dumps(trim(model, operations), indent=0, separators=(",", ":")) + "\n"
         files[Path(service) / version / "service-2.json"] = text
+        # The extras are in already. This empty file hides the runtime SDK's own extras, which
+        # are written for its own full model: merged into this one they could add members of
+        # another release, or leave a shape this model does not hold without a type.
+        files[Path(service) / version / "service-2.sdk-extras.json"] = NO_EXTRAS
     return files
+
+
+def _session(directory: Path | None = None) -> botocore.session.Session:
+    session = botocore.session.Session()
+    if directory is not None:
+        session.get_component("data_loader").search_paths.insert(0, str(directory))
+    return session
+
+
+def _sample(shape: Shape, name: str = "value", seen: tuple[str, ...] = ()) -> Any:
+    """A value for ``shape`` with every member filled in (recursive shapes once)."""
+    kind = shape.type_name
+    if kind == "structure":
+        return {member: _sample(inner, member, (*seen, shape.name)) for member, inner in shape.members.items()
+                if inner.name not in seen and not (inner.type_name == "structure" and inner.name == shape.name)}
+    if kind == "list":
+        return [_sample(shape.member, name, (*seen, shape.name))]
+    if kind == "map":
+        return {"key": _sample(shape.value, name, (*seen, shape.name))}
+    samples = {"boolean": True, "integer": 7, "long": 7, "float": 1.5, "double": 1.5, "blob": b"blob",
+               "timestamp": datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)}
+    if kind == "string":
+        return shape.enum[0] if shape.enum else name
+    return samples[kind]
+
+
+def verify(directory: Path = MODELS_DIR) -> list[str]:
+    """Problems found serialising every listed operation from the trimmed and the SDK's models.
+
+    Each operation's input, with every member filled in, must become the same request from
+    both. It runs with whichever botocore is installed, such as the Lambda runtime's.
+    """
+    full, trimmed = _session(), _session(directory)
+    problems = []
+    for service, operations in sorted(OPERATIONS.items()):
+        expected_model, actual_model = full.get_service_model(service), trimmed.get_service_model(service)
+        if sorted(actual_model.operation_names) != sorted(operations):
+            problems.append(f"{service}: the model has {actual_model.operation_names}, not {sorted(operations)}")
+            continue
+        for name in actual_model.shape_names:  # botocore reads every shape to map an error code
+            actual_model.shape_for(name)
+        serializer = create_serializer(expected_model.metadata["protocol"], include_validation=False)
+        for operation in operations:
+            expected, actual = expected_model.operation_model(operation), actual_model.operation_model(operation)
+            parameters = _sample(expected.input_shape) if expected.input_shape else {}
+            requests = [serializer.serialize_to_request(parameters, model) for model in (expected, actual)]
+            if requests[0] != requests[1]:
+                problems.append(f"{service}.{operation}: {requests[1]} instead of {requests[0]}")
+    return problems
 
 
 def write(directory: Path = MODELS_DIR) -> list[Path]:
     """Replace every model under ``directory`` with freshly generated ones."""
     files = generated()
-    for stale in directory.glob("*/*/service-2.json"):
+    for stale in directory.glob("*/*/*.json"):
         if stale.relative_to(directory) not in files:
             stale.unlink()
     for relative, text in files.items():
@@ -122,7 +176,11 @@ def write(directory: Path = MODELS_DIR) -> list[Path]:
 
 
 if __name__ == "__main__":
+    if sys.argv[1:] == ["--verify"]:
+        found = verify()
+        print("\n".join(found) or f"botocore {botocore.__version__}: every listed operation serialises as with the full models")
+        sys.exit(1 if found else 0)
     if len(sys.argv) > 1:
-        sys.exit("usage: python -m tools.service_models")
+        sys.exit("usage: python -m tools.service_models [--verify]")
     for path in write():
         print(MODELS_DIR.relative_to(Path.cwd()) / path if MODELS_DIR.is_relative_to(Path.cwd()) else MODELS_DIR / path)
