@@ -4,7 +4,7 @@ The full run (four export durations with their fixed-interval baselines, every
 function's cold start, 5,000 Athena tables) is `make bench`; its numbers are in
 README.md. Here: exports of 10 minutes to a day through the real state
 machine (without their fixed-interval baselines, which take as long again), and
-the cold-start harness on one function.
+the cold start of the heaviest handler.
 """
 
 from __future__ import annotations
@@ -50,10 +50,10 @@ def test_a_long_export_costs_few_transitions_and_is_noticed_within_the_budget(
     assert row["transitions"] <= most_transitions
 
 
-def test_a_handler_cold_start_stays_near_the_bare_boto3_handler() -> None:
-    rows = {row["function"]: row for row in bench.cold_start_rows(3, only=["CheckExportFunction"])}
-    row = rows["CheckExportFunction"]
-    # The goal is 1.25x (make bench); CPU time keeps this comparison stable on a busy machine,
-    # and the margin keeps three runs from failing on noise. Importing the X-Ray SDK or boto3's
-    # extras again would cost well over it.
-    assert row["seconds"] <= 1.5 * row["baseline_seconds"]
+def test_the_heaviest_cold_start_stays_near_the_bare_boto3_handler() -> None:
+    # CreateAthenaTables imports the most and builds three clients (s3, athena, glue).
+    [row] = bench.cold_start_rows(5, only=["CreateAthenaTablesFunction"])
+    # The goal is 1.25x (make bench: about 1.05). CPU time keeps the comparison steady on a busy
+    # machine; building a client from a full service model again, or importing the X-Ray SDK,
+    # would cost well over it.
+    assert row["seconds"] <= 1.25 * row["baseline_seconds"]
