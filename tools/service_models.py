@@ -18,8 +18,8 @@ from what this tool writes. After adding an operation or upgrading boto3, run:
     make service-models        # python -m tools.service_models
 
 ``python -m tools.service_models --verify`` checks, with whichever botocore is
-installed, that every listed operation serialises the same request from the trimmed
-model as from the SDK's own (botocore is its only dependency).
+installed, that every listed operation makes the same request (endpoint, headers, body)
+through the trimmed model as through the SDK's own (botocore is its only dependency).
 """
 
 from __future__ import annotations
@@ -33,7 +33,9 @@ from typing import Any
 
 import botocore
 import botocore.session
-from botocore.serialize import create_serializer
+from botocore import xform_name
+from botocore.awsrequest import AWSResponse
+from botocore.config import Config
 from botocore.model import Shape
 
 MODELS_DIR = Path(__file__).resolve().parents[1] / "functions" / "common" / "aurora_lake" / "service_models"
@@ -138,28 +140,54 @@ def _sample(shape: Shape, name: str = "value", seen: tuple[str, ...] = ()) -> An
     return samples[kind]
 
 
-def verify(directory: Path = MODELS_DIR) -> list[str]:
-    """Problems found serialising every listed operation from the trimmed and the SDK's models.
+def _sent_request(client: Any, operation: str, parameters: dict[str, Any]) -> dict[str, Any]:
+    """The request the client would send for ``operation``: endpoint, headers and body."""
+    captured: dict[str, Any] = {}
 
-    Each operation's input, with every member filled in, must become the same request from
-    both. It runs with whichever botocore is installed, such as the Lambda runtime's.
+    def capture(params: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]]:
+        body = params["body"]
+        body = body.read() if hasattr(body, "read") else body  # a streamed blob
+        captured.update(url=params["url"], method=params["method"], headers=dict(params["headers"]), body=body)
+        return AWSResponse(params["url"], 200, {}, None), {}  # nothing is sent
+
+    event = f"before-call.{client.meta.service_model.service_id.hyphenize()}"
+    client.meta.events.register_first(event, capture)
+    try:
+        getattr(client, xform_name(operation))(**parameters)
+    except Exception as error:  # noqa: BLE001 - a model that cannot make the request is the finding
+        captured["error"] = repr(error)
+    finally:
+        client.meta.events.unregister(event, capture)
+    return captured
+
+
+def verify(directory: Path = MODELS_DIR) -> list[str]:
+    """Problems found calling every listed operation through the trimmed and the SDK's models.
+
+    Each operation, with every member of its input filled in, must make the same request
+    (endpoint, headers, body) through both. Nothing is sent. It runs with whichever botocore
+    is installed, such as the Lambda runtime's.
     """
-    full, trimmed = _session(), _session(directory)
+    settings = {"region_name": "us-east-1", "aws_access_key_id": "verify", "aws_secret_access_key": "verify",
+                "config": Config(parameter_validation=False, retries={"max_attempts": 0})}
     problems = []
     for service, operations in sorted(OPERATIONS.items()):
-        expected_model, actual_model = full.get_service_model(service), trimmed.get_service_model(service)
-        if sorted(actual_model.operation_names) != sorted(operations):
-            problems.append(f"{service}: the model has {actual_model.operation_names}, not {sorted(operations)}")
+        expected_client = _session().create_client(service, **settings)
+        actual_client = _session(directory).create_client(service, **settings)
+        model = actual_client.meta.service_model
+        if sorted(model.operation_names) != sorted(operations):
+            problems.append(f"{service}: the model has {model.operation_names}, not {sorted(operations)}")
             continue
-        for name in actual_model.shape_names:  # botocore reads every shape to map an error code
-            actual_model.shape_for(name)
-        serializer = create_serializer(expected_model.metadata["protocol"], include_validation=False)
+        for name in model.shape_names:  # botocore reads every shape to map an error code
+            model.shape_for(name)
         for operation in operations:
-            expected, actual = expected_model.operation_model(operation), actual_model.operation_model(operation)
-            parameters = _sample(expected.input_shape) if expected.input_shape else {}
-            requests = [serializer.serialize_to_request(parameters, model) for model in (expected, actual)]
-            if requests[0] != requests[1]:
-                problems.append(f"{service}.{operation}: {requests[1]} instead of {requests[0]}")
+            input_shape = expected_client.meta.service_model.operation_model(operation).input_shape
+            parameters = _sample(input_shape) if input_shape else {}
+            expected, actual = (_sent_request(client, operation, parameters) for client in (expected_client, actual_client))
+            if not expected.get("url"):
+                problems.append(f"{service}.{operation}: no request was made")
+            elif expected != actual:
+                problems.append(f"{service}.{operation}: {actual} instead of {expected}")
     return problems
 
 
@@ -178,7 +206,7 @@ def write(directory: Path = MODELS_DIR) -> list[Path]:
 if __name__ == "__main__":
     if sys.argv[1:] == ["--verify"]:
         found = verify()
-        print("\n".join(found) or f"botocore {botocore.__version__}: every listed operation serialises as with the full models")
+        print("\n".join(found) or f"botocore {botocore.__version__}: every listed operation makes the same request as with the SDK's models")
         sys.exit(1 if found else 0)
     if len(sys.argv) > 1:
         sys.exit("usage: python -m tools.service_models [--verify]")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -55,10 +57,18 @@ def _structure(shape: object, depth: int = 0) -> object:
             tuple(_structure(item, depth + 1) for item in inner))
 
 
-def test_every_listed_operation_serialises_as_with_the_sdk_models() -> None:
+def test_every_listed_operation_makes_the_same_request_as_with_the_sdk_models(tmp_path: Path) -> None:
     # Each input with every member filled in (also run with the Lambda runtime's botocore:
     # python -m tools.service_models --verify).
     assert service_models.verify() == []
+    # A model that lost a member makes another request, and verify says which operation.
+    shutil.copytree(service_models.MODELS_DIR, tmp_path / "models")
+    s3_model = next((tmp_path / "models" / "s3").glob("*/service-2.json"))
+    model = json.loads(s3_model.read_text(encoding="utf-8"))
+    del model["shapes"]["ListObjectsV2Request"]["members"]["Prefix"]
+    s3_model.write_text(json.dumps(model), encoding="utf-8")
+    [problem] = service_models.verify(tmp_path / "models")
+    assert problem.startswith("s3.ListObjectsV2: ") and "Prefix" in problem
 
 
 def test_an_operation_left_out_has_no_client_method() -> None:
