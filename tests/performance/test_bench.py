@@ -14,7 +14,7 @@ import json
 
 import pytest
 
-from emulated_account import bench
+from emulated_account import EmulatedAccount, bench
 
 
 def budget(export_seconds: float) -> float:
@@ -38,6 +38,16 @@ def test_a_ten_minute_export_costs_at_most_30_transitions_and_is_noticed_within_
 
 def test_every_function_of_the_template_has_its_cold_start_measured() -> None:
     assert {code.logical_id for code in bench.function_code()} == set(bench.FUNCTION_CLIENTS)
+
+
+def test_each_cold_start_creates_the_clients_its_function_uses_in_a_run() -> None:
+    with EmulatedAccount(handler_output=io.StringIO()) as account:
+        assert account.run(bench.EXECUTION_INPUT).status == "SUCCEEDED"
+        used: dict[str, set[str]] = {name: set() for name in bench.FUNCTION_CLIENTS}
+        for call in account.calls.calls:
+            if call.caller in used:
+                used[call.caller].add(call.service)
+    assert used == {name: set(services) for name, services in bench.FUNCTION_CLIENTS.items()}
 
 
 @pytest.mark.parametrize(("export_seconds", "most_transitions"), [(3600, 35), (21600, 40), (86400, 50)])
