@@ -26,8 +26,8 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import datetime, timezone
 from collections.abc import Iterable
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -98,6 +98,14 @@ def trim(model: dict[str, Any], operations: Iterable[str]) -> dict[str, Any]:
     return trimmed
 
 
+def _session(directory: Path | None = None) -> botocore.session.Session:
+    """A fresh session; with ``directory``, one that finds the models there first."""
+    session = botocore.session.Session()
+    if directory is not None:
+        session.get_component("data_loader").search_paths.insert(0, str(directory))
+    return session
+
+
 def generated() -> dict[Path, str]:
     """Each model file (relative to MODELS_DIR) and its text, from the installed botocore."""
     loader = _session().get_component("data_loader")
@@ -116,19 +124,12 @@ def generated() -> dict[Path, str]:
     return files
 
 
-def _session(directory: Path | None = None) -> botocore.session.Session:
-    session = botocore.session.Session()
-    if directory is not None:
-        session.get_component("data_loader").search_paths.insert(0, str(directory))
-    return session
-
-
 def _sample(shape: Shape, name: str = "value", seen: tuple[str, ...] = ()) -> Any:
     """A value for ``shape`` with every member filled in (recursive shapes once)."""
     kind = shape.type_name
     if kind == "structure":
-        return {member: _sample(inner, member, (*seen, shape.name)) for member, inner in shape.members.items()
-                if inner.name not in seen and not (inner.type_name == "structure" and inner.name == shape.name)}
+        path = (*seen, shape.name)
+        return {member: _sample(inner, member, path) for member, inner in shape.members.items() if inner.name not in path}
     if kind == "list":
         return [_sample(shape.member, name, (*seen, shape.name))]
     if kind == "map":

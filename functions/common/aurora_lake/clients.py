@@ -29,7 +29,7 @@ _CONFIG = Config(retries={"mode": "standard", "max_attempts": 2}, user_agent_ext
 @cache
 def _session() -> botocore.session.Session:
     session = botocore.session.get_session()
-    # Searched before the SDK's own data, which still supplies endpoints, paginators and extras.
+    # Searched before the SDK's own data, which still supplies endpoints, paginators and retries.
     session.get_component("data_loader").search_paths.insert(0, str(SERVICE_MODELS))
     return session
 
