@@ -25,12 +25,11 @@ class Column:
     exported_type: str
     char_max_length: int | None = None
     num_precision: int | None = None
-    num_scale: int | None = None
     datetime_precision: int | None = None
 
     def type_mapping(self) -> dict[str, object]:
-        """The column's entry in ``schemaMetadata.originalTypeMappings``."""
-        mapping: dict[str, object] = {
+        """The column's entry in ``schemaMetadata.originalTypeMappings`` (the fields public samples show)."""
+        return {
             "columnName": self.name,
             "originalType": self.original_type,
             "expectedExportedType": self.exported_type,
@@ -38,9 +37,9 @@ class Column:
             "originalNumPrecision": self.num_precision or 0,
             "originalDateTimePrecision": self.datetime_precision or 0,
         }
-        if self.num_scale is not None:
-            mapping["originalNumScale"] = self.num_scale
-        return mapping
+
+
+_S3_PATH_CONVERSION = str.maketrans({"\\": "_", "`": "_", '"': "_", " ": "_"})
 
 
 @dataclass(frozen=True)
@@ -51,6 +50,7 @@ class Table:
     columns: tuple[Column, ...]
     rows: int
     # Batch folders and the part numbers in each; gaps are deliberate (real exports have them).
+    # A batch named "" is the older layout: part files directly under the table's base prefix.
     batches: tuple[tuple[str, tuple[int, ...]], ...] = (("1", (0,)),)
 
     @property
@@ -60,8 +60,13 @@ class Table:
 
     @property
     def folder(self) -> str:
-        """The table's base prefix below the export root: ``DATABASE/SCHEMA.TABLE``."""
-        return f"{self.database}/{self.schema}.{self.name}"
+        """The table's base prefix below the export root, as RDS writes it: ``DATABASE/SCHEMA.TABLE``.
+
+        RDS converts backslash, backtick, double quote and space in the S3 path to ``_``
+        (``public.Order Notes`` lands in ``public.Order_Notes/``); the metadata keeps the name.
+        Written here apart from the workflow's reader, so that the two cannot share a mistake.
+        """
+        return f"{self.database}/{self.schema}.{self.name}".translate(_S3_PATH_CONVERSION)
 
     @property
     def part_count(self) -> int:
@@ -87,9 +92,11 @@ def _pg(name: str, original: str, exported: str, **kw: int) -> Column:
 
 STRING = "binary (UTF8)"
 TIMESTAMP_MICROS = "int64 (TIMESTAMP_MICRO)"
+# PostgreSQL SMALLINT: INT32 annotated INT(16, true) (AWS data conversion tables).
+SMALLINT = "int32 (INT_16)"
 
 # PostgreSQL: NUMERIC, DATE, TIME, TIMESTAMP(TZ), INTERVAL, JSON(B), arrays, UUID, enums, INET -> string;
-# SMALLINT and INTEGER -> int32; BIGINT -> int64; REAL -> float; DOUBLE PRECISION -> double;
+# BIT -> string; SMALLINT -> int32 annotated INT_16; INTEGER -> int32; BIGINT -> int64; REAL -> float; DOUBLE PRECISION -> double;
 # BYTEA -> binary; BOOLEAN -> boolean.
 POSTGRES_TABLES: tuple[Table, ...] = (
     Table(
@@ -103,11 +110,12 @@ POSTGRES_TABLES: tuple[Table, ...] = (
             _pg("is_active", "boolean", "boolean"),
             _pg("login_count", "integer", "int32", num_precision=32),
             _pg("score", "real", "float", num_precision=24),
-            _pg("balance", "numeric", STRING, num_precision=12, num_scale=2),
+            _pg("balance", "numeric", STRING, num_precision=12),
             _pg("created_at", "timestamp with time zone", STRING, datetime_precision=6),
             _pg("signup_date", "date", STRING),
             _pg("profile", "jsonb", STRING),
             _pg("avatar", "bytea", "binary"),
+            _pg("flags", "bit", STRING, char_max_length=8),
         ),
         rows=25,
     ),
@@ -118,8 +126,8 @@ POSTGRES_TABLES: tuple[Table, ...] = (
         (
             _pg("id", "bigint", "int64", num_precision=64),
             _pg("user_id", "bigint", "int64", num_precision=64),
-            _pg("quantity", "smallint", "int32", num_precision=16),
-            _pg("amount", "numeric", STRING, num_precision=10, num_scale=2),
+            _pg("quantity", "smallint", SMALLINT, num_precision=16),
+            _pg("amount", "numeric", STRING, num_precision=10),
             _pg("status", "USER-DEFINED", STRING),
             _pg("date", "date", STRING),
             _pg("placed_at", "timestamp without time zone", STRING, datetime_precision=6),
@@ -153,6 +161,19 @@ POSTGRES_TABLES: tuple[Table, ...] = (
             _pg("duration", "interval", STRING),
         ),
         rows=15,
+        # The older layout: part files directly under the table's folder, no batch folder.
+        batches=(("", (0, 1)),),
+    ),
+    Table(
+        "mydb",
+        "public",
+        "Order Notes",  # written under public.Order_Notes/
+        (
+            _pg("order_id", "bigint", "int64", num_precision=64),
+            _pg("note", "text", STRING),
+            _pg("priority", "smallint", SMALLINT, num_precision=16),
+        ),
+        rows=12,
     ),
     Table(
         "mydb",
@@ -174,7 +195,7 @@ POSTGRES_TABLES: tuple[Table, ...] = (
 
 # MySQL: DATETIME/TIMESTAMP -> int64 TIMESTAMP_MICROS; DATE, TIME -> string; YEAR -> int32;
 # DECIMAL -> int32/int64/fixed_len_byte_array DECIMAL(p,s) (precision > 38 -> string);
-# BIGINT UNSIGNED -> fixed_len_byte_array(9) DECIMAL(20,0); INT UNSIGNED -> int64; FLOAT -> double;
+# BIGINT UNSIGNED -> fixed_len_byte_array(9) DECIMAL(20,0); INT UNSIGNED -> int64; TINYINT UNSIGNED -> int32; FLOAT -> double;
 # JSON, ENUM, SET, TEXT -> string; BIT, BLOB, BINARY -> binary.
 MYSQL_TABLES: tuple[Table, ...] = (
     Table(
@@ -188,16 +209,18 @@ MYSQL_TABLES: tuple[Table, ...] = (
             Column("birth_date", "date", STRING),
             Column("member_since", "year", "int32"),
             Column("tier", "enum", STRING, char_max_length=8),
+            Column("age", "tinyint unsigned", "int32", num_precision=3),
         ),
         rows=30,
+        batches=(("", (0,)),),  # the older layout
     ),
     Table(
         "shop",
         "shop",
         "products",
         (
-            Column("sku", "bigint unsigned", "fixed_len_byte_array(9) (DECIMAL(20,0))", num_precision=20, num_scale=0),
-            Column("price", "decimal", "int32 (DECIMAL(9,2))", num_precision=9, num_scale=2),
+            Column("sku", "bigint unsigned", "fixed_len_byte_array(9) (DECIMAL(20,0))", num_precision=20),
+            Column("price", "decimal", "int32 (DECIMAL(9,2))", num_precision=9),
             Column("weight", "float", "double", num_precision=12),
             Column("stock", "int", "int32", num_precision=10),
             Column("description", "text", STRING, char_max_length=65535),
@@ -212,9 +235,9 @@ MYSQL_TABLES: tuple[Table, ...] = (
         "invoices",
         (
             Column("id", "bigint", "int64", num_precision=19),
-            Column("total", "decimal", "int64 (DECIMAL(18,4))", num_precision=18, num_scale=4),
-            Column("ledger_amount", "decimal", "fixed_len_byte_array(13) (DECIMAL(30,6))", num_precision=30, num_scale=6),
-            Column("huge_amount", "decimal", STRING, num_precision=50, num_scale=10),
+            Column("total", "decimal", "int64 (DECIMAL(18,4))", num_precision=18),
+            Column("ledger_amount", "decimal", "fixed_len_byte_array(13) (DECIMAL(30,6))", num_precision=30),
+            Column("huge_amount", "decimal", STRING, num_precision=50),
             Column("paid", "bit", "binary", num_precision=1),
             Column("issued_at", "timestamp", TIMESTAMP_MICROS, datetime_precision=0),
             Column("due_time", "time", STRING),

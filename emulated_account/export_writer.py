@@ -5,6 +5,13 @@ Layout (USER_ExportSnapshot; metadata field names as observed in real exports):
     [S3Prefix/]EXPORT_ID/export_info_EXPORT_ID.json
     [S3Prefix/]EXPORT_ID/export_tables_info_EXPORT_ID_from_1_to_100.json   (100 tables a file)
     [S3Prefix/]EXPORT_ID/DATABASE/SCHEMA.TABLE/BATCH/part-NNNNN-UUID.gz.parquet
+    [S3Prefix/]EXPORT_ID/DATABASE/SCHEMA.TABLE/BATCH/_SUCCESS
+    [S3Prefix/]EXPORT_ID/DATABASE/SCHEMA.TABLE/_SUCCESS
+    [S3Prefix/]EXPORT_ID/DATABASE/SCHEMA.TABLE/part-NNNNN-UUID.gz.parquet   (older layout, no batch)
+
+Folder names are the converted S3 path (``data.Table.folder``). The empty
+``_SUCCESS`` markers are what real exports leave next to their part files;
+they count in no size.
 
 The Parquet files are real: gzip-compressed, with the physical and logical
 types that ``expectedExportedType`` announces, so a reader that trusts the
@@ -29,6 +36,8 @@ Put = Callable[[str, bytes], None]
 
 _DECIMAL = re.compile(r"decimal\s*\(\s*(\d+)\s*,\s*(\d+)\s*\)")
 _FIXED = re.compile(r"fixed_len_byte_array\s*\(\s*(\d+)\s*\)")
+_NARROW_INT = re.compile(r"\bint(?:_|\s*\()(8|16)\b")
+SUCCESS_MARKER = "_SUCCESS"
 
 
 def arrow_type(exported_type: str) -> Any:
@@ -47,6 +56,9 @@ def arrow_type(exported_type: str) -> Any:
         return pa.date32()
     if "utf8" in logical or "string" in logical or physical == "string":
         return pa.string()
+    narrow = _NARROW_INT.search(logical)
+    if physical == "int32" and narrow:
+        return pa.int8() if narrow.group(1) == "8" else pa.int16()  # INT32 annotated INT(8|16, true)
     simple = {
         "boolean": pa.bool_(),
         "int32": pa.int32(),
@@ -72,6 +84,8 @@ def _value(column: Column, arrow: Any, row: int) -> Any:
     original = column.original_type.lower()
     if pa.types.is_boolean(arrow):
         return row % 2 == 0
+    if pa.types.is_int8(arrow) or pa.types.is_int16(arrow):
+        return (row * 7) % 100
     if pa.types.is_int32(arrow):
         return 1990 + row % 30 if original == "year" else (row * 7) % 1000
     if pa.types.is_int64(arrow):
@@ -141,6 +155,7 @@ class ExportOutput:
     """What was written, for the simulator to report back through DescribeExportTasks."""
 
     keys: list[str] = field(default_factory=list)
+    markers: list[str] = field(default_factory=list)  # the _SUCCESS files (in no size)
     total_bytes: int = 0
     tables_written: int = 0
 
@@ -164,10 +179,14 @@ def write_table_files(put: Put, root: str, table: Table, output: ExportOutput, c
         body = cache.get(key_of_content)
         if body is None:
             body = cache[key_of_content] = parquet_bytes(table.columns, rows)
-        key = f"{root}{table.folder}/{batch}/part-{number:05d}-{uuid.uuid4()}.gz.parquet"
+        folder = f"{root}{table.folder}/{batch}/" if batch else f"{root}{table.folder}/"
+        key = f"{folder}part-{number:05d}-{uuid.uuid4()}.gz.parquet"
         put(key, body)
         output.keys.append(key)
         size += len(body)
+    for folder in sorted({f"{root}{table.folder}/"} | {f"{root}{table.folder}/{batch}/" for batch, _ in table.batches if batch}):
+        put(folder + SUCCESS_MARKER, b"")
+        output.markers.append(folder + SUCCESS_MARKER)
     output.total_bytes += size
     output.tables_written += 1
     return size
@@ -268,4 +287,4 @@ def _write_export_info(put: Put, root: str, export_id: str, info: dict[str, Any]
     output.keys.append(key)
 
 
-__all__ = ["ExportOutput", "arrow_type", "parquet_bytes", "write_custom_export", "write_export", "_iso"]
+__all__ = ["SUCCESS_MARKER", "ExportOutput", "arrow_type", "parquet_bytes", "write_custom_export", "write_export", "_iso"]

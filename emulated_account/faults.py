@@ -18,6 +18,8 @@ from functools import cache
 from typing import Any
 from unittest import mock
 
+from emulated_account import fidelity
+
 STATE_MACHINE = "StateMachine"
 INTERNAL_ATTRIBUTE = "_emulated_account_internal"
 _CODE = re.compile(r"^[A-Za-z][A-Za-z0-9_.]*$")
@@ -120,6 +122,10 @@ class Fault:
             raise ValueError(f"fault {spec!r}: {service} has no operation {operation!r}")
         if not _CODE.match(code):
             raise ValueError(f"fault {spec!r}: {code!r} is not an error code")
+        try:
+            fidelity.check_code(service, operation, error_details(service, code)[0])
+        except fidelity.InventedErrorCode as exc:
+            raise ValueError(f"fault {spec!r}: {exc}") from None
         try:
             count = int(count_text)
         except ValueError:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from unittest import mock
 
-from emulated_account import data, export_writer
+from emulated_account import data, export_writer, fidelity
 from emulated_account.clock import VirtualClock
 
 if TYPE_CHECKING:
@@ -27,10 +27,10 @@ if TYPE_CHECKING:
 
 RUNNING_STATUSES = ("STARTING", "IN_PROGRESS", "CANCELING")
 MAX_RUNNING_EXPORTS = 5
-# UNCONFIRMED: AWS documents the limit of 5 concurrent exports per account but not the error that
-# StartExportTask returns above it (no quota error is modelled for the operation). This code is
-# deliberately distinct from every modelled one, so code that does not handle it fails visibly.
-EXPORT_QUOTA_ERROR_CODE = "ExportTaskLimitReached"
+# The RDS model declares no error for the 5-export limit; the code and message are the ones that
+# public code handling real exports quotes (FIDELITY.md, error-code table).
+EXPORT_QUOTA_ERROR_CODE = "ExportTaskLimitReachedFault"
+EXPORT_QUOTA_MESSAGE = f"You have reached the limit of {MAX_RUNNING_EXPORTS} concurrent export tasks"
 # UNCONFIRMED: the error for exporting a snapshot that is already being exported. The snapshot is
 # not in a state that allows a new export, so the documented InvalidExportSourceState is used.
 EXPORT_SOURCE_BUSY_ERROR_CODE = "InvalidExportSourceState"
@@ -89,10 +89,11 @@ class ExportBehaviour:
             raise ValueError("export duration must not be negative")
 
 
-def _rds_error(code: str, message: str) -> Exception:
+def _rds_error(operation: str, code: str, message: str) -> Exception:
+    """The error RDS returns; only a code the botocore model or the ledger gives ``operation``."""
     from moto.rds.exceptions import RDSClientError
 
-    return RDSClientError(code, message)
+    return RDSClientError(fidelity.check_code("rds", operation, code), message)
 
 
 @dataclass
@@ -252,43 +253,42 @@ class RdsSimulator:
         source_arn = kwargs.get("source_arn") or ""
         if not _IDENTIFIER.match(export_id) or len(export_id) > 60:
             raise _rds_error(
+                "StartExportTask",
                 "InvalidParameterValue",
                 f"The export task identifier {export_id!r} is invalid: it must begin with a letter, hold only ASCII "
                 "letters, digits and hyphens, not end with a hyphen or hold two consecutive hyphens.",
             )
         if export_id in backend.export_tasks:
-            raise _rds_error("ExportTaskAlreadyExists", f"Cannot start export task because a task with the identifier {export_id} already exists.")
+            raise _rds_error("StartExportTask", "ExportTaskAlreadyExists", f"Cannot start export task because a task with the identifier {export_id} already exists.")
         arn_parts = source_arn.split(":", 6)
         if len(arn_parts) != 7 or arn_parts[2] != "rds":
-            raise _rds_error("InvalidParameterValue", f"The source ARN {source_arn!r} is not a valid RDS ARN.")
+            raise _rds_error("StartExportTask", "InvalidParameterValue", f"The source ARN {source_arn!r} is not a valid RDS ARN.")
         resource_type, snapshot_id = arn_parts[5], arn_parts[6]
         if resource_type == "snapshot":
-            raise _rds_error("DBSnapshotNotFound", f"DBSnapshot {snapshot_id} not found.")
+            raise _rds_error("StartExportTask", "DBSnapshotNotFound", f"DBSnapshot {snapshot_id} not found.")
         if resource_type != "cluster-snapshot" or snapshot_id.lower() not in backend.cluster_snapshots:
-            raise _rds_error("DBClusterSnapshotNotFoundFault", f"DBClusterSnapshot {snapshot_id} not found.")
+            raise _rds_error("StartExportTask", "DBClusterSnapshotNotFoundFault", f"DBClusterSnapshot {snapshot_id} not found.")
         snapshot = backend.cluster_snapshots[snapshot_id.lower()]
         if snapshot.status != "available":
-            raise _rds_error("InvalidExportSourceState", f"Export source should be 'available' but current status is {snapshot.status}.")
+            raise _rds_error("StartExportTask", "InvalidExportSourceState", f"Export source should be 'available' but current status is {snapshot.status}.")
         prefix = kwargs.get("s3_prefix") or ""
         if ":" in prefix:
-            raise _rds_error("InvalidParameterValue", "The S3 prefix can't contain a colon (:).")
+            raise _rds_error("StartExportTask", "InvalidParameterValue", "The S3 prefix can't contain a colon (:).")
         bucket = kwargs.get("s3_bucket_name") or ""
         if bucket not in s3_backends[self.account_id]["aws"].buckets:
-            raise _rds_error("InvalidS3BucketFault", f"The S3 bucket {bucket} doesn't exist.")
+            raise _rds_error("StartExportTask", "InvalidS3BucketFault", f"The S3 bucket {bucket} doesn't exist.")
         self._check_role(kwargs.get("iam_role_arn") or "")
         self._check_kms_key(kwargs.get("kms_key_id") or "")
         cluster = self.cluster_for(snapshot.db_cluster_identifier)
         if cluster is None:
-            raise _rds_error("InvalidExportSourceState", f"Cluster {snapshot.db_cluster_identifier} is not known to the export simulator.")
+            raise _rds_error("StartExportTask", "InvalidExportSourceState", f"Cluster {snapshot.db_cluster_identifier} is not known to the export simulator.")
         export_only = list(kwargs.get("export_only") or [])
         _check_export_only(export_only, cluster)
         running = [t for t in backend.export_tasks.values() if t.status in RUNNING_STATUSES]
         if any(t.source_arn == snapshot.arn for t in running):
-            raise _rds_error(EXPORT_SOURCE_BUSY_ERROR_CODE, f"The snapshot {snapshot_id} is already being exported.")
+            raise _rds_error("StartExportTask", EXPORT_SOURCE_BUSY_ERROR_CODE, f"The snapshot {snapshot_id} is already being exported.")
         if len(running) >= MAX_RUNNING_EXPORTS:
-            raise _rds_error(
-                EXPORT_QUOTA_ERROR_CODE, f"Cannot start export task: {len(running)} export tasks are already running (the limit is {MAX_RUNNING_EXPORTS})."
-            )
+            raise _rds_error("StartExportTask", EXPORT_QUOTA_ERROR_CODE, EXPORT_QUOTA_MESSAGE)
 
         kwargs = dict(kwargs)
         kwargs["source_arn"] = snapshot.arn
@@ -316,7 +316,7 @@ class RdsSimulator:
         if export_task_identifier:
             tasks = [t for t in tasks if t.export_task_identifier == export_task_identifier]
             if not tasks:
-                raise _rds_error("ExportTaskNotFound", f"Cannot cancel export task because a task with the identifier {export_task_identifier} is not exist.")
+                raise _rds_error("DescribeExportTasks", "ExportTaskNotFound", f"Cannot find export task with identifier {export_task_identifier}.")
         if source_arn:
             tasks = [t for t in tasks if t.source_arn == source_arn]
         if source_type:
@@ -331,16 +331,16 @@ class RdsSimulator:
                 "status": "status",
             }.get(name)
             if attribute is None:
-                raise _rds_error("InvalidParameterValue", f"Unrecognized filter name: {name}.")
+                raise _rds_error("DescribeExportTasks", "InvalidParameterValue", f"Unrecognized filter name: {name}.")
             tasks = [t for t in tasks if str(getattr(t, attribute, "")).lower() in wanted]
         return tasks
 
     def cancel_export_task(self, backend: Any, export_task_identifier: str) -> Any:
         task = backend.export_tasks.get(export_task_identifier)
         if task is None:
-            raise _rds_error("ExportTaskNotFound", f"Export task {export_task_identifier} not found.")
+            raise _rds_error("CancelExportTask", "ExportTaskNotFound", f"Export task {export_task_identifier} not found.")
         if task.status not in ("STARTING", "IN_PROGRESS"):
-            raise _rds_error("InvalidExportTaskStateFault", f"Export task {export_task_identifier} is {task.status} and can't be canceled.")
+            raise _rds_error("CancelExportTask", "InvalidExportTaskStateFault", f"Export task {export_task_identifier} is {task.status} and can't be canceled.")
         task._run.canceled_at = self.clock.now()
         return task
 
@@ -350,7 +350,7 @@ class RdsSimulator:
         name = role_arn.rsplit("/", 1)[-1]
         roles = iam_backends[self.account_id]["global"].roles.values()
         if not any(r.arn == role_arn or r.name == name and role_arn == name for r in roles):
-            raise _rds_error("IamRoleNotFound", f"The IAM role {role_arn} doesn't exist.")
+            raise _rds_error("StartExportTask", "IamRoleNotFound", f"The IAM role {role_arn} doesn't exist.")
 
     def _check_kms_key(self, key_id: str) -> None:
         from moto.kms.models import kms_backends
@@ -360,7 +360,7 @@ class RdsSimulator:
         except Exception:
             key = None
         if key is None or not key_id:
-            raise _rds_error("KMSKeyNotAccessibleFault", f"The KMS key {key_id} is not accessible.")
+            raise _rds_error("StartExportTask", "KMSKeyNotAccessibleFault", f"The KMS key {key_id} is not accessible.")
 
 
 def _skip_reason(target: str) -> str:
@@ -384,7 +384,7 @@ def _check_export_only(entries: Sequence[str], cluster: data.Cluster) -> None:
         if len(parts) > limit or not all(_EXPORT_ONLY_PART.match(p) for p in parts):
             problems.append(entry)
     if problems:
-        raise _rds_error("InvalidExportOnly", f"The ExportOnly entries {problems} are not valid for a {cluster.engine} snapshot.")
+        raise _rds_error("StartExportTask", "InvalidExportOnly", f"The ExportOnly entries {problems} are not valid for a {cluster.engine} snapshot.")
 
 
 def _time_in_name(snapshot_identifier: str) -> float | None:
@@ -584,6 +584,7 @@ def installed(simulator: RdsSimulator) -> Iterator[RdsSimulator]:
 
 __all__ = [
     "EXPORT_QUOTA_ERROR_CODE",
+    "EXPORT_QUOTA_MESSAGE",
     "EXPORT_SOURCE_BUSY_ERROR_CODE",
     "ExportBehaviour",
     "MAX_RUNNING_EXPORTS",

@@ -51,8 +51,9 @@ def test_mysql_types_have_the_documented_physical_and_logical_types() -> None:
     assert types["total"][0] == "INT64" and "Decimal(precision=18, scale=4)" in types["total"][1]
     assert types["ledger_amount"][0] == "FIXED_LEN_BYTE_ARRAY"
     assert types["issued_at"][0] == "INT64" and "Timestamp" in types["issued_at"][1] and "microseconds" in types["issued_at"][1]
-    customers = next(v for k, v in written.items() if "/shop/shop.customers/1/part-" in k)
+    customers = next(v for k, v in written.items() if "/shop/shop.customers/part-" in k)  # the older layout
     assert _column_types(customers)["member_since"][0] == "INT32"
+    assert _column_types(customers)["age"] == ("INT32", "None")  # TINYINT UNSIGNED: plain INT32
 
 
 def test_postgres_types_and_values_read_back() -> None:
@@ -88,7 +89,7 @@ def test_date_and_decimal_logical_types_from_declared_types() -> None:
 
 def test_layout_batches_part_gaps_and_metadata() -> None:
     written = _write(data.POSTGRES_TABLES, skipped=[("mydb.public.bad table", "skipped: name has a space")])
-    events = sorted(k for k in written if "/mydb/public.events/" in k)
+    events = sorted(k for k in written if "/mydb/public.events/" in k and k.endswith(".parquet"))
     assert [k.split("/")[4] + "/" + k.split("/")[5][:10] for k in events] == [
         "1/part-00000",
         "1/part-00001",
@@ -100,7 +101,7 @@ def test_layout_batches_part_gaps_and_metadata() -> None:
     assert sum(pq.read_table(io.BytesIO(written[k])).num_rows for k in events) == 300
     info = json.loads(written["exports/exp-1/export_info_exp-1.json"])
     assert info["exportedFilesPath"] == "exports/exp-1"
-    tables_info = json.loads(written["exports/exp-1/export_tables_info_exp-1_from_1_to_6.json"])
+    tables_info = json.loads(written["exports/exp-1/export_tables_info_exp-1_from_1_to_7.json"])
     entries = tables_info["perTableStatus"]
     ledger = next(e for e in entries if e.get("target") == "mydb.public.Ledger_Entries")
     assert ledger["status"] == "COMPLETE"
@@ -140,7 +141,61 @@ def test_custom_tables_info_is_written_verbatim_with_matching_files() -> None:
     written: dict[str, bytes] = {}
     export_writer.write_custom_export(written.__setitem__, export_id="x", prefix="", tables_info=raw, info={})
     assert written["x/export_tables_info_x_from_1_to_2.json"] == raw
-    parts = [k for k in written if k.startswith("x/shop/shop.odd/")]
+    parts = [k for k in written if k.startswith("x/shop/shop.odd/") and k.endswith(".parquet")]
     assert len(parts) == 1
     assert _column_types(written[parts[0]]) == {"id": ("INT64", "None"), "label": ("BYTE_ARRAY", "String")}
     assert not any(k.startswith("x/shop/shop.skipped/") for k in written)
+
+
+def test_success_markers_beside_the_part_files_count_in_no_size() -> None:
+    written: dict[str, bytes] = {}
+    output = export_writer.write_export(
+        written.__setitem__, export_id="exp-1", prefix="", tables=data.POSTGRES_TABLES, info={},
+        start_time=1_793_588_400.0, end_time=1_793_589_300.0,
+    )
+    markers = sorted(k for k in written if k.endswith("/_SUCCESS"))
+    assert markers == sorted(output.markers) and all(written[k] == b"" for k in markers)
+    # Table level and batch level, as real exports leave them.
+    assert {"exp-1/mydb/public.events/_SUCCESS", "exp-1/mydb/public.events/1/_SUCCESS",
+            "exp-1/mydb/public.events/2/_SUCCESS", "exp-1/mydb/public.events/3/_SUCCESS"} <= set(markers)
+    assert output.total_bytes == sum(len(written[k]) for k in output.keys if k.endswith(".parquet"))
+    assert not set(markers) & set(output.keys)
+
+
+def test_older_layout_puts_part_files_directly_under_the_table_folder() -> None:
+    written = _write(data.POSTGRES_TABLES)
+    ledger = sorted(k for k in written if "/mydb/public.Ledger_Entries/" in k)
+    assert [k.split("/public.Ledger_Entries/")[1][:10] for k in ledger] == ["_SUCCESS", "part-00000", "part-00001"]
+
+
+def test_renamed_paths_hold_the_files_while_the_metadata_keeps_the_name() -> None:
+    written = _write(data.POSTGRES_TABLES)
+    assert any(k.startswith("exports/exp-1/mydb/public.Order_Notes/1/part-") for k in written)
+    assert not any("Order Notes" in k for k in written)
+    entries = json.loads(written["exports/exp-1/export_tables_info_exp-1_from_1_to_6.json"])["perTableStatus"]
+    assert "mydb.public.Order Notes" in [e["target"] for e in entries]
+
+
+@pytest.mark.parametrize("name,expected", [("a b", "a_b"), ('a"b', "a_b"), ("a`b", "a_b"), ("a\\b", "a_b"), ("a$b_c", "a$b_c")])
+def test_the_four_converted_characters(name: str, expected: str) -> None:
+    table = data.Table("db", "public", name, (data.Column("id", "bigint", "int64"),), rows=1)
+    assert table.folder == f"db/public.{expected}"
+
+
+def test_type_mappings_as_public_samples_spell_them() -> None:
+    written = _write(data.POSTGRES_TABLES + data.MYSQL_TABLES)
+    mappings = {
+        (e["target"], m["columnName"]): m
+        for key, body in written.items() if "export_tables_info_" in key
+        for e in json.loads(body)["perTableStatus"] if "schemaMetadata" in e
+        for m in e["schemaMetadata"]["originalTypeMappings"]
+    }
+    assert not [key for key, m in mappings.items() if "originalNumScale" in m]  # in no public sample
+    assert mappings[("mydb.public.orders", "quantity")]["expectedExportedType"] == "int32 (INT_16)"
+    assert mappings[("mydb.public.users", "flags")]["originalType"] == "bit"
+    assert mappings[("mydb.public.users", "flags")]["expectedExportedType"] == "binary (UTF8)"
+    age = mappings[("shop.shop.customers", "age")]
+    assert (age["originalType"], age["expectedExportedType"]) == ("tinyint unsigned", "int32")
+    orders = next(v for k, v in written.items() if "/mydb/public.orders/1/part-" in k)
+    physical, logical = _column_types(orders)["quantity"]
+    assert physical == "INT32" and "bitWidth=16" in logical and "isSigned=true" in logical

@@ -24,6 +24,7 @@ from botocore.validate import validate_parameters
 from moto.athena.models import athena_backends
 from moto.athena.responses import AthenaResponse
 from moto.glue.models import glue_backends
+from moto.s3.models import s3_backends
 
 from aurora_lake import clients, clock
 from aurora_lake.athena_runner import DEFAULT_GLUE_WORKERS
@@ -156,11 +157,31 @@ def columns(*pairs: tuple[str, str]) -> dict[str, Any]:
     ]}
 
 
-def write_export(export_id: str, files: list[list[dict[str, Any]]], prefix: str = "exports/") -> None:
+def rds_folder(target: str) -> str:
+    """Where RDS writes a table's files: DATABASE/SCHEMA.TABLE with \\ ` " and space turned into _."""
+    database, rest = target.split(".", 1)
+    for char in '\\`" ':
+        database, rest = database.replace(char, "_"), rest.replace(char, "_")
+    return f"{database}/{rest if '.' in rest else database + '.' + rest}/"
+
+
+def write_export(export_id: str, files: list[list[dict[str, Any]]], prefix: str = "exports/",
+                 without_data: frozenset[str] = frozenset(), markers: bool = True) -> None:
+    """The metadata files, a part file (and _SUCCESS markers) for every COMPLETE table not in ``without_data``."""
     s3 = boto3.client("s3")
     root = f"{prefix}{export_id}/"
     s3.put_object(Bucket=BUCKET, Key=f"{root}export_info_{export_id}.json",
                   Body=json.dumps({"exportTaskIdentifier": export_id, "status": "COMPLETE"}).encode())
+    # Straight into moto's bucket, as RDS writes them: thousands of files in no time.
+    bucket = s3_backends[ACCOUNT]["aws"]
+    for entry in (entry for entries in files for entry in entries):
+        folder = root + rds_folder(entry["target"])
+        if markers:
+            bucket.put_object(BUCKET, f"{folder}_SUCCESS", b"")
+        if entry.get("status") == "COMPLETE" and entry["target"] not in without_data:
+            bucket.put_object(BUCKET, f"{folder}1/part-00000-0b7e2c1d.gz.parquet", b"PAR1")
+            if markers:
+                bucket.put_object(BUCKET, f"{folder}1/_SUCCESS", b"")
     start = 1
     for entries in files:
         end = start + len(entries) - 1
@@ -373,6 +394,46 @@ def test_export_warning_makes_the_result_partial(lake: Lake) -> None:
     assert report["missing"] == [{"table": "(export)", "reason": "FAILED_TO_EXTRACT_TABLES_LIST_FOR_DATABASE"}]
 
 
+ORDER_NOTES = {"target": "mydb.public.Order Notes", "status": "COMPLETE",
+               "schemaMetadata": columns(("order_id", "int64", "bigint"), ("priority", "int32 (INT_16)", "smallint"))}
+ORDER_NOTES_LATEST = "demo_aurora_cluster__mydb__public__order_notes"
+
+
+def test_a_renamed_path_is_located_where_rds_writes_it(lake: Lake) -> None:
+    # RDS writes public.Order Notes under public.Order_Notes/ (space -> _); the metadata keeps the name.
+    write_export("exp-1", [[ORDER_NOTES]])
+    final = run_until_done(lake, state("exp-1"))[-1]
+    assert final["partial"] is False and final["tables_created"] == 1
+    location = f"s3://{BUCKET}/exports/exp-1/mydb/public.Order_Notes/"
+    assert glue_table(ORDER_NOTES_LATEST)["StorageDescriptor"]["Location"] == location
+    [ddl] = [e.query for e in executions()]
+    assert f"LOCATION '{location}'" in ddl and "priority smallint" in ddl
+    assert glue_table(ORDER_NOTES_LATEST)["Parameters"]["aurora_lake.source_table"] == "mydb.public.Order Notes"
+
+
+def test_a_table_without_data_files_is_missing_and_never_created(lake: Lake) -> None:
+    # The users folder holds only _SUCCESS markers: a table over it would answer every query with no rows.
+    write_export("exp-1", [[LEDGER, USERS]], without_data=frozenset({USERS["target"]}))
+    final = run_until_done(lake, state("exp-1"))[-1]
+    assert final["partial"] is True and final["tables_created"] == 1 and final["tables_skipped"] == 1
+    [missing] = final["missing_tables"]
+    assert missing["table"] == "mydb.public.users"
+    assert f"s3://{BUCKET}/exports/exp-1/mydb/public.users/ holds no data file" in missing["reason"]
+    assert set(glue_tables()) == {LEDGER_LATEST}
+    assert not any(USERS_LATEST in e.query for e in executions())
+    report = json.loads(boto3.client("s3").get_object(Bucket=BUCKET, Key=final["report_key"])["Body"].read())
+    assert [entry["table"] for entry in report["missing"]] == ["mydb.public.users"]
+    assert [table["source"] for table in report["tables"]] == ["mydb.public.Ledger_Entries"]
+
+
+def test_a_table_without_data_files_fails_a_strict_deployment(lake: Lake, environment: Any) -> None:
+    environment(FAIL_ON_PARTIAL_EXPORT="true")
+    write_export("exp-1", [[USERS]], without_data=frozenset({USERS["target"]}))
+    with pytest.raises(PartialExport, match="mydb.public.users: the metadata lists it, but"):
+        run_until_done(lake, state("exp-1"))
+    assert executions() == [] and glue_tables() == {}
+
+
 def test_partial_export_fails_when_configured_before_any_table_changes(lake: Lake, environment: Any) -> None:
     environment(FAIL_ON_PARTIAL_EXPORT="true")
     write_export("exp-1", [[USERS, SKIPPED]])
@@ -493,10 +554,15 @@ def test_five_thousand_tables_within_600_simulated_seconds_and_small_state(
          "schemaMetadata": columns(("id", "int64", "bigint"), ("name", "binary (UTF8)", "text"), ("updated_at", "int64 (TIMESTAMP_MICRO)", "timestamp"))}
         for i in range(tables)
     ]
-    write_export("exp-big", [entries[i:i + 250] for i in range(0, tables, 250)])
+    # No markers here: moto renders each listing page slowly, and markers triple the keys.
+    write_export("exp-big", [entries[i:i + 250] for i in range(0, tables, 250)], markers=False)
     glue_calls: dict[str, int] = {}
     clients.client("glue").meta.events.register(
         "before-call.glue", lambda model, **_: glue_calls.__setitem__(model.name, glue_calls.get(model.name, 0) + 1))
+    full_listings: list[dict[str, Any]] = []
+    clients.client("s3").meta.events.register(
+        "before-call.s3.ListObjectsV2",
+        lambda params, **_: None if params["query_string"].get("delimiter") else full_listings.append(params["query_string"]))
     started = lake.now
 
     results = run_until_done(lake, state("exp-big"))
@@ -508,6 +574,10 @@ def test_five_thousand_tables_within_600_simulated_seconds_and_small_state(
               f"Athena step {simulated:.0f} simulated seconds ({DDL_SECONDS} s per DDL query, {DDL_CONCURRENCY} at once); "
               f"API calls {dict(sorted({**athena.calls, **glue_calls}.items()))}")
     assert simulated <= 600 and results[-1]["athena_seconds"] <= 600
+    # The LOCATIONs were checked against one paginated listing of the export (5,021 keys), not a call per table.
+    export_listings = [p for p in full_listings if p["prefix"] == "exports/exp-big/"]
+    assert len(export_listings) == 6 and sum("continuation-token" not in p for p in export_listings) == 1
+    assert results[0]["tables_created"] == tables and not results[-1]["partial"]
     # Athena alone cannot take less than 5,000 x 1.5 s / 20: the DDL is really simulated.
     assert simulated >= tables * DDL_SECONDS / DDL_CONCURRENCY
     assert max(sizes) < 10 * 1024

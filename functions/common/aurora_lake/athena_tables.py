@@ -37,7 +37,10 @@ Two phases, one Athena DDL query per table (see ``athena_names`` for the names):
 The cursor counts the versioned units first, then the latest tables.
 
 A table that this export skipped keeps its latest table pointing at the export
-that last contained it; the report and the notification list it as missing.
+that last contained it; the report and the notification list it as missing. So
+does a table the metadata lists whose folder holds no data file: every planned
+LOCATION is checked against one paginated listing of the export, and no table
+is ever created over an empty folder.
 With ``FAIL_ON_PARTIAL_EXPORT=true`` a partial export fails the step with
 ``PartialExport`` before any statement runs (the report is written first).
 """
@@ -68,6 +71,7 @@ from aurora_lake.export_metadata import (
     SkippedTable,
     read_export_metadata,
     skipped_from_warning,
+    table_keys_with_data,
 )
 from aurora_lake.observability import logger
 
@@ -163,6 +167,22 @@ def plan_tables(cluster: str, location: ExportLocation, tables: list[ExportedTab
     return plans
 
 
+def with_data_files(s3: Any, location: ExportLocation, plans: list[TablePlan]) -> tuple[list[TablePlan], list[SkippedTable]]:
+    """The plans whose LOCATION holds a data file, and the others as missing tables.
+
+    A table over an empty folder would be created and return no rows, silently: the
+    metadata can list a table whose files are elsewhere (a renamed path) or absent.
+    """
+    with_data = table_keys_with_data(s3, location)
+    kept = [plan for plan in plans if location.table_key(plan.source.database, plan.source.schema, plan.source.table) in with_data]
+    empty = [
+        SkippedTable(plan.source.target, f"the metadata lists it, but {plan.location} holds no data file (*.parquet)")
+        for plan in plans
+        if location.table_key(plan.source.database, plan.source.schema, plan.source.table) not in with_data
+    ]
+    return kept, empty
+
+
 def _listing(headline: str, problems: list[str]) -> str:
     shown = problems[:PROBLEMS_IN_ERROR]
     more = len(problems) - len(shown)
@@ -232,7 +252,8 @@ def plan_step(state: Mapping[str, Any], settings: Settings) -> dict[str, Any]:
     missing = metadata.skipped + skipped_from_warning(export.get("warning_message"))
     if not metadata.tables and not missing:
         missing.append(SkippedTable(EXPORT_LEVEL, "the export's metadata lists no tables"))
-    plans = plan_tables(cluster, location, metadata.tables)
+    plans, empty = with_data_files(clients.client("s3"), location, plan_tables(cluster, location, metadata.tables))
+    missing += empty
     units = build_units(plans, settings.glue_database, location.export_id)
     latest = latest_table_inputs(plans, location.export_id)
 

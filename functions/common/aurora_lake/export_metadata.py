@@ -6,7 +6,14 @@ Layout of an export (``S3Prefix`` as given to StartExportTask)::
         export_info_EXPORT_ID.json
         export_tables_info_EXPORT_ID_from_1_to_250.json     (one or more)
         DATABASE/SCHEMA.TABLE/1/part-00000-....gz.parquet  (PostgreSQL)
+        DATABASE/SCHEMA.TABLE/part-00000-....gz.parquet    (older layout, no batch folder)
         DATABASE/DATABASE.TABLE/...                        (MySQL)
+        .../_SUCCESS                                       (markers, not data)
+
+RDS converts backslash, backtick, double quote and space in these paths to
+``_`` (``public.Order Notes`` is written under ``public.Order_Notes/``), while
+the metadata keeps the source names: a table's folder is derived with
+``s3_path``. Only keys ending in ``.parquet`` are data files.
 
 AWS does not document the metadata files; the field names are the ones real
 exports carry. Anything that is not in the expected form raises
@@ -29,6 +36,21 @@ from aurora_lake.errors import ExportMetadataInvalid, aws_error
 
 SUCCESS_STATUSES = frozenset({"COMPLETE", "COMPLETED", "SUCCESS", "SUCCEEDED"})
 EXPORT_LEVEL = "(export)"
+DATA_FILE_SUFFIX = ".parquet"
+# Characters RDS replaces with "_" in S3 paths (Aurora user guide, "Considerations for DB
+# cluster snapshot exports").
+_S3_PATH_CONVERSION = str.maketrans({"\\": "_", "`": "_", '"': "_", " ": "_"})
+
+
+def s3_path(name: str) -> str:
+    """``name`` as RDS writes it in an export's S3 paths."""
+    return name.translate(_S3_PATH_CONVERSION)
+
+
+def is_data_file(key: str) -> bool:
+    """A Parquet part file; markers (``_SUCCESS``) and other files are not data."""
+    name = key.rsplit("/", 1)[-1]
+    return name.endswith(DATA_FILE_SUFFIX) and not name.startswith(("_", "."))
 
 
 @dataclass(frozen=True)
@@ -56,8 +78,8 @@ class ExportLocation:
         return f"s3://{self.bucket}/{self.root_key}"
 
     def table_key(self, database: str, schema: str, table: str) -> str:
-        """The base prefix of a table's files (never a batch folder)."""
-        return f"{self.root_key}{database}/{schema}.{table}/"
+        """The base prefix of a table's files as RDS writes it (never a batch folder)."""
+        return f"{self.root_key}{s3_path(database)}/{s3_path(schema)}.{s3_path(table)}/"
 
     def table_uri(self, database: str, schema: str, table: str) -> str:
         return f"s3://{self.bucket}/{self.table_key(database, schema, table)}"
@@ -139,6 +161,26 @@ def list_metadata_keys(s3: Any, location: ExportLocation) -> tuple[str | None, l
             raise aws_error(exc) from exc
         raise
     return info_key, [key for _, _, key in sorted(tables)]
+
+
+def table_keys_with_data(s3: Any, location: ExportLocation) -> set[str]:
+    """The base prefix of every table folder that holds at least one data file.
+
+    One paginated listing of the whole export (1,000 keys a call), whatever the table count;
+    a data file sits in ``DATABASE/SCHEMA.TABLE/`` or in a batch folder below it.
+    """
+    found: set[str] = set()
+    try:
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=location.bucket, Prefix=location.root_key):
+            for obj in page.get("Contents", []):
+                parts = obj["Key"][len(location.root_key):].split("/")
+                if len(parts) >= 3 and is_data_file(obj["Key"]):
+                    found.add(f"{location.root_key}{parts[0]}/{parts[1]}/")
+    except Exception as exc:  # botocore ClientError: keep the AWS error code as the error name
+        if hasattr(exc, "response"):
+            raise aws_error(exc) from exc
+        raise
+    return found
 
 
 def _read_json(s3: Any, bucket: str, key: str) -> Any:

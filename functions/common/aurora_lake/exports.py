@@ -7,7 +7,7 @@ snapshot) adopts the running task instead of paying for a second export.
 At most one export of a cluster runs at a time: before starting, StartExport
 looks for a running export of any snapshot of the same cluster and, if there
 is one, raises ``ClusterExportInProgress``; the state machine retries it with a
-long back-off, as it does ``ExportTaskLimitReached`` (the account's 5 running
+long back-off, as it does ``ExportTaskLimitReachedFault`` (the account's 5 running
 exports). Check and start are two calls, not one atomic operation: two
 executions that reach StartExport within the same instant can both pass the
 check. Step Functions makes that window a few milliseconds wide.
