@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from unittest import mock
 
+from emulated_account import fidelity
 from emulated_account.clock import VirtualClock
 
 DEFAULT_DDL_CONCURRENCY = 20
@@ -83,7 +84,8 @@ class AthenaSimulator:
             ddl = is_ddl(query)
             if ddl and self.running_ddl() >= self.ddl_concurrency:
                 self.refused += 1
-                raise JsonRESTError("TooManyRequestsException", "Rate exceeded: too many concurrent DDL queries.")
+                code = fidelity.check_code("athena", "StartQueryExecution", "TooManyRequestsException")
+                raise JsonRESTError(code, "Rate exceeded: too many concurrent DDL queries.")
             query_id = backend.start_query_execution(
                 query=query,
                 context=context,

@@ -172,7 +172,7 @@ def test_every_task_declares_a_retry_for_every_transient_error(state_name: str) 
 def test_busy_cluster_and_full_export_slots_are_waited_out_with_a_bound() -> None:
     states = _task_states()
     busy = _retried(states["CreateSnapshot"], "InvalidDBClusterStateFault")
-    slots = _retried(states["StartExport"], "ExportTaskLimitReached")
+    slots = _retried(states["StartExport"], "ExportTaskLimitReachedFault")
     same_cluster = _retried(states["StartExport"], "ClusterExportInProgress")
     for retrier in (busy, slots, same_cluster):
         assert retrier is not None and retrier["IntervalSeconds"] >= 60 and retrier["BackoffRate"] > 1

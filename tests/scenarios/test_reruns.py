@@ -7,7 +7,7 @@
   two exports of the cluster at once: the second StartExport waits (a declared
   Retry on ClusterExportInProgress) until the first export has ended.
 * With 5 exports already running, StartExport waits for a free slot
-  (ExportTaskLimitReached, retried) instead of failing.
+  (ExportTaskLimitReachedFault, retried) instead of failing; so does the same code injected.
 * moto has no RedriveExecution. A redrive restarts the execution at the failed
   step with the state that step had, so it is simulated here by running that
   step's handler again with its recorded input.
@@ -113,7 +113,7 @@ def test_full_export_slots_are_waited_for_instead_of_failing() -> None:
         result = account.run(INPUT)
         tasks = account.export_tasks()
     assert result.status == "SUCCEEDED", (result.error, result.cause)
-    assert set(failed_errors(result, "StartExport")) == {"ExportTaskLimitReached"}
+    assert set(failed_errors(result, "StartExport")) == {"ExportTaskLimitReachedFault"}
     ours = tasks[-1]
     assert ours["source_arn"].endswith(result.snapshots_created[-1])
     # It started only once the others had ended: never a sixth export at once.
@@ -183,3 +183,14 @@ def test_stuck_snapshot_and_stuck_export_end_in_a_clear_failure() -> None:
     # The export still reads the snapshot, so it is kept and named, never silently orphaned.
     assert export_task["status"] in ("STARTING", "IN_PROGRESS")
     assert f"Snapshot:     {snapshot2}" in export_message and "still reading it" in export_message
+
+
+def test_the_export_limit_met_three_times_is_waited_out_with_one_export() -> None:
+    with new_account(faults=["rds:StartExportTask:ExportTaskLimitReachedFault:3"]) as account:
+        result = account.run(INPUT)
+        tasks = account.export_tasks()
+        injected = list(account.fault_plan.injected)
+    assert result.status == "SUCCEEDED", (result.error, result.cause)
+    assert [code for _, _, code, _ in injected] == ["ExportTaskLimitReachedFault"] * 3
+    assert failed_errors(result, "StartExport") == ["ExportTaskLimitReachedFault"] * 3
+    assert len(tasks) == 1 and tasks[0]["status"] == "COMPLETE"
