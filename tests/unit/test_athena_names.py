@@ -77,6 +77,8 @@ def test_columns_are_lower_cased() -> None:
         ("a$b", "`a$b`"),
         ("price-eur", "`price-eur`"),
         ("odd`name", "`odd``name`"),
+        ("cache", "`cache`"),  # Hive's CACHE, misspelled "cashe" in Athena's published list
+        ("cashe", "cashe"),
     ],
 )
 def test_columns_are_quoted_when_needed(name: str, quoted: str) -> None:

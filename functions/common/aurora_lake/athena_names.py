@@ -63,10 +63,11 @@ _INVALID = re.compile(r"[^a-z0-9_]")
 _PLAIN_IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
 
 # Athena's reserved words: the DDL list (Hive) and the SELECT list (Trino).
-# Quoting a name that did not need it is harmless, so the union is used.
+# Quoting a name that did not need it is harmless, so the union is used. Athena's published
+# list spells CACHE as "cashe"; Hive reserves CACHE, so "cache" is listed here.
 RESERVED_WORDS: frozenset[str] = frozenset(
     """
-    all alter and array as authorization between bigint binary boolean both by case cashe cast
+    all alter and array as authorization between bigint binary boolean both by cache case cast
     char column commit conf constraint create cross cube current current_date current_time
     current_timestamp current_catalog current_path current_role current_schema current_user
     cursor database date dayofweek deallocate decimal delete describe distinct div double drop
