@@ -133,6 +133,15 @@ def test_reader_policy_lets_analysts_list_the_tables(analyst: Policy) -> None:
     assert [str(r) for r in listing if not analyst.allows(r)] == []
 
 
+def test_start_export_may_create_key_grants_only_through_an_aws_service(cfn: dict[str, Any], resolver: Resolver) -> None:
+    role = cfn["Resources"]["StartExportRole"]["Properties"]
+    policy = Policy.of([resolver.resolve(p["PolicyDocument"]) for p in role["Policies"]])
+    assert policy.allows(Request("kms:CreateGrant", KEY, {"kms:GrantIsForAWSResource": "true"}))  # RDS, for the export
+    assert not policy.allows(Request("kms:CreateGrant", KEY, {"kms:GrantIsForAWSResource": "false"}))
+    assert not policy.allows(Request("kms:CreateGrant", KEY))  # the function's own call
+    assert policy.allows(Request("kms:DescribeKey", KEY))
+
+
 def test_reader_policy_grants_nothing_a_query_does_not_need(analyst: Policy) -> None:
     for statement in analyst.statements:
         for action in statement.actions:

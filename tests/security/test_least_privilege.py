@@ -226,7 +226,8 @@ def requests_for(call: CallRecord, d: Deployment) -> list[Request]:
             return (req("rds:StartExportTask", p["SourceArn"])
                     + req("iam:PassRole", p["IamRoleArn"], note="the export role handed to RDS")
                     + req("kms:DescribeKey", p["KmsKeyId"], note="RDS checks the key with the caller's credentials")
-                    + req("kms:CreateGrant", p["KmsKeyId"], note="RDS creates the export's key grant with the caller's credentials"))
+                    + req("kms:CreateGrant", p["KmsKeyId"], {"kms:GrantIsForAWSResource": "true"},
+                          note="RDS creates the export's key grant with the caller's credentials"))
     if call.service == "s3":
         bucket = f"arn:aws:s3:::{p['Bucket']}"
         if op == "ListObjectsV2":
