@@ -201,12 +201,14 @@ class Template:
             "AWS::Serverless::StateMachine": f"arn:aws:states:{region}:{account}:stateMachine:{name}",
             "AWS::StepFunctions::StateMachine": f"arn:aws:states:{region}:{account}:stateMachine:{name}",
             "AWS::Logs::LogGroup": f"arn:aws:logs:{region}:{account}:log-group:{name}:*",
+            "AWS::SQS::Queue": f"arn:aws:sqs:{region}:{account}:{name}",
+            "AWS::Events::Rule": f"arn:aws:events:{region}:{account}:rule/{name}",
         }
         if attribute == "Arn" and kind in arns:
             return arns[kind]
         if attribute in ("TopicArn",) and kind == "AWS::SNS::Topic":
             return arns[kind]
-        if attribute in ("TopicName", "Name", "RoleId"):
+        if attribute in ("TopicName", "Name", "RoleId", "QueueName"):
             return name
         if attribute == "DomainName" and kind == "AWS::S3::Bucket":
             return f"{name}.s3.amazonaws.com"

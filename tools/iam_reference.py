@@ -90,6 +90,7 @@ def physical_names(template: Mapping[str, Any]) -> Any:
             ("AWS::Lambda::Function", "Arn"): arn("lambda", f"function:{name}"),
             ("AWS::Logs::LogGroup", "Arn"): arn("logs", f"log-group:{name}:*"),
             ("AWS::SQS::Queue", "Arn"): arn("sqs", name),
+            ("AWS::Events::Rule", "Arn"): arn("events", f"rule/{name}"),
             ("AWS::SQS::Queue", "QueueName"): name,
             ("AWS::SNS::Topic", "TopicName"): name,
             ("AWS::StepFunctions::StateMachine", "Name"): name,

@@ -6,7 +6,9 @@ pass an ``AWS::Serverless::Function`` with any runtime. This linter:
 1. translates the template offline (``tools.sam_translate``), with the ASL as a
    ``Definition`` object on the ``AWS::StepFunctions::StateMachine``, and runs cfn-lint on
    the result: resource properties (runtimes, ARNs, enums...) and, through rule E3601, the
-   shape of every state;
+   shape of every state; with cfn-lint-serverless's rules too (ES4000: an EventBridge target
+   without a dead-letter queue drops events after its retries), each ignored finding below
+   with its reason;
 2. checks what E3601 does not: the ASL parses; every ``${X}`` in it has a
    ``DefinitionSubstitutions`` entry and every entry is used; every ``Next``, ``Default``,
    Choice and Catch target exists; every state is reachable from ``StartAt``; every Choice
@@ -33,6 +35,17 @@ from tools.sam_translate import TEMPLATE_PATH, load_template, translate_template
 LINT_REGIONS = ["us-east-1"]
 # cfn-lint levels that fail the lint: errors and warnings (informational findings do not).
 FAILING_LEVELS = ("E", "W")
+SERVERLESS_RULES = "cfn_lint_serverless.rules"
+# cfn-lint-serverless findings that do not apply, by rule and resource, with the reason.
+SERVERLESS_IGNORED: dict[tuple[str, str], str] = {
+    **{("WS1004", function): "the function logs to its own log group with a retention (LoggingConfig.LogGroup), "
+                             "which the rule does not follow"
+       for function in ("ValidateInputFunction", "CreateSnapshotFunction", "CheckSnapshotFunction", "StartExportFunction",
+                        "CheckExportFunction", "CreateAthenaTablesFunction", "DeleteSnapshotFunction", "NotifyFunction")},
+    ("ES6000", "TriggerDeadLetterQueue"): "it is the dead-letter queue itself; its depth alarm reports what lands there",
+    ("ES7000", "NotificationEmailSubscription"): "an e-mail subscription: SNS retries e-mail delivery itself, and the "
+                                                 "failure notifications are also kept in the execution history",
+}
 PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
 # States that end a branch by themselves, without Next or End.
 TERMINAL_TYPES = frozenset({"Choice", "Succeed", "Fail"})
@@ -42,13 +55,16 @@ def run_cfn_lint(translated: dict[str, Any]) -> list[str]:
     """cfn-lint findings on a translated (plain CloudFormation) template, one line each."""
     from cfnlint.api import ManualArgs, lint
 
-    matches = lint(json.dumps(translated), config=ManualArgs(regions=LINT_REGIONS))
+    matches = lint(json.dumps(translated), config=ManualArgs(regions=LINT_REGIONS, append_rules=[SERVERLESS_RULES]))
     problems = []
     for match in matches:
         rule_id = match.rule.id
         if not rule_id.startswith(FAILING_LEVELS):
             continue
-        where = "/".join(str(part) for part in getattr(match, "path", []) or [])
+        path = [str(part) for part in getattr(match, "path", []) or []]
+        if len(path) >= 2 and path[0] == "Resources" and (rule_id, path[1]) in SERVERLESS_IGNORED:
+            continue
+        where = "/".join(path)
         problems.append(f"cfn-lint {rule_id}: {match.message}" + (f" (at {where})" if where else ""))
     return problems
 

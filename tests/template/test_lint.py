@@ -49,6 +49,25 @@ def test_bad_runtime_fails_the_lint(workspace: Path) -> None:
     assert any("E3030" in problem and "python3.99" in problem for problem in problems), problems
 
 
+def test_an_eventbridge_target_without_a_dead_letter_queue_fails_the_lint(workspace: Path) -> None:
+    template = workspace / "template.yaml"
+    text = template.read_text()
+    rule_dlq = "          DeadLetterConfig:\n            Arn: !GetAtt TriggerDeadLetterQueue.Arn\n"
+    assert text.count(rule_dlq) == 1
+    template.write_text(text.replace(rule_dlq, ""))
+
+    problems = lint_template.lint(template)
+
+    assert any("ES4000" in problem and "SnapshotCreatedRule" in problem for problem in problems), problems
+
+
+def test_every_ignored_serverless_finding_still_applies() -> None:
+    """An ignore whose resource is gone would hide the next finding of that rule elsewhere."""
+    from tools.sam_translate import load_template
+    resources = load_template(TEMPLATE_PATH)["Resources"]
+    assert all(resource in resources and reason for (_, resource), reason in lint_template.SERVERLESS_IGNORED.items())
+
+
 def test_misspelt_state_type_fails_the_lint(workspace: Path) -> None:
     _edit_asl(workspace, lambda d: d["States"]["CheckSnapshot"].update(Type="Taks"))
 

@@ -224,7 +224,37 @@ def test_schedule_starts_the_state_machine_with_the_cluster(cfn: dict[str, Any])
     assert schedule["Target"]["Arn"] == "<ExportStateMachine>"
     assert json.loads(schedule["Target"]["Input"]) == {"cluster_identifier": "orders-prod"}
     statements = _role_statements(on, cfn["Resources"]["ScheduleRole"])
-    assert statements == [{"Effect": "Allow", "Action": "states:StartExecution", "Resource": "<ExportStateMachine>"}]
+    assert statements == [{"Effect": "Allow", "Action": "states:StartExecution", "Resource": "<ExportStateMachine>"},
+                          {"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": "<TriggerDeadLetterQueue.Arn>"}]
+    # A start the state machine refuses past the retries goes to the dead-letter queue, never nowhere.
+    assert schedule["Target"]["DeadLetterConfig"] == {"Arn": "<TriggerDeadLetterQueue.Arn>"}
+
+
+@pytest.mark.parametrize("parameters", [{"EnableSchedule": "true"}, {"EnableSnapshotEventTrigger": "true"}])
+def test_trigger_dead_letters_are_encrypted_kept_and_alarmed(cfn: dict[str, Any], parameters: dict[str, str]) -> None:
+    on = Resolver(cfn, {"AllowedClusterIdentifiers": ALLOWED, "ScheduleClusterIdentifier": "orders-prod", **parameters})
+    assert on.resource_exists("TriggerDeadLetterQueue") and on.resource_exists("TriggerDeadLettersAlarm")
+    queue = on.resolve(cfn["Resources"]["TriggerDeadLetterQueue"]["Properties"])
+    assert queue["SqsManagedSseEnabled"] is True and queue["MessageRetentionPeriod"] == 1209600
+    alarm = on.resolve(cfn["Resources"]["TriggerDeadLettersAlarm"]["Properties"])
+    assert alarm["AlarmActions"] == ["<NotificationTopic>"]
+    assert (alarm["Namespace"], alarm["MetricName"]) == ("AWS/SQS", "ApproximateNumberOfMessagesVisible")
+    assert alarm["Dimensions"] == [{"Name": "QueueName", "Value": "<TriggerDeadLetterQueue.QueueName>"}]
+    assert (alarm["ComparisonOperator"], alarm["Threshold"], alarm["EvaluationPeriods"]) == ("GreaterThanOrEqualToThreshold", 1, 1)
+    statements = on.resolve(cfn["Resources"]["TriggerDeadLetterQueuePolicy"]["Properties"])["PolicyDocument"]["Statement"]
+    assert {"Bool": {"aws:SecureTransport": "false"}} in [s.get("Condition") for s in statements if s["Effect"] == "Deny"]
+    senders = [s for s in statements if s["Effect"] == "Allow"]
+    if "EnableSnapshotEventTrigger" in parameters:
+        [sender] = senders  # EventBridge, for this rule only
+        assert sender["Principal"] == {"Service": "events.amazonaws.com"} and sender["Action"] == "sqs:SendMessage"
+        assert sender["Condition"] == {"ArnEquals": {"aws:SourceArn": "<SnapshotCreatedRule.Arn>"}}
+    else:
+        assert senders == []  # the schedule sends with its own role
+
+
+def test_no_trigger_no_dead_letter_queue(cfn: dict[str, Any]) -> None:
+    off = Resolver(cfn, {"AllowedClusterIdentifiers": ALLOWED})
+    assert not off.resource_exists("TriggerDeadLetterQueue") and not off.resource_exists("TriggerDeadLettersAlarm")
 
 
 @pytest.mark.parametrize(
@@ -241,6 +271,7 @@ def test_snapshot_rule_passes_the_snapshot_arn_straight_to_the_state_machine(
     assert pattern["detail"]["EventID"] == events
     (target,) = rule["Targets"]
     assert target["Arn"] == "<ExportStateMachine>"
+    assert target["DeadLetterConfig"] == {"Arn": "<TriggerDeadLetterQueue.Arn>"}
     assert target["InputTransformer"]["InputPathsMap"] == {"snapshotArn": "$.detail.SourceArn"}
     arn = "arn:aws:rds:us-east-1:123456789012:cluster-snapshot:rds:orders-prod-2026-11-01-03-10"
     rendered = target["InputTransformer"]["InputTemplate"].replace("<snapshotArn>", json.dumps(arn))
