@@ -80,3 +80,13 @@ def test_the_check_fails_on_a_wrong_grant(cfn: dict[str, Any], statement: dict[s
 ])
 def test_arns_match_resource_types_as_iam_wildcards_do(arn: str, arn_format: str, matches: bool) -> None:
     assert iam_reference.arn_matches(arn, arn_format) is matches
+
+
+def test_the_ledger_lists_the_resource_types_of_every_action_the_template_allows(cfn: dict[str, Any]) -> None:
+    from emulated_account import fidelity
+
+    resolver = iam_reference.Resolver(cfn, iam_reference.PARAMETERS, physical=iam_reference.physical_names(cfn))
+    allowed = {str(action) for _, statement, _ in iam_reference.statements(cfn, resolver) if statement.get("Effect") == "Allow"
+               for action in iam_reference._as_list(statement.get("Action", []))}
+    ledger = fidelity.LEDGER.read_text()
+    assert [action for action in sorted(allowed) if f"| `{action}`" not in ledger] == []
