@@ -111,3 +111,15 @@ def test_exports_checked_per_run_are_bounded(aws: tuple[Any, Any], monkeypatch: 
     for n in range(5):
         export(s3, glue, f"orders-lake-{n:012d}-000000000000", tables=1)
     assert prune(s3, glue).exports_checked == 2
+
+
+def test_an_export_left_with_markers_and_metadata_only_has_no_files(aws: tuple[Any, Any]) -> None:
+    s3, glue = aws
+    export(s3, glue, OLD, tables=2)
+    export(s3, glue, NEW, tables=1)
+    expire(s3, OLD)
+    # What remains of the old export is no data: its metadata and the _SUCCESS markers.
+    for key in ("export_info_x.json", "mydb/public.t0/_SUCCESS", "mydb/public.t0/1/_SUCCESS"):
+        s3.put_object(Bucket=BUCKET, Key=f"exports/{OLD}/{key}", Body=b"")
+    result = prune(s3, glue)
+    assert result.exports_gone == [OLD] and result.tables_dropped == 2

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aurora_lake import athena_names
+from aurora_lake.export_metadata import is_data_file
 
 LEDGER_PREFIX = "athena-catalog/"
 MAX_LEDGER_ENTRIES = 1000  # one ListObjectsV2 page
@@ -69,8 +70,12 @@ def record_export(s3: Any, bucket: str, export_id: str, export_root: str, databa
 
 
 def _files_exist(s3: Any, export_root: str) -> bool:
+    """Whether the export still holds a data file (metadata and ``_SUCCESS`` markers are not data)."""
     bucket, key = _split(export_root)
-    return s3.list_objects_v2(Bucket=bucket, Prefix=key, MaxKeys=1).get("KeyCount", 0) > 0
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=key):
+        if any(is_data_file(obj["Key"]) for obj in page.get("Contents", [])):
+            return True
+    return False
 
 
 def _versioned_tables(glue: Any, database: str, export_id: str, root: str) -> Iterator[str]:
