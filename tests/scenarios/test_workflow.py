@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from emulated_account import ExportBehaviour
+from emulated_account import ExportBehaviour, data
 
 from .conftest import account, manual_snapshots, polls
 
@@ -142,3 +142,25 @@ def test_long_export_runs_in_seconds_of_real_time() -> None:
         result = emulated.run({"cluster_identifier": "demo-aurora-cluster"})
     assert result.status == "SUCCEEDED", (result.error, result.cause)
     assert result.simulated_seconds >= 21600
+
+
+def test_every_table_is_located_where_rds_wrote_its_files() -> None:
+    """Renamed paths (public.Order Notes -> public.Order_Notes/), the older layout and _SUCCESS markers."""
+    with account() as emulated:
+        result = emulated.run({"cluster_identifier": "demo-aurora-cluster"})
+        glue, s3 = emulated.client("glue"), emulated.client("s3")
+        database = emulated.functions["CreateAthenaTablesFunction"].environment["GLUE_DATABASE"]
+        tables = {t["Parameters"]["aurora_lake.source_table"]: t["StorageDescriptor"]["Location"]
+                  for t in glue.get_tables(DatabaseName=database)["TableList"]}
+        listing = {location: [o["Key"] for o in s3.list_objects_v2(Bucket=emulated.bucket,
+                                                                   Prefix=location.split("/", 3)[3]).get("Contents", [])]
+                   for location in tables.values()}
+    assert result.status == "SUCCEEDED", (result.error, result.cause)
+    assert tables["mydb.public.Order Notes"].endswith("/mydb/public.Order_Notes/")
+    assert tables["mydb.public.Ledger_Entries"].endswith("/mydb/public.Ledger_Entries/")
+    # Every LOCATION holds data files (the older layout: directly in the folder) and markers beside them.
+    assert all(any(key.endswith(".parquet") for key in keys) for keys in listing.values()), listing
+    assert any(key.endswith("/public.Ledger_Entries/_SUCCESS") for key in listing[tables["mydb.public.Ledger_Entries"]])
+    assert any(key.rsplit("/", 2)[-2] == "public.Ledger_Entries" and key.endswith(".parquet")
+               for key in listing[tables["mydb.public.Ledger_Entries"]])
+    assert set(tables) == {table.target for table in data.POSTGRES_TABLES}  # none missing, none over an empty folder
