@@ -2,7 +2,7 @@
 
 The full run (four export durations with their fixed-interval baselines, every
 function's cold start, 5,000 Athena tables) is `make bench`; its numbers are in
-README.md. Here: exports of 10 minutes to a day through the real state
+docs/performance.md. Here: exports of 10 minutes to a day through the real state
 machine (without their fixed-interval baselines, which take as long again), and
 the cold start of the heaviest handler.
 """
