@@ -34,7 +34,7 @@ DEV_PYTHONPATH := $(ROOT):$(ROOT)functions/common
 ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: venv test lint checkov demo bench build service-models clean distclean
+.PHONY: venv test lint checkov demo bench build clean distclean
 
 venv: $(VENV_STAMP)
 
@@ -92,11 +92,6 @@ demo:
 
 bench: venv
 	cd $(ROOT) && PYTHONPATH=$(DEV_PYTHONPATH) $(VENV_PYTHON) -m emulated_account.bench $(ARGS)
-
-# The trimmed AWS service models the functions' clients load (after adding an API call or
-# upgrading boto3; a test fails until they are regenerated).
-service-models: venv
-	cd $(ROOT) && PYTHONPATH=$(DEV_PYTHONPATH) $(VENV_PYTHON) -m tools.service_models
 
 build: $(SAM_VENV_STAMP)
 	cd $(ROOT) && SAM_CLI_TELEMETRY=0 $(SAM) build --template-file template.yaml --build-dir .aws-sam/build

@@ -39,7 +39,7 @@ def _imported_library_modules(source: Path) -> set[str]:
 
 
 def modules_for(handler: Path, library_dir: Path = LIBRARY_DIR) -> list[str]:
-    """Library files (relative to the package root) the handler needs: modules, then data."""
+    """Library files (relative to the package root) the handler needs."""
     needed: set[str] = set()
     pending = list(_imported_library_modules(handler))
     while pending:
@@ -48,10 +48,7 @@ def modules_for(handler: Path, library_dir: Path = LIBRARY_DIR) -> list[str]:
             continue
         needed.add(module)
         pending.extend(_imported_library_modules(library_dir / f"{module}.py") - needed)
-    files = [f"{LIBRARY}/__init__.py", *sorted(f"{LIBRARY}/{module}.py" for module in needed)]
-    if "clients" in needed:  # the trimmed service models its clients are built from
-        files += sorted(path.relative_to(library_dir.parent).as_posix() for path in library_dir.glob("service_models/*/*/*.json"))
-    return files
+    return [f"{LIBRARY}/__init__.py", *sorted(f"{LIBRARY}/{module}.py" for module in needed)]
 
 
 if __name__ == "__main__":
