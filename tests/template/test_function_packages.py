@@ -52,3 +52,14 @@ def test_packages_leave_out_what_a_step_does_not_use() -> None:
     assert not [module for module in validate if "athena" in module or module.endswith(("snapshots.py", "exports.py"))]
     assert "aurora_lake/input_schema.py" not in athena
     assert "aurora_lake/athena_types.py" in athena
+
+
+def test_development_only_libraries_never_reach_a_function() -> None:
+    # DuckDB (the demo's local query) and the emulated account stay on the developer's side.
+    runtime_requirements = (ROOT / "functions" / "requirements.txt").read_text().lower()
+    assert "duckdb" not in runtime_requirements and "moto" not in runtime_requirements
+    for source in (ROOT / "functions").rglob("*.py"):
+        text = source.read_text()
+        assert "import duckdb" not in text and "emulated_account" not in text, source
+    for handler in HANDLERS:
+        assert not [module for module in modules_for(handler) if "duckdb" in module or "lake_query" in module]
