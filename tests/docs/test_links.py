@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 
 import pytest
+from markdown_it import MarkdownIt
 
 from tools.sam_translate import REPO_ROOT
 
@@ -17,33 +18,33 @@ README = REPO_ROOT / "README.md"
 DOC_PAGES = sorted((REPO_ROOT / "docs").glob("*.md"))
 PAGES = [README, *DOC_PAGES]
 
-FENCE = re.compile(r"^```.*?^```", re.M | re.S)
-INLINE_CODE = re.compile(r"`[^`\n]*`")
-LINK = re.compile(r"\]\(([^)\s]+)\)")
-HEADING = re.compile(r"^#{1,6}\s+(.+?)\s*#*\s*$", re.M)
-
-
-def prose(text: str) -> str:
-    """The page without code: a `](x)` inside code is no link."""
-    return FENCE.sub("", text)
+MARKDOWN = MarkdownIt("commonmark").enable("table")
 
 
 def links(page: Path) -> list[str]:
-    return LINK.findall(INLINE_CODE.sub("", prose(page.read_text())))
+    """Every link target of the page, as CommonMark reads it (code is no link)."""
+    return [
+        child.attrGet("href")
+        for token in MARKDOWN.parse(page.read_text())
+        if token.type == "inline"
+        for child in token.children or []
+        if child.type == "link_open"
+    ]
 
 
 def github_anchor(heading: str) -> str:
     """GitHub's heading id: lower case, punctuation dropped (hyphens and underscores kept), spaces as hyphens."""
-    text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", heading).replace("`", "")
-    return re.sub(r"[^\w\- ]", "", text.strip().lower()).replace(" ", "-")
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
 
 
 def anchors(page: Path) -> set[str]:
+    tokens = MARKDOWN.parse(page.read_text())
     found: set[str] = set()
-    for heading in HEADING.findall(prose(page.read_text())):
-        anchor = github_anchor(heading)
-        suffix = 0
-        unique = anchor
+    for heading, inline in zip(tokens, tokens[1:]):
+        if heading.type != "heading_open":
+            continue
+        anchor = github_anchor("".join(child.content for child in inline.children or [] if child.type in ("text", "code_inline")))
+        suffix, unique = 0, anchor
         while unique in found:
             suffix += 1
             unique = f"{anchor}-{suffix}"
@@ -75,7 +76,7 @@ def test_the_check_finds_a_missing_file_and_a_missing_anchor(tmp_path: Path) -> 
     page = tmp_path / "page.md"
     page.write_text(
         "# Page\n\n[ok](other.md#real-heading-with-punctuation) [self](#page) [gone](missing.md)\n"
-        "[bad anchor](other.md#nowhere)\n\n```\n[in code](not-checked.md)\n```\n"
+        "[bad anchor](other.md#nowhere) `[in code](not-checked.md)`\n\n```\n[in code](not-checked.md)\n```\n"
     )
     assert broken_links(page) == ["missing.md: no such file", "other.md#nowhere: no such heading"]
 
