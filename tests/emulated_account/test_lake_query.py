@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
-import io
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
 import boto3
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 from moto import mock_aws
 
 from emulated_account import lake_query
+from emulated_account.parquet import write_parquet
 
 BUCKET = "lake"
 DATABASE = "aurora_lake"
@@ -34,9 +33,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, Any]]:
 
 
 def put_parquet(s3: Any, key: str, table: pa.Table) -> None:
-    buffer = io.BytesIO()
-    pq.write_table(table, buffer, compression="gzip")
-    s3.put_object(Bucket=BUCKET, Key=key, Body=buffer.getvalue())
+    s3.put_object(Bucket=BUCKET, Key=key, Body=write_parquet(table, compression="gzip"))
 
 
 def declare(glue: Any, columns: list[tuple[str, str]], name: str = "things", location: str = LOCATION) -> None:
