@@ -15,10 +15,12 @@ DuckDB is a development dependency: the functions never import this module.
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
+import io
 import re
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -27,6 +29,8 @@ from typing import Any
 # The notification's "Query it in Athena" statement.
 _SAMPLE_QUERY = re.compile(r"^\s*(SELECT\b.*;)\s*$", re.IGNORECASE | re.MULTILINE)
 _S3_URI = re.compile(r"^s3://([^/]+)/(.*)$")
+# How the demo prints a result: DuckDB's own table drawing, kept small.
+DISPLAY_WIDTH, DISPLAY_ROWS, DISPLAY_COLUMN_WIDTH = 120, 20, 32
 
 
 class DeclaredTypeError(Exception):
@@ -47,6 +51,7 @@ class QueryResult:
     sql: str
     columns: list[str]
     rows: list[list[Any]]
+    table: str = ""  # the result as DuckDB draws it: names, types, at most DISPLAY_ROWS rows
 
     def as_json(self) -> dict[str, Any]:
         return {"sql": self.sql, "columns": self.columns, "rows": self.rows}
@@ -181,35 +186,18 @@ def run_query(sql: str, glue: Any, s3: Any, default_database: str | None = None)
             if default_database:  # Athena's QueryExecutionContext: unqualified names resolve here
                 connection.execute(f"SET search_path = {_literal(default_database)}")
             try:
-                cursor = connection.execute(sql)
-                columns = [description[0] for description in cursor.description or []]
-                rows = [[json_value(value) for value in row] for row in cursor.fetchall()]
+                relation = connection.sql(sql)
+                if relation is None:  # a statement without a result
+                    return QueryResult(sql, [], [])
+                rows = [[json_value(value) for value in row] for row in relation.fetchall()]
+                drawn = io.StringIO()
+                with contextlib.redirect_stdout(drawn):
+                    relation.show(max_width=DISPLAY_WIDTH, max_rows=DISPLAY_ROWS, max_col_width=DISPLAY_COLUMN_WIDTH)
             except duckdb.Error as exc:
                 raise LakeQueryError(f"{sql}: {exc}") from None
+            return QueryResult(sql, list(relation.columns), rows, drawn.getvalue().rstrip("\n"))
     finally:
         connection.close()
-    return QueryResult(sql, columns, rows)
 
 
-def format_table(result: QueryResult, max_rows: int = 20, max_width: int = 40) -> str:
-    """The result as a small text table."""
-
-    def cell(value: Any) -> str:
-        text = "NULL" if value is None else str(value)
-        return text if len(text) <= max_width else text[: max_width - 3] + "..."
-
-    shown = [[cell(value) for value in row] for row in result.rows[:max_rows]]
-    widths = [max([len(name), *(len(row[i]) for row in shown)]) for i, name in enumerate(result.columns)]
-
-    def line(values: Iterable[str]) -> str:
-        return " | ".join(value.ljust(width) for value, width in zip(values, widths)).rstrip()
-
-    lines = [line(result.columns), "-+-".join("-" * width for width in widths)]
-    lines += [line(row) for row in shown]
-    more = len(result.rows) - len(shown)
-    count = f"({len(result.rows)} row{'s' if len(result.rows) != 1 else ''}"
-    lines.append(count + (f", {more} not shown)" if more else ")"))
-    return "\n".join(lines)
-
-
-__all__: Sequence[str] = ["DeclaredTypeError", "LakeQueryError", "QueryResult", "format_table", "run_query", "sample_query"]
+__all__: Sequence[str] = ["DeclaredTypeError", "LakeQueryError", "QueryResult", "run_query", "sample_query"]

@@ -4,7 +4,7 @@ Prints each state as it was entered, with the simulated time since the start,
 the final notification as an e-mail reader sees it, and the status. After a
 successful run it runs the notification's sample query (then each ``--query``)
 with DuckDB over the exported files, through the tables the run created
-(``lake_query``), and prints each result as a small table. With ``--json`` the
+(``lake_query``), and prints each result as DuckDB draws it. With ``--json`` the
 last line of stdout is one JSON object (``ExecutionResult.summary`` plus
 ``query`` and ``queries``).
 Exit status: 0 when the execution SUCCEEDED and its queries ran, 1 otherwise, 2
@@ -216,7 +216,7 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None) -> int
         for query_result in queries.results:
             print("", file=out)
             print(f"--- Query (DuckDB over the exported files, through the run's tables) ---\n{query_result.sql}", file=out)
-            print(lake_query_table(query_result), file=out)
+            print(query_result.table, file=out)
         if queries.error:
             print("", file=out)
             print(f"Query failed: {queries.error}", file=out)
@@ -225,12 +225,6 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None) -> int
         print(json.dumps(summary, default=str), file=out)
     out.flush()
     return 0 if result.status == "SUCCEEDED" and queries is not None and queries.error is None else 1
-
-
-def lake_query_table(query_result: Any) -> str:
-    from emulated_account.lake_query import format_table
-
-    return format_table(query_result)
 
 
 if __name__ == "__main__":

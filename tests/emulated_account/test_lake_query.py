@@ -139,13 +139,13 @@ def test_the_sample_query_is_read_from_the_notification() -> None:
     assert lake_query.sample_query("The export failed.") is None
 
 
-def test_results_print_as_a_small_table() -> None:
-    result = lake_query.QueryResult("q", ["id", "note"], [[1, None], [22, "x" * 50]])
-    assert lake_query.format_table(result, max_width=10).splitlines() == [
-        "id | note",
-        "---+-----------",
-        "1  | NULL",
-        "22 | xxxxxxx...",
-        "(2 rows)",
-    ]
-    assert lake_query.format_table(result, max_rows=1).splitlines()[-1] == "(2 rows, 1 not shown)"
+def test_the_printed_table_shows_the_declared_types(aws: tuple[Any, Any]) -> None:
+    glue, s3 = aws
+    put_parquet(s3, "exports/x/mydb/public.things/1/part-00000-a.gz.parquet", THINGS)
+    declare(glue, [("id", "bigint"), ("quantity", "int"), ("price", "decimal(12,2)")])
+    table = lake_query.run_query("SELECT * FROM things ORDER BY id", glue, s3, DATABASE).table
+    header = table.splitlines()[1:3]
+    assert [name in header[0] for name in ("id", "quantity", "price")] == [True] * 3
+    # The file holds a 16-bit integer and decimal(10,2); the table declares int and decimal(12,2).
+    assert "int32" in header[1] and "decimal(12,2)" in header[1] and "int16" not in header[1]
+    assert [line.split("│")[1].strip() for line in table.splitlines()[4:7]] == ["1", "2", "3"] and "1.50" in table

@@ -88,9 +88,14 @@ def test_the_demo_ends_with_the_sample_query_read_through_the_tables_it_created(
     assert len(query["rows"]) == 10 and [row[0] for row in query["rows"]] == list(range(1, 11))
     [more] = summary["queries"]
     assert more["sql"] == extra and more["columns"] == ["orders"] and more["rows"][0][0] > 0
-    # The plain output prints both results as tables.
-    assert f"{query['sql']}\nid | email" in text
-    assert f"{extra}\norders\n" in text and "(10 rows)" in text and "(1 row)" in text
+    # The plain output draws both results as tables, with the declared types.
+    _, sample_part, extra_part = text.split("--- Query (DuckDB over the exported files, through the run's tables) ---\n")
+    sample_lines = sample_part.splitlines()
+    assert sample_lines[0] == query["sql"] and sample_lines[1].startswith("┌")
+    assert "│  id   │  email  │" in sample_lines[2] and "int64" in sample_lines[3]
+    assert [line.split("│")[1].strip() for line in sample_lines[5:15]] == [str(n) for n in range(1, 11)]
+    extra_lines = extra_part.splitlines()
+    assert extra_lines[0] == extra and "orders" in extra_lines[2] and "int64" in extra_lines[3]
 
 
 def test_a_declared_type_the_files_cannot_back_fails_the_demo_naming_table_and_column(monkeypatch: pytest.MonkeyPatch) -> None:
