@@ -32,6 +32,9 @@ DEFAULT_TEMPLATE = REPO_ROOT / "template.yaml"
 DEFAULT_PARAMETERS = {"AllowedClusterIdentifiers": ",".join(data.ALLOWED_CLUSTERS)}
 MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
 
+AWS_BACKUP_SNAPSHOT = "awsbackup:job-3f6c2a1e-8b4d-4c57-9e21-7a0d5b9c4e18"
+FORBIDDEN_AWS_BACKUP_SNAPSHOT = "awsbackup:job-91d0e7b2-5c3a-4f88-b6e4-2c8a1f0d7b35"
+
 # Snapshots that exist before any execution: a manual and automated ones (automated are named rds:...).
 EXISTING_SNAPSHOTS: tuple[tuple[str, str, str], ...] = (
     ("demo-aurora-cluster", "demo-aurora-cluster-manual-2026-11-01", "manual"),
@@ -39,6 +42,10 @@ EXISTING_SNAPSHOTS: tuple[tuple[str, str, str], ...] = (
     ("demo-aurora-cluster", "rds:demo-aurora-cluster-2026-11-01-03-10", "automated"),
     ("demo-mysql-cluster", "rds:demo-mysql-cluster-2026-11-01-03-10", "automated"),
     ("forbidden-cluster", "forbidden-cluster-manual-2026-11-01", "manual"),
+    # AWS Backup recovery points: the name carries no cluster (the type is UNCONFIRMED for clusters,
+    # "awsbackup" as DescribeDBSnapshots reports it for instances).
+    ("demo-aurora-cluster", AWS_BACKUP_SNAPSHOT, "awsbackup"),
+    ("forbidden-cluster", FORBIDDEN_AWS_BACKUP_SNAPSHOT, "awsbackup"),
 )
 
 
@@ -363,6 +370,7 @@ class EmulatedAccount:
                 {
                     "id": task.export_task_identifier,
                     "source_arn": task.source_arn,
+                    "source_type": task.source_type,
                     "status": task.status,
                     "export_only": list(task.export_only or []),
                     "s3_bucket": task.s3_bucket,

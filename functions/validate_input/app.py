@@ -29,6 +29,8 @@ def build_job(event: dict[str, Any]) -> dict[str, Any]:
     )
     if job["snapshot_mode"] == "create":
         job["snapshot_identifier"] = naming.snapshot_identifier(job["cluster_identifier"], event["execution_name"])
+    if job["snapshot_mode"] == "cluster":
+        job["cluster_arn"] = naming.cluster_arn(machine.partition, machine.region, machine.account, job["cluster_identifier"])
     return job
 
 

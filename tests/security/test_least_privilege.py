@@ -25,7 +25,7 @@ import pytest
 
 from aurora_lake import naming
 from emulated_account import EmulatedAccount, ExportBehaviour
-from emulated_account.account import EXISTING_SNAPSHOTS
+from emulated_account.account import AWS_BACKUP_SNAPSHOT, EXISTING_SNAPSHOTS
 from emulated_account.faults import STATE_MACHINE, CallRecord
 from tools.cfn_resolve import Resolver
 from tools.sam_translate import REPO_ROOT, translate
@@ -77,6 +77,10 @@ SCENARIOS = (
             running_exports=("demo-aurora-cluster-manual-2026-11-01",), earlier_exports_gone=True),
         Run("latest automated snapshot of the MySQL cluster",
             {"cluster_identifier": "demo-mysql-cluster", "use_latest_automated_snapshot": True}, "SUCCEEDED"),
+        # The cluster's data directly, while an export of the cluster's AWS Backup recovery point runs.
+        Run("direct cluster export, an export of an AWS Backup recovery point running", _event("cluster-export.json"), "SUCCEEDED",
+            running_exports=(AWS_BACKUP_SNAPSHOT,)),
+        Run("AWS Backup recovery point", _event("aws-backup-snapshot.json"), "SUCCEEDED"),
         Run("bad input", _event("invalid-input.json"), "FAILED", "InvalidInput"),
         Run("cluster not allowed", _event("forbidden-cluster.json"), "FAILED", "ClusterNotAllowed"),
     ), options={"clock_start": time.time() + 3600}),  # moto dates S3 objects by the wall clock: the
@@ -203,7 +207,8 @@ def requests_for(call: CallRecord, d: Deployment) -> list[Request]:
 
     def req(action: str, resources: str | list[str], context: dict[str, str] | None = None, note: str = "") -> list[Request]:
         reason = f"{why}, {note}" if note else why
-        return [Request(action, r, context or {}, reason) for r in as_list(resources)]
+        # aws:RequestedRegion is in every request's context: the Region the call is sent to.
+        return [Request(action, r, {"aws:RequestedRegion": d.region, **(context or {})}, reason) for r in as_list(resources)]
 
     if call.service == "lambda" and op == "Invoke":
         name = p["FunctionName"]
@@ -437,11 +442,19 @@ def test_the_forbidden_cluster_is_refused_by_iam_too() -> None:
         ("StartExportFunction", "rds:StartExportTask", d.rds("cluster-snapshot", "rds:forbidden-cluster-2026-11-01-03-10")),
         ("DeleteSnapshotFunction", "rds:DeleteDBClusterSnapshot", d.rds("cluster-snapshot", "demo-aurora-cluster-manual-2026-11-01")),
         ("StartExportFunction", "iam:PassRole", f"arn:aws:iam::{d.account_id}:role/any-other-role"),
+        ("StartExportFunction", "rds:StartExportTask", d.rds("cluster", "forbidden-cluster")),
+        ("StartExportFunction", "rds:StartExportTask", d.rds("cluster", "demo-aurora-cluster-eu")),
     ]
+    here = {"aws:RequestedRegion": d.region}
     for caller, action, resource in forbidden:
-        assert not policy[caller].allows(Request(action, resource)), (caller, action, resource)
-    allowed = ("StartExportFunction", "rds:StartExportTask", d.rds("cluster-snapshot", "demo-aurora-cluster-manual-2026-11-01"))
-    assert policy[allowed[0]].allows(Request(allowed[1], allowed[2]))
+        assert not policy[caller].allows(Request(action, resource, here)), (caller, action, resource)
+    allowed = [("StartExportFunction", "rds:StartExportTask", d.rds("cluster-snapshot", "demo-aurora-cluster-manual-2026-11-01")),
+               ("StartExportFunction", "rds:StartExportTask", d.rds("cluster", "demo-aurora-cluster"))]
+    for caller, action, resource in allowed:
+        assert policy[caller].allows(Request(action, resource, here)), (caller, action, resource)
+        # The same names in another Region are refused: the ARNs' Region is pinned by a condition.
+        elsewhere = resource.replace(f":{d.region}:", ":eu-west-1:")
+        assert not policy[caller].allows(Request(action, elsewhere, {"aws:RequestedRegion": "eu-west-1"})), elsewhere
 
 
 def test_no_role_has_a_managed_policy_and_star_resources_have_a_reason() -> None:

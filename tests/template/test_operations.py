@@ -52,9 +52,17 @@ def test_every_parameter_has_a_description_a_constraint_and_one_interface_group(
 
 
 def _readme_parameter_rows() -> dict[str, str]:
-    readme = (REPO_ROOT / "README.md").read_text()
-    section = readme.split("### Parameters", 1)[1].split("\n#", 1)[0]
-    return {m.group(1): m.group(2) for m in re.finditer(r"^\| `(\w+)` \| ([^|]*) \|", section, re.M)}
+    """The rows of every "### Parameters" table: in README.md and in the pages of docs/."""
+    rows: dict[str, str] = {}
+    for page in [REPO_ROOT / "README.md", *sorted((REPO_ROOT / "docs").glob("*.md"))]:
+        text = page.read_text()
+        if "### Parameters" not in text:
+            continue
+        section = text.split("### Parameters", 1)[1].split("\n#", 1)[0]
+        for m in re.finditer(r"^\| `(\w+)` \| ([^|]*) \|", section, re.M):
+            assert m.group(1) not in rows, f"{m.group(1)} is documented twice ({page.name})"
+            rows[m.group(1)] = m.group(2)
+    return rows
 
 
 def test_readme_parameter_table_lists_every_parameter_with_its_default(sam: dict[str, Any]) -> None:
@@ -123,7 +131,10 @@ def test_snapshot_rule_matches_the_sample_event_of_an_allowed_cluster(cfn: dict[
         # By default: snapshots of every allowed cluster, automated only.
         ({}, "rds:orders-prod-2026-11-01-03-10", "RDS-EVENT-0169", True),
         ({}, "rds:billing-2026-11-01-03-10", "RDS-EVENT-0169", True),
-        ({}, "rds:payments-2026-11-01-03-10", "RDS-EVENT-0169", False),
+        # With no cluster named, any cluster's snapshot starts a run, which validation refuses
+        # unless the cluster is allowed (AllowedClusterIdentifiers may name more than a pattern can).
+        ({}, "rds:payments-2026-11-01-03-10", "RDS-EVENT-0169", True),
+        ({"SnapshotEventClusters": "orders-prod,billing"}, "rds:payments-2026-11-01-03-10", "RDS-EVENT-0169", False),
         ({}, "orders-prod-before-upgrade", "RDS-EVENT-0075", False),
         ({"SnapshotEventTypes": "manual"}, "orders-prod-before-upgrade", "RDS-EVENT-0075", True),
         ({"SnapshotEventTypes": "manual"}, "rds:orders-prod-2026-11-01-03-10", "RDS-EVENT-0169", False),

@@ -139,6 +139,12 @@ def _footer(state: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _source_line(snapshot: dict[str, Any]) -> str:
+    if snapshot.get("source_type") == "CLUSTER":
+        return f"Source:        {snapshot.get('source_arn')} (the cluster's data, exported directly: no snapshot)"
+    return f"Snapshot:      {snapshot.get('snapshot_arn')}"
+
+
 def success_message(state: dict[str, Any], now: float, workgroup: str) -> dict[str, Any]:
     job = state.get("job") or {}
     snapshot = state.get("snapshot") or {}
@@ -163,7 +169,7 @@ def success_message(state: dict[str, Any], now: float, workgroup: str) -> dict[s
         "",
         f"Status:        {status}",
         f"Cluster:       {cluster}",
-        f"Snapshot:      {snapshot.get('snapshot_arn')}",
+        _source_line(snapshot),
         f"Export task:   {export_id}",
         f"Started:       {_utc(job.get('started_epoch')) or 'unknown'}",
         f"Duration:      {_duration(now - job['started_epoch']) if isinstance(job.get('started_epoch'), (int, float)) else 'unknown'}",
@@ -189,7 +195,7 @@ def success_message(state: dict[str, Any], now: float, workgroup: str) -> dict[s
             f"Query it in Athena (workgroup {workgroup}):" if workgroup else "Query it in Athena:",
             f'  SELECT * FROM "{database}"."{sample_table}" LIMIT 10;',
         ]
-    if cleanup:
+    if cleanup.get("snapshot_identifier"):
         lines += ["", f"Snapshot cleanup: {cleanup.get('snapshot_identifier')}: {cleanup.get('reason')}"]
     lines += _footer(state)
     return {
