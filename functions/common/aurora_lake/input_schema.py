@@ -131,7 +131,7 @@ def validate_execution_input(
     problems: list[Problem] = []
     if not isinstance(raw, dict):
         problems.append(Problem("input", _top_level_reason(raw)))
-        raise _invalid(problems)
+        raise invalid_input(problems)
 
     def add(field: str, reasons: list[str]) -> None:
         problems.extend(Problem(field, reason) for reason in reasons)
@@ -208,7 +208,7 @@ def validate_execution_input(
         )
 
     if problems:
-        raise _invalid(problems)
+        raise invalid_input(problems)
 
     # Past this point every value has been checked and has its expected type.
     if has_arn:
@@ -247,7 +247,8 @@ def validate_execution_input(
 # --- reporting ------------------------------------------------------------------
 
 
-def _invalid(problems: list[Problem]) -> InvalidInput:
+def invalid_input(problems: list[Problem]) -> InvalidInput:
+    """InvalidInput listing ``problems`` ordered by field, at most MAX_LISTED_PROBLEMS of them."""
     ordered = sorted(problems, key=_sort_key)
     lines = [str(problem) for problem in ordered[:MAX_LISTED_PROBLEMS]]
     if len(ordered) > MAX_LISTED_PROBLEMS:
@@ -487,5 +488,6 @@ __all__ = [
     "Problem",
     "S3_PREFIX_MAX_LENGTH",
     "SNAPSHOT_MODES",
+    "invalid_input",
     "validate_execution_input",
 ]

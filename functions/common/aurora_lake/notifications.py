@@ -243,3 +243,47 @@ def failure_message(state: dict[str, Any], now: float | None = None) -> dict[str
         "error": error,
         "cause": cause,
     }
+
+
+def fleet_message(state: dict[str, Any], now: float) -> dict[str, Any]:
+    """The one summary of a fleet run: every cluster with its outcome and its tables or its error."""
+    from aurora_lake import fleet  # the single-cluster notifications do not need it
+
+    result = fleet.summary(state.get("clusters") or [])
+    fleet_job = state.get("fleet") or {}
+    outcomes = result["clusters"]
+    exported = [o for o in outcomes if o["outcome"] in (fleet.SUCCEEDED, fleet.PARTIAL)]
+    lines = [
+        f"Fleet export of {len(outcomes)} clusters: {len(exported)} exported, {result['failed']} did not."
+        if result["failed"]
+        else f"Fleet export of {len(outcomes)} clusters: every cluster exported.",
+        "",
+        f"Status:       {result['status']}",
+        f"Started:      {_utc(fleet_job.get('started_epoch')) or 'unknown'}",
+        f"Concurrency:  at most {fleet_job.get('max_concurrency')} clusters at once",
+        "",
+    ]
+    for o in outcomes:
+        lines.append(f"{o['outcome']:<9} {o['cluster_identifier']}")
+        if o["outcome"] in (fleet.SUCCEEDED, fleet.PARTIAL):
+            lines.append(f"          {o.get('tables_created', 0)} tables queryable, {o.get('tables_skipped', 0)} skipped; export task {o.get('export_task')}")
+            lines.append(f"          source {o.get('source_arn')}")
+            if o.get("sample_table") and o.get("database"):
+                lines.append(f'          SELECT * FROM "{o["database"]}"."{o["sample_table"]}" LIMIT 10;')
+        else:
+            lines.append(f"          {o.get('error')}: {_one_line(cause_text(o.get('cause')))[:400]}")
+            lines.append(f"          what to do: {advice_for(str(o.get('error')))}")
+        link = console_link(o.get("execution_arn"))
+        if link:
+            lines.append(f"          {link}")
+    lines += _footer(state)
+    label = f"fleet of {len(outcomes)}: {len(exported)} exported" + (f", {result['failed']} not" if result["failed"] else "")
+    return {
+        "subject": subject(result["status"], None, label),
+        "message": "\n".join(lines),
+        "attributes": _attributes(result["status"], None, kind="fleet"),
+        "status": result["status"],
+        "failed": result["failed"],
+        "error": result["error"],
+        "cause": result["cause"],
+    }
