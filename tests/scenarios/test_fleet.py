@@ -118,7 +118,7 @@ def test_bad_fleet_inputs_list_every_problem_and_start_nothing() -> None:
 
 def test_a_fleet_input_that_is_not_an_object_is_refused_and_notified() -> None:
     with account() as emulated:
-        result = emulated.run_fleet('["demo-aurora-cluster"]')
+        result = emulated.run_fleet(["demo-aurora-cluster"])
     assert result.status == "FAILED" and result.error == "InvalidInput"
     assert "must be a JSON object with cluster_identifiers, got array" in (result.cause or "")
     assert len(result.notifications) == 1
@@ -133,7 +133,7 @@ def test_the_schedule_can_start_the_fleet_over_every_allowed_cluster() -> None:
         assert schedule["Target"]["Arn"] == emulated.state_machine_arns["FleetStateMachine"]
         assert role["Policies"][0]["PolicyDocument"]["Statement"][0]["Resource"] == schedule["Target"]["Arn"]
         execution_input = schedule["Target"]["Input"]
-        result = emulated.run_fleet(execution_input)
+        result = emulated.run_fleet(json.loads(execution_input))  # the target sends this JSON text
     assert json.loads(execution_input) == {"cluster_identifiers": list(ALLOWED), "use_latest_automated_snapshot": True}
     assert result.status == "SUCCEEDED", (result.error, result.cause)
     assert sorted(_cluster_of(task["source_arn"]) for task in result.export_tasks) == sorted(ALLOWED)

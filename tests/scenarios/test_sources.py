@@ -197,7 +197,7 @@ def test_completed_aws_backup_job_event_exports_its_recovery_point() -> None:
         [target] = rule["Targets"]
         assert target["Arn"] == emulated.state_machine_arn
         execution_input = apply_input_transformer(target["InputTransformer"], event)
-        result = emulated.run(execution_input)
+        result = emulated.run(json.loads(execution_input))  # the target sends this JSON text
     assert json.loads(execution_input) == {"aws_backup_job": event["detail"]}
     assert result.status == "SUCCEEDED", (result.error, result.cause)
     [export] = result.export_tasks
@@ -210,7 +210,7 @@ def test_aws_backup_job_of_another_cluster_ends_refused_and_named() -> None:
     event["detail"]["recoveryPointArn"] = SNAPSHOT_ARN + FORBIDDEN_AWS_BACKUP_SNAPSHOT
     with EmulatedAccount(parameters={"EnableAwsBackupTrigger": "true"}) as emulated:
         [target] = _backup_rule(emulated)["Targets"]
-        result = emulated.run(apply_input_transformer(target["InputTransformer"], event))
+        result = emulated.run(json.loads(apply_input_transformer(target["InputTransformer"], event)))
     assert result.status == "FAILED" and result.error == "ClusterNotAllowed"
     assert result.export_tasks == [] and "forbidden-cluster" in result.notifications[-1]["message"]
 

@@ -22,7 +22,7 @@ import json
 from typing import Any
 
 from aurora_lake.errors import InvalidInput
-from aurora_lake.input_schema import Problem, invalid_input, validate_execution_input
+from aurora_lake.input_schema import Problem, invalid_input, json_type, validate_execution_input
 from aurora_lake.naming import CLUSTER_IDENTIFIER_MAX_LENGTH, identifier_problems
 
 # The most clusters AllowedClusterIdentifiers accepts.
@@ -44,8 +44,7 @@ def validate_fleet_input(
     if not 1 <= max_concurrency <= MAX_CONCURRENCY:
         raise ValueError(f"the fleet's concurrency {max_concurrency} is not between 1 and {MAX_CONCURRENCY} (parameter FleetMaxConcurrency)")
     if not isinstance(raw, dict):
-        kind = "array" if isinstance(raw, list) else "null" if raw is None else type(raw).__name__
-        raise invalid_input([Problem("input", f"must be a JSON object with cluster_identifiers, got {kind}")])
+        raise invalid_input([Problem("input", f"must be a JSON object with cluster_identifiers, got {json_type(raw)}")])
     problems: list[Problem] = []
     for key in raw:
         if key == "export_only":

@@ -266,7 +266,8 @@ def _sort_key(problem: Problem) -> tuple[int, str, int]:
     return (0 if base == "input" else 1, base, number)
 
 
-def _json_type(value: object) -> str:
+def json_type(value: object) -> str:
+    """The JSON name of a decoded value's type (``object``, ``array``, ``string``, ...)."""
     if value is None:
         return "null"
     if isinstance(value, bool):  # before int: bool is a subclass of int
@@ -295,7 +296,7 @@ def _field_name(key: object) -> str:
 
 
 def _top_level_reason(raw: object) -> str:
-    reason = f"must be a JSON object, got {_json_type(raw)}"
+    reason = f"must be a JSON object, got {json_type(raw)}"
     if isinstance(raw, str) and raw.lstrip().startswith("{"):
         try:
             json.loads(raw)
@@ -328,13 +329,13 @@ def _unknown_key_reason(key: object) -> str:
 def _string_problems(value: object) -> list[str]:
     if isinstance(value, str):
         return []
-    return [f"must be a string, got {_json_type(value)}"]
+    return [f"must be a string, got {json_type(value)}"]
 
 
 def _boolean_problems(value: object) -> list[str]:
     if value is True or value is False:
         return []
-    reason = f"must be a JSON boolean (true or false), got {_json_type(value)}"
+    reason = f"must be a JSON boolean (true or false), got {json_type(value)}"
     if isinstance(value, str) and value.strip().lower() in ("true", "false"):
         reason += f" {_show(value)}; write it without quotes"
     return [reason]
@@ -392,7 +393,7 @@ AWS_BACKUP_COMPLETED = "COMPLETED"
 def _aws_backup_job_problems(value: object, *, region: str, account: str, partition: str) -> tuple[str | None, list[Problem]]:
     """The recovery point ARN of a "Backup Job State Change" event's detail, and its problems."""
     if not isinstance(value, dict):
-        return None, [Problem("aws_backup_job", f"must be the detail object of an AWS Backup job event, got {_json_type(value)}")]
+        return None, [Problem("aws_backup_job", f"must be the detail object of an AWS Backup job event, got {json_type(value)}")]
     problems: list[Problem] = []
     resource_type, state = value.get("resourceType"), value.get("state")
     if resource_type != AWS_BACKUP_RESOURCE_TYPE:
@@ -414,7 +415,7 @@ def _aws_backup_job_problems(value: object, *, region: str, account: str, partit
 def _export_only_problems(value: object) -> list[tuple[str, str]]:
     if not isinstance(value, list):
         hint = "; put even a single name in a list" if isinstance(value, str) else ""
-        return [("export_only", f"must be an array of strings, got {_json_type(value)}{hint}")]
+        return [("export_only", f"must be an array of strings, got {json_type(value)}{hint}")]
     if not value:
         return [("export_only", "must name at least one database or table; omit export_only to export everything")]
     problems: list[tuple[str, str]] = []
@@ -427,7 +428,7 @@ def _export_only_problems(value: object) -> list[tuple[str, str]]:
     for index, entry in enumerate(value):
         field = f"export_only[{index}]"
         if not isinstance(entry, str):
-            problems.append((field, f"must be a string, got {_json_type(entry)}"))
+            problems.append((field, f"must be a string, got {json_type(entry)}"))
             continue
         for reason in _export_only_entry_problems(entry):
             problems.append((field, reason))
@@ -489,5 +490,6 @@ __all__ = [
     "S3_PREFIX_MAX_LENGTH",
     "SNAPSHOT_MODES",
     "invalid_input",
+    "json_type",
     "validate_execution_input",
 ]
