@@ -41,6 +41,24 @@ _HTTP_STATUS_BY_CODE = {
 _caller: contextvars.ContextVar[str | None] = contextvars.ContextVar("emulated_account_caller", default=None)
 
 
+_interpreter = threading.local()
+
+
+def interpreter_caller() -> str | None:
+    """The state machine whose Task state the interpreter is running in this thread, if any."""
+    return getattr(_interpreter, "caller", None)
+
+
+@contextlib.contextmanager
+def calls_made_by_state_machine(caller: str) -> Iterator[None]:
+    """Attribute the interpreter's own calls (Lambda Invoke, states:*) in this thread to ``caller``."""
+    previous, _interpreter.caller = interpreter_caller(), caller
+    try:
+        yield
+    finally:
+        _interpreter.caller = previous
+
+
 def current_caller() -> str | None:
     """The logical id of the function whose handler is running in this context, if any."""
     return _caller.get()
@@ -220,8 +238,9 @@ def installed(plan: FaultPlan, recorder: CallRecorder, now: Any, api_call_second
             return original(self, operation_name, api_params)
         service = self.meta.service_model.service_name
         caller = current_caller()
-        if caller is None and (service, operation_name) == ("lambda", "Invoke"):
-            caller = STATE_MACHINE
+        from_interpreter = caller is None
+        if from_interpreter:
+            caller = interpreter_caller() or (STATE_MACHINE if (service, operation_name) == ("lambda", "Invoke") else None)
         record = None
         if caller is not None:
             record = CallRecord(service, operation_name, caller, _summarise(api_params), now())
@@ -230,7 +249,7 @@ def installed(plan: FaultPlan, recorder: CallRecorder, now: Any, api_call_second
             advance(api_call_seconds)
         # The state machine's own Invoke faults are raised by the Lambda runtime, where Step
         # Functions turns them into Lambda.<Code> errors as AWS does.
-        if caller != STATE_MACHINE or (service, operation_name) != ("lambda", "Invoke"):
+        if not (from_interpreter and (service, operation_name) == ("lambda", "Invoke")):
             fault = plan.take(service, operation_name, caller)
             if fault is not None:
                 error = make_client_error(self, service, operation_name, fault.code)
