@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from emulated_account import athena_sim, data, rds_sim, runtime
+from emulated_account import athena_sim, data, eventbridge_sim, rds_sim, runtime
 from emulated_account import faults as fault_injection
 from emulated_account.clock import DEFAULT_START, VirtualClock
 from emulated_account.clock import installed as clock_installed
@@ -110,6 +110,7 @@ class EmulatedAccount:
         handler_output: TextIO | None = None,
         existing_snapshots: Sequence[tuple[str, str, str]] = EXISTING_SNAPSHOTS,
         api_call_seconds: float = 0.0,
+        export_events: eventbridge_sim.EventDelivery | None = None,
     ) -> None:
         self.region = data.REGION
         self.account_id = data.ACCOUNT_ID
@@ -140,6 +141,8 @@ class EmulatedAccount:
         self._handler_output = handler_output
         self._existing_snapshots = existing_snapshots
         self._api_call_seconds = api_call_seconds
+        self._export_events = export_events or eventbridge_sim.EventDelivery()
+        self.events: eventbridge_sim.EventBus | None = None
         self._stack: contextlib.ExitStack | None = None
         self._clients: dict[str, Any] = {}
         self.runtime: runtime.LambdaRuntime | None = None
@@ -165,9 +168,13 @@ class EmulatedAccount:
             stack.callback(self._reset_clients)
             stack.callback(self._clients.clear)
             stack.enter_context(_shared_interpreter_clients())
+            stack.enter_context(_state_machine_sdk_calls_recorded())
             self._deploy()
             assert self.runtime is not None
             stack.enter_context(runtime.installed(self.runtime))
+            self.events = eventbridge_sim.EventBus(self.template, self.clock, self.rds, self.runtime, self._export_events)
+            self.clock.waiter = self.events.wait
+            stack.callback(setattr, self.clock, "waiter", None)
         except BaseException:
             stack.close()
             raise
@@ -462,6 +469,24 @@ def _shared_interpreter_clients() -> Any:
         return cache[key]
 
     with mock.patch.object(lambda_eval_utils, "boto_client_for", boto_client_for):
+        yield
+
+
+@contextlib.contextmanager
+def _state_machine_sdk_calls_recorded() -> Any:
+    """Record the state machine's AWS SDK integration calls (``aws-sdk:...`` tasks) as its own."""
+    from unittest import mock
+
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_aws_sdk
+
+    original = state_task_service_aws_sdk.boto_client_for
+
+    def boto_client_for(*args: Any, **kwargs: Any) -> Any:
+        made = original(*args, **kwargs)
+        setattr(made, fault_injection.STATE_MACHINE_ATTRIBUTE, True)
+        return made
+
+    with mock.patch.object(state_task_service_aws_sdk, "boto_client_for", boto_client_for):
         yield
 
 

@@ -20,6 +20,8 @@ from unittest import mock
 
 STATE_MACHINE = "StateMachine"
 INTERNAL_ATTRIBUTE = "_emulated_account_internal"
+# Set on the clients the state machine's AWS SDK integrations call through.
+STATE_MACHINE_ATTRIBUTE = "_emulated_account_state_machine"
 _CODE = re.compile(r"^[A-Za-z][A-Za-z0-9_.]*$")
 _HTTP_STATUS_BY_CODE = {
     "ServiceUnavailable": 503,
@@ -214,7 +216,7 @@ def installed(plan: FaultPlan, recorder: CallRecorder, now: Any, api_call_second
             return original(self, operation_name, api_params)
         service = self.meta.service_model.service_name
         caller = current_caller()
-        if caller is None and (service, operation_name) == ("lambda", "Invoke"):
+        if caller is None and ((service, operation_name) == ("lambda", "Invoke") or getattr(self, STATE_MACHINE_ATTRIBUTE, False)):
             caller = STATE_MACHINE
         record = None
         if caller is not None:

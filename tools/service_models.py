@@ -53,6 +53,7 @@ OPERATIONS: dict[str, tuple[str, ...]] = {
     ),
     "s3": ("DeleteObject", "GetObject", "ListObjectsV2", "PutObject"),
     "sns": ("Publish",),
+    "stepfunctions": ("SendTaskSuccess",),
 }
 NO_EXTRAS = json.dumps({"version": 1.0, "merge": {}}) + "\n"
 # Keys of an operation or a shape that only document it.
