@@ -119,6 +119,12 @@ class EventBus:
                 due = ended_at + self.delivery.delay_seconds + copy * self.delivery.copy_interval_seconds
                 heapq.heappush(self._pending, _Pending(due, next(self._sequence), event))
 
+    def put_event(self, event: dict[str, Any], at: float) -> None:
+        """Deliver ``event`` at simulated time ``at``, whatever RDS does (a forged, early or stray event)."""
+        with self._lock:
+            self.published.append(event)
+            heapq.heappush(self._pending, _Pending(float(at), next(self._sequence), event))
+
     def next_due(self) -> float | None:
         """The next instant something is delivered (an export's end plus the delay counts)."""
         with self._lock:
