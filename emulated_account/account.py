@@ -169,6 +169,7 @@ class EmulatedAccount:
             stack.callback(self._clients.clear)
             stack.enter_context(_shared_interpreter_clients())
             stack.enter_context(_state_machine_sdk_calls_recorded())
+            stack.enter_context(_spent_task_tokens_refused())
             self._deploy()
             assert self.runtime is not None
             stack.enter_context(runtime.installed(self.runtime))
@@ -487,6 +488,36 @@ def _state_machine_sdk_calls_recorded() -> Any:
         return made
 
     with mock.patch.object(state_task_service_aws_sdk, "boto_client_for", boto_client_for):
+        yield
+
+
+@contextlib.contextmanager
+def _spent_task_tokens_refused() -> Any:
+    """SendTaskSuccess with a spent token fails with TaskTimedOut or TaskDoesNotExist, as on AWS.
+
+    moto raises both without the message its error class requires, which turns them into a
+    TypeError inside the service instead of the API error.
+    """
+    from unittest import mock
+
+    from moto.core.exceptions import AWSError
+    from moto.stepfunctions.parser import models
+
+    class TaskTimedOut(AWSError):
+        TYPE = "TaskTimedOut"
+        STATUS = 400
+
+        def __init__(self, message: str = "The task's wait is over: it timed out.") -> None:
+            super().__init__(message)
+
+    class TaskDoesNotExist(AWSError):
+        TYPE = "TaskDoesNotExist"
+        STATUS = 400
+
+        def __init__(self, message: str = "The task is no longer waiting for its token.") -> None:
+            super().__init__(message)
+
+    with mock.patch.object(models, "TaskTimedOut", TaskTimedOut), mock.patch.object(models, "TaskDoesNotExist", TaskDoesNotExist):
         yield
 
 

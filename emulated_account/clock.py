@@ -136,7 +136,20 @@ def installed(clock: VirtualClock) -> Iterator[VirtualClock]:
         StateTaskServiceCallback,
     )
     from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
-    from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackConsumerLeft, CallbackConsumerTimeout
+    from moto.stepfunctions.parser.asl.eval.callback.callback import (
+        CallbackConsumerLeft,
+        CallbackConsumerTimeout,
+        CallbackPoolManager,
+    )
+
+    original_notify = CallbackPoolManager.notify
+
+    def notify(self: Any, callback_id: str, outcome: Any) -> bool:
+        # A task already completed cannot be completed again (moto would overwrite the outcome).
+        endpoint = self.get(callback_id)
+        if endpoint is not None and endpoint.consumer_error is None and endpoint.get_outcome() is not None:
+            endpoint.report(CallbackConsumerLeft())
+        return original_notify(self, callback_id, outcome)
 
     def wait_interval(self: Any, env: Any, wait_seconds: float) -> None:
         # A stopped execution must not move time on; otherwise the Wait is instantaneous.
@@ -172,6 +185,7 @@ def installed(clock: VirtualClock) -> Iterator[VirtualClock]:
     with contextlib.ExitStack() as stack:
         stack.enter_context(mock.patch.object(WaitFunction, "_wait_interval", wait_interval))
         stack.enter_context(mock.patch.object(StateTaskServiceCallback, "_wait_for_task_token_timeout", wait_for_task_token))
+        stack.enter_context(mock.patch.object(CallbackPoolManager, "notify", notify))
         stack.enter_context(mock.patch.object(retrier_decl, "time", virtual_time))
         for name in _MOTO_DATETIME_MODULES:
             module = importlib.import_module(name)

@@ -130,12 +130,12 @@ class EventBus:
         with self._lock:
             self._announce_ended_exports()
             times = [self._pending[0].due] if self._pending else []
-            if not self.delivery.drop:
-                times += [
-                    ended_at + self.delivery.delay_seconds
-                    for task, ended_at in self.rds.export_endings()
-                    if (task.export_task_identifier, ended_at) not in self._announced
-                ]
+            # An export's end is when RDS publishes its event (delivered, or lost, later).
+            times += [
+                ended_at
+                for task, ended_at in self.rds.export_endings()
+                if (task.export_task_identifier, ended_at) not in self._announced
+            ]
             return min(times, default=None)
 
     def deliver_due(self) -> None:

@@ -66,7 +66,8 @@ def test_without_events_the_polls_notice_the_end_with_no_more_transitions() -> N
 
 
 def test_duplicated_events_wake_the_wait_once() -> None:
-    duplicated, account = run(EventDelivery(delay_seconds=5.0, copies=3))
+    # Three copies at the same instant: the first wakes the wait, the others come while it resumes.
+    duplicated, account = run(EventDelivery(delay_seconds=5.0, copies=3, copy_interval_seconds=0.0))
     single, _ = run(EventDelivery(delay_seconds=5.0))
     assert duplicated.status == "SUCCEEDED", duplicated.cause
     results = [delivery.result for delivery in account.events.deliveries]
@@ -84,7 +85,7 @@ def test_an_event_later_than_the_polls_changes_nothing() -> None:
     assert 0 <= detection_latency(late) <= 0.1 * EXPORT_SECONDS
 
 
-def test_an_early_or_forged_event_only_adds_a_status_check() -> None:
+def test_an_early_or_forged_event_only_brings_a_status_check_forward() -> None:
     name = "events-early"
     snapshot_arn = naming.cluster_snapshot_arn(
         "aws", "us-east-1", "123456789012", naming.snapshot_identifier("demo-aurora-cluster", name)
@@ -104,8 +105,12 @@ def test_an_early_or_forged_event_only_adds_a_status_check() -> None:
     assert early.status == "SUCCEEDED", early.cause
     [delivery] = deliveries
     assert delivery.result["woken"] == [early.export_tasks[0]["id"]]
-    # The woken run read IN_PROGRESS from RDS and went on waiting: one more check, same end.
-    assert early.states.count("CheckExport") == plain.states.count("CheckExport") + 1
+    # The woken run read IN_PROGRESS from RDS and went on waiting: later waits timed out as usual.
+    outcomes = wait_outcomes(early)
+    assert outcomes.count("TaskSucceeded") == 1 and outcomes[-1] == "TaskTimedOut"
+    assert wait_outcomes(plain).count("TaskSucceeded") == 0
+    # At most one poll's worth (wait, check, choice) more than without it, and the end is noticed as usual.
+    assert early.state_transitions <= plain.state_transitions + 3
     assert 0 <= detection_latency(early) <= 0.1 * EXPORT_SECONDS
 
 
@@ -165,3 +170,18 @@ class _Task:
         self.source_arn = source_arn
         self.status = status
         self.export_task_identifier = "not-a-task"
+
+
+def test_the_sample_event_is_what_the_emulated_rds_sends_and_the_rule_takes() -> None:
+    import json
+    from pathlib import Path
+
+    sample = json.loads((Path(__file__).resolve().parents[2] / "events" / "functions" / "wake_export_wait.json").read_text())
+    emitted = export_finished_event(_Task(sample["detail"]["SourceArn"]), 0.0, sample["region"], sample["account"])
+    assert set(sample) == set(emitted) and set(sample["detail"]) == set(emitted["detail"])
+    assert {k: sample["detail"][k] for k in ("EventID", "SourceArn", "SourceIdentifier", "SourceType", "Message")} == {
+        k: emitted["detail"][k] for k in ("EventID", "SourceArn", "SourceIdentifier", "SourceType", "Message")
+    }
+    with EmulatedAccount(handler_output=io.StringIO()) as account:
+        rule = account.template.resolve(account.template.resources["ExportFinishedRule"]["Properties"])
+    assert EventPattern(None, rule["EventPattern"]).matches_event(sample)
