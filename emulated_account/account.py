@@ -317,10 +317,14 @@ class EmulatedAccount:
 
     # -- executions -----------------------------------------------------------------------------
     def start_execution(self, execution_input: Any, name: str | None = None) -> str:
+        """Start the state machine with ``execution_input`` as its JSON input.
+
+        Any JSON value is sent as Step Functions receives it: a Python string becomes a
+        JSON string, never raw input text.
+        """
         sfn = self.client("stepfunctions")
-        body = execution_input if isinstance(execution_input, str) else json.dumps(execution_input)
         return sfn.start_execution(
-            stateMachineArn=self.state_machine_arn, name=name or f"run-{uuid.uuid4().hex[:12]}", input=body
+            stateMachineArn=self.state_machine_arn, name=name or f"run-{uuid.uuid4().hex[:12]}", input=json.dumps(execution_input)
         )["executionArn"]
 
     def wait(self, execution_arn: str, timeout: float = 120.0) -> ExecutionResult:

@@ -14,7 +14,6 @@ metadata and one that inspects the files agree.
 from __future__ import annotations
 
 import datetime as dt
-import io
 import json
 import re
 import uuid
@@ -116,7 +115,8 @@ def _value(column: Column, arrow: Any, row: int) -> Any:
 def parquet_bytes(columns: Sequence[Column], rows: Sequence[int]) -> bytes:
     """One gzip Parquet file holding ``rows`` (row numbers) of a table with ``columns``."""
     import pyarrow as pa
-    import pyarrow.parquet as pq
+
+    from emulated_account.parquet import write_parquet
 
     arrays = []
     fields = []
@@ -127,9 +127,7 @@ def parquet_bytes(columns: Sequence[Column], rows: Sequence[int]) -> bytes:
         arrays.append(pa.array([_value(column, arrow, row) for row in rows], type=arrow))
         fields.append(pa.field(column.name, arrow))
     table = pa.Table.from_arrays(arrays, schema=pa.schema(fields))
-    sink = io.BytesIO()
-    pq.write_table(table, sink, compression="gzip", store_decimal_as_integer=True)
-    return sink.getvalue()
+    return write_parquet(table, compression="gzip", store_decimal_as_integer=True)
 
 
 def _iso(instant: float) -> str:

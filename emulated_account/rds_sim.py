@@ -644,10 +644,11 @@ def installed(simulator: RdsSimulator) -> Iterator[RdsSimulator]:
         )
         return ActionResult({"ExportTasks": tasks})
 
+    # moto warns when an error code is not in the RDS model; the quota code is deliberately not.
+    # A process-wide filter, not catch_warnings(): that would restore the whole filter list when
+    # the account closes and drop the filters the functions' modules installed meanwhile.
+    warnings.filterwarnings("ignore", message=f".*{EXPORT_QUOTA_ERROR_CODE}.*")
     with contextlib.ExitStack() as stack:
-        # moto warns when an error code is not in the RDS model; the quota code is deliberately not.
-        stack.enter_context(warnings.catch_warnings())
-        warnings.filterwarnings("ignore", message=f".*{EXPORT_QUOTA_ERROR_CODE}.*")
         stack.enter_context(mock.patch.object(RDSBackend, "create_db_cluster_snapshot", create_db_cluster_snapshot))
         stack.enter_context(mock.patch.object(RDSBackend, "start_export_task", start_export_task))
         stack.enter_context(mock.patch.object(RDSBackend, "cancel_export_task", cancel_export_task))

@@ -70,13 +70,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not a JSON value")
+
+
 def _read_json(parser: argparse.ArgumentParser, option: str, path: str) -> tuple[Any, bytes]:
     try:
         raw = Path(path).read_bytes()
     except OSError as exc:
         parser.error(f"{option}: cannot read {path}: {exc.strerror or exc}")
     try:
-        return json.loads(raw), raw
+        return json.loads(raw, parse_constant=_not_json), raw
     except (ValueError, UnicodeDecodeError) as exc:
         parser.error(f"{option}: {path} is not valid JSON: {exc}")
     raise AssertionError("unreachable")

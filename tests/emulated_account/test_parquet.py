@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import io
 import json
 from decimal import Decimal
 
-import pyarrow.parquet as pq
 import pytest
 
 from emulated_account import data, export_writer
+from emulated_account.parquet import read_parquet
 
 
 def _write(tables: tuple[data.Table, ...], **kwargs: object) -> dict[str, bytes]:
@@ -28,7 +27,7 @@ def _write(tables: tuple[data.Table, ...], **kwargs: object) -> dict[str, bytes]
 
 
 def _column_types(body: bytes) -> dict[str, tuple[str, str]]:
-    schema = pq.ParquetFile(io.BytesIO(body)).schema
+    schema = read_parquet(body).schema
     return {
         schema.column(i).name: (schema.column(i).physical_type, str(schema.column(i).logical_type))
         for i in range(len(schema))
@@ -59,14 +58,14 @@ def test_postgres_types_and_values_read_back() -> None:
     written = _write(data.POSTGRES_TABLES)
     users_key = next(k for k in written if "/mydb/public.users/1/part-00000-" in k)
     assert users_key.endswith(".gz.parquet")
-    parquet = pq.ParquetFile(io.BytesIO(written[users_key]))
+    parquet = read_parquet(written[users_key])
     assert parquet.metadata.row_group(0).column(0).compression == "GZIP"
     types = _column_types(written[users_key])
     assert types["id"] == ("INT64", "None")
     assert types["is_active"][0] == "BOOLEAN"
     assert types["score"][0] == "FLOAT"
     assert types["balance"] == ("BYTE_ARRAY", "String")  # numeric exports as a string
-    table = parquet.read()
+    table = parquet.table
     assert table.num_rows == 25
     assert table.column("login_count").to_pylist()[1] == 7
     assert max(v for v in table.column("id").to_pylist() if v is not None) == 25
@@ -82,7 +81,7 @@ def test_date_and_decimal_logical_types_from_declared_types() -> None:
     types = _column_types(body)
     assert types["day"] == ("INT32", "Date")
     assert types["amount"][0] == "INT64" and "scale=3" in types["amount"][1]
-    rows = pq.read_table(io.BytesIO(body)).to_pylist()
+    rows = read_parquet(body).table.to_pylist()
     assert isinstance(rows[1]["amount"], Decimal)
 
 
@@ -97,7 +96,7 @@ def test_layout_batches_part_gaps_and_metadata() -> None:
         "2/part-00002",
         "3/part-00005",
     ]
-    assert sum(pq.read_table(io.BytesIO(written[k])).num_rows for k in events) == 300
+    assert sum(read_parquet(written[k]).table.num_rows for k in events) == 300
     info = json.loads(written["exports/exp-1/export_info_exp-1.json"])
     assert info["exportedFilesPath"] == "exports/exp-1"
     tables_info = json.loads(written["exports/exp-1/export_tables_info_exp-1_from_1_to_6.json"])

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import io
 import json
 import time
 from pathlib import Path
 from typing import Any
 
 import boto3
-import pyarrow.parquet as pq
 import pytest
 from botocore.exceptions import ClientError
 
 from emulated_account import EmulatedAccount, ExportBehaviour
+from emulated_account.parquet import read_parquet
 from emulated_account.rds_sim import EXPORT_QUOTA_ERROR_CODE, MAX_RUNNING_EXPORTS
 
 
@@ -74,7 +73,7 @@ def test_export_moves_with_time_and_writes_the_layout_on_completion(fixture_temp
         info = json.loads(s3.get_object(Bucket=setup["S3BucketName"], Key="lake/exp-1/export_tables_info_exp-1_from_1_to_2.json")["Body"].read())
         assert {e["target"] for e in info["perTableStatus"]} == {"mydb.public.users", "mydb.public.Ledger_Entries"}
         part = next(k for k in keys if "public.users/1/part-00000-" in k)
-        table = pq.read_table(io.BytesIO(s3.get_object(Bucket=setup["S3BucketName"], Key=part)["Body"].read()))
+        table = read_parquet(s3.get_object(Bucket=setup["S3BucketName"], Key=part)["Body"].read()).table
         assert table.num_rows == 25
 
 

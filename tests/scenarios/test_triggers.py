@@ -80,7 +80,7 @@ def test_snapshot_created_event_exports_that_snapshot() -> None:
         [target] = rule["Targets"]
         assert target["Arn"] == account.state_machine_arn
         execution_input = apply_input_transformer(target["InputTransformer"], event)
-        result = account.run(execution_input)
+        result = account.run(json.loads(execution_input))  # the target sends this JSON text
     assert json.loads(execution_input) == {"snapshot_arn": event["detail"]["SourceArn"]}
     assert result.status == "SUCCEEDED", (result.error, result.cause)
     assert result.snapshots_created == []  # an event names an existing snapshot: nothing new is taken
@@ -96,7 +96,7 @@ def test_scheduled_input_exports_the_cluster() -> None:
         schedule = _resource(account, "ExportSchedule")
         assert schedule["Target"]["Arn"] == account.state_machine_arn
         execution_input = schedule["Target"]["Input"]
-        result = account.run(execution_input)
+        result = account.run(json.loads(execution_input))  # the target sends this JSON text
     assert json.loads(execution_input) == json.loads((EVENTS / "scheduler-payload.json").read_text())
     assert result.status == "SUCCEEDED", (result.error, result.cause)
     [snapshot] = result.snapshots_created

@@ -16,8 +16,8 @@ _KEY_ID = re.compile(r"\b(AKIA|ASIA)[A-Z0-9]{16}\b")
 # Runs in a fresh interpreter, as a Lambda cold start: Powertools reads the log level once per process.
 _SCRIPT = r"""
 import io, json, os, re, sys
-import pyarrow.parquet as pq
 from emulated_account import EmulatedAccount
+from emulated_account.parquet import read_parquet
 
 # Dates and times of the rows also appear as the run's own timestamps: not evidence of a leak.
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}|^\d{2}:\d{2}")
@@ -31,7 +31,7 @@ with EmulatedAccount(parameters={"LogLevel": sys.argv[1]}, handler_output=logs) 
         for item in page.get("Contents", []):
             if item["Key"].endswith(".parquet"):
                 body = s3.get_object(Bucket=account.bucket, Key=item["Key"])["Body"].read()
-                for row in pq.read_table(io.BytesIO(body)).to_pylist():
+                for row in read_parquet(body).table.to_pylist():
                     values |= {v for v in row.values() if isinstance(v, str) and len(v) >= 6 and not DATE.match(v)}
     notifications = json.dumps(result.notifications)
 print(json.dumps({"logs": logs.getvalue(), "notifications": notifications, "values": sorted(values), "credentials": credentials}))

@@ -12,7 +12,6 @@ checks the declared type against:
 from __future__ import annotations
 
 import datetime as dt
-import io
 import json
 from collections.abc import Iterator
 from decimal import Decimal
@@ -20,12 +19,12 @@ from typing import Any
 
 import boto3
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 from moto import mock_aws
 
 from aurora_lake import clients
 from aurora_lake.athena_tables import Settings, plan_step
+from emulated_account.parquet import read_parquet, write_parquet
 
 BUCKET = "lake-bucket"
 EXPORT_ID = "exp-types-1"
@@ -113,15 +112,14 @@ def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
 
 def test_declared_types_read_the_exported_parquet_types(s3: Any) -> None:
     table = pa.table({name: pa.array(values, type=kind) for name, kind, values in COLUMNS})
-    buffer = io.BytesIO()
     # As the export writes: gzip, microsecond timestamps, small decimals on int32/int64.
-    pq.write_table(table, buffer, compression="gzip", coerce_timestamps="us", store_decimal_as_integer=True)
+    body = write_parquet(table, compression="gzip", coerce_timestamps="us", store_decimal_as_integer=True)
     data_key = f"{ROOT}mydb/public.Type_Zoo/1/part-00000-3f0c6a.gz.parquet"
-    s3.put_object(Bucket=BUCKET, Key=data_key, Body=buffer.getvalue())
+    s3.put_object(Bucket=BUCKET, Key=data_key, Body=body)
 
     # Read the file back from S3 with pyarrow, independently of the code under test.
-    parquet = pq.ParquetFile(io.BytesIO(s3.get_object(Bucket=BUCKET, Key=data_key)["Body"].read()))
-    schema, arrow_schema = parquet.schema, parquet.schema_arrow
+    parquet = read_parquet(s3.get_object(Bucket=BUCKET, Key=data_key)["Body"].read())
+    schema, arrow_schema = parquet.schema, parquet.table.schema
     physical = {schema.column(i).name: schema.column(i).physical_type for i in range(len(schema))}
     # The file really carries the documented physical types.
     assert physical["dec_int32_col"] == "INT32" and physical["dec_int64_col"] == "INT64"
