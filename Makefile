@@ -34,7 +34,7 @@ DEV_PYTHONPATH := $(ROOT):$(ROOT)functions/common
 ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: venv test lint checkov demo bench build service-models clean distclean
+.PHONY: venv test lint checkov demo bench build clean distclean
 
 venv: $(VENV_STAMP)
 
@@ -69,19 +69,14 @@ test: venv
 	cd $(ROOT) && PYTHONPATH=$(DEV_PYTHONPATH) $(VENV_PYTHON) -m pytest -q -n auto tests $(PYTEST_ARGS)
 
 # An ordinary recipe, so every make flag behaves as usual (-s, -j, -n prints and runs nothing).
-# make exits 0 exactly when the execution SUCCEEDED; any other end makes the recipe fail (make
-# then exits 2, as for every failed recipe). Scripts that must tell a failed run (1) from a
-# usage error (2) call `python -m emulated_account.runner` directly.
+# make exits 0 exactly when the execution SUCCEEDED and the queries over its tables ran; any
+# other end makes the recipe fail (make then exits 2, as for every failed recipe). Scripts that
+# must tell a failed run (1) from a usage error (2) call `python -m emulated_account.runner`.
 demo: venv
 	cd $(ROOT) && PYTHONPATH=$(DEV_PYTHONPATH) $(VENV_PYTHON) -m emulated_account.runner $(ARGS)
 
 bench: venv
 	cd $(ROOT) && PYTHONPATH=$(DEV_PYTHONPATH) $(VENV_PYTHON) -m emulated_account.bench $(ARGS)
-
-# The trimmed AWS service models the functions' clients load (after adding an API call or
-# upgrading boto3; a test fails until they are regenerated).
-service-models: venv
-	cd $(ROOT) && PYTHONPATH=$(DEV_PYTHONPATH) $(VENV_PYTHON) -m tools.service_models
 
 build: $(SAM_VENV_STAMP)
 	cd $(ROOT) && SAM_CLI_TELEMETRY=0 $(SAM) build --template-file template.yaml --build-dir .aws-sam/build

@@ -1,10 +1,14 @@
 """Run one export in the emulated account: ``python -m emulated_account.runner`` (``make demo``).
 
 Prints each state as it was entered, with the simulated time since the start,
-the final notification as an e-mail reader sees it, and the status. With
-``--json`` the last line of stdout is one JSON object (see ``summary``).
-Exit status: 0 when the execution SUCCEEDED, 1 when it ended otherwise, 2 for
-a usage error.
+the final notification as an e-mail reader sees it, and the status. After a
+successful run it runs the notification's sample query (then each ``--query``)
+with DuckDB over the exported files, through the tables the run created
+(``lake_query``), and prints each result as DuckDB draws it. With ``--json`` the
+last line of stdout is one JSON object (``ExecutionResult.summary`` plus
+``query`` and ``queries``).
+Exit status: 0 when the execution SUCCEEDED and its queries ran, 1 otherwise, 2
+for a usage error.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import io
 import json
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -66,6 +71,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--snapshot-duration", metavar="SECONDS", type=_seconds, default=180.0, help="simulated snapshot creation time (default 180)")
     parser.add_argument("--timeout", metavar="SECONDS", type=_seconds, default=600.0, help="real-time limit for the run (default 600)")
+    parser.add_argument(
+        "--query",
+        metavar="SQL",
+        action="append",
+        default=[],
+        help="after a successful run, also run this SQL over the tables it created (repeatable)",
+    )
     parser.add_argument("--verbose", action="store_true", help="show the functions' logs on stderr")
     return parser
 
@@ -100,6 +112,41 @@ def email_body(message: str) -> str:
     if isinstance(document, dict) and isinstance(document.get("email", document.get("default")), str):
         return document.get("email", document.get("default"))
     return message
+
+
+@dataclass
+class LakeQueries:
+    """The queries run after a successful execution, in order; the first failure stops them."""
+
+    sample_sql: str | None
+    results: list[Any] = field(default_factory=list)
+    error: str | None = None
+    failed_sql: str | None = None
+
+    def summary(self) -> dict[str, Any]:
+        """``query``: the notification's sample query; ``queries``: each ``--query``."""
+        entries = [result.as_json() for result in self.results]
+        if self.failed_sql is not None:
+            entries.append({"sql": self.failed_sql, "error": self.error})
+        if self.sample_sql is None:
+            return {"query": None, "queries": entries}
+        return {"query": entries[0], "queries": entries[1:]}
+
+
+def query_the_lake(account: Any, result: Any, extra_sql: Sequence[str]) -> LakeQueries:
+    """The notification's sample query, then each of ``extra_sql``, over the tables the run created."""
+    from emulated_account import lake_query
+
+    message = email_body(result.notifications[-1]["message"]) if result.notifications else ""
+    outcome = LakeQueries(sample_sql=lake_query.sample_query(message))
+    database = str(account.template.parameter("GlueDatabaseName"))
+    for sql in [outcome.sample_sql, *extra_sql] if outcome.sample_sql else list(extra_sql):
+        try:
+            outcome.results.append(lake_query.run_query(sql, account.client("glue"), account.client("s3"), database))
+        except (lake_query.DeclaredTypeError, lake_query.LakeQueryError) as exc:
+            outcome.error, outcome.failed_sql = str(exc), sql
+            break
+    return outcome
 
 
 def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None) -> int:
@@ -139,6 +186,7 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None) -> int
                 if args.json:
                     print(json.dumps({"status": "TIMED_OUT", "error": "EmulatorTimeout", "cause": str(exc)}), file=out)
                 return 1
+            queries = query_the_lake(account, result, args.query) if result.status == "SUCCEEDED" else None
     finally:
         if not args.verbose and isinstance(handler_output, io.StringIO):
             handler_output.close()
@@ -162,10 +210,21 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None) -> int
         f"state transitions: {result.state_transitions}",
         file=out,
     )
+    if queries is not None:
+        if queries.sample_sql is None:
+            print("\nNo sample query: the notification suggests none (no table was created).", file=out)
+        for query_result in queries.results:
+            print("", file=out)
+            print(f"--- Query (DuckDB over the exported files, through the run's tables) ---\n{query_result.sql}", file=out)
+            print(query_result.table, file=out)
+        if queries.error:
+            print("", file=out)
+            print(f"Query failed: {queries.error}", file=out)
     if args.json:
-        print(json.dumps(result.summary(), default=str), file=out)
+        summary = result.summary() | (queries.summary() if queries is not None else {"query": None, "queries": []})
+        print(json.dumps(summary, default=str), file=out)
     out.flush()
-    return 0 if result.status == "SUCCEEDED" else 1
+    return 0 if result.status == "SUCCEEDED" and queries is not None and queries.error is None else 1
 
 
 if __name__ == "__main__":

@@ -65,11 +65,68 @@ def test_demo_run_prints_states_notification_and_a_json_last_line() -> None:
         "export_tasks",
         "athena_queries",
         "notifications",
+        "query",
+        "queries",
     }
     assert lines[0] == f"[+00:00:00] {summary['states'][0]}"
     assert any(line.startswith("Subject: ") for line in lines)
     assert summary["simulated_seconds"] >= 1800
     assert summary["export_tasks"] and {"id", "source_arn", "status", "export_only"} <= set(summary["export_tasks"][0])
+
+
+def test_the_demo_ends_with_the_sample_query_read_through_the_tables_it_created() -> None:
+    extra = "SELECT count(*) AS orders FROM demo_aurora_cluster__mydb__public__orders"
+    out = io.StringIO()
+    assert runner.main(["--json", "--query", extra], stdout=out) == 0
+    text = out.getvalue()
+    summary = json.loads(text.splitlines()[-1])
+    notification = runner.email_body(summary["notifications"][-1]["message"])
+    query = summary["query"]
+    # The notification's own statement, over the latest table the run created in the Glue catalog.
+    assert query["sql"] in notification and "demo_aurora_cluster__mydb__public__users" in query["sql"]
+    assert query["columns"][:3] == ["id", "email", "full_name"]
+    assert len(query["rows"]) == 10 and [row[0] for row in query["rows"]] == list(range(1, 11))
+    [more] = summary["queries"]
+    assert more["sql"] == extra and more["columns"] == ["orders"] and more["rows"][0][0] > 0
+    # The plain output draws both results as tables, with the declared types.
+    _, sample_part, extra_part = text.split("--- Query (DuckDB over the exported files, through the run's tables) ---\n")
+    sample_lines = sample_part.splitlines()
+    assert sample_lines[0] == query["sql"] and sample_lines[1].startswith("┌")
+    assert "│  id   │  email  │" in sample_lines[2] and "int64" in sample_lines[3]
+    assert [line.split("│")[1].strip() for line in sample_lines[5:15]] == [str(n) for n in range(1, 11)]
+    extra_lines = extra_part.splitlines()
+    assert extra_lines[0] == extra and "orders" in extra_lines[2] and "int64" in extra_lines[3]
+
+
+def test_a_declared_type_the_files_cannot_back_fails_the_demo_naming_table_and_column(monkeypatch: pytest.MonkeyPatch) -> None:
+    from aurora_lake import athena_types
+
+    # The known bug of a public DDL generator: 64-bit integers declared int.
+    monkeypatch.setitem(athena_types._PLAIN, "INT64", "int")
+    out = io.StringIO()
+    assert runner.main(["--json"], stdout=out) == 1
+    summary = json.loads(out.getvalue().splitlines()[-1])
+    assert summary["status"] == "SUCCEEDED"
+    table = "aurora_lake.demo_aurora_cluster__mydb__public__users"
+    assert summary["query"]["error"].startswith(f"table {table}, column id: declared int (INTEGER), but the Parquet files hold BIGINT")
+    assert f"Query failed: table {table}, column id: " in out.getvalue()
+
+
+def test_a_failed_query_of_the_user_fails_the_demo_after_the_sample_query() -> None:
+    out = io.StringIO()
+    assert runner.main(["--json", "--query", "SELECT * FROM no_such_table"], stdout=out) == 1
+    summary = json.loads(out.getvalue().splitlines()[-1])
+    assert summary["query"]["rows"]
+    [failed] = summary["queries"]
+    assert failed["sql"] == "SELECT * FROM no_such_table" and "no_such_table" in failed["error"]
+
+
+def test_a_failed_execution_runs_no_query() -> None:
+    out = io.StringIO()
+    assert runner.main(["--json", "--export-outcome", "failed", "--query", "SELECT 1"], stdout=out) == 1
+    summary = json.loads(out.getvalue().splitlines()[-1])
+    assert summary["status"] == "FAILED" and summary["query"] is None and summary["queries"] == []
+    assert "--- Query" not in out.getvalue()
 
 
 @pytest.mark.parametrize("text", ['"demo-aurora-cluster"', "42", "-0.5e3", "true", "false", "[]", '[{"cluster_identifier": "demo-aurora-cluster"}]', "null"])
@@ -99,3 +156,4 @@ def test_input_that_is_not_json_is_a_one_line_usage_error(raw: bytes, tmp_path: 
     assert "Traceback" not in err
     [message] = [line for line in err.splitlines() if "error:" in line]
     assert f"--input: {bad} is not valid JSON" in message
+

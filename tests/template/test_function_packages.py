@@ -15,7 +15,7 @@ from tools.function_modules import modules_for
 ROOT = Path(__file__).resolve().parents[2]
 HANDLERS = sorted((ROOT / "functions").glob("*/app.py"))
 # Run inside the package: the library is the package's own, and a handler that uses AWS clients
-# builds them from the trimmed service models the package holds.
+# gets them from the SDK that the runtime provides (boto3 is not packaged).
 PACKAGE_CHECK = """
 import sys
 import app, aurora_lake
@@ -23,8 +23,10 @@ assert aurora_lake.__file__.startswith(sys.argv[1]), aurora_lake.__file__
 app.lambda_handler
 clients = sys.modules.get("aurora_lake.clients")
 if clients:
-    glue = clients.client("glue").meta.service_model
-    assert glue.operation_names == ["BatchDeleteTable", "CreateTable", "GetTables", "UpdateTable"], glue.operation_names
+    import boto3
+    assert not boto3.__file__.startswith(sys.argv[1]), boto3.__file__
+    assert clients.client("glue").meta.service_model.service_name == "glue"
+    assert clients.client("glue") is clients.client("glue")
 """
 
 
@@ -50,3 +52,14 @@ def test_packages_leave_out_what_a_step_does_not_use() -> None:
     assert not [module for module in validate if "athena" in module or module.endswith(("snapshots.py", "exports.py"))]
     assert "aurora_lake/input_schema.py" not in athena
     assert "aurora_lake/athena_types.py" in athena
+
+
+def test_development_only_libraries_never_reach_a_function() -> None:
+    # DuckDB (the demo's local query) and the emulated account stay on the developer's side.
+    runtime_requirements = (ROOT / "functions" / "requirements.txt").read_text().lower()
+    assert "duckdb" not in runtime_requirements and "moto" not in runtime_requirements
+    for source in (ROOT / "functions").rglob("*.py"):
+        text = source.read_text()
+        assert "import duckdb" not in text and "emulated_account" not in text, source
+    for handler in HANDLERS:
+        assert not [module for module in modules_for(handler) if "duckdb" in module or "lake_query" in module]

@@ -51,14 +51,14 @@ def test_every_parameter_has_a_description_a_constraint_and_one_interface_group(
     assert all(group["Label"]["default"] for group in groups)
 
 
-def _readme_parameter_rows() -> dict[str, str]:
-    readme = (REPO_ROOT / "README.md").read_text()
-    section = readme.split("### Parameters", 1)[1].split("\n#", 1)[0]
+def _documented_parameter_rows() -> dict[str, str]:
+    operations = (REPO_ROOT / "docs" / "operations.md").read_text()
+    section = operations.split("## Parameters", 1)[1].split("\n#", 1)[0]
     return {m.group(1): m.group(2) for m in re.finditer(r"^\| `(\w+)` \| ([^|]*) \|", section, re.M)}
 
 
-def test_readme_parameter_table_lists_every_parameter_with_its_default(sam: dict[str, Any]) -> None:
-    rows = _readme_parameter_rows()
+def test_parameter_table_lists_every_parameter_with_its_default(sam: dict[str, Any]) -> None:
+    rows = _documented_parameter_rows()
     assert sorted(rows) == sorted(sam["Parameters"])
     for name, spec in sam["Parameters"].items():
         default = str(spec.get("Default", ""))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from aurora_lake import errors, notifications, runbook
 
-README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+RUNBOOK_PAGE = (Path(__file__).resolve().parents[2] / "docs" / "operations.md").read_text()
 
 
 def workflow_errors() -> list[str]:
@@ -25,8 +25,8 @@ def test_every_workflow_error_has_advice_in_the_notification() -> None:
     assert [name for name in workflow_errors() if name not in runbook.RUNBOOK] == []
 
 
-def test_every_error_with_advice_is_in_the_readme_runbook() -> None:
-    table = README[README.index("## Failure notifications") :]
+def test_every_error_with_advice_is_in_the_runbook_page() -> None:
+    table = RUNBOOK_PAGE[RUNBOOK_PAGE.index("## Failure notifications") :]
     assert [name for name in runbook.RUNBOOK if name != "States.Timeout" and f"`{name}`" not in table] == []
 
 

@@ -1,45 +1,44 @@
 """AWS clients, created once per process and shared by every module.
 
-Clients are created lazily so that a handler only pays for the services it
-uses, and share one botocore session and configuration. They are plain botocore
-clients: boto3 adds only resources and S3 transfer helpers, which no step uses,
-and importing it costs a cold start more than the rest of a handler.
-The SDK's own retries are kept low: retrying is the state machine's job, where
-it is visible and bounded.
-
-Each client is built from the trimmed model in ``service_models/`` when there is
-one (the operations the steps call, without documentation): parsing a full model
-costs a cold start some 50 ms per service. ``tools/service_models.py`` writes
-them and lists the operations; an operation left out has no client method.
+They are boto3 clients from the SDK the Lambda runtime ships, created lazily so
+that a handler only pays for the services it uses, from one boto3 session with
+one configuration. The SDK retries a call once at most (its standard mode would
+retry twice): retrying is the state machine's job, where it is visible and bounded.
 """
 
 from __future__ import annotations
 
-from functools import cache
-from pathlib import Path
+import threading
 from typing import Any
 
-import botocore.session
+import boto3
 from botocore.config import Config
 
-SERVICE_MODELS = Path(__file__).resolve().parent / "service_models"
-_CONFIG = Config(retries={"mode": "standard", "max_attempts": 2}, user_agent_extra="aurora-lake")
+RETRY_CONFIG = Config(retries={"mode": "standard", "total_max_attempts": 2}, user_agent_extra="aurora-lake")
+
+# A boto3 session is not thread-safe; CreateAthenaTables' worker threads may ask for a client first.
+_lock = threading.Lock()
+_session: boto3.session.Session | None = None
+_clients: dict[str, Any] = {}
 
 
-@cache
-def _session() -> botocore.session.Session:
-    session = botocore.session.get_session()
-    # Searched before the SDK's own data, which still supplies endpoints, paginators and retries.
-    session.get_component("data_loader").search_paths.insert(0, str(SERVICE_MODELS))
-    return session
-
-
-@cache
 def client(service: str) -> Any:
-    return _session().create_client(service, config=_CONFIG)
+    """The process's client for ``service`` (``"rds"``, ``"s3"``, ...), created on first use."""
+    found = _clients.get(service)
+    if found is not None:
+        return found
+    global _session
+    with _lock:
+        if service not in _clients:
+            if _session is None:
+                _session = boto3.session.Session()
+            _clients[service] = _session.client(service, config=RETRY_CONFIG)
+        return _clients[service]
 
 
 def reset() -> None:
     """Forget every client and the session (a new emulated account, or new credentials)."""
-    client.cache_clear()
-    _session.cache_clear()
+    global _session
+    with _lock:
+        _clients.clear()
+        _session = None

@@ -1,7 +1,7 @@
 """What to do about each error a run can end with: the runbook in short.
 
 The failure notification and the Cause of a permanent AWS error both quote it,
-and the README's runbook table lists the same errors (a test keeps them in step).
+and the runbook table in docs/operations.md lists the same errors (a test keeps them in step).
 """
 
 from __future__ import annotations
