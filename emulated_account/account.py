@@ -30,7 +30,12 @@ from emulated_account.template import Template
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_TEMPLATE = REPO_ROOT / "template.yaml"
 DEFAULT_PARAMETERS = {"AllowedClusterIdentifiers": ",".join(data.ALLOWED_CLUSTERS)}
+EXPORT_STATE_MACHINE = "ExportStateMachine"
+FLEET_STATE_MACHINE = "FleetStateMachine"
 MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
+
+AWS_BACKUP_SNAPSHOT = "awsbackup:job-3f6c2a1e-8b4d-4c57-9e21-7a0d5b9c4e18"
+FORBIDDEN_AWS_BACKUP_SNAPSHOT = "awsbackup:job-91d0e7b2-5c3a-4f88-b6e4-2c8a1f0d7b35"
 
 # Snapshots that exist before any execution: a manual and automated ones (automated are named rds:...).
 EXISTING_SNAPSHOTS: tuple[tuple[str, str, str], ...] = (
@@ -39,6 +44,10 @@ EXISTING_SNAPSHOTS: tuple[tuple[str, str, str], ...] = (
     ("demo-aurora-cluster", "rds:demo-aurora-cluster-2026-11-01-03-10", "automated"),
     ("demo-mysql-cluster", "rds:demo-mysql-cluster-2026-11-01-03-10", "automated"),
     ("forbidden-cluster", "forbidden-cluster-manual-2026-11-01", "manual"),
+    # AWS Backup recovery points: the name carries no cluster (the type is UNCONFIRMED for clusters,
+    # "awsbackup" as DescribeDBSnapshots reports it for instances).
+    ("demo-aurora-cluster", AWS_BACKUP_SNAPSHOT, "awsbackup"),
+    ("forbidden-cluster", FORBIDDEN_AWS_BACKUP_SNAPSHOT, "awsbackup"),
 )
 
 
@@ -147,6 +156,7 @@ class EmulatedAccount:
         self._clients: dict[str, Any] = {}
         self.runtime: runtime.LambdaRuntime | None = None
         self.state_machine_arn = ""
+        self.state_machine_arns: dict[str, str] = {}
         self.functions: dict[str, runtime.FunctionSpec] = {}
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -168,7 +178,8 @@ class EmulatedAccount:
             stack.callback(self._reset_clients)
             stack.callback(self._clients.clear)
             stack.enter_context(_shared_interpreter_clients())
-            stack.enter_context(_state_machine_sdk_calls_recorded())
+            stack.enter_context(_step_functions_integration_casing())
+            stack.enter_context(_interpreter_calls_attributed(self))
             stack.enter_context(_spent_task_tokens_refused())
             self._deploy()
             assert self.runtime is not None
@@ -280,16 +291,22 @@ class EmulatedAccount:
         self.runtime = runtime.LambdaRuntime(
             self.clock, specs, self.fault_plan, self._library_paths, self.region, self._handler_output
         )
-        machines = t.state_machines()
-        if len(machines) != 1:
-            raise ValueError(f"the template must define exactly one state machine, it defines {len(machines)}")
-        machine = machines[0]
-        self._ensure_role(iam, machine.role_arn)
+        machines = {machine.logical_id: machine for machine in t.state_machines()}
+        # The export state machine: the template's only one, or the one named so beside the fleet's.
+        export = next(iter(machines)) if len(machines) == 1 else EXPORT_STATE_MACHINE
+        if export not in machines:
+            raise ValueError(f"the template defines no {EXPORT_STATE_MACHINE}; it defines {sorted(machines)}")
         sfn = self.client("stepfunctions")
-        self.state_machine_arn = sfn.create_state_machine(
-            name=machine.name, definition=machine.definition, roleArn=machine.role_arn, type=machine.type
-        )["stateMachineArn"]
-        self.state_machine_role_arn = machine.role_arn
+        # The export state machine first: the fleet's definition names it.
+        for logical_id in sorted(machines, key=lambda name: name != export):
+            machine = machines[logical_id]
+            self._ensure_role(iam, machine.role_arn)
+            self.state_machine_arns[logical_id] = sfn.create_state_machine(
+                name=machine.name, definition=machine.definition, roleArn=machine.role_arn, type=machine.type
+            )["stateMachineArn"]
+        self.state_machine_arns.setdefault(EXPORT_STATE_MACHINE, self.state_machine_arns[export])
+        self.state_machine_arn = self.state_machine_arns[export]
+        self.state_machine_role_arn = machines[export].role_arn
 
         self.rds.create_clusters()
         for cluster_id, snapshot_id, snapshot_type in self._existing_snapshots:
@@ -301,6 +318,13 @@ class EmulatedAccount:
         name = role_arn.rsplit("/", 1)[-1]
         with contextlib.suppress(iam.exceptions.EntityAlreadyExistsException):
             iam.create_role(RoleName=name, AssumeRolePolicyDocument="{}")
+
+    def caller_of(self, state_machine_arn: str) -> str:
+        """How calls of a state machine are recorded: STATE_MACHINE for the export one, else its logical id."""
+        for logical_id, arn in self.state_machine_arns.items():
+            if arn == state_machine_arn and arn != self.state_machine_arn:
+                return logical_id
+        return fault_injection.STATE_MACHINE
 
     # -- named resources ------------------------------------------------------------------------
     def ref(self, logical_id: str) -> Any:
@@ -316,7 +340,7 @@ class EmulatedAccount:
         return self.functions["NotifyFunction"].environment["TOPIC_ARN"]
 
     # -- executions -----------------------------------------------------------------------------
-    def start_execution(self, execution_input: Any, name: str | None = None) -> str:
+    def start_execution(self, execution_input: Any, name: str | None = None, state_machine: str = EXPORT_STATE_MACHINE) -> str:
         """Start the state machine with ``execution_input`` as its JSON input.
 
         Any JSON value is sent as Step Functions receives it: a Python string becomes a
@@ -324,7 +348,7 @@ class EmulatedAccount:
         """
         sfn = self.client("stepfunctions")
         return sfn.start_execution(
-            stateMachineArn=self.state_machine_arn, name=name or f"run-{uuid.uuid4().hex[:12]}", input=json.dumps(execution_input)
+            stateMachineArn=self.state_machine_arns[state_machine], name=name or f"run-{uuid.uuid4().hex[:12]}", input=json.dumps(execution_input)
         )["executionArn"]
 
     def wait(self, execution_arn: str, timeout: float = 120.0) -> ExecutionResult:
@@ -345,8 +369,12 @@ class EmulatedAccount:
             pause = min(pause * 1.5, 0.05)
         return self._result(execution_arn, described)
 
-    def run(self, execution_input: Any, name: str | None = None, timeout: float = 120.0) -> ExecutionResult:
-        return self.wait(self.start_execution(execution_input, name), timeout)
+    def run(self, execution_input: Any, name: str | None = None, timeout: float = 120.0, state_machine: str = EXPORT_STATE_MACHINE) -> ExecutionResult:
+        return self.wait(self.start_execution(execution_input, name, state_machine), timeout)
+
+    def run_fleet(self, execution_input: Any, name: str | None = None, timeout: float = 300.0) -> ExecutionResult:
+        """A run of the fleet state machine (each cluster one execution of the export state machine)."""
+        return self.run(execution_input, name, timeout, FLEET_STATE_MACHINE)
 
     # -- observations ---------------------------------------------------------------------------
     def notifications(self) -> list[dict[str, Any]]:
@@ -375,6 +403,7 @@ class EmulatedAccount:
                 {
                     "id": task.export_task_identifier,
                     "source_arn": task.source_arn,
+                    "source_type": task.source_type,
                     "status": task.status,
                     "export_only": list(task.export_only or []),
                     "s3_bucket": task.s3_bucket,
@@ -478,20 +507,34 @@ def _shared_interpreter_clients() -> Any:
 
 
 @contextlib.contextmanager
-def _state_machine_sdk_calls_recorded() -> Any:
-    """Record the state machine's AWS SDK integration calls (``aws-sdk:...`` tasks) as its own."""
+def _interpreter_calls_attributed(account: EmulatedAccount) -> Any:
+    """The calls a state's evaluation makes are the calls of the state machine that runs it.
+
+    A Task state's work (``_eval_execution``) runs in a thread of its own, so the state machine's
+    ARN, read from the execution's context object, is kept for that thread while the work runs.
+    """
+    import importlib
     from unittest import mock
 
-    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_aws_sdk
+    from moto.stepfunctions.parser.asl.component.state.exec.execute_state import ExecutionState
 
-    original = state_task_service_aws_sdk.boto_client_for
+    for module in ("state_task.state_task_lambda", "state_task.service.state_task_service_factory"):
+        importlib.import_module(f"moto.stepfunctions.parser.asl.component.state.exec.{module}")
 
-    def boto_client_for(*args: Any, **kwargs: Any) -> Any:
-        made = original(*args, **kwargs)
-        setattr(made, fault_injection.STATE_MACHINE_ATTRIBUTE, True)
-        return made
+    def subclasses(cls: type) -> list[type]:
+        return [cls, *(sub for direct in cls.__subclasses__() for sub in subclasses(direct))]
 
-    with mock.patch.object(state_task_service_aws_sdk, "boto_client_for", boto_client_for):
+    def attributed(original: Any) -> Any:
+        def eval_execution(state: Any, env: Any) -> None:
+            machine_arn = env.states.context_object.context_object_data["StateMachine"]["Id"]
+            with fault_injection.calls_made_by_state_machine(account.caller_of(machine_arn)):
+                original(state, env)
+
+        return eval_execution
+
+    with contextlib.ExitStack() as stack:
+        for cls in {c for c in subclasses(ExecutionState) if "_eval_execution" in vars(c)}:
+            stack.enter_context(mock.patch.object(cls, "_eval_execution", attributed(vars(cls)["_eval_execution"])))
         yield
 
 
@@ -522,6 +565,51 @@ def _spent_task_tokens_refused() -> Any:
             super().__init__(message)
 
     with mock.patch.object(models, "TaskTimedOut", TaskTimedOut), mock.patch.object(models, "TaskDoesNotExist", TaskDoesNotExist):
+        yield
+
+
+@contextlib.contextmanager
+def _step_functions_integration_casing() -> Any:
+    """Step Functions' optimized states:* integration speaks the API's PascalCase, both ways.
+
+    A definition passes ``StateMachineArn``, ``Input`` and ``Name`` to states:startExecution and
+    reads ``ExecutionArn`` and ``Output`` from its result. moto 5.2.5's interpreter (taken from
+    LocalStack) keeps the helpers that map these to botocore's member names and back, but its
+    ``_normalise_parameters``/``_normalise_response`` do nothing, so the real definition fails on
+    ``'StateMachineArn'``. Here they map through the service model's shapes again, for the
+    states:* integration only.
+    """
+    from unittest import mock
+
+    import botocore.session
+    from botocore import xform_name
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sfn import (
+        StateTaskServiceSfn,
+    )
+
+    session = botocore.session.get_session()
+    original_parameters = StateTaskServiceSfn._normalise_parameters
+
+    def operation(task: Any, boto_service_name: str | None, service_action_name: str | None) -> Any:
+        model = session.get_service_model(task._get_boto_service_name(boto_service_name))
+        action = task._get_boto_service_action(service_action_name)
+        [name] = [name for name in model.operation_names if xform_name(name) == action]
+        return model.operation_model(name)
+
+    def normalise_parameters(task: Any, parameters: dict, boto_service_name: str | None = None, service_action_name: str | None = None) -> None:
+        original_parameters(task, parameters, boto_service_name, service_action_name)
+        shape = operation(task, boto_service_name, service_action_name).input_shape
+        if shape is not None:
+            task._to_boto_request(parameters, shape)
+
+    def normalise_response(task: Any, response: Any, boto_service_name: str | None = None, service_action_name: str | None = None) -> None:
+        shape = operation(task, boto_service_name, service_action_name).output_shape
+        if shape is not None:
+            task._from_boto_response(response, shape)
+
+    with mock.patch.object(StateTaskServiceSfn, "_normalise_parameters", normalise_parameters), mock.patch.object(
+        StateTaskServiceSfn, "_normalise_response", normalise_response
+    ):
         yield
 
 

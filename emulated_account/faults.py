@@ -20,8 +20,6 @@ from unittest import mock
 
 STATE_MACHINE = "StateMachine"
 INTERNAL_ATTRIBUTE = "_emulated_account_internal"
-# Set on the clients the state machine's AWS SDK integrations call through.
-STATE_MACHINE_ATTRIBUTE = "_emulated_account_state_machine"
 _CODE = re.compile(r"^[A-Za-z][A-Za-z0-9_.]*$")
 _HTTP_STATUS_BY_CODE = {
     "ServiceUnavailable": 503,
@@ -39,6 +37,24 @@ _HTTP_STATUS_BY_CODE = {
 # contextvars.copy_context() (as the Glue upserts do) still has those calls recorded as its own.
 # A new thread without a copied context (the state machine's) starts with no caller.
 _caller: contextvars.ContextVar[str | None] = contextvars.ContextVar("emulated_account_caller", default=None)
+
+
+_interpreter = threading.local()
+
+
+def interpreter_caller() -> str | None:
+    """The state machine whose Task state the interpreter is running in this thread, if any."""
+    return getattr(_interpreter, "caller", None)
+
+
+@contextlib.contextmanager
+def calls_made_by_state_machine(caller: str) -> Iterator[None]:
+    """Attribute the interpreter's own calls (Lambda Invoke, states:*) in this thread to ``caller``."""
+    previous, _interpreter.caller = interpreter_caller(), caller
+    try:
+        yield
+    finally:
+        _interpreter.caller = previous
 
 
 def current_caller() -> str | None:
@@ -216,8 +232,9 @@ def installed(plan: FaultPlan, recorder: CallRecorder, now: Any, api_call_second
             return original(self, operation_name, api_params)
         service = self.meta.service_model.service_name
         caller = current_caller()
-        if caller is None and ((service, operation_name) == ("lambda", "Invoke") or getattr(self, STATE_MACHINE_ATTRIBUTE, False)):
-            caller = STATE_MACHINE
+        from_interpreter = caller is None
+        if from_interpreter:
+            caller = interpreter_caller() or (STATE_MACHINE if (service, operation_name) == ("lambda", "Invoke") else None)
         record = None
         if caller is not None:
             record = CallRecord(service, operation_name, caller, _summarise(api_params), now())
@@ -226,7 +243,7 @@ def installed(plan: FaultPlan, recorder: CallRecorder, now: Any, api_call_second
             advance(api_call_seconds)
         # The state machine's own Invoke faults are raised by the Lambda runtime, where Step
         # Functions turns them into Lambda.<Code> errors as AWS does.
-        if caller != STATE_MACHINE or (service, operation_name) != ("lambda", "Invoke"):
+        if not (from_interpreter and (service, operation_name) == ("lambda", "Invoke")):
             fault = plan.take(service, operation_name, caller)
             if fault is not None:
                 error = make_client_error(self, service, operation_name, fault.code)

@@ -156,6 +156,10 @@ class RdsSimulator:
                     "storage_encrypted": True,
                 }
             )
+        # moto reports a new cluster "creating" once, on the first read of its status; the account's
+        # clusters have existed for long, so that read happens here.
+        for spec in clusters:
+            _ = self.backend.clusters[spec.identifier].status
         # moto takes an automated snapshot named after today's real date when it creates a cluster:
         # the account's snapshots are the ones it declares, on its own clock.
         for identifier in [i for i, s in self.backend.cluster_snapshots.items() if s.snapshot_type == "automated"]:
@@ -264,11 +268,16 @@ class RdsSimulator:
         resource_type, snapshot_id = arn_parts[5], arn_parts[6]
         if resource_type == "snapshot":
             raise _rds_error("DBSnapshotNotFound", f"DBSnapshot {snapshot_id} not found.")
-        if resource_type != "cluster-snapshot" or snapshot_id.lower() not in backend.cluster_snapshots:
-            raise _rds_error("DBClusterSnapshotNotFoundFault", f"DBClusterSnapshot {snapshot_id} not found.")
-        snapshot = backend.cluster_snapshots[snapshot_id.lower()]
-        if snapshot.status != "available":
-            raise _rds_error("InvalidExportSourceState", f"Export source should be 'available' but current status is {snapshot.status}.")
+        if resource_type == "cluster":
+            source, source_type = self._exportable_cluster(backend, snapshot_id), "CLUSTER"
+            cluster_identifier = source.db_cluster_identifier
+        else:
+            if resource_type != "cluster-snapshot" or snapshot_id.lower() not in backend.cluster_snapshots:
+                raise _rds_error("DBClusterSnapshotNotFoundFault", f"DBClusterSnapshot {snapshot_id} not found.")
+            source, source_type = backend.cluster_snapshots[snapshot_id.lower()], "SNAPSHOT"
+            if source.status != "available":
+                raise _rds_error("InvalidExportSourceState", f"Export source should be 'available' but current status is {source.status}.")
+            cluster_identifier = source.db_cluster_identifier
         prefix = kwargs.get("s3_prefix") or ""
         if ":" in prefix:
             raise _rds_error("InvalidParameterValue", "The S3 prefix can't contain a colon (:).")
@@ -277,26 +286,29 @@ class RdsSimulator:
             raise _rds_error("InvalidS3BucketFault", f"The S3 bucket {bucket} doesn't exist.")
         self._check_role(kwargs.get("iam_role_arn") or "")
         self._check_kms_key(kwargs.get("kms_key_id") or "")
-        cluster = self.cluster_for(snapshot.db_cluster_identifier)
+        cluster = self.cluster_for(cluster_identifier)
         if cluster is None:
-            raise _rds_error("InvalidExportSourceState", f"Cluster {snapshot.db_cluster_identifier} is not known to the export simulator.")
+            raise _rds_error("InvalidExportSourceState", f"Cluster {cluster_identifier} is not known to the export simulator.")
         export_only = list(kwargs.get("export_only") or [])
         _check_export_only(export_only, cluster)
         running = [t for t in backend.export_tasks.values() if t.status in RUNNING_STATUSES]
-        if any(t.source_arn == snapshot.arn for t in running):
-            raise _rds_error(EXPORT_SOURCE_BUSY_ERROR_CODE, f"The snapshot {snapshot_id} is already being exported.")
+        if any(t.source_arn == source.arn for t in running):
+            what = "cluster" if source_type == "CLUSTER" else "snapshot"
+            raise _rds_error(EXPORT_SOURCE_BUSY_ERROR_CODE, f"The {what} {snapshot_id} is already being exported.")
         if len(running) >= MAX_RUNNING_EXPORTS:
             raise _rds_error(
                 EXPORT_QUOTA_ERROR_CODE, f"Cannot start export task: {len(running)} export tasks are already running (the limit is {MAX_RUNNING_EXPORTS})."
             )
 
         kwargs = dict(kwargs)
-        kwargs["source_arn"] = snapshot.arn
+        kwargs["source_arn"] = source.arn
         kwargs.setdefault("s3_prefix", "")
-        task = ExportTask(backend, snapshot, kwargs)
+        task = ExportTask(backend, source, kwargs)
         task.__class__ = _simulated_classes_cached()[1]
+        # moto calls every export of a cluster snapshot CLUSTER; RDS says SNAPSHOT unless the source is the cluster.
+        task.source_type = source_type
         task._run = _ExportRun(
-            source_arn=snapshot.arn,
+            source_arn=source.arn,
             cluster=cluster,
             started_at=self.clock.now(),
             duration=float(self.behaviour.duration_seconds),
@@ -309,6 +321,20 @@ class RdsSimulator:
         backend.export_tasks[export_id] = task
         self.export_task_ids.append(export_id)
         return task
+
+    @staticmethod
+    def _exportable_cluster(backend: Any, identifier: str) -> Any:
+        """A cluster whose data can be exported directly (provisioned Aurora only, per the Aurora user guide)."""
+        cluster = backend.clusters.get(identifier.lower()) or backend.clusters.get(identifier)
+        if cluster is None:
+            raise _rds_error("DBClusterNotFoundFault", f"DBCluster {identifier} not found.")
+        if getattr(cluster, "engine_mode", "provisioned") != "provisioned":
+            # UNCONFIRMED: the error code for a Serverless v1 cluster; the documented InvalidExportSourceState is used.
+            raise _rds_error("InvalidExportSourceState", f"DB cluster {identifier} is {cluster.engine_mode}; only provisioned clusters can be exported.")
+        status = cluster.status
+        if status != "available":
+            raise _rds_error("InvalidExportSourceState", f"Export source should be 'available' but current status is {status}.")
+        return cluster
 
     def describe_export_tasks(self, backend: Any, export_task_identifier: str | None, source_arn: str | None = None, filters: dict[str, list[str]] | None = None, source_type: str | None = None) -> list[Any]:
         self.settle()
@@ -561,6 +587,8 @@ def _simulated_classes() -> tuple[type, type]:
 
         @property
         def snapshot_time(self) -> dt.datetime:
+            if self.source_type == "CLUSTER":  # RDS clones the cluster when the task starts
+                return dt.datetime.fromtimestamp(self._run.started_at, tz=dt.timezone.utc)
             snapshot = self.snapshot
             created = getattr(snapshot, "_created_at", None)
             if created is not None:

@@ -55,7 +55,11 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m emulated_account.runner",
         description="Run the export workflow once in the local emulated AWS account (simulated time).",
     )
-    parser.add_argument("--input", metavar="FILE", help="execution input (JSON); default: a new snapshot of demo-aurora-cluster")
+    parser.add_argument(
+        "--input", metavar="FILE",
+        help="execution input (JSON); default: a new snapshot of demo-aurora-cluster. An object with "
+        "cluster_identifiers starts the fleet state machine",
+    )
     parser.add_argument("--json", action="store_true", help="print a JSON summary as the last line of stdout")
     parser.add_argument("--export-outcome", choices=("complete", "failed", "canceled"), default="complete", help="how the export task ends")
     parser.add_argument("--failure-cause", metavar="TEXT", help="FailureCause of a failed export")
@@ -179,8 +183,13 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None) -> int
             snapshot_seconds=args.snapshot_duration,
             handler_output=handler_output,
         ) as account:
+            # A fleet input (cluster_identifiers) goes to the fleet state machine, as a user would start it.
+            fleet = isinstance(execution_input, dict) and "cluster_identifiers" in execution_input
             try:
-                result = account.run(execution_input, timeout=args.timeout)
+                if fleet:
+                    result = account.run_fleet(execution_input, timeout=args.timeout)
+                else:
+                    result = account.run(execution_input, timeout=args.timeout)
             except TimeoutError as exc:
                 print(f"Status: TIMED_OUT ({exc})", file=out)
                 if args.json:

@@ -23,6 +23,12 @@ def publish(notification: dict[str, Any], topic_arn: str) -> str:
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     state = event.get("state") or {}
     topic_arn = settings.required("TOPIC_ARN")
+    if event.get("outcome") == "fleet":
+        notification = notifications.fleet_message(state, clock.now())
+        message_id = publish(notification, topic_arn)
+        # The fleet's Choice and Fail states read these: any cluster not exported fails the run.
+        keys = ("status", "failed", "error", "cause")
+        return {"message_id": message_id, **{key: notification[key] for key in keys}}
     if event.get("outcome") == "success":
         notification = notifications.success_message(state, clock.now(), settings.optional("ATHENA_WORKGROUP", ""))
         return {"status": notification["status"], "message_id": publish(notification, topic_arn)}

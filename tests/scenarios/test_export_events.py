@@ -131,7 +131,9 @@ def test_when_the_token_cannot_be_left_the_run_polls_without_events() -> None:
     assert 5.0 <= detection_latency(refused) <= 6.0
 
 
-def test_the_rule_takes_the_export_events_of_this_deployments_sources_only() -> None:
+def test_the_rule_takes_every_export_end_of_this_account_and_region_and_nothing_else() -> None:
+    # The events name no export task and AWS Backup names carry no cluster: which exports are this
+    # stack's is decided by the tokens its waits left (tests/handlers/test_wake_export_wait.py).
     with EmulatedAccount(handler_output=io.StringIO()) as account:
         rule = account.template.resolve(account.template.resources["ExportFinishedRule"]["Properties"])
         pattern = EventPattern(None, rule["EventPattern"])
@@ -140,27 +142,29 @@ def test_the_rule_takes_the_export_events_of_this_deployments_sources_only() -> 
         def event(source_arn: str, status: str = "COMPLETE") -> dict[str, Any]:
             return export_finished_event(_Task(source_arn, status), account.clock.now(), "us-east-1", "123456789012")
 
-        allowed = [
+        taken = [
             f"{base}:cluster-snapshot:demo-aurora-cluster-lake-0123456789ab",
             f"{base}:cluster-snapshot:rds:demo-aurora-cluster-2026-11-01-03-10",
-            f"{base}:cluster-snapshot:demo-mysql-cluster-manual-1",
+            f"{base}:cluster-snapshot:awsbackup:job-0f1e2d3c-4b5a-6978-8695-a4b3c2d1e0f9",
+            f"{base}:cluster-snapshot:forbidden-cluster-manual-2026-11-01",
             f"{base}:cluster:demo-aurora-cluster",
         ]
-        for arn in allowed:
+        for arn in taken:
             for status in ("COMPLETE", "FAILED", "CANCELED"):
                 assert pattern.matches_event(event(arn, status)), (arn, status)
         refused = [
-            f"{base}:cluster-snapshot:forbidden-cluster-manual-2026-11-01",
-            f"{base}:cluster:forbidden-cluster",
-            f"{base}:cluster:demo-aurora-cluster-2",  # a cluster ARN matches exactly
             "arn:aws:rds:eu-west-1:123456789012:cluster-snapshot:demo-aurora-cluster-lake-0123456789ab",
             "arn:aws:rds:us-east-1:210987654321:cluster-snapshot:demo-aurora-cluster-lake-0123456789ab",
         ]
         for arn in refused:
             assert not pattern.matches_event(event(arn)), arn
-        snapshot_created = event(allowed[0]) | {"detail": event(allowed[0])["detail"] | {"EventID": "RDS-EVENT-0075"}}
+        # An instance snapshot's export (RDS-EVENT-0161) is not an Aurora export.
+        instance = event(taken[0]) | {"detail-type": "RDS DB Snapshot Event"}
+        instance["detail"] = instance["detail"] | {"EventID": "RDS-EVENT-0161", "SourceArn": f"{base}:snapshot:db-1"}
+        assert not pattern.matches_event(instance)
+        snapshot_created = event(taken[0]) | {"detail": event(taken[0])["detail"] | {"EventID": "RDS-EVENT-0075"}}
         assert not pattern.matches_event(snapshot_created)
-        assert not pattern.matches_event(event(allowed[0]) | {"source": "custom.rds"})
+        assert not pattern.matches_event(event(taken[0]) | {"source": "custom.rds"})
 
 
 class _Task:

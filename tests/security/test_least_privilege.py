@@ -25,7 +25,7 @@ import pytest
 
 from aurora_lake import naming
 from emulated_account import EmulatedAccount, ExportBehaviour
-from emulated_account.account import EXISTING_SNAPSHOTS
+from emulated_account.account import AWS_BACKUP_SNAPSHOT, EXISTING_SNAPSHOTS, EXPORT_STATE_MACHINE, FLEET_STATE_MACHINE
 from emulated_account.faults import STATE_MACHINE, CallRecord
 from tools.cfn_resolve import Resolver
 from tools.sam_translate import REPO_ROOT, translate
@@ -51,6 +51,7 @@ class Run:
     running_exports: tuple[str, ...] = ()
     # The files of the earlier exports are gone (expired or deleted) when this run starts.
     earlier_exports_gone: bool = False
+    state_machine: str = EXPORT_STATE_MACHINE
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,10 @@ SCENARIOS = (
             running_exports=("demo-aurora-cluster-manual-2026-11-01",), earlier_exports_gone=True),
         Run("latest automated snapshot of the MySQL cluster",
             {"cluster_identifier": "demo-mysql-cluster", "use_latest_automated_snapshot": True}, "SUCCEEDED"),
+        # The cluster's data directly, while an export of the cluster's AWS Backup recovery point runs.
+        Run("direct cluster export, an export of an AWS Backup recovery point running", _event("cluster-export.json"), "SUCCEEDED",
+            running_exports=(AWS_BACKUP_SNAPSHOT,)),
+        Run("AWS Backup recovery point", _event("aws-backup-snapshot.json"), "SUCCEEDED"),
         Run("bad input", _event("invalid-input.json"), "FAILED", "InvalidInput"),
         Run("cluster not allowed", _event("forbidden-cluster.json"), "FAILED", "ClusterNotAllowed"),
     ), options={"clock_start": time.time() + 3600}),  # moto dates S3 objects by the wall clock: the
@@ -85,6 +90,9 @@ SCENARIOS = (
              options={"export": ExportBehaviour(skipped_tables=("mydb.public.bad table",))}),
     Scenario((Run("failed export, snapshot cleaned up", _event("new-snapshot.json"), "FAILED", "ExportFailed"),),
              options={"export": ExportBehaviour(outcome="failed", failure_cause="S3 credential check failed")}),
+    # A fleet: one export execution per cluster through startExecution.sync:2; the refused cluster fails the run.
+    Scenario((Run("fleet of an allowed and a refused cluster", {**_event("fleet.json"), "cluster_identifiers": ["demo-mysql-cluster", "forbidden-cluster"]},
+                  "FAILED", "FleetExportFailed", state_machine=FLEET_STATE_MACHINE),)),
     # A redriven or retried step finds the snapshot its execution already took, and adopts it.
     Scenario((Run("transient faults retried, snapshot adopted", _event("new-snapshot.json"), "SUCCEEDED"),),
              options={"faults": ["rds:StartExportTask:ThrottlingException:1", "lambda:Invoke:TooManyRequestsException:1"],
@@ -100,14 +108,23 @@ LAMBDA_RUNTIME_USE = {
     "xray:PutTraceSegments": "Lambda's X-Ray integration (Tracing: Active) sends traces with the execution role",
     "xray:PutTelemetryRecords": "Lambda's X-Ray integration (Tracing: Active) sends telemetry with the execution role",
 }
+STATE_MACHINE_SERVICE_USE = {
+    **{action: "Step Functions sets up and maintains log delivery to the state machine's log group with its role"
+       for action in ("logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery", "logs:DeleteLogDelivery",
+                      "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies",
+                      "logs:DescribeLogGroups")},
+    **{action: "Step Functions' X-Ray tracing sends traces and reads sampling rules with the state machine's role"
+       for action in ("xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules", "xray:GetSamplingTargets")},
+}
 SERVICE_USE: dict[str, dict[str, str]] = {
-    "ExportStateMachineRole": {
-        **{action: "Step Functions sets up and maintains log delivery to the state machine's log group with its role"
-           for action in ("logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery", "logs:DeleteLogDelivery",
-                          "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies",
-                          "logs:DescribeLogGroups")},
-        **{action: "Step Functions' X-Ray tracing sends traces and reads sampling rules with the state machine's role"
-           for action in ("xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules", "xray:GetSamplingTargets")},
+    "ExportStateMachineRole": STATE_MACHINE_SERVICE_USE,
+    "FleetStateMachineRole": {
+        **STATE_MACHINE_SERVICE_USE,
+        # states:stopExecution is used only when a fleet run is stopped while its clusters' runs go on.
+        "states:StopExecution": "Step Functions stops the running cluster executions of a fleet run that is stopped",
+        **{action: "Step Functions keeps the managed rule StepFunctionsGetEventsForStepFunctionsExecutionRule, which "
+                   "tells a startExecution.sync:2 task that its execution ended, with the state machine's role"
+           for action in ("events:PutTargets", "events:PutRule", "events:DescribeRule")},
     },
     "WakeExportWaitRole": {
         **LAMBDA_RUNTIME_USE,
@@ -165,8 +182,9 @@ class Deployment:
             return EXPORT_ROLE
         resources = self.cfn["Resources"]
         if caller == STATE_MACHINE:
-            (machine,) = [r for r in resources.values() if r["Type"] == "AWS::StepFunctions::StateMachine"]
-            return machine["Properties"]["RoleArn"]["Fn::GetAtt"][0]
+            return resources[EXPORT_STATE_MACHINE]["Properties"]["RoleArn"]["Fn::GetAtt"][0]
+        if resources.get(caller, {}).get("Type") == "AWS::StepFunctions::StateMachine":
+            return resources[caller]["Properties"]["RoleArn"]["Fn::GetAtt"][0]
         return resources[caller]["Properties"]["Role"]["Fn::GetAtt"][0]
 
     def policies(self, role: str) -> list[dict[str, Any]]:
@@ -208,7 +226,8 @@ def requests_for(call: CallRecord, d: Deployment) -> list[Request]:
 
     def req(action: str, resources: str | list[str], context: dict[str, str] | None = None, note: str = "") -> list[Request]:
         reason = f"{why}, {note}" if note else why
-        return [Request(action, r, context or {}, reason) for r in as_list(resources)]
+        # aws:RequestedRegion is in every request's context: the Region the call is sent to.
+        return [Request(action, r, {"aws:RequestedRegion": d.region, **(context or {})}, reason) for r in as_list(resources)]
 
     if call.service == "lambda" and op == "Invoke":
         name = p["FunctionName"]
@@ -232,6 +251,11 @@ def requests_for(call: CallRecord, d: Deployment) -> list[Request]:
                     + req("iam:PassRole", p["IamRoleArn"], note="the export role handed to RDS")
                     + req("kms:DescribeKey", p["KmsKeyId"], note="RDS checks the key with the caller's credentials")
                     + req("kms:CreateGrant", p["KmsKeyId"], note="RDS creates the export's key grant with the caller's credentials"))
+    if call.service == "stepfunctions":
+        if op == "StartExecution":
+            return req("states:StartExecution", p["stateMachineArn"])
+        if op in ("DescribeExecution", "StopExecution"):
+            return req(f"states:{op}", p["executionArn"])
     if call.service == "s3":
         bucket = f"arn:aws:s3:::{p['Bucket']}"
         if op == "ListObjectsV2":
@@ -368,7 +392,8 @@ def judged() -> Judged:
                     account.client("rds").start_export_task(
                         ExportTaskIdentifier=f"running-elsewhere-{number}", SourceArn=_SNAPSHOT_ARN + snapshot,
                         S3BucketName=start["EXPORT_BUCKET"], IamRoleArn=start["EXPORT_ROLE_ARN"], KmsKeyId=start["EXPORT_KMS_KEY_ARN"])
-                done = account.run(run.execution_input, name=scenario.execution_name or f"lp-{SCENARIOS.index(scenario)}-{number}")
+                done = account.run(run.execution_input, name=scenario.execution_name or f"lp-{SCENARIOS.index(scenario)}-{number}",
+                                   state_machine=run.state_machine)
                 result.outcomes[run.name] = (done.status, done.error, done.cause)
             deployment = Deployment(account, cfn)
             by_caller: dict[str, list[Request]] = defaultdict(list)
@@ -410,9 +435,9 @@ def test_least_privilege_in_both_directions(judged: Judged) -> None:
         assert (status, error) == (run.status, run.error), (run.name, cause)
     functions = {name for name, r in translate(REPO_ROOT / "template.yaml")["Resources"].items()
                  if r["Type"] == "AWS::Lambda::Function"}
-    # ValidateInput calls no AWS API; every other function, the state machine and RDS's export made calls.
-    assert judged.callers - {STATE_MACHINE, EXPORT_ROLE} == functions - {"ValidateInputFunction"}
-    assert {STATE_MACHINE, EXPORT_ROLE} <= judged.callers
+    # ValidateInput calls no AWS API; every other function, both state machines and RDS's export made calls.
+    assert judged.callers - {STATE_MACHINE, FLEET_STATE_MACHINE, EXPORT_ROLE} == functions - {"ValidateInputFunction"}
+    assert {STATE_MACHINE, FLEET_STATE_MACHINE, EXPORT_ROLE} <= judged.callers
 
     # 1. Every call, and what AWS does with the caller's credentials for it, is allowed on its exact ARN.
     assert not judged.denied, "\n".join(sorted(set(judged.denied)))
@@ -446,11 +471,19 @@ def test_the_forbidden_cluster_is_refused_by_iam_too() -> None:
         ("StartExportFunction", "rds:StartExportTask", d.rds("cluster-snapshot", "rds:forbidden-cluster-2026-11-01-03-10")),
         ("DeleteSnapshotFunction", "rds:DeleteDBClusterSnapshot", d.rds("cluster-snapshot", "demo-aurora-cluster-manual-2026-11-01")),
         ("StartExportFunction", "iam:PassRole", f"arn:aws:iam::{d.account_id}:role/any-other-role"),
+        ("StartExportFunction", "rds:StartExportTask", d.rds("cluster", "forbidden-cluster")),
+        ("StartExportFunction", "rds:StartExportTask", d.rds("cluster", "demo-aurora-cluster-eu")),
     ]
+    here = {"aws:RequestedRegion": d.region}
     for caller, action, resource in forbidden:
-        assert not policy[caller].allows(Request(action, resource)), (caller, action, resource)
-    allowed = ("StartExportFunction", "rds:StartExportTask", d.rds("cluster-snapshot", "demo-aurora-cluster-manual-2026-11-01"))
-    assert policy[allowed[0]].allows(Request(allowed[1], allowed[2]))
+        assert not policy[caller].allows(Request(action, resource, here)), (caller, action, resource)
+    allowed = [("StartExportFunction", "rds:StartExportTask", d.rds("cluster-snapshot", "demo-aurora-cluster-manual-2026-11-01")),
+               ("StartExportFunction", "rds:StartExportTask", d.rds("cluster", "demo-aurora-cluster"))]
+    for caller, action, resource in allowed:
+        assert policy[caller].allows(Request(action, resource, here)), (caller, action, resource)
+        # The same names in another Region are refused: the ARNs' Region is pinned by a condition.
+        elsewhere = resource.replace(f":{d.region}:", ":eu-west-1:")
+        assert not policy[caller].allows(Request(action, elsewhere, {"aws:RequestedRegion": "eu-west-1"})), elsewhere
 
 
 def test_no_role_has_a_managed_policy_and_star_resources_have_a_reason() -> None:

@@ -20,10 +20,9 @@ ASL_RELATIVE = Path("statemachine/export_to_data_lake.asl.json")
 
 @pytest.fixture
 def workspace(tmp_path: Path) -> Path:
-    """A copy of the template and its state machine definition, safe to break."""
+    """A copy of the template and its state machine definitions, safe to break."""
     shutil.copy(TEMPLATE_PATH, tmp_path / "template.yaml")
-    (tmp_path / ASL_RELATIVE).parent.mkdir(parents=True)
-    shutil.copy(REPO_ROOT / ASL_RELATIVE, tmp_path / ASL_RELATIVE)
+    shutil.copytree(REPO_ROOT / ASL_RELATIVE.parent, tmp_path / ASL_RELATIVE.parent)
     return tmp_path
 
 

@@ -123,7 +123,10 @@ def test_snapshot_rule_matches_the_sample_event_of_an_allowed_cluster(cfn: dict[
         # By default: snapshots of every allowed cluster, automated only.
         ({}, "rds:orders-prod-2026-11-01-03-10", "RDS-EVENT-0169", True),
         ({}, "rds:billing-2026-11-01-03-10", "RDS-EVENT-0169", True),
-        ({}, "rds:payments-2026-11-01-03-10", "RDS-EVENT-0169", False),
+        # With no cluster named, any cluster's snapshot starts a run, which validation refuses
+        # unless the cluster is allowed (AllowedClusterIdentifiers may name more than a pattern can).
+        ({}, "rds:payments-2026-11-01-03-10", "RDS-EVENT-0169", True),
+        ({"SnapshotEventClusters": "orders-prod,billing"}, "rds:payments-2026-11-01-03-10", "RDS-EVENT-0169", False),
         ({}, "orders-prod-before-upgrade", "RDS-EVENT-0075", False),
         ({"SnapshotEventTypes": "manual"}, "orders-prod-before-upgrade", "RDS-EVENT-0075", True),
         ({"SnapshotEventTypes": "manual"}, "rds:orders-prod-2026-11-01-03-10", "RDS-EVENT-0169", False),
@@ -159,9 +162,12 @@ def test_snapshot_cluster_filter_accepts_one_to_five_clusters(sam: dict[str, Any
 # --- alarm --------------------------------------------------------------------------------
 
 
-def test_alarm_notifies_the_topic_of_failed_timed_out_and_aborted_executions(cfn: dict[str, Any]) -> None:
-    [(name, alarm)] = [(n, r) for n, r in cfn["Resources"].items() if r["Type"] == "AWS::CloudWatch::Alarm"]
-    props = resolver(cfn).resolve(alarm["Properties"])
+@pytest.mark.parametrize(("alarm_name", "machine"), [("UnsuccessfulExecutionsAlarm", "ExportStateMachine"),
+                                                     ("UnsuccessfulFleetExecutionsAlarm", "FleetStateMachine")])
+def test_alarm_notifies_the_topic_of_failed_timed_out_and_aborted_executions(cfn: dict[str, Any], alarm_name: str, machine: str) -> None:
+    alarms = {n: r for n, r in cfn["Resources"].items() if r["Type"] == "AWS::CloudWatch::Alarm"}
+    assert sorted(alarms) == ["UnsuccessfulExecutionsAlarm", "UnsuccessfulFleetExecutionsAlarm"]
+    props = resolver(cfn).resolve(alarms[alarm_name]["Properties"])
     assert props["AlarmActions"] == ["<NotificationTopic>"]
     assert props["ComparisonOperator"] == "GreaterThanOrEqualToThreshold" and props["Threshold"] == 1
     assert props["TreatMissingData"] == "notBreaching"
@@ -171,7 +177,7 @@ def test_alarm_notifies_the_topic_of_failed_timed_out_and_aborted_executions(cfn
     for query in stats.values():
         metric = query["MetricStat"]["Metric"]
         assert metric["Namespace"] == "AWS/States"
-        assert metric["Dimensions"] == [{"Name": "StateMachineArn", "Value": "<ExportStateMachine>"}]
+        assert metric["Dimensions"] == [{"Name": "StateMachineArn", "Value": f"<{machine}>"}]
         assert query["MetricStat"]["Stat"] == "Sum" and query["ReturnData"] is False
     [returned] = [q for q in queries.values() if q.get("ReturnData", True)]
     assert all(query_id in returned["Expression"] for query_id in (q["Id"] for q in stats.values()))

@@ -310,24 +310,37 @@ def _rds_resources(resolver: Resolver, cfn: dict[str, Any], role: str, action: s
     }
 
 
+# Fn::Join takes only a literal delimiter, so the join-and-split ARNs name any partition, Region
+# and account; each such statement pins the Region with aws:RequestedRegion (RDS has no
+# resource-based policies, so another account's resources stay out of reach).
+ANY_RDS = "arn:*:rds:*:*"
+BACKUP_POINTS = f"{ARN_PREFIX}:cluster-snapshot:awsbackup:job-*"
+
+
 def test_rds_permissions_name_exactly_the_allowed_clusters_and_their_snapshots(cfn: dict[str, Any], resolver: Resolver) -> None:
-    clusters = {f"{ARN_PREFIX}:cluster:{c}" for c in ALLOWED.split(",")}
-    own = {f"{ARN_PREFIX}:cluster-snapshot:{c}-lake-*" for c in ALLOWED.split(",")}
-    manual = {f"{ARN_PREFIX}:cluster-snapshot:{c}-*" for c in ALLOWED.split(",")}
-    automated = {f"{ARN_PREFIX}:cluster-snapshot:rds:{c}-*" for c in ALLOWED.split(",")}
+    clusters = {f"{ANY_RDS}:cluster:{c}" for c in ALLOWED.split(",")}
+    own = {f"{ANY_RDS}:cluster-snapshot:{c}-lake-*" for c in ALLOWED.split(",")}
+    manual = {f"{ANY_RDS}:cluster-snapshot:{c}-*" for c in ALLOWED.split(",")}
+    automated = {f"{ANY_RDS}:cluster-snapshot:rds:{c}-*" for c in ALLOWED.split(",")}
 
     assert _rds_resources(resolver, cfn, "CreateSnapshotRole", "rds:CreateDBClusterSnapshot") == clusters | own
     assert _rds_resources(resolver, cfn, "CreateSnapshotRole", "rds:AddTagsToResource") == own
-    assert _rds_resources(resolver, cfn, "CheckSnapshotRole", "rds:DescribeDBClusterSnapshots") == clusters | manual | automated
-    assert _rds_resources(resolver, cfn, "StartExportRole", "rds:StartExportTask") == manual | automated
+    assert _rds_resources(resolver, cfn, "CheckSnapshotRole", "rds:DescribeDBClusterSnapshots") == clusters | manual | automated | {BACKUP_POINTS}
+    assert _rds_resources(resolver, cfn, "StartExportRole", "rds:StartExportTask") == clusters | manual | automated | {BACKUP_POINTS}
     assert _rds_resources(resolver, cfn, "DeleteSnapshotRole", "rds:DeleteDBClusterSnapshot") == own
+    for role in ("CreateSnapshotRole", "CheckSnapshotRole", "StartExportRole", "DeleteSnapshotRole"):
+        for statement in _role_statements(resolver, cfn["Resources"][role]):
+            if any(r.startswith(ANY_RDS) for r in _as_list(statement["Resource"])):
+                assert statement["Condition"] == {"StringEquals": {"aws:RequestedRegion": "us-east-1"}}, (role, statement["Sid"])
 
 
-@pytest.mark.parametrize("allowed", ["one", "a,b,c,d,e"])
-def test_cluster_slots_hold_only_allowed_clusters_for_one_to_five(cfn: dict[str, Any], allowed: str) -> None:
+@pytest.mark.parametrize("allowed", ["one", "a,b,c,d,e", ",".join(f"cluster-{n}" for n in range(20))])
+def test_cluster_arns_name_only_allowed_clusters_for_one_to_twenty(cfn: dict[str, Any], allowed: str) -> None:
     resolver = Resolver(cfn, {"AllowedClusterIdentifiers": allowed})
     resources = _rds_resources(resolver, cfn, "DeleteSnapshotRole", "rds:DeleteDBClusterSnapshot")
-    assert resources == {f"{ARN_PREFIX}:cluster-snapshot:{c}-lake-*" for c in allowed.split(",")}
+    assert resources == {f"{ANY_RDS}:cluster-snapshot:{c}-lake-*" for c in allowed.split(",")}
+    exported = _rds_resources(resolver, cfn, "StartExportRole", "rds:StartExportTask")
+    assert {r for r in exported if ":cluster:" in r} == {f"{ANY_RDS}:cluster:{c}" for c in allowed.split(",")}
 
 
 def test_each_function_role_writes_only_its_own_log_group(cfn: dict[str, Any], resolver: Resolver) -> None:
@@ -359,7 +372,8 @@ def test_every_parameter_is_described_constrained_and_grouped(sam: dict[str, Any
 
 @pytest.mark.parametrize(
     ("value", "valid"),
-    [("demo-aurora-cluster", True), ("a,b,c,d,e", True), ("a,b,c,d,e,f", False), ("a--b", False), ("a-", False),
+    [("demo-aurora-cluster", True), ("a,b,c,d,e", True), (",".join("c" + str(n) for n in range(20)), True),
+     (",".join("c" + str(n) for n in range(21)), False), ("a--b", False), ("a-", False),
      ("1abc", False), ("a, b", False), ("", False)],
 )
 def test_allowed_clusters_pattern(sam: dict[str, Any], value: str, valid: bool) -> None:

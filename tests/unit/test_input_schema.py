@@ -121,6 +121,13 @@ BAD_INPUTS: list[tuple[str, object, str, str, bool]] = [
     ("latest: array", c(use_latest_automated_snapshot=[True]), "use_latest_automated_snapshot", "got array", True),
     ("latest with snapshot_arn", s(use_latest_automated_snapshot=True), "use_latest_automated_snapshot", "cannot be combined with snapshot_arn", True),
     ("latest without cluster", {"use_latest_automated_snapshot": True}, "use_latest_automated_snapshot", "requires cluster_identifier", False),
+    # export_cluster_directly
+    ("direct: string", c(export_cluster_directly="true"), "export_cluster_directly", "write it without quotes", True),
+    ("direct: integer", c(export_cluster_directly=1), "export_cluster_directly", "got number", True),
+    ("direct with snapshot_arn", s(export_cluster_directly=True), "export_cluster_directly", "cannot be combined with snapshot_arn", True),
+    ("direct without cluster", {"export_cluster_directly": True}, "export_cluster_directly", "requires cluster_identifier", False),
+    ("direct with latest automated", c(export_cluster_directly=True, use_latest_automated_snapshot=True), "export_cluster_directly", "cannot be combined with use_latest_automated_snapshot", True),
+    ("delete true, direct", c(export_cluster_directly=True, delete_snapshot_after_export=True), "delete_snapshot_after_export", "only when the execution takes a new snapshot", True),
     # delete_snapshot_after_export
     ("delete: string", c(delete_snapshot_after_export="true"), "delete_snapshot_after_export", "must be a JSON boolean", True),
     ("delete: string no", c(delete_snapshot_after_export="no"), "delete_snapshot_after_export", "got string", True),
@@ -305,6 +312,25 @@ def test_latest_automated_snapshot_mode() -> None:
     assert job["delete_snapshot_after_export"] is False
     assert validate(c(use_latest_automated_snapshot=True))["delete_snapshot_after_export"] is False
     assert validate(c(use_latest_automated_snapshot=False))["snapshot_mode"] == "create"
+
+
+def test_direct_cluster_export_mode() -> None:
+    job = validate(c(export_cluster_directly=True, export_only=["mydb"]))
+    assert job["snapshot_mode"] == "cluster"
+    assert job["cluster_identifier"] == CLUSTER and job["snapshot_arn"] is None and job["snapshot_identifier"] is None
+    assert job["delete_snapshot_after_export"] is False
+    assert validate(c(export_cluster_directly=False))["snapshot_mode"] == "create"
+    with pytest.raises(ClusterNotAllowed):
+        validate(c(export_cluster_directly=True), allowed=frozenset({"other"}))
+
+
+def test_aws_backup_recovery_point() -> None:
+    arn = f"{ARN_HEAD}:cluster-snapshot:awsbackup:job-Be59cf2a-2343-4402-bd8b-226993d23453"
+    job = validate({"snapshot_arn": arn}, allowed=frozenset({"other"}))  # its cluster is read later
+    assert job["snapshot_mode"] == "existing"
+    assert job["snapshot_identifier"] == "awsbackup:job-be59cf2a-2343-4402-bd8b-226993d23453"
+    problems = problems_of({"snapshot_arn": f"{ARN_HEAD}:cluster-snapshot:awsbackup:job--x"})
+    assert [p.field for p in problems] == ["snapshot_arn"] and "(after awsbackup:)" in problems[0].reason
 
 
 def test_existing_manual_snapshot() -> None:

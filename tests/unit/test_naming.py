@@ -15,6 +15,7 @@ if _COMMON not in sys.path:
     sys.path.insert(0, _COMMON)
 
 from aurora_lake.naming import (  # noqa: E402
+    cluster_export_task_identifier,
     CLUSTER_IDENTIFIER_MAX_LENGTH,
     CLUSTER_SNAPSHOT_IDENTIFIER_MAX_LENGTH,
     EXPORT_TASK_IDENTIFIER_MAX_LENGTH,
@@ -239,6 +240,28 @@ def test_export_task_identifier_refuses_bad_arguments() -> None:
         export_task_identifier(SNAPSHOT_ARN, "mydb.users", "exports/")  # type: ignore[arg-type]
     with pytest.raises(ValueError):
         export_task_identifier(f"arn:aws:rds:us-east-1:{ACCOUNT}:snapshot:x", None, "exports/")
+
+
+def test_cluster_export_names_follow_the_execution_not_only_the_cluster() -> None:
+    cluster = f"arn:aws:rds:us-east-1:{ACCOUNT}:cluster:My-Cluster"
+    first = cluster_export_task_identifier(cluster, "run-1", None, "exports/")
+    assert first.startswith("my-cluster-data-") and len(first) <= 60 and is_valid_identifier(first, 60)
+    # A retry of the same execution adopts its task; another execution exports the data of its own time.
+    assert cluster_export_task_identifier(cluster.lower(), "run-1", None, "exports") == first
+    assert cluster_export_task_identifier(cluster, "run-2", None, "exports/") != first
+    assert cluster_export_task_identifier(cluster, "run-1", ["mydb"], "exports/") != first
+    long_cluster = f"arn:aws:rds:us-east-1:{ACCOUNT}:cluster:" + "a" * 63
+    assert len(cluster_export_task_identifier(long_cluster, "run-1", None, "x/")) <= 60
+    with pytest.raises(ValueError):
+        cluster_export_task_identifier(SNAPSHOT_ARN, "run-1", None, "exports/")
+
+
+def test_aws_backup_recovery_point_arn() -> None:
+    arn = f"arn:aws:rds:us-east-1:{ACCOUNT}:cluster-snapshot:awsbackup:job-be59cf2a-2343-4402-bd8b-226993d23453"
+    parsed = parse_cluster_snapshot_arn(arn)
+    assert parsed.is_aws_backup and not parsed.is_automated
+    name = export_task_identifier(arn, None, "exports/")
+    assert ":" not in name and is_valid_identifier(name, 60)
 
 
 # --- ARNs -------------------------------------------------------------------------

@@ -4,9 +4,13 @@ The export task's identifier is derived from the snapshot and the export
 settings, so starting twice (a retry, a redrive, a second trigger for the same
 snapshot) adopts the running task instead of paying for a second export.
 
-At most one export of a cluster runs at a time: before starting, StartExport
-looks for a running export of any snapshot of the same cluster and, if there
-is one, raises ``ClusterExportInProgress``; the state machine retries it with a
+A direct cluster export (no snapshot) is named after the cluster and the
+execution instead: the cluster's data changes, so only the same execution
+adopts it.
+
+At most one export of a cluster runs at a time, whatever its source: before
+starting, StartExport looks for a running export of the cluster itself or of
+any snapshot of it and, if there is one, raises ``ClusterExportInProgress``; the state machine retries it with a
 long back-off, as it does ``ExportTaskLimitReached`` (the account's 5 running
 exports). Check and start are two calls, not one atomic operation: two
 executions that reach StartExport within the same instant can both pass the
@@ -34,6 +38,8 @@ from aurora_lake.errors import (
 )
 
 COMPLETE = "COMPLETE"
+# ExportTask.SourceType of a direct cluster export (the RDS model's ExportSourceType: SNAPSHOT | CLUSTER).
+CLUSTER_SOURCE = "CLUSTER"
 RUNNING_STATUSES = frozenset({"STARTING", "IN_PROGRESS", "CANCELING"})
 KNOWN_STATUSES = RUNNING_STATUSES | {COMPLETE, "FAILED", "CANCELED"}
 
@@ -85,6 +91,7 @@ def _record(task: dict[str, Any], s3_prefix: str, progress: polling.Progress) ->
     return {
         "export_task_identifier": task["ExportTaskIdentifier"],
         "source_arn": task.get("SourceArn"),
+        "source_type": task.get("SourceType"),
         "s3_bucket": task.get("S3Bucket"),
         "s3_prefix": s3_prefix,
         "export_only": task.get("ExportOnly") or None,
@@ -96,11 +103,22 @@ def _record(task: dict[str, Any], s3_prefix: str, progress: polling.Progress) ->
     }
 
 
-def start_or_adopt(job: dict[str, Any], snapshot: dict[str, Any], bucket: str, kms_key_arn: str, role_arn: str) -> Export:
-    snapshot_arn = snapshot["snapshot_arn"]
+def export_identifier(job: dict[str, Any], source: dict[str, Any]) -> tuple[str, str]:
+    """The source ARN (a cluster snapshot, or the cluster itself) and the export task's name."""
     export_only = job.get("export_only")
     s3_prefix = job.get("s3_prefix") or ""
-    identifier = naming.export_task_identifier(snapshot_arn, export_only, s3_prefix)
+    if source.get("source_type") == CLUSTER_SOURCE:
+        source_arn = source["source_arn"]
+        return source_arn, naming.cluster_export_task_identifier(source_arn, job["execution_name"], export_only, s3_prefix)
+    source_arn = source["snapshot_arn"]
+    return source_arn, naming.export_task_identifier(source_arn, export_only, s3_prefix)
+
+
+def start_or_adopt(job: dict[str, Any], snapshot: dict[str, Any], bucket: str, kms_key_arn: str, role_arn: str) -> Export:
+    """Start the export of the snapshot (or, for a direct cluster export, of the cluster)."""
+    snapshot_arn, identifier = export_identifier(job, snapshot)
+    export_only = job.get("export_only")
+    s3_prefix = job.get("s3_prefix") or ""
     task = describe(identifier)
     if task is None:
         cluster = snapshot.get("source_cluster_identifier") or job.get("cluster_identifier")
@@ -166,16 +184,17 @@ def _source_cluster(source_arn: str, cluster: str) -> str | None:
         return name.lower()
     if resource_type != "cluster-snapshot":
         return None
-    extra = {"SnapshotType": "automated"} if name.startswith("rds:") else {}
+    from aurora_lake import snapshots  # snapshots imports this module
+
     try:
-        found = client("rds").describe_db_cluster_snapshots(DBClusterSnapshotIdentifier=name, **extra).get("DBClusterSnapshots", [])
+        found = snapshots.describe(name)
     except ClientError as error:
         # The role may describe only snapshots of the allowed clusters; another's is not ours.
-        if error_code(error) not in {"DBClusterSnapshotNotFoundFault", "DBClusterSnapshotNotFound", "AccessDenied", "AccessDeniedException"}:
+        if error_code(error) not in {"AccessDenied", "AccessDeniedException"}:
             raise
-        found = []
+        found = None
     if found:
-        return str(found[0].get("DBClusterIdentifier") or "").lower() or None
+        return str(found.get("DBClusterIdentifier") or "").lower() or None
     # The snapshot is gone (or not visible): its name is the best evidence left. Names this
     # workflow and RDS give start with the cluster, so a match is taken as the same cluster.
     bare = name.removeprefix("rds:").lower()

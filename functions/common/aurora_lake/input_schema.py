@@ -7,11 +7,19 @@ Input (a JSON object; every other key is refused, so a typo such as
     snapshot_arn                  string   or export this existing Aurora cluster snapshot
     use_latest_automated_snapshot boolean  with cluster_identifier: export the cluster's newest
                                            automated snapshot instead of taking one (default false)
+    export_cluster_directly       boolean  with cluster_identifier: export the cluster's current data
+                                           directly, with no snapshot at all (default false)
+    aws_backup_job                object   or export the recovery point of this AWS Backup job: the
+                                           ``detail`` of a "Backup Job State Change" event (the
+                                           optional AWS Backup trigger passes it as it comes)
     export_only                   array    databases / tables to export (default: everything)
     s3_prefix                     string   folder in the export bucket (default: deployment's)
     delete_snapshot_after_export  boolean  delete the snapshot this execution took (default true)
 
-Exactly one of ``cluster_identifier`` and ``snapshot_arn`` is given.
+Exactly one of ``cluster_identifier``, ``snapshot_arn`` and ``aws_backup_job`` is given.
+An AWS Backup job is an event AWS writes, not user typing: only the fields the
+export needs are read from it (``recoveryPointArn``, ``resourceType``, ``state``),
+and a job that is not a COMPLETED Aurora backup is refused.
 
 Decisions worth knowing:
 
@@ -22,7 +30,8 @@ Decisions worth knowing:
   because it also ends up in IAM resource ARNs, Athena ``LOCATION`` strings and
   console links.
 * ``delete_snapshot_after_export: true`` is refused together with
-  ``snapshot_arn`` or ``use_latest_automated_snapshot``: the workflow never
+  ``snapshot_arn``, ``use_latest_automated_snapshot`` or
+  ``export_cluster_directly``: the workflow never
   deletes a snapshot it did not take, and saying so beats ignoring the request.
   ``false`` is accepted in every mode.
 * Cluster identifiers and snapshot names are returned in lower case, as RDS
@@ -59,6 +68,8 @@ KNOWN_KEYS: tuple[str, ...] = (
     "cluster_identifier",
     "snapshot_arn",
     "use_latest_automated_snapshot",
+    "export_cluster_directly",
+    "aws_backup_job",
     "export_only",
     "s3_prefix",
     "delete_snapshot_after_export",
@@ -73,7 +84,7 @@ EXPORT_ONLY_MAX_BYTES = 200_000
 S3_PREFIX_MAX_LENGTH = 900
 MAX_LISTED_PROBLEMS = 50
 
-SNAPSHOT_MODES = ("create", "existing", "latest_automated")
+SNAPSHOT_MODES = ("create", "existing", "latest_automated", "cluster")
 
 _EXPORT_ONLY_PART = re.compile(r"[A-Za-z0-9$_]+")
 _EXPORT_ONLY_ILLEGAL = re.compile(r"[^A-Za-z0-9$_.]")
@@ -101,7 +112,8 @@ def validate_execution_input(
     """Check the execution input and return the job's normalised fields.
 
     Returns a JSON-serialisable dict with exactly these keys:
-    ``snapshot_mode`` ("create" | "existing" | "latest_automated"),
+    ``snapshot_mode`` ("create" | "existing" | "latest_automated" | "cluster", the last
+    exporting the cluster's data directly, without a snapshot),
     ``cluster_identifier`` (str | None), ``snapshot_arn`` (str | None),
     ``snapshot_identifier`` (the ARN's name part, possibly ``rds:...``, or None),
     ``export_only`` (list[str] | None), ``s3_prefix`` (str ending in ``/``),
@@ -119,7 +131,7 @@ def validate_execution_input(
     problems: list[Problem] = []
     if not isinstance(raw, dict):
         problems.append(Problem("input", _top_level_reason(raw)))
-        raise _invalid(problems)
+        raise invalid_input(problems)
 
     def add(field: str, reasons: list[str]) -> None:
         problems.extend(Problem(field, reason) for reason in reasons)
@@ -136,8 +148,19 @@ def validate_execution_input(
     if "snapshot_arn" in raw:
         add("snapshot_arn", _snapshot_arn_problems(arn, region=region, account=account, partition=partition))
 
+    if "aws_backup_job" in raw:
+        backup_arn, backup_problems = _aws_backup_job_problems(raw["aws_backup_job"], region=region, account=account, partition=partition)
+        problems.extend(backup_problems)
+        if "snapshot_arn" in raw:
+            add("input", ["give either snapshot_arn or aws_backup_job, not both"])
+        elif backup_arn is not None:
+            arn = backup_arn
+
     use_latest = raw.get("use_latest_automated_snapshot", False)
     add("use_latest_automated_snapshot", _boolean_problems(use_latest))
+
+    direct = raw.get("export_cluster_directly", False)
+    add("export_cluster_directly", _boolean_problems(direct))
 
     delete = raw.get("delete_snapshot_after_export", True)
     add("delete_snapshot_after_export", _boolean_problems(delete))
@@ -151,7 +174,7 @@ def validate_execution_input(
     if "s3_prefix" in raw:
         add("s3_prefix", _string_problems(prefix) or _s3_prefix_problems(prefix))
 
-    has_cluster, has_arn = "cluster_identifier" in raw, "snapshot_arn" in raw
+    has_cluster, has_arn = "cluster_identifier" in raw, "snapshot_arn" in raw or "aws_backup_job" in raw
     if has_cluster and has_arn:
         add("input", ["give exactly one of cluster_identifier or snapshot_arn, not both"])
     elif not has_cluster and not has_arn:
@@ -169,7 +192,13 @@ def validate_execution_input(
         )
     elif use_latest is True and not has_cluster:
         add("use_latest_automated_snapshot", ["requires cluster_identifier"])
-    if delete is True and "delete_snapshot_after_export" in raw and (has_arn or use_latest is True):
+    if direct is True and has_arn:
+        add("export_cluster_directly", ["cannot be combined with snapshot_arn; it exports the data of cluster_identifier itself"])
+    elif direct is True and not has_cluster:
+        add("export_cluster_directly", ["requires cluster_identifier"])
+    if direct is True and use_latest is True:
+        add("export_cluster_directly", ["cannot be combined with use_latest_automated_snapshot; choose the cluster's data or its newest automated snapshot"])
+    if delete is True and "delete_snapshot_after_export" in raw and (has_arn or use_latest is True or direct is True):
         add(
             "delete_snapshot_after_export",
             [
@@ -179,7 +208,7 @@ def validate_execution_input(
         )
 
     if problems:
-        raise _invalid(problems)
+        raise invalid_input(problems)
 
     # Past this point every value has been checked and has its expected type.
     if has_arn:
@@ -193,7 +222,7 @@ def validate_execution_input(
         name = None
         job_arn = None
         job_cluster = cluster.lower()
-        mode = "latest_automated" if use_latest is True else "create"
+        mode = "cluster" if direct is True else "latest_automated" if use_latest is True else "create"
 
     if job_cluster is not None and allowed_clusters is not None:
         allowed = {c.lower() for c in allowed_clusters}
@@ -218,7 +247,8 @@ def validate_execution_input(
 # --- reporting ------------------------------------------------------------------
 
 
-def _invalid(problems: list[Problem]) -> InvalidInput:
+def invalid_input(problems: list[Problem]) -> InvalidInput:
+    """InvalidInput listing ``problems`` ordered by field, at most MAX_LISTED_PROBLEMS of them."""
     ordered = sorted(problems, key=_sort_key)
     lines = [str(problem) for problem in ordered[:MAX_LISTED_PROBLEMS]]
     if len(ordered) > MAX_LISTED_PROBLEMS:
@@ -236,7 +266,8 @@ def _sort_key(problem: Problem) -> tuple[int, str, int]:
     return (0 if base == "input" else 1, base, number)
 
 
-def _json_type(value: object) -> str:
+def json_type(value: object) -> str:
+    """The JSON name of a decoded value's type (``object``, ``array``, ``string``, ...)."""
     if value is None:
         return "null"
     if isinstance(value, bool):  # before int: bool is a subclass of int
@@ -265,7 +296,7 @@ def _field_name(key: object) -> str:
 
 
 def _top_level_reason(raw: object) -> str:
-    reason = f"must be a JSON object, got {_json_type(raw)}"
+    reason = f"must be a JSON object, got {json_type(raw)}"
     if isinstance(raw, str) and raw.lstrip().startswith("{"):
         try:
             json.loads(raw)
@@ -298,13 +329,13 @@ def _unknown_key_reason(key: object) -> str:
 def _string_problems(value: object) -> list[str]:
     if isinstance(value, str):
         return []
-    return [f"must be a string, got {_json_type(value)}"]
+    return [f"must be a string, got {json_type(value)}"]
 
 
 def _boolean_problems(value: object) -> list[str]:
     if value is True or value is False:
         return []
-    reason = f"must be a JSON boolean (true or false), got {_json_type(value)}"
+    reason = f"must be a JSON boolean (true or false), got {json_type(value)}"
     if isinstance(value, str) and value.strip().lower() in ("true", "false"):
         reason += f" {_show(value)}; write it without quotes"
     return [reason]
@@ -355,10 +386,36 @@ def _snapshot_arn_problems(value: object, *, region: str, account: str, partitio
     return problems
 
 
+AWS_BACKUP_RESOURCE_TYPE = "Aurora"
+AWS_BACKUP_COMPLETED = "COMPLETED"
+
+
+def _aws_backup_job_problems(value: object, *, region: str, account: str, partition: str) -> tuple[str | None, list[Problem]]:
+    """The recovery point ARN of a "Backup Job State Change" event's detail, and its problems."""
+    if not isinstance(value, dict):
+        return None, [Problem("aws_backup_job", f"must be the detail object of an AWS Backup job event, got {json_type(value)}")]
+    problems: list[Problem] = []
+    resource_type, state = value.get("resourceType"), value.get("state")
+    if resource_type != AWS_BACKUP_RESOURCE_TYPE:
+        problems.append(Problem("aws_backup_job.resourceType", f"must be {AWS_BACKUP_RESOURCE_TYPE!r} (an Aurora cluster's backup), got {_show(resource_type)}"))
+    if state != AWS_BACKUP_COMPLETED:
+        problems.append(Problem("aws_backup_job.state", f"must be {AWS_BACKUP_COMPLETED!r}: only a finished backup can be exported, got {_show(state)}"))
+    arn = value.get("recoveryPointArn")
+    if "recoveryPointArn" not in value:
+        # UNCONFIRMED that the event names the recovery point: if it does not, every triggered run says so here.
+        problems.append(Problem("aws_backup_job.recoveryPointArn", "is missing: the event does not name the recovery point to export"))
+    else:
+        problems.extend(
+            Problem("aws_backup_job.recoveryPointArn", reason)
+            for reason in _snapshot_arn_problems(arn, region=region, account=account, partition=partition)
+        )
+    return (arn if isinstance(arn, str) and not problems else None), problems
+
+
 def _export_only_problems(value: object) -> list[tuple[str, str]]:
     if not isinstance(value, list):
         hint = "; put even a single name in a list" if isinstance(value, str) else ""
-        return [("export_only", f"must be an array of strings, got {_json_type(value)}{hint}")]
+        return [("export_only", f"must be an array of strings, got {json_type(value)}{hint}")]
     if not value:
         return [("export_only", "must name at least one database or table; omit export_only to export everything")]
     problems: list[tuple[str, str]] = []
@@ -371,7 +428,7 @@ def _export_only_problems(value: object) -> list[tuple[str, str]]:
     for index, entry in enumerate(value):
         field = f"export_only[{index}]"
         if not isinstance(entry, str):
-            problems.append((field, f"must be a string, got {_json_type(entry)}"))
+            problems.append((field, f"must be a string, got {json_type(entry)}"))
             continue
         for reason in _export_only_entry_problems(entry):
             problems.append((field, reason))
@@ -432,5 +489,7 @@ __all__ = [
     "Problem",
     "S3_PREFIX_MAX_LENGTH",
     "SNAPSHOT_MODES",
+    "invalid_input",
+    "json_type",
     "validate_execution_input",
 ]

@@ -35,6 +35,10 @@ EXPORT_TASK_IDENTIFIER_MAX_LENGTH = 60
 
 # Automated cluster snapshots are named "rds:<name>" by RDS itself.
 AUTOMATED_SNAPSHOT_PREFIX = "rds:"
+# AWS Backup names the cluster snapshots it keeps as recovery points "awsbackup:job-<uuid>": the
+# name does not carry the cluster, which only DescribeDBClusterSnapshots tells.
+AWS_BACKUP_SNAPSHOT_PREFIX = "awsbackup:"
+SERVICE_SNAPSHOT_PREFIXES = (AUTOMATED_SNAPSHOT_PREFIX, AWS_BACKUP_SNAPSHOT_PREFIX)
 
 KNOWN_PARTITIONS = frozenset({"aws", "aws-cn", "aws-us-gov"})
 
@@ -161,6 +165,27 @@ def export_task_identifier(snapshot_arn: str, export_only: Iterable[str] | None,
     return _with_hash(parts.snapshot_identifier, digest, EXPORT_TASK_IDENTIFIER_MAX_LENGTH)
 
 
+def cluster_export_task_identifier(
+    cluster_arn_: str, execution_name: str, export_only: Iterable[str] | None, s3_prefix: str
+) -> str:
+    """The export task of a direct cluster export (no snapshot) by one execution.
+
+    A cluster's data changes, so unlike a snapshot's export the name covers the
+    execution: a retried or redriven step adopts its own task, and every other
+    execution exports the cluster's data of its own time. At most 60 characters.
+    """
+    if isinstance(export_only, str):
+        raise TypeError("export_only must be a list of names, not one string")
+    parts = split_arn(cluster_arn_)
+    resource_type, _, cluster = parts.resource.partition(":")
+    if parts.service != "rds" or resource_type != "cluster" or not cluster:
+        raise ValueError(f"not an Aurora cluster ARN: {cluster_arn_[:200]!r}")
+    canonical = cluster_arn(parts.partition, parts.region, parts.account, cluster.lower())
+    tables = None if export_only is None else sorted(set(export_only))
+    digest = _short_hash("cluster-export", canonical, execution_name, tables, normalize_s3_prefix(s3_prefix))
+    return _with_hash(f"{cluster}-data", digest, EXPORT_TASK_IDENTIFIER_MAX_LENGTH)
+
+
 def normalize_s3_prefix(prefix: str) -> str:
     """``exports`` and ``exports/`` name the same folder; the empty prefix stays empty."""
     return prefix if not prefix or prefix.endswith("/") else prefix + "/"
@@ -186,6 +211,10 @@ class ClusterSnapshotArn(NamedTuple):
     @property
     def is_automated(self) -> bool:
         return self.snapshot_identifier.startswith(AUTOMATED_SNAPSHOT_PREFIX)
+
+    @property
+    def is_aws_backup(self) -> bool:
+        return self.snapshot_identifier.startswith(AWS_BACKUP_SNAPSHOT_PREFIX)
 
     @property
     def arn(self) -> str:
@@ -214,7 +243,7 @@ def parse_cluster_snapshot_arn(arn: str) -> ClusterSnapshotArn:
     """Parse ``arn:PARTITION:rds:REGION:ACCOUNT:cluster-snapshot:NAME``.
 
     Checks the structure (known partition, service rds, Region and account
-    shapes, resource type, a valid name, optionally ``rds:``-prefixed); raises
+    shapes, resource type, a valid name, optionally ``rds:`` or ``awsbackup:``-prefixed); raises
     ValueError naming the first part that is wrong. Whether the Region and
     account are this deployment's is the caller's decision.
     """
@@ -237,12 +266,11 @@ def parse_cluster_snapshot_arn(arn: str) -> ClusterSnapshotArn:
 
 
 def snapshot_name_problems(name: str) -> list[str]:
-    """Problems of a cluster snapshot name as it appears in an ARN (``rds:`` allowed)."""
-    if name.startswith(AUTOMATED_SNAPSHOT_PREFIX):
-        problems = identifier_problems(
-            name[len(AUTOMATED_SNAPSHOT_PREFIX) :], CLUSTER_SNAPSHOT_IDENTIFIER_MAX_LENGTH - len(AUTOMATED_SNAPSHOT_PREFIX)
-        )
-        return [f"(after {AUTOMATED_SNAPSHOT_PREFIX}) {problem}" for problem in problems]
+    """Problems of a cluster snapshot name as it appears in an ARN (``rds:`` and ``awsbackup:`` allowed)."""
+    for prefix in SERVICE_SNAPSHOT_PREFIXES:
+        if name.startswith(prefix):
+            problems = identifier_problems(name[len(prefix) :], CLUSTER_SNAPSHOT_IDENTIFIER_MAX_LENGTH - len(prefix))
+            return [f"(after {prefix}) {problem}" for problem in problems]
     return identifier_problems(name, CLUSTER_SNAPSHOT_IDENTIFIER_MAX_LENGTH)
 
 

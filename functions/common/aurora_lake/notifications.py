@@ -139,6 +139,12 @@ def _footer(state: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _source_line(snapshot: dict[str, Any]) -> str:
+    if snapshot.get("source_type") == "CLUSTER":
+        return f"Source:        {snapshot.get('source_arn')} (the cluster's data, exported directly: no snapshot)"
+    return f"Snapshot:      {snapshot.get('snapshot_arn')}"
+
+
 def success_message(state: dict[str, Any], now: float, workgroup: str) -> dict[str, Any]:
     job = state.get("job") or {}
     snapshot = state.get("snapshot") or {}
@@ -163,7 +169,7 @@ def success_message(state: dict[str, Any], now: float, workgroup: str) -> dict[s
         "",
         f"Status:        {status}",
         f"Cluster:       {cluster}",
-        f"Snapshot:      {snapshot.get('snapshot_arn')}",
+        _source_line(snapshot),
         f"Export task:   {export_id}",
         f"Started:       {_utc(job.get('started_epoch')) or 'unknown'}",
         f"Duration:      {_duration(now - job['started_epoch']) if isinstance(job.get('started_epoch'), (int, float)) else 'unknown'}",
@@ -189,7 +195,7 @@ def success_message(state: dict[str, Any], now: float, workgroup: str) -> dict[s
             f"Query it in Athena (workgroup {workgroup}):" if workgroup else "Query it in Athena:",
             f'  SELECT * FROM "{database}"."{sample_table}" LIMIT 10;',
         ]
-    if cleanup:
+    if cleanup.get("snapshot_identifier"):
         lines += ["", f"Snapshot cleanup: {cleanup.get('snapshot_identifier')}: {cleanup.get('reason')}"]
     lines += _footer(state)
     return {
@@ -236,4 +242,48 @@ def failure_message(state: dict[str, Any], now: float | None = None) -> dict[str
         "attributes": _attributes("FAILED", cluster, error=_one_line(error)),
         "error": error,
         "cause": cause,
+    }
+
+
+def fleet_message(state: dict[str, Any], now: float) -> dict[str, Any]:
+    """The one summary of a fleet run: every cluster with its outcome and its tables or its error."""
+    from aurora_lake import fleet  # the single-cluster notifications do not need it
+
+    result = fleet.summary(state.get("clusters") or [])
+    fleet_job = state.get("fleet") or {}
+    outcomes = result["clusters"]
+    exported = [o for o in outcomes if o["outcome"] in (fleet.SUCCEEDED, fleet.PARTIAL)]
+    lines = [
+        f"Fleet export of {len(outcomes)} clusters: {len(exported)} exported, {result['failed']} did not."
+        if result["failed"]
+        else f"Fleet export of {len(outcomes)} clusters: every cluster exported.",
+        "",
+        f"Status:       {result['status']}",
+        f"Started:      {_utc(fleet_job.get('started_epoch')) or 'unknown'}",
+        f"Concurrency:  at most {fleet_job.get('max_concurrency')} clusters at once",
+        "",
+    ]
+    for o in outcomes:
+        lines.append(f"{o['outcome']:<9} {o['cluster_identifier']}")
+        if o["outcome"] in (fleet.SUCCEEDED, fleet.PARTIAL):
+            lines.append(f"          {o.get('tables_created', 0)} tables queryable, {o.get('tables_skipped', 0)} skipped; export task {o.get('export_task')}")
+            lines.append(f"          source {o.get('source_arn')}")
+            if o.get("sample_table") and o.get("database"):
+                lines.append(f'          SELECT * FROM "{o["database"]}"."{o["sample_table"]}" LIMIT 10;')
+        else:
+            lines.append(f"          {o.get('error')}: {_one_line(cause_text(o.get('cause')))[:400]}")
+            lines.append(f"          what to do: {advice_for(str(o.get('error')))}")
+        link = console_link(o.get("execution_arn"))
+        if link:
+            lines.append(f"          {link}")
+    lines += _footer(state)
+    label = f"fleet of {len(outcomes)}: {len(exported)} exported" + (f", {result['failed']} not" if result["failed"] else "")
+    return {
+        "subject": subject(result["status"], None, label),
+        "message": "\n".join(lines),
+        "attributes": _attributes(result["status"], None, kind="fleet"),
+        "status": result["status"],
+        "failed": result["failed"],
+        "error": result["error"],
+        "cause": result["cause"],
     }

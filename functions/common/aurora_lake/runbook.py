@@ -35,6 +35,7 @@ RUNBOOK: dict[str, str] = {
     "InvalidDBClusterStateFault": "The cluster stayed busy (for example in a backup) longer than the retries allow. Start again later.",
     "ClusterExportInProgress": "Another export of this cluster kept running past the wait. Start again once it has ended (RDS console, Exports in Amazon S3).",
     "ExportTaskLimitReached": "The account kept 5 exports running past the wait. Start again once some have ended (RDS console, Exports in Amazon S3).",
+    "FleetExportFailed": "Some clusters of the fleet run were not exported: each is listed above with its error and its own execution. Fix them and start a fleet run (or a cluster's own export) again.",
     "States.Timeout": "The step or the execution ran past its time limit.",
 }
 DEFAULT_ADVICE = "Check the step's logs (CloudWatch Logs, filtered by the execution name) and start a new execution once fixed."

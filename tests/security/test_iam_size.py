@@ -1,0 +1,83 @@
+"""The template's IAM policies stay within IAM's size limits with the most clusters it accepts."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+
+from tools.cfn_resolve import Resolver
+from tools.sam_translate import REPO_ROOT, translate
+
+# IAM quotas (IAM and AWS STS quotas): the inline policies of one role together, and one managed
+# policy, counted without whitespace.
+INLINE_POLICIES_PER_ROLE = 10_240
+MANAGED_POLICY = 6_144
+CLUSTER_IDENTIFIER_MAX_LENGTH = 63
+# Longer than any ARN or name this stack's resources get, so the count errs on the safe side.
+PHYSICAL_PLACEHOLDER = "arn:aws:service:us-gov-west-1:123456789012:" + "x" * 80
+
+
+def _most_clusters_accepted(sam: dict[str, Any]) -> int:
+    pattern = sam["Parameters"]["AllowedClusterIdentifiers"]["AllowedPattern"]
+    return int(re.search(r"\{0,(\d+)\}\$$", pattern).group(1)) + 1  # type: ignore[union-attr]
+
+
+def _clusters(count: int) -> str:
+    # Distinct identifiers of the longest length RDS allows.
+    return ",".join(f"c{n:02d}".ljust(CLUSTER_IDENTIFIER_MAX_LENGTH, "x") for n in range(count))
+
+
+def _size(document: Any) -> int:
+    return len(json.dumps(document, separators=(",", ":")))
+
+
+@pytest.fixture(scope="module")
+def cfn() -> dict[str, Any]:
+    return translate(REPO_ROOT / "template.yaml")
+
+
+def test_the_template_accepts_at_least_twenty_clusters() -> None:
+    from tools.sam_translate import load_template
+
+    sam = load_template(REPO_ROOT / "template.yaml")
+    assert _most_clusters_accepted(sam) >= 20
+    allowed = _clusters(_most_clusters_accepted(sam))
+    assert re.fullmatch(sam["Parameters"]["AllowedClusterIdentifiers"]["AllowedPattern"], allowed)
+
+
+@pytest.mark.parametrize("every_option", [False, True])
+def test_every_role_and_managed_policy_fits_iam_limits_with_the_most_clusters(cfn: dict[str, Any], every_option: bool) -> None:
+    from tools.sam_translate import load_template
+
+    count = _most_clusters_accepted(load_template(REPO_ROOT / "template.yaml"))
+    parameters = {"AllowedClusterIdentifiers": _clusters(count)}
+    if every_option:  # every optional role and statement deployed
+        parameters |= {"EnableSchedule": "true", "ScheduleClusterIdentifier": "c00".ljust(63, "x"),
+                       "EnableSnapshotEventTrigger": "true", "EnableAwsBackupTrigger": "true",
+                       "ExistingExportBucketName": "b" * 63,
+                       "ExistingKmsKeyArn": "arn:aws:kms:us-east-1:123456789012:key/" + "1" * 36}
+    resolver = Resolver(cfn, parameters, physical=lambda logical_id, attribute: PHYSICAL_PLACEHOLDER,
+                        region="us-gov-west-1", account="123456789012", stack_name="s" * 128)
+    roles = managed = 0
+    for logical_id, resource in cfn["Resources"].items():
+        if not resolver.resource_exists(logical_id):
+            continue
+        if resource["Type"] == "AWS::IAM::Role":
+            policies = resolver.resolve(resource["Properties"].get("Policies", []))
+            size = sum(_size(policy["PolicyDocument"]) for policy in policies)
+            assert size <= INLINE_POLICIES_PER_ROLE, f"{logical_id}: {size} characters of inline policy with {count} clusters"
+            roles += 1
+        elif resource["Type"] == "AWS::IAM::ManagedPolicy":
+            size = _size(resolver.resolve(resource["Properties"]["PolicyDocument"]))
+            assert size <= MANAGED_POLICY, f"{logical_id}: {size} characters with {count} clusters"
+            managed += 1
+        elif resource["Type"] == "AWS::IAM::Policy":
+            raise AssertionError(f"{logical_id}: a standalone inline policy counts toward its roles' limit: add it to this test")
+    assert roles >= 10 and managed >= 1
+    # The scoped statements really name every cluster (not only some of them).
+    start = resolver.resolve(cfn["Resources"]["StartExportRole"]["Properties"]["Policies"])
+    named = json.dumps(start)
+    assert all(f":cluster:{c}\"" in named for c in parameters["AllowedClusterIdentifiers"].split(","))
