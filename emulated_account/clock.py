@@ -132,6 +132,7 @@ def installed(clock: VirtualClock) -> Iterator[VirtualClock]:
 
     from aurora_lake import clock as lake_clock
     from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.resource import ResourceCondition
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_callback import (
         StateTaskServiceCallback,
     )
@@ -162,7 +163,13 @@ def installed(clock: VirtualClock) -> Iterator[VirtualClock]:
             with clock.gate:
                 clock.interpreter_wait(float(seconds))
 
+    original_wait_for_task_token = StateTaskServiceCallback._wait_for_task_token_timeout
+
     def wait_for_task_token(self: Any, timeout_seconds: int, callback_endpoint: Any) -> Any:
+        # A .sync task also listens for a token, in a thread beside its job's polling: that
+        # listener keeps moto's real-time wait, which the job's end interrupts.
+        if self.resource.condition != ResourceCondition.WaitForTaskToken:
+            return original_wait_for_task_token(self, timeout_seconds, callback_endpoint)
         # moto waits in real time; here the timeout passes on the clock, and a SendTaskSuccess
         # made while it passes (by a handler an event ran) ends it at that instant.
         with clock.gate:

@@ -189,3 +189,18 @@ def test_the_sample_event_is_what_the_emulated_rds_sends_and_the_rule_takes() ->
     with EmulatedAccount(handler_output=io.StringIO()) as account:
         rule = account.template.resolve(account.template.resources["ExportFinishedRule"]["Properties"])
     assert EventPattern(None, rule["EventPattern"]).matches_event(sample)
+
+
+def test_a_direct_cluster_export_is_woken_by_its_db_cluster_event() -> None:
+    with EmulatedAccount(
+        export=ExportBehaviour(duration_seconds=EXPORT_SECONDS), export_events=EventDelivery(delay_seconds=5.0), handler_output=io.StringIO()
+    ) as account:
+        woken = account.run({"cluster_identifier": "demo-aurora-cluster", "export_cluster_directly": True})
+        deliveries = account.events.deliveries
+    assert woken.status == "SUCCEEDED", woken.cause
+    [task] = woken.export_tasks
+    assert task["source_arn"] == "arn:aws:rds:us-east-1:123456789012:cluster:demo-aurora-cluster"
+    [delivery] = deliveries
+    assert (delivery.event["detail-type"], delivery.event["detail"]["EventID"]) == ("RDS DB Cluster Event", "RDS-EVENT-0236")
+    assert delivery.result["woken"] == [task["id"]]
+    assert 5.0 <= detection_latency(woken) <= 6.0
