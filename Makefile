@@ -147,3 +147,6 @@ build-DeleteSnapshotFunction:
 
 build-NotifyFunction:
 	$(call package_function,notify)
+
+build-WakeExportWaitFunction:
+	$(call package_function,wake_export_wait)

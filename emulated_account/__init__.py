@@ -11,6 +11,7 @@ from typing import Any
 
 __all__ = [
     "EmulatedAccount",
+    "EventDelivery",
     "ExecutionResult",
     "ExportBehaviour",
     "Fault",
@@ -31,6 +32,10 @@ def __getattr__(name: str) -> Any:
         from emulated_account import rds_sim
 
         return getattr(rds_sim, name)
+    if name == "EventDelivery":
+        from emulated_account.eventbridge_sim import EventDelivery
+
+        return EventDelivery
     if name in ("Fault", "FaultPlan"):
         from emulated_account import faults
 

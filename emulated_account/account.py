@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from emulated_account import athena_sim, data, rds_sim, runtime
+from emulated_account import athena_sim, data, eventbridge_sim, rds_sim, runtime
 from emulated_account import faults as fault_injection
 from emulated_account.clock import DEFAULT_START, VirtualClock
 from emulated_account.clock import installed as clock_installed
@@ -119,6 +119,7 @@ class EmulatedAccount:
         handler_output: TextIO | None = None,
         existing_snapshots: Sequence[tuple[str, str, str]] = EXISTING_SNAPSHOTS,
         api_call_seconds: float = 0.0,
+        export_events: eventbridge_sim.EventDelivery | None = None,
     ) -> None:
         self.region = data.REGION
         self.account_id = data.ACCOUNT_ID
@@ -149,6 +150,8 @@ class EmulatedAccount:
         self._handler_output = handler_output
         self._existing_snapshots = existing_snapshots
         self._api_call_seconds = api_call_seconds
+        self._export_events = export_events or eventbridge_sim.EventDelivery()
+        self.events: eventbridge_sim.EventBus | None = None
         self._stack: contextlib.ExitStack | None = None
         self._clients: dict[str, Any] = {}
         self.runtime: runtime.LambdaRuntime | None = None
@@ -177,9 +180,13 @@ class EmulatedAccount:
             stack.enter_context(_shared_interpreter_clients())
             stack.enter_context(_step_functions_integration_casing())
             stack.enter_context(_interpreter_calls_attributed(self))
+            stack.enter_context(_spent_task_tokens_refused())
             self._deploy()
             assert self.runtime is not None
             stack.enter_context(runtime.installed(self.runtime))
+            self.events = eventbridge_sim.EventBus(self.template, self.clock, self.rds, self.runtime, self._export_events)
+            self.clock.waiter = self.events.wait
+            stack.callback(setattr, self.clock, "waiter", None)
         except BaseException:
             stack.close()
             raise
@@ -528,6 +535,36 @@ def _interpreter_calls_attributed(account: EmulatedAccount) -> Any:
     with contextlib.ExitStack() as stack:
         for cls in {c for c in subclasses(ExecutionState) if "_eval_execution" in vars(c)}:
             stack.enter_context(mock.patch.object(cls, "_eval_execution", attributed(vars(cls)["_eval_execution"])))
+        yield
+
+
+@contextlib.contextmanager
+def _spent_task_tokens_refused() -> Any:
+    """SendTaskSuccess with a spent token fails with TaskTimedOut or TaskDoesNotExist, as on AWS.
+
+    moto raises both without the message its error class requires, which turns them into a
+    TypeError inside the service instead of the API error.
+    """
+    from unittest import mock
+
+    from moto.core.exceptions import AWSError
+    from moto.stepfunctions.parser import models
+
+    class TaskTimedOut(AWSError):
+        TYPE = "TaskTimedOut"
+        STATUS = 400
+
+        def __init__(self, message: str = "The task's wait is over: it timed out.") -> None:
+            super().__init__(message)
+
+    class TaskDoesNotExist(AWSError):
+        TYPE = "TaskDoesNotExist"
+        STATUS = 400
+
+        def __init__(self, message: str = "The task is no longer waiting for its token.") -> None:
+            super().__init__(message)
+
+    with mock.patch.object(models, "TaskTimedOut", TaskTimedOut), mock.patch.object(models, "TaskDoesNotExist", TaskDoesNotExist):
         yield
 
 

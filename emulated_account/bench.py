@@ -4,11 +4,17 @@ Everything is measured in this run, with the real state machine and handlers in
 the emulated account:
 
 * polling: one execution per export duration (a new snapshot that takes
-  3 simulated minutes, the export following ``rds_sim.export_progress``), and the
-  same execution again with every poll fixed at 60 s (``POLL_FIXED_WAIT_SECONDS``).
+  3 simulated minutes, the export following ``rds_sim.export_progress``) with every
+  RDS export event lost, so only the adaptive polls notice the end; and the same
+  execution again with every poll fixed at 60 s (``POLL_FIXED_WAIT_SECONDS``).
   Transitions are counted as Step Functions bills them (every state entered, every
   retry); the detection latency is the simulated time from the export task's end to
   the CheckExport that saw it COMPLETE.
+* events: the same executions with RDS's export-finished event delivered
+  ``--event-delay`` seconds after the export's end (RDS documents no delivery
+  latency) to the template's rule and the real WakeExportWait handler, which ends
+  the export wait. The emulated handlers and API calls take no simulated time, so
+  the detection latency is the delivery delay itself.
 * cold_start: the median, over fresh interpreters, of importing each handler module
   and creating the clients it uses, against a bare handler that imports boto3 and
   creates one client, in CPU seconds of the process (imports are CPU-bound, and
@@ -41,6 +47,7 @@ COMMON = REPO_ROOT / "functions" / "common"
 EXPORT_DURATIONS = (600, 3600, 21600, 86400)
 SNAPSHOT_SECONDS = 180.0
 BASELINE_WAIT_SECONDS = 60
+EVENT_DELAY_SECONDS = 5.0
 EXECUTION_INPUT = {"cluster_identifier": "demo-aurora-cluster"}
 ATHENA_TABLES = 5000
 ATHENA_DDL_LATENCY = 1.5
@@ -55,6 +62,7 @@ FUNCTION_CLIENTS: dict[str, tuple[str, ...]] = {
     "CreateAthenaTablesFunction": ("s3", "athena", "glue"),
     "DeleteSnapshotFunction": ("rds",),
     "NotifyFunction": ("sns",),
+    "WakeExportWaitFunction": ("rds", "s3", "stepfunctions"),
 }
 # Environment of a cold start as the emulated account gives it (no X-Ray daemon: tracing off).
 COLD_START_ENV = {
@@ -76,14 +84,25 @@ BARE_HANDLER = "import boto3\nboto3.client('rds')"
 
 
 # -- polling -------------------------------------------------------------------------------------
-def run_export(export_seconds: float, fixed_wait: int | None = None, timeout: float = 1800.0) -> Any:
-    """One execution of the real workflow; with ``fixed_wait`` every poll waits that long."""
+def run_export(
+    export_seconds: float, fixed_wait: int | None = None, timeout: float = 1800.0, event_delay: float | None = None
+) -> Any:
+    """One execution of the real workflow; with ``fixed_wait`` every poll waits that long.
+
+    Export events are lost unless ``event_delay`` is given: then RDS's event reaches the
+    template's rule that many seconds after the export's end.
+    """
     from emulated_account.account import EmulatedAccount
+    from emulated_account.eventbridge_sim import EventDelivery
     from emulated_account.rds_sim import ExportBehaviour
 
     environment = {"POLL_FIXED_WAIT_SECONDS": str(fixed_wait)} if fixed_wait else {}
+    delivery = EventDelivery(drop=True) if event_delay is None else EventDelivery(delay_seconds=event_delay)
     with mock.patch.dict(os.environ, environment), EmulatedAccount(
-        export=ExportBehaviour(duration_seconds=export_seconds), snapshot_seconds=SNAPSHOT_SECONDS, handler_output=io.StringIO()
+        export=ExportBehaviour(duration_seconds=export_seconds),
+        snapshot_seconds=SNAPSHOT_SECONDS,
+        handler_output=io.StringIO(),
+        export_events=delivery,
     ) as account:
         result = account.run(EXECUTION_INPUT, timeout=timeout)
     if result.status != "SUCCEEDED":
@@ -109,6 +128,15 @@ def polling_row(export_seconds: float, baseline: bool = True) -> dict[str, Any]:
     if baseline:
         row["baseline_transitions"] = run_export(export_seconds, fixed_wait=BASELINE_WAIT_SECONDS).state_transitions
     return row
+
+
+def events_row(export_seconds: float, event_delay: float = EVENT_DELAY_SECONDS) -> dict[str, Any]:
+    woken = run_export(export_seconds, event_delay=event_delay)
+    return {
+        "export_seconds": int(export_seconds),
+        "transitions": woken.state_transitions,
+        "detection_latency_seconds": round(detection_latency(woken), 1),
+    }
 
 
 # -- cold starts ---------------------------------------------------------------------------------
@@ -227,6 +255,12 @@ def print_table(report: dict[str, Any], out: TextIO) -> None:
             f"{row['detection_latency_seconds']:>10}",
             file=out,
         )
+    if report.get("events"):
+        print("", file=out)
+        print(f"Export events delivered {report['event_delay_seconds']} s after the export's end (polling as above)", file=out)
+        print(f"{'export':>10} {'transitions':>12} {'latency s':>10}", file=out)
+        for row in report["events"]:
+            print(f"{row['export_seconds']:>9}s {row['transitions']:>12} {row['detection_latency_seconds']:>10}", file=out)
     if report.get("cold_start"):
         print("", file=out)
         print("Cold start (median import + clients, fresh interpreters)", file=out)
@@ -249,6 +283,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--json", action="store_true", help="print the report as one JSON object on the last line")
     parser.add_argument("--durations", type=float, nargs="+", default=list(EXPORT_DURATIONS), metavar="SECONDS", help="export durations")
     parser.add_argument("--no-baseline", action="store_true", help="skip the fixed 60 s runs")
+    parser.add_argument("--event-delay", type=float, default=EVENT_DELAY_SECONDS, metavar="SECONDS",
+                        help=f"delivery delay of RDS's export events in the events rows (default {EVENT_DELAY_SECONDS:g}; negative skips them)")
     parser.add_argument("--cold-start-runs", type=int, default=7, metavar="N", help="fresh interpreters per function (default 7, 0 skips)")
     parser.add_argument("--athena-tables", type=int, default=ATHENA_TABLES, metavar="N", help="tables of the Athena run (0 skips)")
     return parser
@@ -261,6 +297,8 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None) -> int
     logging.getLogger("moto").setLevel(logging.CRITICAL)
     report: dict[str, Any] = {
         "polling": [polling_row(duration, baseline=not args.no_baseline) for duration in args.durations],
+        "events": [events_row(duration, args.event_delay) for duration in args.durations] if args.event_delay >= 0 else [],
+        "event_delay_seconds": args.event_delay if args.event_delay >= 0 else None,
         "cold_start": cold_start_rows(args.cold_start_runs) if args.cold_start_runs > 0 else [],
         "athena": athena_result(args.athena_tables) if args.athena_tables > 0 else None,
     }

@@ -35,6 +35,8 @@ class VirtualClock:
         # executions then move time between invocations, never during one (which would
         # look like a handler running past its timeout).
         self.gate = threading.RLock()
+        # How the state machine's waits pass (set by the account: events fall due during them).
+        self.waiter: Callable[[float, Callable[[], bool] | None], bool] | None = None
 
     @property
     def start(self) -> float:
@@ -72,6 +74,18 @@ class VirtualClock:
         """What ``time.sleep`` becomes for code running in the account."""
         if seconds and seconds > 0:
             self.advance(float(seconds))
+
+    def interpreter_wait(self, seconds: float, done: Callable[[], bool] | None = None) -> bool:
+        """A wait of the state machine: time passes (events fall due) until ``done()`` or the end.
+
+        True when ``done()`` ended it early. The caller holds ``gate``.
+        """
+        if done is not None and done():
+            return True
+        if self.waiter is not None:
+            return self.waiter(seconds, done)
+        self.sleep(seconds)
+        return False
 
     def on_advance(self, listener: Callable[[float], None]) -> None:
         """Call ``listener(now)`` after every move (simulations settle their state here)."""
@@ -118,17 +132,53 @@ def installed(clock: VirtualClock) -> Iterator[VirtualClock]:
 
     from aurora_lake import clock as lake_clock
     from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.resource import ResourceCondition
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_callback import (
+        StateTaskServiceCallback,
+    )
     from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
+    from moto.stepfunctions.parser.asl.eval.callback.callback import (
+        CallbackConsumerLeft,
+        CallbackConsumerTimeout,
+        CallbackPoolManager,
+    )
+
+    original_notify = CallbackPoolManager.notify
+
+    def notify(self: Any, callback_id: str, outcome: Any) -> bool:
+        # A task already completed cannot be completed again (moto would overwrite the outcome).
+        endpoint = self.get(callback_id)
+        if endpoint is not None and endpoint.consumer_error is None and endpoint.get_outcome() is not None:
+            endpoint.report(CallbackConsumerLeft())
+        return original_notify(self, callback_id, outcome)
 
     def wait_interval(self: Any, env: Any, wait_seconds: float) -> None:
         # A stopped execution must not move time on; otherwise the Wait is instantaneous.
         if wait_seconds and wait_seconds > 0 and env.is_running():
             with clock.gate:
-                clock.advance(float(wait_seconds))
+                clock.interpreter_wait(float(wait_seconds))
 
     def interpreter_sleep(seconds: float) -> None:
+        if seconds and seconds > 0:
+            with clock.gate:
+                clock.interpreter_wait(float(seconds))
+
+    original_wait_for_task_token = StateTaskServiceCallback._wait_for_task_token_timeout
+
+    def wait_for_task_token(self: Any, timeout_seconds: int, callback_endpoint: Any) -> Any:
+        # A .sync task also listens for a token, in a thread beside its job's polling: that
+        # listener keeps moto's real-time wait, which the job's end interrupts.
+        if self.resource.condition != ResourceCondition.WaitForTaskToken:
+            return original_wait_for_task_token(self, timeout_seconds, callback_endpoint)
+        # moto waits in real time; here the timeout passes on the clock, and a SendTaskSuccess
+        # made while it passes (by a handler an event ran) ends it at that instant.
         with clock.gate:
-            clock.sleep(seconds)
+            clock.interpreter_wait(float(timeout_seconds), done=lambda: callback_endpoint.get_outcome() is not None)
+            outcome = callback_endpoint.get_outcome()
+            # As on AWS, a token is spent once its wait is over: a later SendTaskSuccess is refused
+            # (TaskTimedOut after a timeout, TaskDoesNotExist after a success) instead of ignored.
+            callback_endpoint.report(CallbackConsumerTimeout() if outcome is None else CallbackConsumerLeft())
+        return outcome
 
     # retrier_decl does `import time; time.sleep(...)`: give it a time module whose sleep is virtual.
     virtual_time = types.ModuleType("time")
@@ -141,6 +191,8 @@ def installed(clock: VirtualClock) -> Iterator[VirtualClock]:
     shim = _datetime_module_for(clock)
     with contextlib.ExitStack() as stack:
         stack.enter_context(mock.patch.object(WaitFunction, "_wait_interval", wait_interval))
+        stack.enter_context(mock.patch.object(StateTaskServiceCallback, "_wait_for_task_token_timeout", wait_for_task_token))
+        stack.enter_context(mock.patch.object(CallbackPoolManager, "notify", notify))
         stack.enter_context(mock.patch.object(retrier_decl, "time", virtual_time))
         for name in _MOTO_DATETIME_MODULES:
             module = importlib.import_module(name)

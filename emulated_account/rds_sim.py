@@ -361,6 +361,18 @@ class RdsSimulator:
             tasks = [t for t in tasks if str(getattr(t, attribute, "")).lower() in wanted]
         return tasks
 
+    def export_endings(self) -> list[tuple[Any, float]]:
+        """Every simulated export task with the instant it ends (or ended)."""
+        with self._lock:
+            tasks = list(self.backend.export_tasks.values())
+        endings = []
+        for task in tasks:
+            run: _ExportRun | None = getattr(task, "_run", None)
+            if run is not None:
+                ended_at = run.canceled_at + CANCEL_SECONDS if run.canceled_at is not None else run.started_at + run.duration
+                endings.append((task, ended_at))
+        return endings
+
     def cancel_export_task(self, backend: Any, export_task_identifier: str) -> Any:
         task = backend.export_tasks.get(export_task_identifier)
         if task is None:
@@ -387,6 +399,67 @@ class RdsSimulator:
             key = None
         if key is None or not key_id:
             raise _rds_error("StartExportTask", "KMSKeyNotAccessibleFault", f"The KMS key {key_id} is not accessible.")
+
+
+# The events RDS sends to EventBridge when an export ends, by the kind of its source (Aurora user
+# guide, "Amazon RDS event categories and event messages": DB cluster snapshot events 0162-0164,
+# DB cluster events 0234-0236). detail-type by source type as public code that handles RDS events
+# spells it; the messages are the documented ones.
+EXPORT_FINISHED_EVENTS: dict[str, dict[str, Any]] = {
+    "cluster-snapshot": {
+        "detail-type": "RDS DB Cluster Snapshot Event",
+        "SourceType": "CLUSTER_SNAPSHOT",
+        "COMPLETE": ("RDS-EVENT-0164", "The cluster snapshot export task completed."),
+        "FAILED": ("RDS-EVENT-0162", "The cluster snapshot export task failed."),
+        "CANCELED": ("RDS-EVENT-0163", "The cluster snapshot export task was canceled."),
+    },
+    "cluster": {
+        "detail-type": "RDS DB Cluster Event",
+        "SourceType": "CLUSTER",
+        "COMPLETE": ("RDS-EVENT-0236", "Export task completed."),
+        "FAILED": ("RDS-EVENT-0234", "Export task failed."),
+        "CANCELED": ("RDS-EVENT-0235", "Export task canceled."),
+    },
+}
+
+
+def export_finished_event(task: Any, ended_at: float, region: str, account_id: str) -> dict[str, Any]:
+    """The EventBridge event RDS sends when ``task`` ends at ``ended_at``.
+
+    The event names the exported source (SourceIdentifier, SourceArn), not the export task:
+    the documented messages carry no task identifier.
+    """
+    import uuid
+
+    source_arn = task.source_arn
+    resource_type, _, name = source_arn.split(":", 5)[5].partition(":")
+    kind = EXPORT_FINISHED_EVENTS.get(resource_type)
+    if kind is None:
+        raise ValueError(f"no export event is known for a source of type {resource_type!r} ({source_arn})")
+    status = {"COMPLETE": "COMPLETE", "FAILED": "FAILED", "CANCELED": "CANCELED"}.get(task.status)
+    if status is None:
+        raise ValueError(f"export task {task.export_task_identifier} has not ended (status {task.status})")
+    event_id, message = kind[status]
+    when = dt.datetime.fromtimestamp(ended_at, tz=dt.timezone.utc)
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": kind["detail-type"],
+        "source": "aws.rds",
+        "account": account_id,
+        "time": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": region,
+        "resources": [source_arn],
+        "detail": {
+            "EventCategories": ["notification"],
+            "SourceType": kind["SourceType"],
+            "SourceArn": source_arn,
+            "Date": when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z",
+            "Message": message,
+            "SourceIdentifier": name,
+            "EventID": event_id,
+        },
+    }
 
 
 def _skip_reason(target: str) -> str:
@@ -618,6 +691,7 @@ __all__ = [
     "ExportBehaviour",
     "MAX_RUNNING_EXPORTS",
     "RdsSimulator",
+    "export_finished_event",
     "export_progress",
     "installed",
     "snapshot_progress",

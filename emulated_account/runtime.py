@@ -157,7 +157,8 @@ class LambdaRuntime:
         error_type: str | None = None
         body = b"null"
         payload: dict[str, Any] = {}
-        with self._lock, self.clock.gate, self._environment(spec), self._stdout(), faults.calls_made_by(spec.logical_id):
+        # The gate first: a wait of the state machine holds it when an event it delivers runs a handler.
+        with self.clock.gate, self._lock, self._environment(spec), self._stdout(), faults.calls_made_by(spec.logical_id):
             started = self.clock.now()  # once the gate is held: time spent waiting for it is not the handler's
             context = LambdaContext(spec, self.clock, request_id)
             try:

@@ -165,6 +165,7 @@ class Template:
             "AWS::KMS::Alias": "AliasName",
             "AWS::Scheduler::Schedule": "Name",
             "AWS::Events::Rule": "Name",
+            "AWS::SQS::Queue": "QueueName",
         }.get(kind)
         if name_property:
             named = self._named(logical_id, name_property)
@@ -183,6 +184,8 @@ class Template:
         kind = self.resources[logical_id].get("Type", "")
         if kind in ("AWS::SNS::Topic", "AWS::Serverless::StateMachine", "AWS::StepFunctions::StateMachine"):
             return self.get_att(logical_id, "Arn")
+        if kind == "AWS::SQS::Queue":
+            return f"https://sqs.{self.region}.amazonaws.com/{self.account_id}/{self.physical_name(logical_id)}"
         return self.physical_name(logical_id)
 
     def get_att(self, logical_id: str, attribute: str) -> Any:

@@ -3,8 +3,9 @@
 The full run (four export durations with their fixed-interval baselines, every
 function's cold start, 5,000 Athena tables) is `make bench`; its numbers are in
 docs/performance.md. Here: exports of 10 minutes to a day through the real state
-machine (without their fixed-interval baselines, which take as long again), and
-the cold start of the heaviest handler (reported, not gated).
+machine (without their fixed-interval baselines, which take as long again), with
+RDS's export events lost (polling alone) and delivered, and the cold start of the
+heaviest handler (reported, not gated).
 """
 
 from __future__ import annotations
@@ -21,19 +22,29 @@ def budget(export_seconds: float) -> float:
     return min(900.0, max(60.0, 0.1 * export_seconds))
 
 
+# With RDS's export event delivered, the end is noticed within this many seconds.
+EVENT_DETECTION_SECONDS = 10.0
+
+
 def test_a_ten_minute_export_costs_at_most_30_transitions_and_is_noticed_within_a_minute() -> None:
     out = io.StringIO()
     argv = ["--json", "--durations", "600", "--no-baseline", "--cold-start-runs", "0", "--athena-tables", "0"]
     assert bench.main(argv, stdout=out) == 0
     report = json.loads(out.getvalue().splitlines()[-1])
     # The documented JSON object, with the parts skipped here left empty.
-    assert set(report) == {"polling", "cold_start", "athena"}
+    assert set(report) == {"polling", "events", "event_delay_seconds", "cold_start", "athena"}
     assert report["cold_start"] == [] and report["athena"] is None
     [row] = report["polling"]
     assert set(row) == {"export_seconds", "transitions", "baseline_transitions", "detection_latency_seconds"}
     assert row["export_seconds"] == 600
     assert row["transitions"] <= 30
     assert 0 <= row["detection_latency_seconds"] <= budget(600)
+    # The same export with its event delivered: noticed within seconds, at no extra transition.
+    [woken] = report["events"]
+    assert set(woken) == {"export_seconds", "transitions", "detection_latency_seconds"}
+    assert woken["export_seconds"] == 600
+    assert 0 <= woken["detection_latency_seconds"] <= EVENT_DETECTION_SECONDS
+    assert woken["transitions"] <= row["transitions"]
 
 
 def test_every_function_of_the_template_has_its_cold_start_measured() -> None:
@@ -58,6 +69,10 @@ def test_a_long_export_costs_few_transitions_and_is_noticed_within_the_budget(
     assert 0 <= row["detection_latency_seconds"] <= budget(export_seconds)
     # A fixed 60 s poll enters about 3 states a minute: over 4,300 transitions for a day.
     assert row["transitions"] <= most_transitions
+    # With RDS's event delivered, the end is noticed within seconds and no transition is added.
+    woken = bench.events_row(export_seconds)
+    assert 0 <= woken["detection_latency_seconds"] <= EVENT_DETECTION_SECONDS
+    assert woken["transitions"] <= row["transitions"]
 
 
 def test_the_heaviest_cold_start_is_reported_as_information() -> None:

@@ -156,9 +156,13 @@ def _retried(state: dict[str, Any], error: str) -> dict[str, Any] | None:
     return None
 
 
-@pytest.mark.parametrize("state_name", sorted(_task_states()))
+def _function_tasks() -> dict[str, dict[str, Any]]:
+    return {name: state for name, state in _task_states().items() if state["Resource"].endswith("FunctionArn}")}
+
+
+@pytest.mark.parametrize("state_name", sorted(_function_tasks()))
 def test_every_task_declares_a_retry_for_every_transient_error(state_name: str) -> None:
-    state = _task_states()[state_name]
+    state = _function_tasks()[state_name]
     missing = [code for code in TRANSIENT_CODES + SERVICE_TRANSIENT_CODES + LAMBDA_CODES if _retried(state, code) is None]
     assert missing == []
     for code in TRANSIENT_CODES + LAMBDA_CODES:
@@ -167,6 +171,21 @@ def test_every_task_declares_a_retry_for_every_transient_error(state_name: str) 
         # Retries back off (an immediate retry of a throttled call is throttled again) and are bounded.
         assert retrier.get("BackoffRate", 1) > 1 and 1 <= retrier["MaxAttempts"] <= 10
         assert "States.ALL" not in retrier["ErrorEquals"]
+
+
+def test_the_export_wait_retries_a_refused_token_but_never_its_own_timeout() -> None:
+    # The only task that is not a function: an SDK integration, whose errors are named S3.<Code>.
+    assert set(_task_states()) - set(_function_tasks()) == {"WaitForExport"}
+    wait = _task_states()["WaitForExport"]
+    [retrier] = wait["Retry"]
+    # States.TaskFailed matches every error but States.Timeout, which ends each wait by design.
+    assert retrier["ErrorEquals"] == ["States.TaskFailed"]
+    assert retrier["BackoffRate"] > 1 and 1 <= retrier["MaxAttempts"] <= 10
+    timeout, refused = wait["Catch"]
+    assert (timeout["ErrorEquals"], timeout["Next"], timeout["ResultPath"]) == (["States.Timeout"], "CheckExport", None)
+    assert (refused["ErrorEquals"], refused["Next"]) == (["States.ALL"], "WaitForExportWithoutEvent")
+    fallback = ASL["States"]["WaitForExportWithoutEvent"]
+    assert (fallback["Type"], fallback["SecondsPath"], fallback["Next"]) == ("Wait", wait["TimeoutSecondsPath"], "CheckExport")
 
 
 def test_busy_cluster_and_full_export_slots_are_waited_out_with_a_bound() -> None:

@@ -137,7 +137,7 @@ def test_every_function_sample_event_is_what_its_handler_takes() -> None:
     so each handler is run on its sample in a fresh account and must do its step's work."""
     samples = {path.stem for path in (EVENTS / "functions").glob("*.json")}
     assert samples == {"validate_input", "create_snapshot", "check_snapshot", "start_export", "check_export",
-                       "create_athena_tables", "delete_snapshot", "notify", "notify-failure"}
+                       "create_athena_tables", "delete_snapshot", "notify", "notify-failure", "wake_export_wait"}
     logs, log_lines = io.StringIO(), io.StringIO()
     with EmulatedAccount(handler_output=logs) as account, _captured_logs(log_lines):
         job = _invoke(account, "ValidateInputFunction", _event("validate_input"))["job"]
@@ -152,6 +152,10 @@ def test_every_function_sample_event_is_what_its_handler_takes() -> None:
         assert export["export_task_identifier"] == _event("check_export")["export"]["export_task_identifier"]
         account.clock.advance(6 * 3600)
         assert _invoke(account, "CheckExportFunction", _event("check_export"))["status"] == "COMPLETE"
+        # RDS's event for that export: the task is found by its source, and no wait of a run holds a token.
+        woken = _invoke(account, "WakeExportWaitFunction", _event("wake_export_wait"))
+        assert woken == {"event_id": "RDS-EVENT-0164", "source_arn": export["source_arn"], "woken": [], "spent": [],
+                         "not_waiting": [export["export_task_identifier"]]}
 
         athena = _invoke(account, "CreateAthenaTablesFunction", _event("create_athena_tables"))
         assert athena["tables_created"] > 0 and athena["plan_key"]
@@ -203,7 +207,11 @@ def _assert_logs_and_metrics(output: str, execution_names: list[str], tables: in
     records = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
     logs = [r for r in records if "level" in r]
     assert {r["step"] for r in logs} >= {"ValidateInput", "CreateSnapshot", "CheckSnapshot", "StartExport", "CheckExport",
-                                         "CreateAthenaTables", "CleanUpSnapshot", "Notify"}
+                                         "CreateAthenaTables", "CleanUpSnapshot", "Notify", "WakeExportWait"}
+    # RDS's export event belongs to no execution: its lines carry the event's id.
+    woken = [r for r in logs if r["step"] == "WakeExportWait"]
+    assert woken and all(r["correlation_id"] == _event("wake_export_wait")["id"] for r in woken)
+    logs = [r for r in logs if r["step"] != "WakeExportWait"]
     assert all(r["service"] == "aurora-lake" for r in logs)
     # The failure sample comes from another execution: its one log line carries that name.
     assert [r["correlation_id"] for r in logs] == [execution_names[0]] * (len(logs) - 1) + [execution_names[1]]

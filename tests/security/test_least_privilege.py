@@ -126,6 +126,11 @@ SERVICE_USE: dict[str, dict[str, str]] = {
                    "tells a startExecution.sync:2 task that its execution ended, with the state machine's role"
            for action in ("events:PutTargets", "events:PutRule", "events:DescribeRule")},
     },
+    "WakeExportWaitRole": {
+        **LAMBDA_RUNTIME_USE,
+        "sqs:SendMessage": "Lambda sends an event whose asynchronous invocation kept failing to the function's "
+                           "dead-letter queue with its execution role (no run here fails three times)",
+    },
     EXPORT_ROLE: {
         **{action: "RDS snapshot export's documented requirement on the bucket: it locates, lists and reads back the "
                    "bucket with the export role (the emulated export writes its files without these checks)"
@@ -262,6 +267,10 @@ def requests_for(call: CallRecord, d: Deployment) -> list[Request]:
             return req("s3:DeleteObject", f"{bucket}/{p['Key']}")
         if op == "PutObject":
             return req("s3:PutObject", f"{bucket}/{p['Key']}") + req("kms:GenerateDataKey", d.bucket_key, note="S3 encrypts with SSE-KMS")
+    if call.service == "stepfunctions" and op == "SendTaskSuccess":
+        # A task token names no resource; IAM authorizes it on the token's state machine (the
+        # deployment has one), as SAM's StepFunctionsCallbackPolicy grants it.
+        return req("states:SendTaskSuccess", d.account.state_machine_arn)
     if call.service == "sns" and op == "Publish":
         return (req("sns:Publish", p["TopicArn"])
                 + req("kms:GenerateDataKey", d.topic_key, note="SNS encrypts the message for the KMS-encrypted topic")

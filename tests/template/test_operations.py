@@ -203,8 +203,12 @@ def _lifecycle(cfn: dict[str, Any], **parameters: str) -> dict[str, dict[str, An
 
 def test_default_retention_keeps_exports_and_expires_only_old_versions_and_query_results(cfn: dict[str, Any]) -> None:
     rules = _lifecycle(cfn)
-    assert set(rules) == {"AbortIncompleteUploads", "ExpireNoncurrentVersions", "ExpireAthenaResults", "ExpireAthenaPlans"}
+    assert set(rules) == {"AbortIncompleteUploads", "ExpireExportWaitTokens", "ExpireNoncurrentVersions", "ExpireAthenaResults",
+                          "ExpireAthenaPlans"}
     assert rules["AbortIncompleteUploads"]["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 7}
+    # An export wait's task token is worthless after the wait (12 hours at most).
+    assert rules["ExpireExportWaitTokens"] == {"Id": "ExpireExportWaitTokens", "Status": "Enabled", "Prefix": "export-waits/",
+                                               "ExpirationInDays": 1}
     assert rules["ExpireNoncurrentVersions"]["NoncurrentVersionExpiration"] == {"NoncurrentDays": "30"}
     assert "Prefix" not in rules["ExpireNoncurrentVersions"]
     assert rules["ExpireAthenaResults"]["Prefix"] == "athena-results/"
@@ -227,7 +231,7 @@ def test_retention_parameters_become_rules_on_the_export_prefix(cfn: dict[str, A
 def test_zero_days_turns_each_rule_off(cfn: dict[str, Any]) -> None:
     rules = _lifecycle(cfn, ExportTransitionDays="0", ExportExpirationDays="0", NoncurrentVersionExpirationDays="0",
                        AthenaResultsExpirationDays="0")
-    assert set(rules) == {"AbortIncompleteUploads"}
+    assert set(rules) == {"AbortIncompleteUploads", "ExpireExportWaitTokens"}
 
 
 def test_transition_classes_stay_queryable_by_athena(sam: dict[str, Any]) -> None:

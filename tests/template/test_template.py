@@ -20,6 +20,7 @@ FUNCTIONS = {
     "CreateAthenaTablesFunction": "create_athena_tables",
     "DeleteSnapshotFunction": "delete_snapshot",
     "NotifyFunction": "notify",
+    "WakeExportWaitFunction": "wake_export_wait",
 }
 ALLOWED = "orders-prod,billing"
 ARN_PREFIX = "arn:aws:rds:us-east-1:123456789012"
@@ -197,7 +198,11 @@ def test_state_machine_is_standard_logged_traced_and_fully_substituted(cfn: dict
     assert machine["Definition"] == json.loads(asl)
     placeholders = set(re.findall(r"\$\{(\w+)\}", asl))
     assert set(machine["DefinitionSubstitutions"]) == placeholders
-    for key, value in machine["DefinitionSubstitutions"].items():
+    substitutions = dict(machine["DefinitionSubstitutions"])
+    # The export wait's token goes to the export bucket, in this stack's folder.
+    assert substitutions.pop("ExportBucketName") == {"Fn::If": ["CreateExportBucket", {"Ref": "ExportBucket"}, {"Ref": "ExistingExportBucketName"}]}
+    assert substitutions.pop("ExportWaitTokenPrefix") == {"Fn::Sub": "export-waits/${AWS::StackName}/"}
+    for key, value in substitutions.items():
         assert value == {"Fn::GetAtt": [key.removesuffix("Arn"), "Arn"]}
 
 

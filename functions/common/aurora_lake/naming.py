@@ -300,3 +300,20 @@ def cluster_arn(partition: str, region: str, account: str, cluster_identifier: s
 
 def cluster_snapshot_arn(partition: str, region: str, account: str, snapshot_identifier: str) -> str:
     return f"arn:{partition}:rds:{region}:{account}:cluster-snapshot:{snapshot_identifier}"
+
+
+# --- export wait tokens ---------------------------------------------------------
+
+
+def export_wait_token_key(prefix: str, export_task_identifier: str) -> str:
+    """Where an export wait leaves its task token: ``PREFIX<export task identifier>``.
+
+    The state machine builds the same key (``States.Format`` in WaitForExport) from the
+    prefix the template gives both; identifiers hold no ``/``, so keys cannot collide.
+    """
+    if not prefix.endswith("/"):
+        raise ValueError(f"the export wait token prefix must end with '/': {prefix!r}")
+    problems = identifier_problems(export_task_identifier, EXPORT_TASK_IDENTIFIER_MAX_LENGTH)
+    if problems:
+        raise ValueError(f"export task identifier {export_task_identifier[:80]!r} " + "; ".join(problems))
+    return prefix + export_task_identifier

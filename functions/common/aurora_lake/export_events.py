@@ -1,0 +1,122 @@
+"""Waking an export wait early when RDS announces that an export ended.
+
+The state machine's export wait leaves its task token in the bucket, under the
+export task's identifier, and waits until the next status check. When RDS
+reports that an export of an allowed source ended (EventBridge, rule
+ExportFinishedRule), the tasks of that source are looked up and every wait
+this stack left a token for gets it back with SendTaskSuccess. The run then
+checks the export's status in RDS as it would after the full wait: the event
+decides when the run looks, never what it finds.
+
+RDS events are best effort. What each case costs:
+
+* no event, or one that arrives after the wait ended: nothing, the poll
+  notices the end as it would without events;
+* a duplicate: the token was already used, Step Functions refuses it
+  (TaskTimedOut, TaskDoesNotExist or InvalidToken) and nothing happens;
+* an event for an export that has not ended (early, out of order): one
+  extra status check, which sees the export still running;
+* an export of an allowed source that no run of this stack waits for (another
+  stack's, or a user's): no token, nothing to wake.
+
+Anything else (access denied, a throttled or broken service) raises: Lambda
+retries the event and then keeps it in the dead-letter queue.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from aurora_lake import naming, settings
+from aurora_lake.clients import client
+from aurora_lake.errors import error_code
+
+# RDS-EVENT ids of an export's end (Aurora user guide, "Amazon RDS event categories and event
+# messages"): of a cluster snapshot export (DB cluster snapshot events) and of a direct export of
+# a DB cluster (DB cluster events).
+EXPORT_FINISHED_EVENT_IDS = frozenset(
+    {"RDS-EVENT-0162", "RDS-EVENT-0163", "RDS-EVENT-0164", "RDS-EVENT-0234", "RDS-EVENT-0235", "RDS-EVENT-0236"}
+)
+# SendTaskSuccess errors of a token that can no longer wake anything (wire codes, botocore's
+# stepfunctions model): the wait already ended, or the execution did.
+SPENT_TOKEN_CODES = frozenset({"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"})
+# Nothing goes back into the run: the wait's ResultPath discards it.
+WAKE_OUTPUT = "{}"
+
+
+class UnexpectedExportEvent(ValueError):
+    """The event is not an RDS export-finished event (the rule should never deliver one)."""
+
+
+def finished_source_arn(event: dict[str, Any]) -> str:
+    """The ARN of the exported source (snapshot or cluster) an export-finished event names."""
+    detail = event.get("detail") if isinstance(event, dict) else None
+    if event.get("source") != "aws.rds" or not isinstance(detail, dict):
+        raise UnexpectedExportEvent(f"not an RDS event: source {event.get('source')!r}")
+    event_id = detail.get("EventID")
+    if event_id not in EXPORT_FINISHED_EVENT_IDS:
+        raise UnexpectedExportEvent(f"RDS event {event_id!r} does not announce the end of an export")
+    source_arn = detail.get("SourceArn")
+    if not isinstance(source_arn, str) or not source_arn.startswith("arn:"):
+        raise UnexpectedExportEvent(f"RDS event {event_id} names no source ARN (SourceArn {source_arn!r})")
+    return source_arn
+
+
+def export_tasks_of(source_arn: str) -> list[str]:
+    """Identifiers of every export task of ``source_arn`` that RDS knows."""
+    paginator = client("rds").get_paginator("describe_export_tasks")
+    return [
+        task["ExportTaskIdentifier"]
+        for page in paginator.paginate(SourceArn=source_arn)
+        for task in page.get("ExportTasks", [])
+        if task.get("SourceArn") == source_arn
+    ]
+
+
+def waiting_token(bucket: str, key: str) -> str | None:
+    """The task token a wait left at ``key``, or None when no run of this stack waits there."""
+    try:
+        found = client("s3").get_object(Bucket=bucket, Key=key)
+    except ClientError as error:
+        if error_code(error) in {"NoSuchKey", "404"}:
+            return None
+        raise
+    return found["Body"].read().decode("utf-8")
+
+
+def wake(token: str) -> bool:
+    """Hand the token back; False when it can no longer wake anything."""
+    try:
+        client("stepfunctions").send_task_success(taskToken=token, output=WAKE_OUTPUT)
+    except ClientError as error:
+        if error_code(error) in SPENT_TOKEN_CODES:
+            return False
+        raise
+    return True
+
+
+def wake_waits_for(event: dict[str, Any]) -> dict[str, Any]:
+    """Wake every wait of this stack on an export of the event's source."""
+    source_arn = finished_source_arn(event)
+    bucket = settings.required("EXPORT_BUCKET")
+    prefix = settings.required("EXPORT_WAIT_TOKEN_PREFIX")
+    woken: list[str] = []
+    spent: list[str] = []
+    not_waiting: list[str] = []
+    for identifier in export_tasks_of(source_arn):
+        token = waiting_token(bucket, naming.export_wait_token_key(prefix, identifier))
+        if token is None:
+            not_waiting.append(identifier)
+        elif wake(token):
+            woken.append(identifier)
+        else:
+            spent.append(identifier)
+    return {
+        "event_id": event["detail"]["EventID"],
+        "source_arn": source_arn,
+        "woken": woken,
+        "spent": spent,
+        "not_waiting": not_waiting,
+    }

@@ -1,0 +1,112 @@
+"""WakeExportWait against moto: which tokens it hands back, and what it refuses loudly.
+
+Waking a real waiting execution is covered by tests/scenarios/test_export_events.py.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from collections.abc import Iterator
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from aurora_lake import clients, errors, export_events, naming
+
+from .conftest import ACCOUNT, REGION, job, load_handler
+
+wake = load_handler("wake_export_wait")
+start = load_handler("start_export")
+create = load_handler("create_snapshot")
+PREFIX = "export-waits/aurora-lake/"
+
+
+@pytest.fixture
+def aws(aws_environment: None) -> Iterator[None]:
+    # Step Functions as moto's interpreter runs it: SendTaskSuccess checks the token (moto's
+    # default backend accepts any token and does nothing).
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+        clients.reset()
+        yield
+    clients.reset()
+
+
+@pytest.fixture
+def aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in {"AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION, "AWS_ACCESS_KEY_ID": "testing",
+                        "AWS_SECRET_ACCESS_KEY": "testing", "POWERTOOLS_TRACE_DISABLED": "true"}.items():
+        monkeypatch.setenv(name, value)
+
+
+@pytest.fixture
+def export_task(aurora_cluster: str, environment: Any, context: object) -> dict[str, Any]:
+    boto3.client("s3").create_bucket(Bucket="export-bucket")
+    key_arn = boto3.client("kms").create_key()["KeyMetadata"]["Arn"]
+    environment(EXPORT_BUCKET="export-bucket", EXPORT_KMS_KEY_ARN=key_arn, EXPORT_ROLE_ARN=f"arn:aws:iam::{ACCOUNT}:role/export",
+                EXPORT_WAIT_TOKEN_PREFIX=PREFIX)
+    snapshot = create.lambda_handler({"job": job()}, context)
+    return start.lambda_handler({"job": job(), "snapshot": snapshot}, context)
+
+
+def finished(source_arn: str, event_id: str = "RDS-EVENT-0164") -> dict[str, Any]:
+    return {
+        "source": "aws.rds",
+        "detail-type": "RDS DB Cluster Snapshot Event",
+        "detail": {"EventID": event_id, "SourceArn": source_arn, "SourceIdentifier": source_arn.rsplit(":", 1)[-1]},
+    }
+
+
+def test_an_export_nobody_waits_for_wakes_nothing(export_task: dict[str, Any], context: object) -> None:
+    result = wake.lambda_handler(finished(export_task["source_arn"]), context)
+    assert result["woken"] == [] and result["spent"] == []
+    assert result["not_waiting"] == [export_task["export_task_identifier"]]
+
+
+def test_a_spent_token_is_refused_by_step_functions_and_skipped(export_task: dict[str, Any], context: object) -> None:
+    key = naming.export_wait_token_key(PREFIX, export_task["export_task_identifier"])
+    boto3.client("s3").put_object(Bucket="export-bucket", Key=key, Body="a-token-of-a-wait-that-is-over")
+    result = wake.lambda_handler(finished(export_task["source_arn"]), context)
+    assert result["spent"] == [export_task["export_task_identifier"]] and result["woken"] == []
+
+
+def test_tokens_of_another_stack_are_never_read(export_task: dict[str, Any], context: object) -> None:
+    other = naming.export_wait_token_key("export-waits/another-stack/", export_task["export_task_identifier"])
+    boto3.client("s3").put_object(Bucket="export-bucket", Key=other, Body="another-stacks-token")
+    result = wake.lambda_handler(finished(export_task["source_arn"]), context)
+    assert result["not_waiting"] == [export_task["export_task_identifier"]]
+
+
+def test_the_event_of_another_source_finds_no_task(export_task: dict[str, Any], context: object) -> None:
+    other = f"arn:aws:rds:{REGION}:{ACCOUNT}:cluster-snapshot:demo-aurora-cluster-someone-elses"
+    assert wake.lambda_handler(finished(other), context)["not_waiting"] == []
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        finished("arn:aws:rds:us-east-1:123456789012:cluster-snapshot:x", event_id="RDS-EVENT-0075"),
+        {"source": "custom.app", "detail": {"EventID": "RDS-EVENT-0164", "SourceArn": "arn:aws:rds:us-east-1:123456789012:cluster:x"}},
+        {"source": "aws.rds", "detail": {"EventID": "RDS-EVENT-0236"}},
+    ],
+)
+def test_an_event_that_announces_no_export_end_fails_loudly(aws: None, event: dict[str, Any], context: object) -> None:
+    with pytest.raises(export_events.UnexpectedExportEvent):
+        wake.lambda_handler(event, context)
+
+
+def test_an_unreadable_token_fails_loudly(export_task: dict[str, Any], environment: Any, context: object) -> None:
+    # The bucket is not there (or not readable): Lambda retries the event, then keeps it in the DLQ.
+    environment(EXPORT_BUCKET="no-such-bucket")
+    with pytest.raises(errors.AwsServiceError) as raised:
+        wake.lambda_handler(finished(export_task["source_arn"]), context)
+    assert type(raised.value).__name__ == "NoSuchBucket"
+
+
+def test_the_token_key_is_the_prefix_and_the_export_task_identifier() -> None:
+    assert naming.export_wait_token_key(PREFIX, "snap-0123456789ab") == PREFIX + "snap-0123456789ab"
+    with pytest.raises(ValueError, match="end with '/'"):
+        naming.export_wait_token_key("export-waits", "snap-1")
+    with pytest.raises(ValueError, match="export task identifier"):
+        naming.export_wait_token_key(PREFIX, "../other-stack/x")
