@@ -41,8 +41,12 @@ SERVERLESS_IGNORED: dict[tuple[str, str], str] = {
     **{("WS1004", function): "the function logs to its own log group with a retention (LoggingConfig.LogGroup), "
                              "which the rule does not follow"
        for function in ("ValidateInputFunction", "CreateSnapshotFunction", "CheckSnapshotFunction", "StartExportFunction",
-                        "CheckExportFunction", "CreateAthenaTablesFunction", "DeleteSnapshotFunction", "NotifyFunction")},
+                        "CheckExportFunction", "CreateAthenaTablesFunction", "DeleteSnapshotFunction", "NotifyFunction",
+                        "WakeExportWaitFunction")},
     ("ES6000", "TriggerDeadLetterQueue"): "it is the dead-letter queue itself; its depth alarm reports what lands there",
+    ("ES6000", "ExportEventsDeadLetterQueue"): "it is the dead-letter queue itself (of the export events and their wake-ups)",
+    ("ES1007", "ExportFinishedRulePermission"): "the function's asynchronous invocations that fail go to its DeadLetterQueue "
+                                                "(ExportEventsDeadLetterQueue), which an EventInvokeConfig would duplicate",
     ("ES7000", "NotificationEmailSubscription"): "an e-mail subscription: SNS retries e-mail delivery itself, and the "
                                                  "failure notifications are also kept in the execution history",
 }
