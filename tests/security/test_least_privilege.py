@@ -268,9 +268,8 @@ def requests_for(call: CallRecord, d: Deployment) -> list[Request]:
         if op == "PutObject":
             return req("s3:PutObject", f"{bucket}/{p['Key']}") + req("kms:GenerateDataKey", d.bucket_key, note="S3 encrypts with SSE-KMS")
     if call.service == "stepfunctions" and op == "SendTaskSuccess":
-        # A task token names no resource; IAM authorizes it on the token's state machine (the
-        # deployment has one), as SAM's StepFunctionsCallbackPolicy grants it.
-        return req("states:SendTaskSuccess", d.account.state_machine_arn)
+        # A task token names no resource: the IAM reference gives the action no resource type.
+        return req("states:SendTaskSuccess", "*")
     if call.service == "sns" and op == "Publish":
         return (req("sns:Publish", p["TopicArn"])
                 + req("kms:GenerateDataKey", d.topic_key, note="SNS encrypts the message for the KMS-encrypted topic")

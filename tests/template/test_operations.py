@@ -166,7 +166,7 @@ def test_snapshot_cluster_filter_accepts_one_to_five_clusters(sam: dict[str, Any
                                                      ("UnsuccessfulFleetExecutionsAlarm", "FleetStateMachine")])
 def test_alarm_notifies_the_topic_of_failed_timed_out_and_aborted_executions(cfn: dict[str, Any], alarm_name: str, machine: str) -> None:
     alarms = {n: r for n, r in cfn["Resources"].items() if r["Type"] == "AWS::CloudWatch::Alarm" and "Condition" not in r}
-    assert sorted(alarms) == ["UnsuccessfulExecutionsAlarm", "UnsuccessfulFleetExecutionsAlarm"]
+    assert sorted(alarms) == ["ExportEventDeadLettersAlarm", "UnsuccessfulExecutionsAlarm", "UnsuccessfulFleetExecutionsAlarm"]
     props = resolver(cfn).resolve(alarms[alarm_name]["Properties"])
     assert props["AlarmActions"] == ["<NotificationTopic>"]
     assert props["ComparisonOperator"] == "GreaterThanOrEqualToThreshold" and props["Threshold"] == 1

@@ -41,6 +41,7 @@ STAR_ACTIONS = {
     "logs:DescribeResourcePolicies": "account-level CloudWatch Logs resource policy used by log delivery",
     "logs:DescribeLogGroups": "listing log groups is not resource-scoped",
     "rds:DescribeExportTasks": "a lookup by export task identifier names no source ARN",
+    "states:SendTaskSuccess": "a task token names no resource; the IAM reference gives the action no resource type",
 }
 
 
@@ -258,6 +259,22 @@ def test_trigger_dead_letters_are_encrypted_kept_and_alarmed(cfn: dict[str, Any]
         assert target["DeadLetterConfig"] == {"Arn": "<TriggerDeadLetterQueue.Arn>"}
     else:
         assert senders == []  # the schedule sends with its own role
+
+
+def test_every_queue_has_an_alarm_on_its_depth_deployed_with_it(cfn: dict[str, Any]) -> None:
+    """Every queue here is a dead-letter queue: a message in it is something that did not happen."""
+    resources = cfn["Resources"]
+    queues = {name: r.get("Condition") for name, r in resources.items() if r["Type"] == "AWS::SQS::Queue"}
+    alarmed = {}
+    for alarm in (r for r in resources.values() if r["Type"] == "AWS::CloudWatch::Alarm"):
+        properties = alarm["Properties"]
+        if (properties.get("Namespace"), properties.get("MetricName")) != ("AWS/SQS", "ApproximateNumberOfMessagesVisible"):
+            continue
+        [dimension] = properties["Dimensions"]
+        assert dimension["Name"] == "QueueName" and properties["Threshold"] == 1
+        alarmed[dimension["Value"]["Fn::GetAtt"][0]] = alarm.get("Condition")
+    assert len(queues) >= 2
+    assert alarmed == queues
 
 
 def test_no_trigger_no_dead_letter_queue(cfn: dict[str, Any]) -> None:
