@@ -23,7 +23,9 @@ Glue tables (``upsert_glue_tables``)
 ------------------------------------
 Each TableInput is written with UpdateTable, or CreateTable when the table
 does not exist yet (an EntityNotFoundException / AlreadyExistsException race
-with another writer switches to the other call). Whichever of the two last
+with another writer switches to the other call; a table that appeared since
+the plan is updated only when its ownership record is this table's, else the
+step fails with ``CatalogTableNotOwned`` and the table is left as it is). Whichever of the two last
 succeeded is tried first, so a first export and every later one both cost one
 Glue call per table. Up to ``workers`` tables are written at once. Throttling
 (ThrottlingException, ConcurrentModificationException) is retried with
@@ -44,7 +46,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aurora_lake import clock
-from aurora_lake.errors import AthenaQueryFailed, aws_error, error_code
+from aurora_lake.catalog import ownership
+from aurora_lake.errors import AthenaQueryFailed, CatalogTableNotOwned, aws_error, error_code
 from aurora_lake.observability import logger
 
 THROTTLE_CODES = frozenset({"TooManyRequestsException", "ThrottlingException", "Throttling", "RequestLimitExceeded", "SlowDown"})
@@ -321,6 +324,23 @@ class _GlueWriter:
     # The call that last succeeded is tried first (a shared hint; a stale read costs one call).
     create_first: bool = False
 
+    def check_owner(self, table_input: dict[str, Any]) -> None:
+        """A table appeared under this name since the plan was made: update it only if it is the same source's."""
+        try:
+            found = self.glue.get_table(DatabaseName=self.database, Name=table_input["Name"])["Table"]
+        except Exception as exc:
+            if error_code(exc) == "EntityNotFoundException":
+                return  # gone again: the next CreateTable decides
+            if hasattr(exc, "response"):
+                raise aws_error(exc) from exc
+            raise
+        if not ownership.same_owner(found.get("Parameters"), table_input.get("Parameters") or {}):
+            raise CatalogTableNotOwned(
+                f"table {table_input['Name']} was created by someone else while this run applied its plan "
+                f"({ownership.owner_text(found.get('Parameters'))}); it was left as it is. Run the export again: "
+                "its plan will leave that table out and report it."
+            )
+
     def upsert(self, table_input: dict[str, Any]) -> tuple[str, int, int]:
         """Write one table; returns ("updated" | "created", throttled calls, calls)."""
         create = self.create_first
@@ -341,6 +361,8 @@ class _GlueWriter:
                 code = error_code(exc)
                 missing = not create and code == "EntityNotFoundException"
                 exists = create and code == "AlreadyExistsException"
+                if exists:
+                    self.check_owner(table_input)
                 if (missing or exists) and switches < MAX_GLUE_SWITCHES:
                     switches += 1
                     create = not create
