@@ -195,3 +195,14 @@ def test_a_foreign_table_appearing_while_the_plan_is_applied_is_left_as_it_is(la
     final = run_until_done(lake, {**state("exp-1"), "athena": None})[-1]
     assert "taken by a table this stack did not create" in missing(final)["mydb.public.users"]
     assert executions()
+
+
+def test_a_foreign_table_the_listing_missed_is_still_never_overwritten(lake: Lake) -> None:
+    # If GetTables' Expression matched differently on AWS, the plan would not see the table:
+    # it then only ever tries CreateTable for that name, and checks the owner on AlreadyExists.
+    boto3.client("glue").create_table(DatabaseName=DATABASE, TableInput={
+        "Name": USERS_LATEST, "StorageDescriptor": {"Location": "s3://analytics/users/"}, "Parameters": {"owner": "analytics"}})
+    write_export("exp-1", [[USERS]])
+    with mock.patch("aurora_lake.athena_tables.existing_tables", return_value={}), pytest.raises(CatalogTableNotOwned):
+        run_until_done(lake, state("exp-1"))
+    assert location(USERS_LATEST) == "s3://analytics/users/"

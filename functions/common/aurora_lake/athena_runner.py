@@ -323,6 +323,8 @@ class _GlueWriter:
     deadline: float
     # The call that last succeeded is tried first (a shared hint; a stale read costs one call).
     create_first: bool = False
+    # Names of the tables the plan saw with this stack's record: only those are updated first.
+    existing: frozenset[str] | None = None
 
     def check_owner(self, table_input: dict[str, Any]) -> None:
         """A table appeared under this name since the plan was made: update it only if it is the same source's."""
@@ -343,7 +345,9 @@ class _GlueWriter:
 
     def upsert(self, table_input: dict[str, Any]) -> tuple[str, int, int]:
         """Write one table; returns ("updated" | "created", throttled calls, calls)."""
-        create = self.create_first
+        # A table the plan did not see is created, never updated: if one appeared after all, its
+        # owner is checked before it is touched (a listing that missed it cannot lead to a takeover).
+        create = self.create_first if self.existing is None else table_input["Name"] not in self.existing
         throttled = calls = switches = 0
         backoff = FIRST_GLUE_BACKOFF_SECONDS
         while True:
@@ -403,6 +407,7 @@ def upsert_glue_tables(
     deadline: float,
     workers: int = DEFAULT_GLUE_WORKERS,
     drain_seconds: float = GLUE_DRAIN_SECONDS,
+    existing: frozenset[str] | None = None,
 ) -> GlueResult:
     """Create or update ``table_inputs[start:]`` in ``database`` until all are written or the deadline is near."""
     if workers < 1:
@@ -412,7 +417,7 @@ def upsert_glue_tables(
         return result
     # A short budget keeps most of itself for writing tables.
     drain_seconds = min(drain_seconds, max(deadline - clock.now(), 0.0) * 0.25)
-    writer = _GlueWriter(glue, database, deadline)
+    writer = _GlueWriter(glue, database, deadline, existing=existing)
     executor: Any = _Inline() if workers == 1 else ThreadPoolExecutor(max_workers=workers, thread_name_prefix="glue")
     pending: dict[Future[Any], int] = {}
     written: set[int] = set()

@@ -319,8 +319,9 @@ def existing_tables(glue: Any, database: str, expression: str) -> dict[str, dict
         raise
 
 
-def ownership_problems(glue: Any, plans: list[TablePlan], database: str, cluster: str, export_id: str, owner: Owner) -> tuple[list[TablePlan], list[SkippedTable]]:
-    """The plans whose names are free or already this source table's, and the others with whose the name is.
+def ownership_problems(glue: Any, plans: list[TablePlan], database: str, cluster: str, export_id: str, owner: Owner) -> tuple[list[TablePlan], list[SkippedTable], set[str]]:
+    """The plans whose names are free or already this source table's, the others with whose the name is,
+    and the latest names that exist (with this table's record).
 
     Two listings, narrowed by name: the cluster's latest tables, and this export's versioned ones.
     """
@@ -338,7 +339,7 @@ def ownership_problems(glue: Any, plans: list[TablePlan], database: str, cluster
             refused.append(SkippedTable(plan.source.target, "; ".join(problems)))
         else:
             kept.append(plan)
-    return kept, refused
+    return kept, refused, {plan.latest for plan in kept if plan.latest in existing}
 
 
 def _missing_entry(skipped: SkippedTable) -> dict[str, str]:
@@ -383,7 +384,7 @@ def plan_step(state: Mapping[str, Any], settings: Settings) -> dict[str, Any]:
     plans, refused = plan_tables(cluster, location, metadata.tables)
     plans, empty = with_data_files(clients.client("s3"), location, plans)
     plans, invalid = definition_problems(plans, settings.glue_database, location.export_id, owner)
-    plans, taken = ownership_problems(clients.client("glue"), plans, settings.glue_database, cluster, location.export_id, owner)
+    plans, taken, existing = ownership_problems(clients.client("glue"), plans, settings.glue_database, cluster, location.export_id, owner)
     missing += refused + empty + invalid + taken
     units = build_units(plans, settings.glue_database, location.export_id, owner)
     latest = latest_table_inputs(plans, location.export_id, owner)
@@ -414,6 +415,7 @@ def plan_step(state: Mapping[str, Any], settings: Settings) -> dict[str, Any]:
         "glue_database": settings.glue_database,
         "units": [{"phase": unit.phase, "statements": list(unit.statements)} for unit in units],
         "latest": latest,
+        "latest_existing": sorted(existing),
     })
     report_uri = f"s3://{plan_bucket}/{report_key}"
     logger.info("Athena plan written", extra={"tables": len(plans), "statements": sum(len(u.statements) for u in units),
@@ -488,7 +490,7 @@ def run_step(state: Mapping[str, Any], settings: Settings, deadline: float) -> d
     if cursor >= len(units):  # every versioned table exists: re-point the latest tables
         glue = upsert_glue_tables(
             clients.client("glue"), plan["glue_database"], latest, cursor - len(units),
-            deadline=deadline, workers=settings.glue_workers,
+            deadline=deadline, workers=settings.glue_workers, existing=frozenset(plan.get("latest_existing") or ()),
         )
         cursor, repointed, throttled = len(units) + glue.cursor, glue.updated + glue.created, throttled + glue.throttled
         logger.info("Latest tables re-pointed", extra={"cursor": glue.cursor, "tables": len(latest), "done": glue.done,
