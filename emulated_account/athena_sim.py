@@ -60,6 +60,8 @@ class AthenaSimulator:
     queries: list[QueryRecord] = field(default_factory=list)
     tables: dict[str, str] = field(default_factory=dict)
     refused: int = 0
+    # moto's Glue backend of the account: DDL creates and drops its tables there, as Athena does.
+    glue: Any = None
     _tokens: dict[str, str] = field(default_factory=dict)
     _lock: threading.RLock = field(default_factory=threading.RLock)
 
@@ -98,6 +100,10 @@ class AthenaSimulator:
             now = self.clock.now()
             latency = self.ddl_latency_seconds if ddl else self.dml_latency_seconds
             record = QueryRecord(query_id, query, workgroup, context.get("Database"), now, now + latency, ddl)
+            if self.glue is None:
+                from moto.glue.models import glue_backends
+
+                self.glue = glue_backends[backend.account_id][backend.region_name]
             record.failure = self._apply_ddl(query, context.get("Database"))
             execution._record = record
             execution._clock = self.clock
@@ -112,17 +118,78 @@ class AthenaSimulator:
         created = _CREATE_TABLE.match(query)
         if created:
             name = _table_name(created.group(2), database)
-            if name in self.tables and not created.group(1):
+            exists = name in self.tables or _glue_table(self.glue, name) is not None
+            if exists and not created.group(1):
                 return f"AlreadyExistsException: Table {name} already exists."
-            self.tables.setdefault(name, query)
-            return None
+            if exists:
+                return None  # IF NOT EXISTS: the table there is left exactly as it is
+            failure = _register_in_glue(self.glue, name, query)
+            if failure is None:
+                self.tables[name] = query
+            return failure
         dropped = _DROP_TABLE.match(query)
         if dropped:
             name = _table_name(dropped.group(2), database)
-            if name not in self.tables and not dropped.group(1):
+            exists = name in self.tables or _glue_table(self.glue, name) is not None
+            if not exists and not dropped.group(1):
                 return f"EntityNotFoundException: Table {name} not found."
             self.tables.pop(name, None)
+            if _glue_table(self.glue, name) is not None:
+                db, table = name.split(".", 1)
+                self.glue.delete_table(db, table)
         return None
+
+
+# What Athena records in Glue for CREATE EXTERNAL TABLE ... STORED AS PARQUET: the table, its
+# columns, LOCATION and TBLPROPERTIES (as Parameters). Parsed here from the statement's text,
+# apart from the code that writes it, so that the two cannot share a mistake.
+_LITERAL = r"'((?:[^'\\]|\\.)*)'"
+_LOCATION = re.compile(r"^LOCATION\s+" + _LITERAL + r"\s*$", re.MULTILINE)
+_PROPERTY = re.compile(_LITERAL + r"\s*=\s*" + _LITERAL)
+_COLUMN = re.compile(r"^\s*(`(?:[^`]|``)*`|\w+)\s+(.+?)(?:\s+COMMENT\s+" + _LITERAL + r")?,?$")
+
+
+def _unescape(text: str) -> str:
+    return re.sub(r"\\(.)", r"\1", text)
+
+
+def _glue_table(glue: Any, name: str) -> Any:
+    if glue is None or "." not in name:
+        return None
+    db, table = name.split(".", 1)
+    found = glue.databases.get(db)
+    return None if found is None else found.tables.get(table)
+
+
+def _register_in_glue(glue: Any, name: str, query: str) -> str | None:
+    """Create the Glue table the statement declares; the failure text Athena would give, or None."""
+    if glue is None or "." not in name:
+        return None
+    db, table = name.split(".", 1)
+    if db not in glue.databases:
+        return None  # a database only the simulator knows (its own tests): the table stays in its list
+    body = query.split("(\n", 1)[1].split("\n)", 1)[0] if "(\n" in query else ""
+    columns = []
+    for line in body.splitlines():
+        match = _COLUMN.match(line)
+        if not match:
+            return f"ParseException: cannot read column definition {line.strip()[:80]!r}"
+        column = {"Name": match.group(1).strip("`").replace("``", "`").lower(), "Type": match.group(2).strip()}
+        if match.group(3) is not None:
+            column["Comment"] = _unescape(match.group(3))
+        columns.append(column)
+    # The last LOCATION line and TBLPROPERTIES block are the statement's own (a comment before them may hold anything).
+    locations = list(_LOCATION.finditer(query))
+    location = locations[-1] if locations else None
+    properties_text = query.rsplit("\nTBLPROPERTIES (", 1)[1] if "\nTBLPROPERTIES (" in query else ""
+    parameters = {"EXTERNAL": "TRUE", **{_unescape(k): _unescape(v) for k, v in _PROPERTY.findall(properties_text)}}
+    glue.create_table(db, table, {
+        "Name": table,
+        "TableType": "EXTERNAL_TABLE",
+        "Parameters": parameters,
+        "StorageDescriptor": {"Columns": columns, "Location": _unescape(location.group(1)) if location else ""},
+    })
+    return None
 
 
 _EXECUTION_CLASS: type | None = None

@@ -10,6 +10,7 @@ upper-case statuses AWS reports; a COMPLETE export writes the real S3 layout.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import re
 import threading
@@ -127,6 +128,7 @@ class RdsSimulator:
         self.region = region
         self.snapshots_created: list[str] = []
         self.export_task_ids: list[str] = []
+        self.table_changes: dict[str, tuple[data.Table, ...]] = {}
         self._lock = threading.RLock()
         clock.on_advance(lambda _now: self.settle())
 
@@ -139,9 +141,16 @@ class RdsSimulator:
 
     def cluster_for(self, identifier: str) -> data.Cluster | None:
         try:
-            return data.cluster(identifier)
+            found = data.cluster(identifier)
         except KeyError:
             return None
+        tables = self.table_changes.get(found.identifier)
+        return found if tables is None else dataclasses.replace(found, tables=tables)
+
+    def set_tables(self, cluster_identifier: str, tables: Sequence[data.Table]) -> None:
+        """What the cluster's databases hold from now on (as the application's users changed them)."""
+        data.cluster(cluster_identifier)  # a cluster of the account
+        self.table_changes[cluster_identifier] = tuple(tables)
 
     # -- setting up the account -----------------------------------------------------------------
     def create_clusters(self, clusters: Sequence[data.Cluster] = data.CLUSTERS) -> None:

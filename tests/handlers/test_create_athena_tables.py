@@ -28,7 +28,7 @@ from moto.s3.models import s3_backends
 
 from aurora_lake import clients, clock
 from aurora_lake.athena_runner import DEFAULT_GLUE_WORKERS
-from aurora_lake.errors import AthenaNameCollision, AthenaQueryFailed, PartialExport, UnmappableColumnType
+from aurora_lake.errors import AthenaQueryFailed, PartialExport, UnmappableColumnType
 from emulated_account import athena_sim
 from emulated_account.clock import VirtualClock
 from .conftest import ACCOUNT, REGION, load_handler
@@ -149,6 +149,11 @@ def glue_tables() -> dict[str, Any]:
     return glue_backends[ACCOUNT][REGION].databases[DATABASE].tables
 
 
+def latest_tables() -> set[str]:
+    """The latest tables in Glue (Athena's DDL puts the versioned ones, ``_...``, there too)."""
+    return {name for name in glue_tables() if not name.startswith("_")}
+
+
 def columns(*pairs: tuple[str, str]) -> dict[str, Any]:
     return {"originalTypeMappings": [
         {"columnName": name, "originalType": original, "expectedExportedType": exported,
@@ -192,7 +197,7 @@ def write_export(export_id: str, files: list[list[dict[str, Any]]], prefix: str 
 
 def state(export_id: str, warning: str | None = None, **job: Any) -> dict[str, Any]:
     return {
-        "job": {"cluster_identifier": CLUSTER, "execution_name": "run-1", **job},
+        "job": {"cluster_identifier": CLUSTER, "execution_name": "run-1", "account": ACCOUNT, **job},
         "snapshot": {"status": "available"},
         "export": {"export_task_identifier": export_id, "s3_bucket": BUCKET, "s3_prefix": "exports/",
                    "status": "COMPLETE", "warning_message": warning, "total_extracted_gb": 1.5},
@@ -233,7 +238,12 @@ LEDGER_DDL = (
     "TBLPROPERTIES (\n"
     "  'classification'='parquet',\n"
     "  'parquet.compression'='GZIP',\n"
+    f"  'aurora_lake.stack'='glue:aurora_lake s3:{BUCKET}',\n"
+    f"  'aurora_lake.source_account'='{ACCOUNT}',\n"
+    "  'aurora_lake.source_kind'='cluster',\n"
+    "  'aurora_lake.source_identifier'='demo-aurora-cluster',\n"
     "  'aurora_lake.source_table'='mydb.public.Ledger_Entries',\n"
+    "  'aurora_lake.table_role'='versioned',\n"
     "  'aurora_lake.export_task_identifier'='exp-1'\n"
     ")"
 )
@@ -257,11 +267,11 @@ def test_one_ddl_query_per_table_then_latest_tables_in_glue(lake: Lake) -> None:
     assert all(e.workgroup.name == WORKGROUP and e.context == {"Database": DATABASE} for e in executions())
     queries = [e.query for e in executions()]
     assert len(queries) == 2
-    assert LEDGER_DDL.format(name=LEDGER_LATEST + "__exp_1") in queries
-    users_ddl = next(q for q in queries if f"`{USERS_LATEST}__exp_1`" in q)
+    assert LEDGER_DDL.format(name="_" + LEDGER_LATEST + "__exp_1") in queries
+    users_ddl = next(q for q in queries if f"`_{USERS_LATEST}__exp_1`" in q)
     assert "  user_id int COMMENT 'integer',\n  created timestamp COMMENT 'timestamp'\n)" in users_ddl
     assert f"LOCATION 's3://{BUCKET}/exports/exp-1/mydb/public.users/'" in users_ddl
-    assert set(lake.athena.tables) == {f"{DATABASE}.{LEDGER_LATEST}__exp_1", f"{DATABASE}.{USERS_LATEST}__exp_1"}
+    assert set(lake.athena.tables) == {f"{DATABASE}._{LEDGER_LATEST}__exp_1", f"{DATABASE}._{USERS_LATEST}__exp_1"}
 
     # Glue: the latest tables, the same definition under the stable name.
     ledger = glue_table(LEDGER_LATEST)
@@ -278,21 +288,28 @@ def test_one_ddl_query_per_table_then_latest_tables_in_glue(lake: Lake) -> None:
     assert ledger["StorageDescriptor"]["SerdeInfo"]["SerializationLibrary"] == PARQUET_SERDE
     assert ledger["Parameters"] == {
         "EXTERNAL": "TRUE", "classification": "parquet", "parquet.compression": "GZIP",
-        "aurora_lake.source_table": "mydb.public.Ledger_Entries", "aurora_lake.export_task_identifier": "exp-1",
-        "aurora_lake.versioned_table": LEDGER_LATEST + "__exp_1",
+        "aurora_lake.stack": f"glue:aurora_lake s3:{BUCKET}", "aurora_lake.source_account": ACCOUNT,
+        "aurora_lake.source_kind": "cluster", "aurora_lake.source_identifier": CLUSTER,
+        "aurora_lake.source_table": "mydb.public.Ledger_Entries", "aurora_lake.table_role": "latest",
+        "aurora_lake.export_task_identifier": "exp-1",
+        "aurora_lake.versioned_table": "_" + LEDGER_LATEST + "__exp_1",
         "comment": "mydb.public.Ledger_Entries from Aurora export exp-1",
     }
     users = glue_table(USERS_LATEST)
     assert [(c["Name"], c["Type"]) for c in users["StorageDescriptor"]["Columns"]] == [("user_id", "int"), ("created", "timestamp")]
     assert users["StorageDescriptor"]["Location"] == f"s3://{BUCKET}/exports/exp-1/mydb/public.users/"
-    # Only latest tables go through Glue (the versioned ones are Athena DDL), and no skipped table.
-    assert set(glue_tables()) == {LEDGER_LATEST, USERS_LATEST}
+    # Latest tables go through the Glue API (the versioned ones through Athena DDL), and no skipped table.
+    assert latest_tables() == {LEDGER_LATEST, USERS_LATEST}
+    assert set(glue_tables()) == latest_tables() | {"_" + LEDGER_LATEST + "__exp_1", "_" + USERS_LATEST + "__exp_1"}
+    versioned = glue_table("_" + LEDGER_LATEST + "__exp_1")
+    assert versioned["StorageDescriptor"]["Columns"] == ledger["StorageDescriptor"]["Columns"]
+    assert versioned["Parameters"]["aurora_lake.table_role"] == "versioned"
 
     report = json.loads(boto3.client("s3").get_object(Bucket=BUCKET, Key=final["report_key"])["Body"].read())
     assert report["missing"] == [{"table": "mydb.public.tmp_sessions", "reason": "Temporary tables are not exported"}]
-    assert [t["versioned"] for t in report["tables"]] == [LEDGER_LATEST + "__exp_1", USERS_LATEST + "__exp_1"]
+    assert [t["versioned"] for t in report["tables"]] == ["_" + LEDGER_LATEST + "__exp_1", "_" + USERS_LATEST + "__exp_1"]
     plan = json.loads(boto3.client("s3").get_object(Bucket=BUCKET, Key=final["plan_key"])["Body"].read())
-    assert [unit["statements"] for unit in plan["units"]] == [[LEDGER_DDL.format(name=LEDGER_LATEST + "__exp_1")], [users_ddl]]
+    assert [unit["statements"] for unit in plan["units"]] == [[LEDGER_DDL.format(name="_" + LEDGER_LATEST + "__exp_1")], [users_ddl]]
     assert [table["Name"] for table in plan["latest"]] == [LEDGER_LATEST, USERS_LATEST]
 
 
@@ -305,14 +322,14 @@ def test_a_second_export_repoints_latest_and_keeps_the_first_versioned(lake: Lak
 
     queries = [e.query for e in executions()]
     assert len(queries) == 2 and not any(q.startswith("DROP") for q in queries)
-    assert queries[1].startswith(f"CREATE EXTERNAL TABLE IF NOT EXISTS `aurora_lake`.`{USERS_LATEST}__exp_2` (")
+    assert queries[1].startswith(f"CREATE EXTERNAL TABLE IF NOT EXISTS `aurora_lake`.`_{USERS_LATEST}__exp_2` (")
     # Both versioned tables stay; the latest one now reads the second export, with its columns.
-    assert set(lake.athena.tables) == {f"{DATABASE}.{USERS_LATEST}__exp_1", f"{DATABASE}.{USERS_LATEST}__exp_2"}
+    assert set(lake.athena.tables) == {f"{DATABASE}._{USERS_LATEST}__exp_1", f"{DATABASE}._{USERS_LATEST}__exp_2"}
     latest = glue_table(USERS_LATEST)
     assert latest["StorageDescriptor"]["Location"] == f"s3://{BUCKET}/exports/exp-2/mydb/public.users/"
     assert [(c["Name"], c["Type"]) for c in latest["StorageDescriptor"]["Columns"]] == [("user_id", "bigint"), ("email", "string")]
     assert latest["Parameters"]["aurora_lake.export_task_identifier"] == "exp-2"
-    assert latest["Parameters"]["aurora_lake.versioned_table"] == USERS_LATEST + "__exp_2"
+    assert latest["Parameters"]["aurora_lake.versioned_table"] == "_" + USERS_LATEST + "__exp_2"
     # Updated in place (never deleted and created again): same table, created once.
     assert latest["CreateTime"] == first["CreateTime"]
     assert first["StorageDescriptor"]["Location"] == f"s3://{BUCKET}/exports/exp-1/mydb/public.users/"
@@ -322,10 +339,10 @@ def test_a_failed_ddl_statement_moves_no_latest_table(lake: Lake) -> None:
     write_export("exp-1", [[USERS, LEDGER]])
     run_until_done(lake, state("exp-1"))
     write_export("exp-2", [[USERS, LEDGER]])
-    lake.athena.failures = {f"`{USERS_LATEST}__exp_2`": "FAILED: AccessDeniedException: not authorized to perform glue:CreateTable"}
+    lake.athena.failures = {f"`_{USERS_LATEST}__exp_2`": "FAILED: AccessDeniedException: not authorized to perform glue:CreateTable"}
     with pytest.raises(AthenaQueryFailed, match="not authorized to perform glue:CreateTable") as raised:
         run_until_done(lake, state("exp-2"))
-    assert f"`{USERS_LATEST}__exp_2`" in str(raised.value)
+    assert f"`_{USERS_LATEST}__exp_2`" in str(raised.value)
     # The ledger's versioned DDL may have succeeded, but no latest table left the first export.
     for name in (USERS_LATEST, LEDGER_LATEST):
         assert glue_table(name)["Parameters"]["aurora_lake.export_task_identifier"] == "exp-1"
@@ -351,7 +368,9 @@ def test_a_glue_error_fails_loudly_named_after_its_code(lake: Lake) -> None:
     with pytest.raises(Exception) as raised:
         run_until_done(lake, state("exp-1"))
     assert type(raised.value).__name__ == "EntityNotFoundException"
-    assert "CreateTable" in str(raised.value)
+    # The plan reads the catalog's owners first: the step fails before any change.
+    assert "GetTables" in str(raised.value)
+    assert executions() == []
 
 
 def test_a_plan_of_the_earlier_release_is_planned_again(lake: Lake) -> None:
@@ -372,8 +391,8 @@ def test_a_plan_of_the_earlier_release_is_planned_again(lake: Lake) -> None:
 def test_a_given_snapshot_names_its_source_cluster(lake: Lake) -> None:
     write_export("exp-1", [[USERS]])
     run_until_done(lake, state("exp-1", cluster_identifier=None, source_cluster_identifier="prod-cluster"))
-    assert set(glue_tables()) == {"prod_cluster__mydb__public__users"}
-    assert any("`prod_cluster__mydb__public__users__exp_1`" in e.query for e in executions())
+    assert latest_tables() == {"prod_cluster__mydb__public__users"}
+    assert any("`_prod_cluster__mydb__public__users__exp_1`" in e.query for e in executions())
 
 
 def test_the_snapshot_names_the_cluster_when_the_job_does_not(lake: Lake) -> None:
@@ -381,8 +400,8 @@ def test_the_snapshot_names_the_cluster_when_the_job_does_not(lake: Lake) -> Non
     event = state("exp-1", cluster_identifier=None)
     event["snapshot"]["source_cluster_identifier"] = "from-snapshot"
     run_until_done(lake, event)
-    assert set(glue_tables()) == {"from_snapshot__mydb__public__users"}
-    assert any("`from_snapshot__mydb__public__users__exp_1`" in e.query for e in executions())
+    assert latest_tables() == {"from_snapshot__mydb__public__users"}
+    assert any("`_from_snapshot__mydb__public__users__exp_1`" in e.query for e in executions())
 
 
 def test_export_warning_makes_the_result_partial(lake: Lake) -> None:
@@ -419,7 +438,7 @@ def test_a_table_without_data_files_is_missing_and_never_created(lake: Lake) -> 
     [missing] = final["missing_tables"]
     assert missing["table"] == "mydb.public.users"
     assert f"s3://{BUCKET}/exports/exp-1/mydb/public.users/ holds no data file" in missing["reason"]
-    assert set(glue_tables()) == {LEDGER_LATEST}
+    assert latest_tables() == {LEDGER_LATEST}
     assert not any(USERS_LATEST in e.query for e in executions())
     report = json.loads(boto3.client("s3").get_object(Bucket=BUCKET, Key=final["report_key"])["Body"].read())
     assert [entry["table"] for entry in report["missing"]] == ["mydb.public.users"]
@@ -452,16 +471,22 @@ def test_an_unmappable_type_fails_naming_table_and_column(lake: Lake) -> None:
     assert executions() == [] and glue_tables() == {}
 
 
-def test_names_colliding_after_lower_casing_are_reported(lake: Lake) -> None:
+def test_names_colliding_after_lower_casing_leave_those_tables_out_and_catalogue_the_rest(lake: Lake) -> None:
     upper = {**USERS, "target": "mydb.public.Users"}
     dup_columns = {**LEDGER, "schemaMetadata": columns(("ID", "int64"), ("id", "int64"))}
-    write_export("exp-1", [[USERS, upper, dup_columns]])
-    with pytest.raises(AthenaNameCollision) as raised:
-        handler.lambda_handler(state("exp-1"), LambdaContext())
-    message = str(raised.value)
-    assert "mydb.public.Ledger_Entries: columns ID, id are all id" in message
-    assert "tables mydb.public.users, mydb.public.Users are all named demo_aurora_cluster__mydb__public__users" in message
-    assert executions() == [] and glue_tables() == {}
+    orders = {**USERS, "target": "mydb.public.orders"}
+    for listing in ([USERS, upper, dup_columns, orders], [orders, dup_columns, upper, USERS]):
+        export_id = f"exp-{len(executions()) + 1}"
+        write_export(export_id, [listing])
+        final = run_until_done(lake, state(export_id))[-1]
+        assert final["partial"] is True and final["tables_created"] == 1
+        reasons = {entry["table"]: entry["reason"] for entry in final["missing_tables"]}
+        assert set(reasons) == {"mydb.public.users", "mydb.public.Users", "mydb.public.Ledger_Entries"}
+        assert "mydb.public.Users would all be named demo_aurora_cluster__mydb__public__users" in reasons["mydb.public.users"]
+        assert "mydb.public.users would all be named" in reasons["mydb.public.Users"]
+        assert "columns ID and id would all be column id" in reasons["mydb.public.Ledger_Entries"]
+        # Whichever order the export lists them in: neither takes the name.
+        assert latest_tables() == {"demo_aurora_cluster__mydb__public__orders"}
 
 
 # A realistic Athena: 1.5 s per DDL query, 20 DDL queries at once per account; every API call
@@ -585,7 +610,7 @@ def test_five_thousand_tables_within_600_simulated_seconds_and_small_state(
     # One DDL query per table (a deadline stop may repeat at most what was in flight), never more than 20 at once.
     records = list(athena.records.values())
     assert {r.query.split(" (", 1)[0] for r in records} == {
-        f"CREATE EXTERNAL TABLE IF NOT EXISTS `aurora_lake`.`demo_aurora_cluster__mydb__public__table_{i:04d}__exp_big`"
+        f"CREATE EXTERNAL TABLE IF NOT EXISTS `aurora_lake`.`_demo_aurora_cluster__mydb__public__table_{i:04d}__exp_big`"
         for i in range(tables)
     }
     assert len(records) <= tables + DDL_CONCURRENCY * len(results)
@@ -595,7 +620,7 @@ def test_five_thousand_tables_within_600_simulated_seconds_and_small_state(
     assert athena.calls["BatchGetQueryExecution"] < tables / 2
     # Every latest table is in Glue, over the new export, one Glue call per table (plus the first guess).
     assert results[-1]["latest_repointed"] == tables and results[-1]["statements_succeeded"] >= tables
-    assert len(glue_tables()) == tables
+    assert len(latest_tables()) == tables
     assert glue_calls.get("CreateTable", 0) + glue_calls.get("UpdateTable", 0) <= tables + DEFAULT_GLUE_WORKERS
     sample = glue_table("demo_aurora_cluster__mydb__public__table_4999")
     assert sample["StorageDescriptor"]["Location"] == f"s3://{BUCKET}/exports/exp-big/mydb/public.table_4999/"

@@ -110,3 +110,19 @@ def test_the_token_key_is_the_prefix_and_the_export_task_identifier() -> None:
         naming.export_wait_token_key("export-waits", "snap-1")
     with pytest.raises(ValueError, match="export task identifier"):
         naming.export_wait_token_key(PREFIX, "../other-stack/x")
+
+
+@pytest.mark.parametrize("foreign", ["someone-elses-export-" + "x" * 60, "Someone_Elses.Export", "a--b", "x" * 1000, "../../other-stack/x", "ends-"])
+def test_a_foreign_export_task_of_any_name_is_ignored_and_ours_is_still_woken(
+    export_task: dict[str, Any], environment: Any, context: object, foreign: str
+) -> None:
+    # Someone else exports the same snapshot, under an identifier our runs never use.
+    boto3.client("rds").start_export_task(
+        ExportTaskIdentifier=foreign, SourceArn=export_task["source_arn"], S3BucketName="export-bucket",
+        IamRoleArn=f"arn:aws:iam::{ACCOUNT}:role/other", KmsKeyId="other-key",
+    )
+    key = naming.export_wait_token_key(PREFIX, export_task["export_task_identifier"])
+    boto3.client("s3").put_object(Bucket="export-bucket", Key=key, Body="a-token-of-a-wait-that-is-over")
+    result = wake.lambda_handler(finished(export_task["source_arn"]), context)
+    assert result["spent"] == [export_task["export_task_identifier"]]
+    assert result["foreign"] == 1 and foreign not in str(result)

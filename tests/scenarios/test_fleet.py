@@ -33,7 +33,7 @@ def test_the_sample_fleet_exports_each_cluster_once_and_names_each_in_one_summar
         children = _child_executions(emulated)
     assert result.status == "SUCCEEDED", (result.error, result.cause)
     assert sorted(_cluster_of(task["source_arn"]) for task in result.export_tasks) == sorted(ALLOWED)
-    assert all(task["status"] == "COMPLETE" and task["s3_prefix"].startswith("fleet") for task in result.export_tasks)
+    assert all(task["status"] == "COMPLETE" and task["s3_prefix"].startswith("exports/fleet_runs") for task in result.export_tasks)
     # Each cluster is one execution of the export state machine, named after the cluster.
     assert sorted(child["name"].rsplit("-", 1)[0] for child in children) == sorted(ALLOWED)
     assert all(child["status"] == "SUCCEEDED" for child in children)

@@ -60,13 +60,13 @@ def test_the_same_snapshot_started_twice_is_exported_once() -> None:
         first = account.run({"snapshot_arn": snapshot_arn})
         second = account.run({"snapshot_arn": snapshot_arn})
         # And two at once, for another export of it (another prefix is another export).
-        other = {"snapshot_arn": snapshot_arn, "s3_prefix": "again/"}
+        other = {"snapshot_arn": snapshot_arn, "s3_prefix": "exports/again_1/"}
         arns = [account.start_execution(other), account.start_execution(other)]
         together = [account.wait(arn) for arn in arns]
         tasks = account.export_tasks()
         notifications = account.notifications()
     assert [r.status for r in (first, second, *together)] == ["SUCCEEDED"] * 4, [(r.error, r.cause) for r in (first, second, *together)]
-    assert [task["s3_prefix"].rstrip("/") for task in tasks] == ["exports", "again"]
+    assert [task["s3_prefix"].rstrip("/") for task in tasks] == ["exports", "exports/again_1"]
     assert {task["source_arn"] for task in tasks} == {snapshot_arn}
     assert first.snapshots_created == []
     assert len(notifications) == 4

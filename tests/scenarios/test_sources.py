@@ -46,7 +46,7 @@ def test_cluster_data_is_exported_directly_with_no_snapshot_at_all() -> None:
         after = manual_snapshots(emulated)
         described = emulated.client("rds").describe_export_tasks()["ExportTasks"]
         [export] = result.export_tasks
-        keys = _keys(emulated, f"aurora/cluster-data/{export['id']}/")
+        keys = _keys(emulated, f"exports/cluster_data/{export['id']}/")
     assert result.status == "SUCCEEDED", (result.error, result.cause)
     assert result.snapshots_created == [] and before == after
     assert not {"CreateSnapshot", "CheckSnapshot", "WaitForSnapshot"} & set(result.states)
@@ -54,7 +54,7 @@ def test_cluster_data_is_exported_directly_with_no_snapshot_at_all() -> None:
     assert export["source_type"] == "CLUSTER" and export["status"] == "COMPLETE"
     assert [task["SourceType"] for task in described] == ["CLUSTER"]
     # The same layout and metadata as a snapshot export: tables made queryable from them.
-    assert f"aurora/cluster-data/{export['id']}/export_info_{export['id']}.json" in keys
+    assert f"exports/cluster_data/{export['id']}/export_info_{export['id']}.json" in keys
     assert any(key.endswith(".gz.parquet") and "/mydb/public.users/" in key for key in keys)
     assert any(query.startswith("CREATE EXTERNAL TABLE") for query in result.athena_queries)
     [notification] = result.notifications

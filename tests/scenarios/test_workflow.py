@@ -48,7 +48,7 @@ def test_existing_automated_snapshot_is_exported_and_never_deleted() -> None:
     assert "CreateSnapshot" not in result.states
     [export] = result.export_tasks
     assert export["source_arn"] == given["snapshot_arn"]
-    assert export["s3_prefix"].rstrip("/") == "aurora/from-automated-snapshot"
+    assert export["s3_prefix"].rstrip("/") == "exports/from_automated_snapshot"
     assert len(after) == len(before)
 
 

@@ -391,7 +391,8 @@ def judged() -> Judged:
                 for snapshot in run.running_exports:
                     account.client("rds").start_export_task(
                         ExportTaskIdentifier=f"running-elsewhere-{number}", SourceArn=_SNAPSHOT_ARN + snapshot,
-                        S3BucketName=start["EXPORT_BUCKET"], IamRoleArn=start["EXPORT_ROLE_ARN"], KmsKeyId=start["EXPORT_KMS_KEY_ARN"])
+                        S3BucketName=start["EXPORT_BUCKET"], IamRoleArn=start["EXPORT_ROLE_ARN"], KmsKeyId=start["EXPORT_KMS_KEY_ARN"],
+                        S3Prefix="exports")  # the export role writes only in the exports area
                 done = account.run(run.execution_input, name=scenario.execution_name or f"lp-{SCENARIOS.index(scenario)}-{number}",
                                    state_machine=run.state_machine)
                 result.outcomes[run.name] = (done.status, done.error, done.cause)

@@ -349,7 +349,8 @@ def test_export_role_is_trusted_by_rds_export_and_scoped_to_the_bucket(cfn: dict
     (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
     assert trust["Principal"] == {"Service": "export.rds.amazonaws.com"} and trust["Action"] == "sts:AssumeRole"
     resources = {r for s in _role_statements(resolver, cfn["Resources"]["ExportRole"]) for r in _as_list(s["Resource"])}
-    assert resources == {"arn:aws:s3:::<ExportBucket>", "arn:aws:s3:::<ExportBucket>/*", "<ExportKey.Arn>"}
+    # It writes only in the exports area (ExportPrefix, "exports/" by default): never the stack's own folders.
+    assert resources == {"arn:aws:s3:::<ExportBucket>", "arn:aws:s3:::<ExportBucket>/exports/*", "<ExportKey.Arn>"}
 
 
 def _rds_resources(resolver: Resolver, cfn: dict[str, Any], role: str, action: str) -> set[str]:

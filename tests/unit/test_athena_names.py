@@ -29,8 +29,13 @@ def test_mysql_table_names_do_not_repeat_the_database() -> None:
 
 def test_versioned_name_ends_with_the_export_identifier() -> None:
     assert versioned_table_name("c1", "mydb", "public", "users", "c1-lake-20261102-0300") == (
-        "c1__mydb__public__users__c1_lake_20261102_0300"
+        "_c1__mydb__public__users__c1_lake_20261102_0300"
     )
+
+
+def test_a_source_identifier_not_beginning_with_a_letter_is_refused() -> None:
+    with pytest.raises(ValueError, match="does not begin with a letter"):
+        latest_table_name("_c1", "mydb", "public", "users")
 
 
 @pytest.mark.parametrize(

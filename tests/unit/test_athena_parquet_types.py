@@ -106,6 +106,7 @@ def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         clients.reset()
         client = boto3.client("s3")
         client.create_bucket(Bucket=BUCKET)
+        boto3.client("glue").create_database(DatabaseInput={"Name": "lake"})  # the plan reads its owners
         yield client
     clients.reset()
 
@@ -143,7 +144,7 @@ def test_declared_types_read_the_exported_parquet_types(s3: Any) -> None:
         {"target": "mydb.public.Type_Zoo", "status": "COMPLETE", "schemaMetadata": {"originalTypeMappings": mappings}}
     ]}).encode())
     result = plan_step(
-        {"job": {"cluster_identifier": "demo-aurora-cluster"},
+        {"job": {"cluster_identifier": "demo-aurora-cluster", "account": "123456789012"},
          "export": {"export_task_identifier": EXPORT_ID, "s3_bucket": BUCKET, "s3_prefix": "exports/", "status": "COMPLETE"}},
         Settings(glue_database="lake", workgroup="wg"),
     )

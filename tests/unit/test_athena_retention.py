@@ -11,10 +11,13 @@ import pytest
 from moto import mock_aws
 
 from aurora_lake import athena_retention
+from aurora_lake.catalog import ownership
 
 BUCKET = "lake-bucket"
 DATABASE = "aurora_lake"
 OLD, NEW = "orders-lake-aaaaaaaaaaaa-111111111111", "orders-lake-bbbbbbbbbbbb-222222222222"
+STACK = ownership.stack_identity(DATABASE, BUCKET)
+SOURCE = ownership.Source("123456789012", "cluster", "orders")
 
 
 def root(export_id: str) -> str:
@@ -38,8 +41,9 @@ def export(s3: Any, glue: Any, export_id: str, tables: int) -> None:
     for n in range(tables):
         s3.put_object(Bucket=BUCKET, Key=f"exports/{export_id}/mydb/public.t{n}/1/part-00000.gz.parquet", Body=b"x")
         glue.create_table(DatabaseName=DATABASE, TableInput={
-            "Name": f"orders__mydb__public__t{n}__{sid}",
+            "Name": f"_orders__mydb__public__t{n}__{sid}",
             "StorageDescriptor": {"Location": f"{root(export_id)}mydb/public.t{n}/"},
+            "Parameters": ownership.record(STACK, SOURCE, f"mydb.public.t{n}", ownership.VERSIONED, export_id),
         })
     athena_retention.record_export(s3, BUCKET, export_id, root(export_id), DATABASE)
 
@@ -69,7 +73,7 @@ def test_versioned_tables_of_an_expired_export_are_dropped_and_nothing_else(aws:
     expire(s3, OLD)
     result = prune(s3, glue)
     assert result.exports_gone == [OLD] and result.tables_dropped == 3 and not result.more
-    assert not any(name.endswith(OLD.replace("-", "_")) and name.startswith("orders__") for name in tables(glue))
+    assert not any(name.endswith(OLD.replace("-", "_")) and name.startswith("_orders__") for name in tables(glue))
     assert {"orders__mydb__public__t0", f"other__x__{OLD.replace('-', '_')}"} <= tables(glue)
     assert len([n for n in tables(glue) if n.endswith(NEW.replace("-", "_"))]) == 3
     ledger = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix="athena-catalog/")["Contents"]]
@@ -123,3 +127,32 @@ def test_an_export_left_with_markers_and_metadata_only_has_no_files(aws: tuple[A
         s3.put_object(Bucket=BUCKET, Key=f"exports/{OLD}/{key}", Body=b"")
     result = prune(s3, glue)
     assert result.exports_gone == [OLD] and result.tables_dropped == 2
+
+
+def test_only_versioned_tables_this_stack_created_for_that_export_are_dropped(aws: tuple[Any, Any]) -> None:
+    s3, glue = aws
+    export(s3, glue, OLD, tables=1)
+    sid = OLD.replace("-", "_")
+    location = {"Location": f"{root(OLD)}mydb/public.t0/"}
+    # Same spelling and folder, but no record, another stack's record, or a latest table's record.
+    planted = {
+        f"_planted__{sid}": {},
+        f"_other_stack__{sid}": ownership.record("glue:x s3:y", SOURCE, "mydb.public.t0", ownership.VERSIONED, OLD),
+        f"_latest_role__{sid}": ownership.record(STACK, SOURCE, "mydb.public.t0", ownership.LATEST, OLD),
+        f"_other_export__{sid}": ownership.record(STACK, SOURCE, "mydb.public.t0", ownership.VERSIONED, NEW),
+    }
+    for name, parameters in planted.items():
+        glue.create_table(DatabaseName=DATABASE, TableInput={"Name": name, "StorageDescriptor": location, "Parameters": parameters})
+    expire(s3, OLD)
+    result = prune(s3, glue)
+    assert result.tables_dropped == 1
+    assert set(planted) <= tables(glue)
+
+
+def test_a_ledger_folder_holding_foreign_files_does_not_stop_retention(aws: tuple[Any, Any]) -> None:
+    s3, glue = aws
+    export(s3, glue, OLD, tables=1)
+    s3.put_object(Bucket=BUCKET, Key="athena-catalog/0000-not-json.json", Body=b"PAR1 not a ledger entry")
+    s3.put_object(Bucket=BUCKET, Key="athena-catalog/0001-other.json", Body=b'{"export_root": "s3://x/", "export_task_identifier": "e", "glue_database": "other"}')
+    expire(s3, OLD)
+    assert prune(s3, glue).tables_dropped == 1

@@ -24,7 +24,8 @@ from aurora_lake.athena_runner import (
     run_units,
     upsert_glue_tables,
 )
-from aurora_lake.errors import AthenaQueryFailed, AwsServiceError
+from aurora_lake.catalog import ownership
+from aurora_lake.errors import AthenaQueryFailed, AwsServiceError, CatalogTableNotOwned
 
 
 class SimulatedTime:
@@ -258,8 +259,10 @@ class SimulatedGlue:
     tables: dict[str, dict[str, Any]] = field(default_factory=dict)
     # table name -> error codes to raise on its next calls, in order
     errors: dict[str, list[str]] = field(default_factory=dict)
-    # table name -> created by another writer just before our CreateTable
+    # table name -> created by another writer just before our CreateTable: the same source's
+    # table (another run of it), or, in race_foreign, a table of someone else
     race_create: set[str] = field(default_factory=set)
+    race_foreign: set[str] = field(default_factory=set)
     calls: list[tuple[str, str]] = field(default_factory=list)
     in_flight: int = 0
     max_in_flight: int = 0
@@ -293,15 +296,28 @@ class SimulatedGlue:
         self._call("CreateTable", TableInput["Name"])
         if TableInput["Name"] in self.race_create:
             self.race_create.discard(TableInput["Name"])
-            self.tables[TableInput["Name"]] = {"Name": TableInput["Name"], "by": "someone else"}
+            self.tables[TableInput["Name"]] = {"Name": TableInput["Name"], "Parameters": TableInput.get("Parameters", {})}
+        if TableInput["Name"] in self.race_foreign:
+            self.race_foreign.discard(TableInput["Name"])
+            self.tables[TableInput["Name"]] = {"Name": TableInput["Name"], "Parameters": {"owner": "someone else"}}
         if TableInput["Name"] in self.tables:
             raise glue_error("AlreadyExistsException", "CreateTable")
         self.tables[TableInput["Name"]] = TableInput
         return {}
 
 
+    def get_table(self, DatabaseName: str, Name: str) -> dict[str, Any]:
+        self._call("GetTable", Name)
+        if Name not in self.tables:
+            raise glue_error("EntityNotFoundException", "GetTable")
+        return {"Table": self.tables[Name]}
+
+
+RECORD = ownership.record("glue:lake s3:b", ownership.Source("123456789012", "cluster", "c"), "db.s.t", ownership.LATEST, "exp-1")
+
+
 def inputs(n: int, location: str = "s3://b/exp-1/") -> list[dict[str, Any]]:
-    return [{"Name": f"t{i}", "StorageDescriptor": {"Location": location}} for i in range(n)]
+    return [{"Name": f"t{i}", "StorageDescriptor": {"Location": location}, "Parameters": RECORD} for i in range(n)]
 
 
 def upsert(glue: SimulatedGlue, tables: list[dict[str, Any]], start: int = 0, deadline: float = 1e12, workers: int = 4) -> Any:
@@ -337,13 +353,20 @@ def test_glue_races_with_another_writer_end_in_an_update(time: SimulatedTime) ->
     glue = SimulatedGlue(time, race_create={"t0"})
     result = upsert(glue, inputs(1), workers=1)
     assert result.done and result.updated == 1
-    assert glue.calls == [("UpdateTable", "t0"), ("CreateTable", "t0"), ("UpdateTable", "t0")]
+    assert glue.calls == [("UpdateTable", "t0"), ("CreateTable", "t0"), ("GetTable", "t0"), ("UpdateTable", "t0")]
     assert glue.tables["t0"]["StorageDescriptor"]["Location"] == "s3://b/exp-1/"
+
+
+def test_a_table_of_someone_else_created_in_the_race_is_left_as_it_is(time: SimulatedTime) -> None:
+    glue = SimulatedGlue(time, race_foreign={"t0"})
+    with pytest.raises(CatalogTableNotOwned, match="t0 was created by someone else"):
+        upsert(glue, inputs(1), workers=1)
+    assert glue.tables["t0"] == {"Name": "t0", "Parameters": {"owner": "someone else"}}
 
 
 @pytest.mark.parametrize("code", ["ThrottlingException", "ConcurrentModificationException"])
 def test_glue_throttling_is_retried_with_back_off(time: SimulatedTime, code: str) -> None:
-    glue = SimulatedGlue(time, tables={"t3": {}}, errors={"t3": [code] * 3})
+    glue = SimulatedGlue(time, tables={"t3": {"Parameters": RECORD}}, errors={"t3": [code] * 3})
     started = time.now
     result = upsert(glue, inputs(10), workers=1)
     assert result.done and result.throttled == 3
@@ -352,7 +375,7 @@ def test_glue_throttling_is_retried_with_back_off(time: SimulatedTime, code: str
 
 
 def test_glue_throttled_every_time_fails_after_bounded_attempts(time: SimulatedTime) -> None:
-    glue = SimulatedGlue(time, tables={"t0": {}}, errors={"t0": ["ThrottlingException"] * 50})
+    glue = SimulatedGlue(time, tables={"t0": {"Parameters": RECORD}}, errors={"t0": ["ThrottlingException"] * 50})
     with pytest.raises(AwsServiceError) as raised:
         upsert(glue, inputs(3), workers=1)
     assert type(raised.value).__name__ == "ThrottlingException"

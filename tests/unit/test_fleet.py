@@ -29,11 +29,11 @@ def problems(raw: object) -> list[str]:
 
 
 def test_each_cluster_gets_the_shared_options_and_a_name_of_its_own() -> None:
-    job = validate({"cluster_identifiers": ["Orders", "billing"], "export_cluster_directly": True, "s3_prefix": "fleet"})
+    job = validate({"cluster_identifiers": ["Orders", "billing"], "export_cluster_directly": True, "s3_prefix": "exports/fleet_1"})
     assert job["cluster_count"] == 2 and job["max_concurrency"] == 2
     assert [item["input"] for item in job["items"]] == [
-        {"cluster_identifier": "orders", "export_cluster_directly": True, "s3_prefix": "fleet"},
-        {"cluster_identifier": "billing", "export_cluster_directly": True, "s3_prefix": "fleet"},
+        {"cluster_identifier": "orders", "export_cluster_directly": True, "s3_prefix": "exports/fleet_1"},
+        {"cluster_identifier": "billing", "export_cluster_directly": True, "s3_prefix": "exports/fleet_1"},
     ]
     names = [item["execution_name"] for item in job["items"]]
     assert names[0].startswith("orders-") and names[1].startswith("billing-") and len(set(names)) == 2

@@ -292,11 +292,11 @@ def test_new_snapshot_with_defaults() -> None:
 
 def test_full_new_snapshot_input() -> None:
     job = validate(
-        c(export_only=["mydb", "mydb.users", "mydb.public.orders", "my$db._x1"], s3_prefix="aurora/full-export", delete_snapshot_after_export=False)
+        c(export_only=["mydb", "mydb.users", "mydb.public.orders", "my$db._x1"], s3_prefix="exports/full_export", delete_snapshot_after_export=False)
     )
     assert job["snapshot_mode"] == "create"
     assert job["export_only"] == ["mydb", "mydb.users", "mydb.public.orders", "my$db._x1"]
-    assert job["s3_prefix"] == "aurora/full-export/"
+    assert job["s3_prefix"] == "exports/full_export/"
     assert job["delete_snapshot_after_export"] is False
     assert set(job) == JOB_KEYS
 
@@ -334,14 +334,14 @@ def test_aws_backup_recovery_point() -> None:
 
 
 def test_existing_manual_snapshot() -> None:
-    job = validate(s(s3_prefix="daily/"))
+    job = validate(s(s3_prefix="exports/daily_1/"))
     assert job == {
         "snapshot_mode": "existing",
         "cluster_identifier": None,
         "snapshot_arn": ARN,
         "snapshot_identifier": "my-snapshot",
         "export_only": None,
-        "s3_prefix": "daily/",
+        "s3_prefix": "exports/daily_1/",
         "delete_snapshot_after_export": False,
     }
 
@@ -380,7 +380,7 @@ def test_default_prefix_is_normalised_and_checked() -> None:
 
 
 def test_valid_prefix_characters() -> None:
-    assert validate(c(s3_prefix="aurora/year=2026/run_1.v2-x"))["s3_prefix"] == "aurora/year=2026/run_1.v2-x/"
+    assert validate(c(s3_prefix="exports/year=2026/run_1.v2-x"))["s3_prefix"] == "exports/year=2026/run_1.v2-x/"
 
 
 def test_json_round_trip_of_realistic_input() -> None:
@@ -433,3 +433,41 @@ def test_schema_imports_only_the_standard_library() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env={"PYTHONPATH": _COMMON})
     assert out.stdout.strip() == "[]"
+
+
+# --- s3_prefix: the exports area (a caller must not write into another export or the stack's folders)
+
+EXPORT_ID = "demo-aurora-cluster-lake-abc123def456"
+
+
+@pytest.mark.parametrize(
+    ("prefix", "reason"),
+    [
+        (f"exports/{EXPORT_ID}/mydb/", f"folder '{EXPORT_ID}' could be another export's own folder"),
+        (f"exports/{EXPORT_ID}/", "could be another export's own folder"),
+        ("exports/adhoc_1/someone-elses-export/", "'someone-elses-export' could be another export's own folder"),
+        ("athena-results/", "must be exports/ or a folder below it"),
+        ("athena-plans/x_1/", "must be exports/ or a folder below it"),
+        ("athena-catalog/", "must be exports/ or a folder below it"),
+        ("export-waits/aurora-lake/", "must be exports/ or a folder below it"),
+        ("other-team/data_1/", "must be exports/ or a folder below it"),
+        ("Exports/x_1/", "must be exports/ or a folder below it"),
+        ("exportsX/", "must be exports/ or a folder below it"),
+        ("export", "must be exports/ or a folder below it"),
+    ],
+)
+def test_a_prefix_outside_the_exports_area_or_inside_an_export_folder_is_refused(prefix: str, reason: str) -> None:
+    with pytest.raises(InvalidInput) as raised:
+        validate(c(s3_prefix=prefix))
+    assert reason in str(raised.value)
+
+
+@pytest.mark.parametrize("prefix", ["exports/", "exports", "exports/2026-11/", "exports/adhoc_1/", "exports/team=a/run.2/"])
+def test_folders_of_the_exports_area_that_no_export_task_can_be_named_are_accepted(prefix: str) -> None:
+    assert validate(c(s3_prefix=prefix))["s3_prefix"].startswith("exports/")
+
+
+@pytest.mark.parametrize("default", ["athena-results/", "athena-plans/sub/", "export-waits/", "athena-catalog/x/"])
+def test_a_deployment_whose_exports_area_overlaps_the_stacks_own_folders_fails_loudly(default: str) -> None:
+    with pytest.raises(ValueError, match="overlaps the stack's own folder"):
+        validate(c(), default_prefix=default)

@@ -27,11 +27,13 @@ def test_failure_message_carries_the_export_failure_cause_and_advice() -> None:
     assert "console.aws.amazon.com/states" in message["message"]
 
 
-def test_failure_of_invalid_input_uses_the_raw_input_for_the_cluster() -> None:
+def test_failure_of_invalid_input_names_the_cluster_only_when_it_is_a_valid_identifier() -> None:
     state = {"input": {"cluster_identifier": "x_y"}, "failure": {"step": "ValidateInput", "error": "InvalidInput", "cause": "cluster_identifier: bad"}}
     message = notifications.failure_message(state)
-    assert message["attributes"]["cluster"]["StringValue"] == "x_y"
+    assert "cluster" not in message["attributes"]
     assert "Nothing was created" in message["message"]
+    valid = notifications.failure_message({**state, "input": {"cluster_identifier": "not-allowed-cluster"}})
+    assert valid["attributes"]["cluster"]["StringValue"] == "not-allowed-cluster"
 
 
 def test_failure_with_a_non_object_input_still_formats() -> None:
@@ -124,7 +126,8 @@ def test_export_id_not_derived_from_the_cluster_shortens_the_cluster_instead() -
 def test_subject_of_a_hostile_input_is_one_printable_line() -> None:
     state = {"input": {"cluster_identifier": "evil\ncluster\tname\u00e9"}, "failure": {"step": "ValidateInput", "error": "InvalidInput", "cause": "x"}}
     subject = notifications.failure_message(state)["subject"]
-    assert subject == "[aurora-lake] FAILED evil cluster name ValidateInput: InvalidInput"
+    # A refused input's text is no cluster identifier: it is left out of the subject.
+    assert subject == "[aurora-lake] FAILED ValidateInput: InvalidInput"
     assert all(32 <= ord(ch) < 127 for ch in subject)
 
 

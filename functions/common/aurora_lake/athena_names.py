@@ -24,9 +24,13 @@ Each exported source table gets two tables there:
 * the **versioned** table, one per export, which stays queryable for as long
   as that export's files stay in S3::
 
-      {latest name}__{export task identifier}
+      _{latest name}__{export task identifier}
 
-  e.g. ``demo_aurora_cluster__mydb__public__ledger_entries__exp_20261101``.
+  e.g. ``_demo_aurora_cluster__mydb__public__ledger_entries__exp_20261101``.
+  The leading underscore keeps the two kinds apart: a latest name begins with
+  the source's identifier, whose first character is a letter (an RDS rule), so
+  no source table name can ever produce a versioned table's name, whatever it
+  is called.
   It is created with Athena DDL (``CREATE EXTERNAL TABLE IF NOT EXISTS``),
   the one Athena query per table and export, and never changed afterwards.
   The latest tables move only after every versioned table of the export
@@ -38,15 +42,15 @@ underscore so that ``a_b.c`` and ``a.b_c`` stay distinct. A name longer than
 Glue's 255 characters keeps its beginning (and the export identifier of a
 versioned name) and ends in ``_`` plus 8 hex digits of a SHA-256 of the full
 name, so it stays deterministic. Two source tables that still end up with the
-same name are reported as ``AthenaNameCollision``, never merged.
+same name are all left out of the catalog and reported, never merged.
 
 Column names keep the source spelling, lower-cased (Parquet columns are matched
 by name, and Athena compares names in lower case). They are quoted with
 backticks in Athena DDL when they are reserved words, start with a digit or an
 underscore, or hold any character outside ``[a-z0-9_]``; through the Glue API
 they are given as they are, lower-cased and unquoted (quoting is DDL syntax).
-Two columns of one table that differ only in case cannot both be read, and are
-reported as a collision.
+Two columns of one table that differ only in case cannot both be read: the
+table is left out of the catalog and reported.
 """
 
 from __future__ import annotations
@@ -58,6 +62,8 @@ from collections.abc import Iterable
 
 MAX_NAME_LENGTH = 255
 SEPARATOR = "__"
+# Begins every versioned name and no latest name (a latest name begins with a letter).
+VERSIONED_MARK = "_"
 _HASH_LENGTH = 8
 _INVALID = re.compile(r"[^a-z0-9_]")
 _PLAIN_IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -101,16 +107,28 @@ def _fit(base: str, suffix: str = "") -> str:
     return base[:keep] + "_" + digest + suffix
 
 
+def _joined(cluster: str, database: str, schema: str, table: str) -> str:
+    parts = [cluster, database] + ([] if schema == database else [schema]) + [table]
+    joined = SEPARATOR.join(sanitize(part) for part in parts)
+    if not joined[:1].isascii() or not joined[:1].isalpha():
+        # Source identifiers begin with a letter; without one, a latest name could look versioned.
+        raise ValueError(f"source identifier {cluster[:80]!r} does not begin with a letter")
+    return joined
+
+
 def latest_table_name(cluster: str, database: str, schema: str, table: str) -> str:
     """The stable name of a source table's newest export (see the module docstring)."""
-    parts = [cluster, database] + ([] if schema == database else [schema]) + [table]
-    return _fit(SEPARATOR.join(sanitize(part) for part in parts))
+    return _fit(_joined(cluster, database, schema, table))
 
 
 def versioned_table_name(cluster: str, database: str, schema: str, table: str, export_id: str) -> str:
-    """The name of a source table as exported by ``export_id``."""
-    parts = [cluster, database] + ([] if schema == database else [schema]) + [table]
-    return _fit(SEPARATOR.join(sanitize(part) for part in parts), SEPARATOR + sanitize(export_id))
+    """The name of a source table as exported by ``export_id``: never a latest table's name."""
+    return _fit(VERSIONED_MARK + _joined(cluster, database, schema, table), SEPARATOR + sanitize(export_id))
+
+
+def cluster_name_prefix(cluster: str) -> str:
+    """How every latest name of ``cluster``'s tables begins (a hashed long name keeps its beginning)."""
+    return sanitize(cluster) + SEPARATOR
 
 
 def column_name(source_name: str) -> str:

@@ -1,7 +1,7 @@
 """Drop the versioned Athena tables of exports whose files are gone.
 
 Exports expire through the bucket's lifecycle rules (``ExportExpirationDays``) or are
-deleted by hand; their versioned tables (``{latest name}__{export id}``) would then linger,
+deleted by hand; their versioned tables (``_{latest name}__{export id}``) would then linger,
 empty, in the Glue database. Each run therefore
 
 1. records its export in a small ledger object, ``athena-catalog/<export id>.json``, holding
@@ -9,7 +9,8 @@ empty, in the Glue database. Each run therefore
 2. checks the oldest recorded exports (at most ``MAX_EXPORT_CHECKS`` per run, and only those
    older than the expiry when one is set): one ListObjectsV2 with MaxKeys=1 on the export's
    root each. For an export with no object left, its versioned tables are listed with a name
-   filter (GetTables Expression, paged), every one whose location is under that root is
+   filter (GetTables Expression, paged), every one whose ownership record names this stack,
+   the versioned role and that export, and whose location is under that root, is
    dropped (BatchDeleteTable, at most ``MAX_TABLE_DROPS`` per run), and once none is left
    the ledger entry is deleted. A large export is finished by the following runs.
 
@@ -26,10 +27,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from aurora_lake import athena_names
+from aurora_lake import athena_names, naming
+from aurora_lake.catalog import ownership
 from aurora_lake.export_metadata import is_data_file
 
-LEDGER_PREFIX = "athena-catalog/"
+LEDGER_PREFIX = naming.ATHENA_CATALOG_FOLDER
 MAX_LEDGER_ENTRIES = 1000  # one ListObjectsV2 page
 MAX_EXPORT_CHECKS = 10
 MAX_TABLE_DROPS = 1000
@@ -78,15 +80,22 @@ def _files_exist(s3: Any, export_root: str) -> bool:
     return False
 
 
-def _versioned_tables(glue: Any, database: str, export_id: str, root: str) -> Iterator[str]:
-    # The filter narrows the listing to one export's tables; the location check decides.
+def _versioned_tables(glue: Any, database: str, export_id: str, root: str, stack: str) -> Iterator[str]:
+    # The filter narrows the listing to one export's versioned tables; the ownership record
+    # and the location decide: only a versioned table this stack created for that export goes.
     suffix = athena_names.SEPARATOR + athena_names.sanitize(export_id)
-    kwargs: dict[str, Any] = {"DatabaseName": database, "Expression": f".*{suffix}", "MaxResults": 100}
+    expression = f"{athena_names.VERSIONED_MARK}.*{suffix}"
+    kwargs: dict[str, Any] = {"DatabaseName": database, "Expression": expression, "MaxResults": 100}
     while True:
         page = glue.get_tables(**kwargs)
         for table in page.get("TableList", []):
             location = ((table.get("StorageDescriptor") or {}).get("Location")) or ""
-            if table["Name"].endswith(suffix) and location.startswith(root):
+            if (
+                table["Name"].startswith(athena_names.VERSIONED_MARK)
+                and table["Name"].endswith(suffix)
+                and location.startswith(root)
+                and ownership.is_stack_table(table.get("Parameters"), stack, ownership.VERSIONED, export_id)
+            ):
                 yield table["Name"]
         if not page.get("NextToken"):
             return
@@ -111,21 +120,28 @@ def prune_expired_exports(
         key=lambda entry: entry["LastModified"],
     )[:MAX_EXPORT_CHECKS]
     budget = MAX_TABLE_DROPS
+    stack = ownership.stack_identity(database, bucket)
     for entry in candidates:
-        recorded = json.loads(s3.get_object(Bucket=bucket, Key=entry["Key"])["Body"].read())
-        root, export_id = recorded["export_root"], recorded["export_task_identifier"]
+        try:
+            recorded = json.loads(s3.get_object(Bucket=bucket, Key=entry["Key"])["Body"].read())
+            root, export_id = str(recorded["export_root"]), str(recorded["export_task_identifier"])
+        except (ValueError, KeyError, TypeError):
+            # Not a ledger entry this stack wrote (the ledger folder holds only its own JSON).
+            continue
+        if recorded.get("glue_database") not in (None, database):
+            continue  # another deployment's ledger entry: its tables are not this stack's to drop
         result.exports_checked += 1
         if _files_exist(s3, root):
             continue
         result.exports_gone.append(export_id)
         names: list[str] = []
-        for name in _versioned_tables(glue, recorded.get("glue_database") or database, export_id, root):
+        for name in _versioned_tables(glue, database, export_id, root, stack):
             if len(names) == budget:
                 result.more = True
                 break
             names.append(name)
         for start in range(0, len(names), DELETE_BATCH):
-            response = glue.batch_delete_table(DatabaseName=recorded.get("glue_database") or database,
+            response = glue.batch_delete_table(DatabaseName=database,
                                                TablesToDelete=names[start : start + DELETE_BATCH])
             # A table dropped meanwhile (another run, a person) is what we wanted anyway.
             failed = [e for e in response.get("Errors", []) if (e.get("ErrorDetail") or {}).get("ErrorCode") != "EntityNotFoundException"]

@@ -23,7 +23,9 @@ Glue tables (``upsert_glue_tables``)
 ------------------------------------
 Each TableInput is written with UpdateTable, or CreateTable when the table
 does not exist yet (an EntityNotFoundException / AlreadyExistsException race
-with another writer switches to the other call). Whichever of the two last
+with another writer switches to the other call; a table that appeared since
+the plan is updated only when its ownership record is this table's, else the
+step fails with ``CatalogTableNotOwned`` and the table is left as it is). Whichever of the two last
 succeeded is tried first, so a first export and every later one both cost one
 Glue call per table. Up to ``workers`` tables are written at once. Throttling
 (ThrottlingException, ConcurrentModificationException) is retried with
@@ -44,7 +46,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aurora_lake import clock
-from aurora_lake.errors import AthenaQueryFailed, aws_error, error_code
+from aurora_lake.catalog import ownership
+from aurora_lake.errors import AthenaQueryFailed, CatalogTableNotOwned, aws_error, error_code
 from aurora_lake.observability import logger
 
 THROTTLE_CODES = frozenset({"TooManyRequestsException", "ThrottlingException", "Throttling", "RequestLimitExceeded", "SlowDown"})
@@ -320,10 +323,31 @@ class _GlueWriter:
     deadline: float
     # The call that last succeeded is tried first (a shared hint; a stale read costs one call).
     create_first: bool = False
+    # Names of the tables the plan saw with this stack's record: only those are updated first.
+    existing: frozenset[str] | None = None
+
+    def check_owner(self, table_input: dict[str, Any]) -> None:
+        """A table appeared under this name since the plan was made: update it only if it is the same source's."""
+        try:
+            found = self.glue.get_table(DatabaseName=self.database, Name=table_input["Name"])["Table"]
+        except Exception as exc:
+            if error_code(exc) == "EntityNotFoundException":
+                return  # gone again: the next CreateTable decides
+            if hasattr(exc, "response"):
+                raise aws_error(exc) from exc
+            raise
+        if not ownership.same_owner(found.get("Parameters"), table_input.get("Parameters") or {}):
+            raise CatalogTableNotOwned(
+                f"table {table_input['Name']} was created by someone else while this run applied its plan "
+                f"({ownership.owner_text(found.get('Parameters'))}); it was left as it is. Run the export again: "
+                "its plan will leave that table out and report it."
+            )
 
     def upsert(self, table_input: dict[str, Any]) -> tuple[str, int, int]:
         """Write one table; returns ("updated" | "created", throttled calls, calls)."""
-        create = self.create_first
+        # A table the plan did not see is created, never updated: if one appeared after all, its
+        # owner is checked before it is touched (a listing that missed it cannot lead to a takeover).
+        create = self.create_first if self.existing is None else table_input["Name"] not in self.existing
         throttled = calls = switches = 0
         backoff = FIRST_GLUE_BACKOFF_SECONDS
         while True:
@@ -341,6 +365,8 @@ class _GlueWriter:
                 code = error_code(exc)
                 missing = not create and code == "EntityNotFoundException"
                 exists = create and code == "AlreadyExistsException"
+                if exists:
+                    self.check_owner(table_input)
                 if (missing or exists) and switches < MAX_GLUE_SWITCHES:
                     switches += 1
                     create = not create
@@ -381,6 +407,7 @@ def upsert_glue_tables(
     deadline: float,
     workers: int = DEFAULT_GLUE_WORKERS,
     drain_seconds: float = GLUE_DRAIN_SECONDS,
+    existing: frozenset[str] | None = None,
 ) -> GlueResult:
     """Create or update ``table_inputs[start:]`` in ``database`` until all are written or the deadline is near."""
     if workers < 1:
@@ -390,7 +417,7 @@ def upsert_glue_tables(
         return result
     # A short budget keeps most of itself for writing tables.
     drain_seconds = min(drain_seconds, max(deadline - clock.now(), 0.0) * 0.25)
-    writer = _GlueWriter(glue, database, deadline)
+    writer = _GlueWriter(glue, database, deadline, existing=existing)
     executor: Any = _Inline() if workers == 1 else ThreadPoolExecutor(max_workers=workers, thread_name_prefix="glue")
     pending: dict[Future[Any], int] = {}
     written: set[int] = set()

@@ -9,8 +9,13 @@ The step runs in a loop of the state machine until ``$.athena.done`` is true:
    (every table created and every table missing, with reasons) at
    ``athena-plans/EXPORT_ID/report.json``. It returns their keys, counts and a
    cursor; nothing else, so the state stays a few KiB whatever the table count.
-   A type that cannot be mapped, or two names that collide, fail the step
-   here, before any table is touched.
+   Every check happens here, before any table is touched: a type that cannot
+   be mapped fails the step; a table that cannot be catalogued is left out and
+   reported with its reason (the run is then PARTIAL): tables (or columns)
+   that would share an Athena name or a folder, names holding ``/``, names or
+   definitions Glue or Athena would refuse (``catalog.glue_limits``), and
+   names already taken by a table of another source or not created by the
+   stack (``catalog.ownership``). Its latest table, if any, stays as it was.
 2. Every later invocation runs the plan from the cursor until its time budget
    is nearly spent, and returns the new cursor, or ``done: true``.
 
@@ -49,15 +54,16 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from aurora_lake import athena_ddl, athena_names, clients, clock
+from aurora_lake import athena_ddl, athena_names, clients, clock, naming
 from aurora_lake.athena_runner import DEFAULT_GLUE_WORKERS, Unit, run_units, upsert_glue_tables
 from aurora_lake.athena_types import UnknownExportedType, athena_type
+from aurora_lake.catalog import glue_limits, ownership
 from aurora_lake.errors import (
-    AthenaNameCollision,
     ExportMetadataInvalid,
     InvalidInput,
     PartialExport,
@@ -75,7 +81,7 @@ from aurora_lake.export_metadata import (
 )
 from aurora_lake.observability import logger
 
-PLAN_PREFIX = "athena-plans/"
+PLAN_PREFIX = naming.ATHENA_PLANS_FOLDER
 PLAN_VERSION = 2
 DEFAULT_CONCURRENCY = 20
 # Bounds on what the state carries; the report in S3 has everything.
@@ -133,11 +139,40 @@ def source_cluster(job: Mapping[str, Any], snapshot: Mapping[str, Any] | None = 
     return cluster
 
 
-def plan_tables(cluster: str, location: ExportLocation, tables: list[ExportedTable]) -> list[TablePlan]:
-    """Types and names of every table; raises on any unmappable type or name collision, listing all of them."""
+def run_source(state: Mapping[str, Any]) -> ownership.Source:
+    """The source this run exported, as the ownership record names it (from the run's job, snapshot and export)."""
+    job, snapshot, export = state.get("job") or {}, state.get("snapshot") or {}, state.get("export") or {}
+    account = job.get("account")
+    source_arn = export.get("source_arn") or snapshot.get("source_arn") or snapshot.get("snapshot_arn")
+    if isinstance(source_arn, str) and source_arn.startswith("arn:"):
+        account = naming.split_arn(source_arn).account or account
+    if not isinstance(account, str) or not re.fullmatch(r"\d{12}", account):
+        raise InvalidInput(f"the state names no 12-digit source account (job.account or the export's source ARN): {str(account)[:40]!r}")
+    return ownership.Source(account=account, kind="cluster", identifier=source_cluster(job, snapshot))
+
+
+def _table_problems(table: ExportedTable) -> list[str]:
+    """What keeps one table out of the catalog whatever the other tables are."""
+    problems = []
+    slashed = [f"{what} {part!r}" for what, part in (("database", table.database), ("schema", table.schema), ("table", table.table)) if "/" in part]
+    if slashed:
+        problems.append(f"its {', '.join(slashed)} holds '/': its folder would not be its own (it could lie inside another table's); rename it")
+    clashes = athena_names.find_collisions((column.name, athena_names.column_name(column.name)) for column in table.columns)
+    problems += [f"columns {' and '.join(sources)} would all be column {name} in Athena; rename all but one of them" for name, sources in sorted(clashes.items())]
+    return problems
+
+
+def plan_tables(cluster: str, location: ExportLocation, tables: list[ExportedTable]) -> tuple[list[TablePlan], list[SkippedTable]]:
+    """Types and names of every table that can be catalogued, and every one that cannot, with its reason.
+
+    Raises only on a column type with no known Athena type (listing all of them): that is
+    this code not knowing the export, not a table to leave out. Tables that would share an
+    Athena name or a folder are all left out (so which one keeps a name never depends on
+    the order the export lists them), as are tables whose names Glue or S3 paths cannot hold.
+    """
     unmappable: list[str] = []
-    column_collisions: list[str] = []
     plans: list[TablePlan] = []
+    refused: dict[str, list[str]] = {}
     for table in tables:
         columns = []
         for column in table.columns:
@@ -145,8 +180,9 @@ def plan_tables(cluster: str, location: ExportLocation, tables: list[ExportedTab
                 columns.append(athena_ddl.Column(athena_names.column_name(column.name), athena_type(column.exported_type), column.original_type))
             except UnknownExportedType as exc:
                 unmappable.append(f"{table.target}.{column.name}: {exc}")
-        clashes = athena_names.find_collisions((column.name, athena_names.column_name(column.name)) for column in table.columns)
-        column_collisions += [f"{table.target}: columns {', '.join(sources)} are all {name}" for name, sources in clashes.items()]
+        problems = _table_problems(table)
+        if problems:
+            refused.setdefault(table.target, []).extend(problems)
         plans.append(
             TablePlan(
                 source=table,
@@ -158,13 +194,33 @@ def plan_tables(cluster: str, location: ExportLocation, tables: list[ExportedTab
         )
     if unmappable:
         raise UnmappableColumnType(_listing(f"{len(unmappable)} column(s) have an exported type with no exact Athena type", unmappable))
-    table_clashes = athena_names.find_collisions(
-        [(plan.source.target, plan.latest) for plan in plans] + [(plan.source.target, plan.versioned) for plan in plans]
-    )
-    collisions = column_collisions + [f"tables {', '.join(sources)} are all named {name}" for name, sources in table_clashes.items()]
-    if collisions:
-        raise AthenaNameCollision(_listing(f"{len(collisions)} Athena name collision(s) after lower-casing and sanitising", collisions))
-    return plans
+    for what, key in (("would all be named", lambda plan: plan.latest), ("would all be read from the folder", lambda plan: plan.location)):
+        for shared, sources in athena_names.find_collisions((plan.source.target, key(plan)) for plan in plans).items():
+            for target in sources:
+                others = " and ".join(other for other in sources if other != target)
+                refused.setdefault(target, []).append(
+                    f"it and {others} {what} {shared}; none of them is catalogued: rename all but one of them at the source"
+                )
+    for outer, inner in _nested_folders(plans):
+        refused.setdefault(outer.source.target, []).append(
+            f"its folder {outer.location} holds the folder of {inner.source.target}: its files would be read as its own; "
+            f"neither is catalogued: rename {inner.source.target} at the source")
+        refused.setdefault(inner.source.target, []).append(f"its folder lies inside the folder of {outer.source.target}")
+    kept = [plan for plan in plans if plan.source.target not in refused]
+    return kept, [SkippedTable(target, "; ".join(reasons)) for target, reasons in refused.items()]
+
+
+def _nested_folders(plans: list[TablePlan]) -> list[tuple[TablePlan, TablePlan]]:
+    """Every (outer, inner) pair of tables whose folder lies inside the other's (a LOCATION reads everything below it)."""
+    ordered = sorted(plans, key=lambda plan: plan.location)
+    pairs = []
+    for index, outer in enumerate(ordered):
+        for inner in ordered[index + 1:]:
+            if not inner.location.startswith(outer.location):
+                break
+            if inner.location != outer.location:  # equal folders are reported as shared above
+                pairs.append((outer, inner))
+    return pairs
 
 
 def with_data_files(s3: Any, location: ExportLocation, plans: list[TablePlan]) -> tuple[list[TablePlan], list[SkippedTable]]:
@@ -193,27 +249,97 @@ def _comment(plan: TablePlan, export_id: str) -> str:
     return f"{plan.source.target} from Aurora export {export_id}"
 
 
-def _properties(plan: TablePlan, export_id: str) -> dict[str, str]:
-    return {"aurora_lake.source_table": plan.source.target, "aurora_lake.export_task_identifier": export_id}
+@dataclass(frozen=True)
+class Owner:
+    """Whose the tables of this run are: the stack and the exported source."""
+
+    stack: str
+    source: ownership.Source
+
+    def record(self, plan: TablePlan, role: str, export_id: str) -> dict[str, str]:
+        return ownership.record(self.stack, self.source, plan.source.target, role, export_id)
 
 
-def build_units(plans: list[TablePlan], database: str, export_id: str) -> list[Unit]:
+def versioned_statement(plan: TablePlan, database: str, export_id: str, owner: Owner) -> str:
+    """The versioned table's CREATE EXTERNAL TABLE IF NOT EXISTS, with its ownership record."""
+    return athena_ddl.create_table(database, plan.versioned, plan.columns, plan.location,
+                                   comment=_comment(plan, export_id), properties=owner.record(plan, ownership.VERSIONED, export_id))
+
+
+def latest_table_input(plan: TablePlan, export_id: str, owner: Owner) -> dict[str, Any]:
+    """The Glue TableInput of a latest table: the versioned table's definition under the stable name."""
+    return athena_ddl.glue_table_input(plan.latest, plan.columns, plan.location, comment=_comment(plan, export_id),
+                                       properties={**owner.record(plan, ownership.LATEST, export_id),
+                                                   "aurora_lake.versioned_table": plan.versioned})
+
+
+def build_units(plans: list[TablePlan], database: str, export_id: str, owner: Owner) -> list[Unit]:
     """One Athena DDL statement per table: the versioned table's CREATE EXTERNAL TABLE IF NOT EXISTS."""
-    return [
-        Unit((athena_ddl.create_table(database, plan.versioned, plan.columns, plan.location,
-                                      comment=_comment(plan, export_id), properties=_properties(plan, export_id)),),
-             PHASE_VERSIONED)
-        for plan in plans
-    ]
+    return [Unit((versioned_statement(plan, database, export_id, owner),), PHASE_VERSIONED) for plan in plans]
 
 
-def latest_table_inputs(plans: list[TablePlan], export_id: str) -> list[dict[str, Any]]:
-    """The Glue TableInput of every latest table: the versioned table's definition under the stable name."""
-    return [
-        athena_ddl.glue_table_input(plan.latest, plan.columns, plan.location, comment=_comment(plan, export_id),
-                                    properties={**_properties(plan, export_id), "aurora_lake.versioned_table": plan.versioned})
-        for plan in plans
-    ]
+def latest_table_inputs(plans: list[TablePlan], export_id: str, owner: Owner) -> list[dict[str, Any]]:
+    return [latest_table_input(plan, export_id, owner) for plan in plans]
+
+
+def definition_problems(plans: list[TablePlan], database: str, export_id: str, owner: Owner) -> tuple[list[TablePlan], list[SkippedTable]]:
+    """The plans whose definitions Glue and Athena accept, and the others with what Glue or Athena would refuse."""
+    kept, refused = [], []
+    for plan in plans:
+        try:
+            problems = glue_limits.table_input_problems(latest_table_input(plan, export_id, owner))
+            problems += glue_limits.table_input_problems(
+                athena_ddl.glue_table_input(plan.versioned, plan.columns, plan.location, properties=owner.record(plan, ownership.VERSIONED, export_id))
+            )
+            problems += glue_limits.statement_problems([versioned_statement(plan, database, export_id, owner)])
+        except ValueError as exc:  # e.g. a table with no columns
+            problems = [str(exc)]
+        if problems:
+            refused.append(SkippedTable(plan.source.target, "Glue or Athena would refuse it: " + "; ".join(dict.fromkeys(problems))))
+        else:
+            kept.append(plan)
+    return kept, refused
+
+
+def existing_tables(glue: Any, database: str, expression: str) -> dict[str, dict[str, Any]]:
+    """``{name: Parameters}`` of the tables of ``database`` whose names match ``expression`` (GetTables, paged)."""
+    found: dict[str, dict[str, Any]] = {}
+    kwargs: dict[str, Any] = {"DatabaseName": database, "Expression": expression, "MaxResults": 100}
+    try:
+        while True:
+            page = glue.get_tables(**kwargs)
+            for table in page.get("TableList", []):
+                found[table["Name"]] = dict(table.get("Parameters") or {})
+            if not page.get("NextToken"):
+                return found
+            kwargs["NextToken"] = page["NextToken"]
+    except Exception as exc:
+        if hasattr(exc, "response"):
+            raise aws_error(exc) from exc
+        raise
+
+
+def ownership_problems(glue: Any, plans: list[TablePlan], database: str, cluster: str, export_id: str, owner: Owner) -> tuple[list[TablePlan], list[SkippedTable], set[str]]:
+    """The plans whose names are free or already this source table's, the others with whose the name is,
+    and the latest names that exist (with this table's record).
+
+    Two listings, narrowed by name: the cluster's latest tables, and this export's versioned ones.
+    """
+    prefix = athena_names.cluster_name_prefix(cluster)
+    existing = existing_tables(glue, database, f"{prefix}.*")
+    existing.update(existing_tables(glue, database, f"{athena_names.VERSIONED_MARK}{prefix}.*{athena_names.SEPARATOR}{athena_names.sanitize(export_id)}"))
+    kept, refused = [], []
+    for plan in plans:
+        problems = []
+        for name, role in ((plan.latest, ownership.LATEST), (plan.versioned, ownership.VERSIONED)):
+            if name in existing and not ownership.same_owner(existing[name], owner.record(plan, role, export_id)):
+                problems.append(f"the {role} table name {name} is taken by {ownership.owner_text(existing[name])}; "
+                                f"that table is left as it is: rename {plan.source.target} at the source")
+        if problems:
+            refused.append(SkippedTable(plan.source.target, "; ".join(problems)))
+        else:
+            kept.append(plan)
+    return kept, refused, {plan.latest for plan in kept if plan.latest in existing}
 
 
 def _missing_entry(skipped: SkippedTable) -> dict[str, str]:
@@ -248,16 +374,21 @@ def plan_step(state: Mapping[str, Any], settings: Settings) -> dict[str, Any]:
     started = clock.now()
     cluster = source_cluster(job, state.get("snapshot"))
     location = ExportLocation.of(export.get("s3_bucket") or "", export.get("s3_prefix"), export.get("export_task_identifier") or "")
+    plan_bucket = settings.plan_bucket or location.bucket
+    owner = Owner(ownership.stack_identity(settings.glue_database, plan_bucket), run_source(state))
     metadata = read_export_metadata(clients.client("s3"), location)
     missing = metadata.skipped + skipped_from_warning(export.get("warning_message"))
     if not metadata.tables and not missing:
         missing.append(SkippedTable(EXPORT_LEVEL, "the export's metadata lists no tables"))
-    plans, empty = with_data_files(clients.client("s3"), location, plan_tables(cluster, location, metadata.tables))
-    missing += empty
-    units = build_units(plans, settings.glue_database, location.export_id)
-    latest = latest_table_inputs(plans, location.export_id)
+    # Every check before the first catalog change: names, folders, data, Glue's limits, owners.
+    plans, refused = plan_tables(cluster, location, metadata.tables)
+    plans, empty = with_data_files(clients.client("s3"), location, plans)
+    plans, invalid = definition_problems(plans, settings.glue_database, location.export_id, owner)
+    plans, taken, existing = ownership_problems(clients.client("glue"), plans, settings.glue_database, cluster, location.export_id, owner)
+    missing += refused + empty + invalid + taken
+    units = build_units(plans, settings.glue_database, location.export_id, owner)
+    latest = latest_table_inputs(plans, location.export_id, owner)
 
-    plan_bucket = settings.plan_bucket or location.bucket
     base = f"{PLAN_PREFIX}{athena_names.sanitize(location.export_id)}/"
     plan_key, report_key = base + "plan.json", base + "report.json"
     tables_missing = [entry for entry in missing if entry.target != EXPORT_LEVEL]
@@ -284,6 +415,7 @@ def plan_step(state: Mapping[str, Any], settings: Settings) -> dict[str, Any]:
         "glue_database": settings.glue_database,
         "units": [{"phase": unit.phase, "statements": list(unit.statements)} for unit in units],
         "latest": latest,
+        "latest_existing": sorted(existing),
     })
     report_uri = f"s3://{plan_bucket}/{report_key}"
     logger.info("Athena plan written", extra={"tables": len(plans), "statements": sum(len(u.statements) for u in units),
@@ -358,7 +490,7 @@ def run_step(state: Mapping[str, Any], settings: Settings, deadline: float) -> d
     if cursor >= len(units):  # every versioned table exists: re-point the latest tables
         glue = upsert_glue_tables(
             clients.client("glue"), plan["glue_database"], latest, cursor - len(units),
-            deadline=deadline, workers=settings.glue_workers,
+            deadline=deadline, workers=settings.glue_workers, existing=frozenset(plan.get("latest_existing") or ()),
         )
         cursor, repointed, throttled = len(units) + glue.cursor, glue.updated + glue.created, throttled + glue.throttled
         logger.info("Latest tables re-pointed", extra={"cursor": glue.cursor, "tables": len(latest), "done": glue.done,

@@ -119,5 +119,5 @@ class NoAutomatedSnapshot(WorkflowError):
     """use_latest_automated_snapshot was asked for but the cluster has none available."""
 
 
-class AthenaNameCollision(WorkflowError):
-    """Two source tables, or two columns of one table, map to the same Athena name."""
+class CatalogTableNotOwned(WorkflowError):
+    """A table appeared under a planned name while the plan was applied, and it is another source's."""

@@ -17,7 +17,9 @@ RDS events are best effort. What each case costs:
 * an event for an export that has not ended (early, out of order): one
   extra status check, which sees the export still running;
 * an export of an allowed source that no run of this stack waits for (another
-  stack's, or a user's): no token, nothing to wake.
+  stack's, or a user's): no token, nothing to wake; a task whose identifier no
+  run of this stack could have given (too long, other characters) is skipped
+  without a look.
 
 Anything else (access denied, a throttled or broken service) raises: Lambda
 retries the event and then keeps it in the dead-letter queue.
@@ -75,6 +77,15 @@ def export_tasks_of(source_arn: str) -> list[str]:
     ]
 
 
+def is_ours_possibly(identifier: Any) -> bool:
+    """Whether an export task's identifier is one a run of this stack could have given (a valid identifier).
+
+    Other people's tasks of the same source may be named anything RDS accepts (or, for all
+    this code knows, longer): they are skipped, never fatal, and never looked up in S3.
+    """
+    return isinstance(identifier, str) and not naming.identifier_problems(identifier, naming.EXPORT_TASK_IDENTIFIER_MAX_LENGTH)
+
+
 def waiting_token(bucket: str, key: str) -> str | None:
     """The task token a wait left at ``key``, or None when no run of this stack waits there."""
     try:
@@ -105,7 +116,11 @@ def wake_waits_for(event: dict[str, Any]) -> dict[str, Any]:
     woken: list[str] = []
     spent: list[str] = []
     not_waiting: list[str] = []
+    foreign = 0
     for identifier in export_tasks_of(source_arn):
+        if not is_ours_possibly(identifier):
+            foreign += 1  # no run of this stack names a task so: nothing of ours waits for it
+            continue
         token = waiting_token(bucket, naming.export_wait_token_key(prefix, identifier))
         if token is None:
             not_waiting.append(identifier)
@@ -119,4 +134,5 @@ def wake_waits_for(event: dict[str, Any]) -> dict[str, Any]:
         "woken": woken,
         "spent": spent,
         "not_waiting": not_waiting,
+        "foreign": foreign,
     }

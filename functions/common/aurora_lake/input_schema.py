@@ -23,9 +23,12 @@ and a job that is not a COMPLETED Aurora backup is refused.
 
 Decisions worth knowing:
 
-* ``s3_prefix`` may not be empty: exporting to the bucket root would mix export
-  folders with the Athena results and fall outside the prefix the export role is
-  granted. It is normalised to end with ``/``. Beyond the ``:`` that
+* ``s3_prefix`` may not be empty, and lies in the exports area (the deployment's
+  default prefix, the only folder the export role may write): the bucket root and
+  the stack's own folders hold Athena results, table plans, the ledger of exports
+  and wait tokens. No folder below the area may be named like an export task
+  identifier, so an export can never land inside another export's folder. It is
+  normalised to end with ``/``. Beyond the ``:`` that
   StartExportTask refuses, it is limited to ASCII letters, digits and ``- _ . / =``
   because it also ends up in IAM resource ARNs, Athena ``LOCATION`` strings and
   console links.
@@ -58,7 +61,10 @@ from aurora_lake.errors import ClusterNotAllowed, InvalidInput
 from aurora_lake.naming import (
     AUTOMATED_SNAPSHOT_PREFIX,
     CLUSTER_IDENTIFIER_MAX_LENGTH,
+    STACK_FOLDERS,
+    could_be_export_folder,
     describe_characters,
+    folders_overlap,
     identifier_problems,
     normalize_s3_prefix,
     snapshot_name_problems,
@@ -125,6 +131,9 @@ def validate_execution_input(
     ``default_s3_prefix`` itself breaks the prefix rules (a deployment error).
     """
     default_problems = _s3_prefix_problems(default_s3_prefix) if isinstance(default_s3_prefix, str) else ["not a string"]
+    if not default_problems:
+        default_problems = [f"overlaps the stack's own folder {folder}" for folder in STACK_FOLDERS
+                            if folders_overlap(normalize_s3_prefix(default_s3_prefix), folder)]
     if default_problems:
         raise ValueError(f"the default S3 prefix {default_s3_prefix!r} is not usable: " + "; ".join(default_problems))
 
@@ -172,7 +181,7 @@ def validate_execution_input(
 
     prefix = raw.get("s3_prefix", default_s3_prefix)
     if "s3_prefix" in raw:
-        add("s3_prefix", _string_problems(prefix) or _s3_prefix_problems(prefix))
+        add("s3_prefix", _string_problems(prefix) or _s3_prefix_problems(prefix) or _exports_area_problems(prefix, default_s3_prefix))
 
     has_cluster, has_arn = "cluster_identifier" in raw, "snapshot_arn" in raw or "aws_backup_job" in raw
     if has_cluster and has_arn:
@@ -458,6 +467,26 @@ def _export_only_entry_problems(entry: str) -> list[str]:
             "RDS exports only tables whose names use these"
         )
     return problems
+
+
+def _exports_area_problems(prefix: str, area: str) -> list[str]:
+    """A given prefix must lie in the exports area, and no folder below it may be an export's own.
+
+    Every export is written to ``PREFIX<export task identifier>/``. A folder below the area
+    that could be an export task identifier could be another export's folder, and this
+    export would land inside it; folders holding ``_``, ``.`` or ``=``, or beginning with a
+    digit, never are. The area itself lies outside the stack's own folders (checked with
+    the deployment's default).
+    """
+    prefix, area = normalize_s3_prefix(prefix), normalize_s3_prefix(area)
+    if not prefix.startswith(area):
+        return [f"must be {area} or a folder below it (the exports area: the only folder exports may be written to)"]
+    risky = [segment for segment in prefix[len(area):].split("/") if segment and could_be_export_folder(segment)]
+    return [
+        f"folder {segment!r} could be another export's own folder (its name is a valid export task identifier); "
+        "use a name holding '_', '.' or '=', or beginning with a digit (e.g. 2026-11 or adhoc_1)"
+        for segment in risky
+    ]
 
 
 def _s3_prefix_problems(prefix: str) -> list[str]:

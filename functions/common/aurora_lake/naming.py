@@ -302,6 +302,27 @@ def cluster_snapshot_arn(partition: str, region: str, account: str, snapshot_ide
     return f"arn:{partition}:rds:{region}:{account}:cluster-snapshot:{snapshot_identifier}"
 
 
+# --- folders of the export bucket ------------------------------------------------
+
+# Folders of the export bucket the stack uses for itself (Athena results, table plans and
+# reports, the ledger of exports, export wait tokens): no export may be written in or over one.
+ATHENA_RESULTS_FOLDER = "athena-results/"
+ATHENA_PLANS_FOLDER = "athena-plans/"
+ATHENA_CATALOG_FOLDER = "athena-catalog/"
+EXPORT_WAITS_FOLDER = "export-waits/"
+STACK_FOLDERS = (ATHENA_RESULTS_FOLDER, ATHENA_PLANS_FOLDER, ATHENA_CATALOG_FOLDER, EXPORT_WAITS_FOLDER)
+
+
+def folders_overlap(a: str, b: str) -> bool:
+    """Whether one folder (``x/y/``) equals, holds or lies inside the other."""
+    return a.startswith(b) or b.startswith(a)
+
+
+def could_be_export_folder(segment: str) -> bool:
+    """Whether a folder name could be an export task's own folder (a valid export task identifier)."""
+    return not identifier_problems(segment, EXPORT_TASK_IDENTIFIER_MAX_LENGTH)
+
+
 # --- export wait tokens ---------------------------------------------------------
 
 

@@ -4,21 +4,73 @@ Subjects stay within SNS's 100 characters and start with the status; bodies say
 what happened, where the data is, how to query it, and for a failure, which
 step failed, the AWS error and what to do. Message attributes carry status and
 cluster so that subscribers can filter.
+
+Names and reasons come from the source database and the execution input, written
+by strangers. Every such value is shown with ``shown``: on the line of one of the
+product's labels, control and format characters (Unicode Cc, Cf, line and
+paragraph separators) escaped, and cut with a marker when long. A cause keeps its
+own lines, each marked as part of the cause block. Attributes hold only values
+that pass a check (identifiers, error names), and the SELECT to paste only names
+the stack generated.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from datetime import datetime, timezone
 from typing import Any
 
 from aurora_lake.exports import warning_summary
+from aurora_lake.naming import CLUSTER_IDENTIFIER_MAX_LENGTH, EXPORT_TASK_IDENTIFIER_MAX_LENGTH, identifier_problems
 from aurora_lake.runbook import advice_for
 
 SUBJECT_LIMIT = 100
 ELLIPSIS = "..."
 PRODUCT = "aurora-lake"
+# Characters a reader cannot see or that break lines: shown as escapes.
+_HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp"})
+ITEM_LIMIT = 300  # characters of one stranger-written value on a line
+CAUSE_LINES = 40
+_ERROR_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.]{0,127}$")
+_GENERATED_TABLE = re.compile(r"^[a-z0-9_]{1,255}$")
+_DATABASE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
+CAUSE_INDENT = " " * 14 + "| "
+
+
+def _escape(ch: str) -> str:
+    if unicodedata.category(ch) not in _HIDDEN_CATEGORIES:
+        return ch
+    code = ord(ch)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+def shown(value: Any, limit: int = ITEM_LIMIT) -> str:
+    """A stranger-written value for one line: hidden characters escaped, cut with a marker past ``limit``."""
+    text = "" if value is None else str(value)
+    pieces, length = [], 0
+    for index, ch in enumerate(text):
+        piece = _escape(ch)
+        if length + len(piece) > limit:
+            return "".join(pieces) + f"...[{len(text) - index} more characters]"
+        pieces.append(piece)
+        length += len(piece)
+    return "".join(pieces)
+
+
+def _validated_identifier(value: Any, max_length: int) -> str | None:
+    """``value`` when it is a valid RDS identifier (letters, digits, hyphens), else None."""
+    return value if isinstance(value, str) and not identifier_problems(value, max_length) else None
+
+
+def _cause_lines(cause: str) -> list[str]:
+    """The cause, each of its lines marked as part of it, so no line of it reads as the product's own."""
+    lines = cause.split("\n") if cause else [""]
+    rendered = [f"Cause:        {shown(lines[0])}"] + [CAUSE_INDENT + shown(line) for line in lines[1:CAUSE_LINES]]
+    if len(lines) > CAUSE_LINES:
+        rendered.append(CAUSE_INDENT + f"... and {len(lines) - CAUSE_LINES} more lines")
+    return rendered
 
 
 
@@ -101,7 +153,7 @@ def _utc(epoch: Any) -> str | None:
 
 
 def _attributes(status: str, cluster: str | None, **extra: str | None) -> dict[str, dict[str, str]]:
-    """Message attributes for subscription filter policies (SNS refuses empty values)."""
+    """Message attributes for subscription filter policies: only validated values (SNS refuses empty ones)."""
     attributes = {"status": {"DataType": "String", "StringValue": status}}
     for name, value in (("cluster", cluster), *extra.items()):
         if value:
@@ -110,14 +162,25 @@ def _attributes(status: str, cluster: str | None, **extra: str | None) -> dict[s
 
 
 def _cluster(state: dict[str, Any]) -> str | None:
+    """The cluster, only when it is a valid identifier (a refused input's text is never shown as one)."""
     job = state.get("job") or {}
     snapshot = state.get("snapshot") or {}
     raw = state.get("input") if isinstance(state.get("input"), dict) else state
-    return (
-        job.get("cluster_identifier")
-        or snapshot.get("source_cluster_identifier")
-        or (raw.get("cluster_identifier") if isinstance(raw.get("cluster_identifier"), str) else None)
-    )
+    for candidate in (job.get("cluster_identifier"), snapshot.get("source_cluster_identifier"), raw.get("cluster_identifier")):
+        if candidate:
+            return _validated_identifier(candidate, CLUSTER_IDENTIFIER_MAX_LENGTH)
+    return None
+
+
+def _error_name(error: str) -> str | None:
+    return error if _ERROR_NAME.fullmatch(error) else None
+
+
+def _select(database: Any, table: Any) -> str | None:
+    """The query to paste, only over names the stack generated (never a stranger's spelling)."""
+    if isinstance(database, str) and isinstance(table, str) and _DATABASE_NAME.fullmatch(database) and _GENERATED_TABLE.fullmatch(table):
+        return f'SELECT * FROM "{database}"."{table}" LIMIT 10;'
+    return None
 
 
 def _execution(state: dict[str, Any]) -> tuple[str | None, str | None]:
@@ -133,16 +196,16 @@ def _footer(state: dict[str, Any]) -> list[str]:
     lines = []
     link = console_link(arn, (state.get("job") or {}).get("region"))
     if link:
-        lines += ["", "Execution (every state, input and error):", f"  {link}"]
+        lines += ["", "Execution (every state, input and error):", f"  {shown(link, 600)}"]
     if name:
-        lines += ["", f'Logs: the functions\' log lines of this run carry "correlation_id": "{name}".']
+        lines += ["", f'Logs: the functions\' log lines of this run carry "correlation_id": "{shown(name)}".']
     return lines
 
 
 def _source_line(snapshot: dict[str, Any]) -> str:
     if snapshot.get("source_type") == "CLUSTER":
-        return f"Source:        {snapshot.get('source_arn')} (the cluster's data, exported directly: no snapshot)"
-    return f"Snapshot:      {snapshot.get('snapshot_arn')}"
+        return f"Source:        {shown(snapshot.get('source_arn'))} (the cluster's data, exported directly: no snapshot)"
+    return f"Snapshot:      {shown(snapshot.get('snapshot_arn'))}"
 
 
 def success_message(state: dict[str, Any], now: float, workgroup: str) -> dict[str, Any]:
@@ -152,56 +215,56 @@ def success_message(state: dict[str, Any], now: float, workgroup: str) -> dict[s
     athena = state.get("athena") or {}
     cleanup = state.get("cleanup") or {}
     cluster = _cluster(state)
-    export_id = export.get("export_task_identifier", "")
+    export_id = str(export.get("export_task_identifier") or "")
     partial = bool(athena.get("partial")) or bool(export.get("warning_message"))
     status = "PARTIAL" if partial else "SUCCEEDED"
     location = f"s3://{export.get('s3_bucket')}/{export.get('s3_prefix') or ''}{export_id}/"
     database = athena.get("database")
     workgroup = athena.get("workgroup") or workgroup
-    sample_table = athena.get("sample_table")
     created, skipped = athena.get("tables_created", 0), athena.get("tables_skipped", 0)
     if partial:
-        headline = f"The export of {cluster or 'the snapshot'} finished with missing tables: {created} queryable in Athena, {skipped} missing (listed below)."
+        headline = f"The export of {cluster or 'the snapshot'} finished with missing tables: {shown(created)} queryable in Athena, {shown(skipped)} missing (listed below)."
     else:
-        headline = f"The export of {cluster or 'the snapshot'} to the data lake succeeded: {created} tables are queryable in Athena."
+        headline = f"The export of {cluster or 'the snapshot'} to the data lake succeeded: {shown(created)} tables are queryable in Athena."
     lines = [
         headline,
         "",
         f"Status:        {status}",
         f"Cluster:       {cluster}",
         _source_line(snapshot),
-        f"Export task:   {export_id}",
+        f"Export task:   {shown(export_id)}",
         f"Started:       {_utc(job.get('started_epoch')) or 'unknown'}",
         f"Duration:      {_duration(now - job['started_epoch']) if isinstance(job.get('started_epoch'), (int, float)) else 'unknown'}",
         f"Exported size: {_size(export.get('total_extracted_gb'))}",
-        f"Tables:        {created} queryable, {skipped} skipped by the export",
-        f"S3 location:   {location}",
-        f"Athena:        database {database}, workgroup {workgroup}",
+        f"Tables:        {shown(created)} queryable, {shown(skipped)} skipped by the export",
+        f"S3 location:   {shown(location)}",
+        f"Athena:        database {shown(database)}, workgroup {shown(workgroup)}",
     ]
     if athena.get("report_uri"):
-        lines.append(f"Table report:  {athena['report_uri']}")
+        lines.append(f"Table report:  {shown(athena['report_uri'])}")
     if partial:
         lines += ["", "PARTIAL: these tables are missing from the export:"]
         for missing in athena.get("missing_tables") or []:
-            lines.append(f"  - {missing.get('table')}: {missing.get('reason')}" if isinstance(missing, dict) else f"  - {missing}")
+            lines.append(f"  - {shown(missing.get('table'))}: {shown(missing.get('reason'))}" if isinstance(missing, dict) else f"  - {shown(missing)}")
         if athena.get("missing_tables_more"):
-            lines.append(f"  ... and {athena['missing_tables_more']} more (see {athena.get('report_uri')})")
+            lines.append(f"  ... and {shown(athena['missing_tables_more'])} more (see {shown(athena.get('report_uri'))})")
         for warning in warning_summary(export.get("warning_message")):
-            lines.append(f"  - export warning: {warning}")
+            lines.append(f"  - export warning: {shown(warning)}")
         lines.append("  Set FailOnPartialExport to true to fail such runs instead.")
-    if sample_table and database:
+    select = _select(database, athena.get("sample_table"))
+    if select:
         lines += [
             "",
-            f"Query it in Athena (workgroup {workgroup}):" if workgroup else "Query it in Athena:",
-            f'  SELECT * FROM "{database}"."{sample_table}" LIMIT 10;',
+            f"Query it in Athena (workgroup {shown(workgroup)}):" if workgroup else "Query it in Athena:",
+            f"  {select}",
         ]
     if cleanup.get("snapshot_identifier"):
-        lines += ["", f"Snapshot cleanup: {cleanup.get('snapshot_identifier')}: {cleanup.get('reason')}"]
+        lines += ["", f"Snapshot cleanup: {shown(cleanup.get('snapshot_identifier'))}: {shown(cleanup.get('reason'))}"]
     lines += _footer(state)
     return {
         "subject": subject(status, cluster, export_id, label="export"),
         "message": "\n".join(lines),
-        "attributes": _attributes(status, cluster, export_id=export_id),
+        "attributes": _attributes(status, cluster, export_id=_validated_identifier(export_id, EXPORT_TASK_IDENTIFIER_MAX_LENGTH)),
         "status": status,
     }
 
@@ -217,29 +280,29 @@ def failure_message(state: dict[str, Any], now: float | None = None) -> dict[str
     cluster = _cluster(state)
     advice = advice_for(error)
     lines = [
-        f"The export of {cluster or 'the requested snapshot'} to the data lake FAILED in step {step}.",
+        f"The export of {cluster or 'the requested snapshot'} to the data lake FAILED in step {shown(step)}.",
         "",
-        f"Failed step:  {step}",
-        f"Error:        {error}",
-        f"Cause:        {cause}",
+        f"Failed step:  {shown(step)}",
+        f"Error:        {shown(error)}",
+        *_cause_lines(cause),
         f"What to do:   {advice}",
     ]
     started = job.get("started_epoch")
     if isinstance(started, (int, float)):
         lines.append(f"Started:      {_utc(started)}" + (f" (failed after {_duration(now - started)})" if now is not None else ""))
     if export.get("export_task_identifier"):
-        lines.append(f"Export task:  {export['export_task_identifier']} ({export.get('status')})")
+        lines.append(f"Export task:  {shown(export['export_task_identifier'])} ({shown(export.get('status'))})")
     cleanup = state.get("cleanup") or {}
     if cleanup.get("snapshot_identifier"):
-        lines.append(f"Snapshot:     {cleanup['snapshot_identifier']} (created by this execution): {cleanup.get('reason')}")
+        lines.append(f"Snapshot:     {shown(cleanup['snapshot_identifier'])} (created by this execution): {shown(cleanup.get('reason'))}")
     elif state.get("cleanup_error") or (snapshot.get("created_by_this_run") and not cleanup):
         name = snapshot.get("snapshot_identifier") or job.get("snapshot_identifier")
-        lines.append(f"Snapshot:     {name} was created by this execution and may still exist; delete it by hand.")
+        lines.append(f"Snapshot:     {shown(name)} was created by this execution and may still exist; delete it by hand.")
     lines += _footer(state)
     return {
-        "subject": subject("FAILED", cluster, f"{step}: {error}"),
+        "subject": subject("FAILED", cluster, f"{shown(step, 60)}: {_error_name(error) or 'UnknownError'}"),
         "message": "\n".join(lines),
-        "attributes": _attributes("FAILED", cluster, error=_one_line(error)),
+        "attributes": _attributes("FAILED", cluster, error=_error_name(error)),
         "error": error,
         "cause": cause,
     }
@@ -264,14 +327,15 @@ def fleet_message(state: dict[str, Any], now: float) -> dict[str, Any]:
         "",
     ]
     for o in outcomes:
-        lines.append(f"{o['outcome']:<9} {o['cluster_identifier']}")
+        lines.append(f"{shown(o['outcome']):<9} {shown(o['cluster_identifier'])}")
         if o["outcome"] in (fleet.SUCCEEDED, fleet.PARTIAL):
-            lines.append(f"          {o.get('tables_created', 0)} tables queryable, {o.get('tables_skipped', 0)} skipped; export task {o.get('export_task')}")
-            lines.append(f"          source {o.get('source_arn')}")
-            if o.get("sample_table") and o.get("database"):
-                lines.append(f'          SELECT * FROM "{o["database"]}"."{o["sample_table"]}" LIMIT 10;')
+            lines.append(f"          {shown(o.get('tables_created', 0))} tables queryable, {shown(o.get('tables_skipped', 0))} skipped; export task {shown(o.get('export_task'))}")
+            lines.append(f"          source {shown(o.get('source_arn'))}")
+            select = _select(o.get("database"), o.get("sample_table"))
+            if select:
+                lines.append(f"          {select}")
         else:
-            lines.append(f"          {o.get('error')}: {_one_line(cause_text(o.get('cause')))[:400]}")
+            lines.append(f"          {shown(o.get('error'))}: {shown(_one_line(cause_text(o.get('cause'))), 400)}")
             lines.append(f"          what to do: {advice_for(str(o.get('error')))}")
         link = console_link(o.get("execution_arn"))
         if link:

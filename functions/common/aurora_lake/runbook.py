@@ -20,7 +20,7 @@ RUNBOOK: dict[str, str] = {
     "UnknownExportStatus": "RDS reported an export status this version does not know. Check the export in the RDS console.",
     "ExportMetadataInvalid": "The export's metadata files are missing or malformed. Check the export folder in S3.",
     "UnmappableColumnType": "A column's exported type has no known Athena type. The table is named above; report it with the type.",
-    "AthenaNameCollision": "Two source tables or columns get the same Athena name. They are named above; rename one at the source or export them separately.",
+    "CatalogTableNotOwned": "A table of another source took a planned name while the run applied its plan; it was left as it is. Start the export again: the new plan leaves that table out and reports it.",
     "AthenaQueryFailed": "An Athena statement failed. The statement and reason are above; check the workgroup and Glue database permissions.",
     "PartialExport": "The export skipped tables and FailOnPartialExport is true. The missing tables and reasons are above.",
     "DBClusterNotFoundFault": "The cluster does not exist in this account and Region. Check cluster_identifier.",
@@ -37,6 +37,7 @@ RUNBOOK: dict[str, str] = {
     "ExportTaskLimitReachedFault": "The account kept 5 exports running past the wait. Start again once some have ended (RDS console, Exports in Amazon S3).",
     "FleetExportFailed": "Some clusters of the fleet run were not exported: each is listed above with its error and its own execution. Fix them and start a fleet run (or a cluster's own export) again.",
     "States.Timeout": "The step or the execution ran past its time limit.",
+    "States.DataLimitExceeded": "The execution input is too large for Step Functions (256 KiB with the execution's context). Shorten it (export_only lists databases or schemas instead of tables) and start a new execution. Nothing was created.",
 }
 DEFAULT_ADVICE = "Check the step's logs (CloudWatch Logs, filtered by the execution name) and start a new execution once fixed."
 

@@ -1,0 +1,208 @@
+"""What a database user can do to the catalog by naming tables and columns, against moto's Glue.
+
+Each test is an attack: the names RDS reports are chosen by application users. None of
+them may change a table of another source, change a versioned table after its run, or
+stop the other tables of the export from being catalogued.
+"""
+
+from __future__ import annotations
+
+import random
+import string
+from typing import Any
+from unittest import mock
+
+import boto3
+import pytest
+
+from aurora_lake import athena_names, clients
+from aurora_lake.errors import CatalogTableNotOwned
+
+from .test_create_athena_tables import (  # noqa: F401  (lake is a fixture)
+    BUCKET,
+    DATABASE,
+    USERS,
+    USERS_LATEST,
+    LambdaContext,
+    Lake,
+    columns,
+    executions,
+    glue_table,
+    glue_tables,
+    handler,
+    lake,
+    latest_tables,
+    run_until_done,
+    state,
+    write_export,
+)
+
+ORDERS = {**USERS, "target": "mydb.public.orders"}
+ORDERS_LATEST = "demo_aurora_cluster__mydb__public__orders"
+
+
+def missing(result: dict[str, Any]) -> dict[str, str]:
+    return {entry["table"]: entry["reason"] for entry in result["missing_tables"]}
+
+
+def location(name: str) -> str:
+    return glue_table(name)["StorageDescriptor"]["Location"]
+
+
+def test_a_table_named_like_an_earlier_exports_versioned_table_cannot_rewrite_history(lake: Lake) -> None:
+    write_export("exp-1", [[USERS]])
+    run_until_done(lake, state("exp-1"))
+    versioned = athena_names.versioned_table_name("demo-aurora-cluster", "mydb", "public", "users", "exp-1")
+    history = dict(lake.athena.tables)
+    recorded = glue_table(versioned)
+    # The database user plants tables spelled like exp-1's (and a later export's) versioned table.
+    planted = [{**USERS, "target": f"mydb.public.users__{suffix}", "schemaMetadata": columns(("secret", "binary (UTF8)"))}
+               for suffix in ("exp_1", "exp-1", "EXP_1", "exp_2")]
+    planted.append({**USERS, "target": "mydb._demo_aurora_cluster__mydb__public.users__exp_1"})
+    write_export("exp-2", [[USERS, *planted]])
+    final = run_until_done(lake, state("exp-2"))[-1]
+    # Every versioned table of exp-1 is exactly as its run left it; none is in Glue under a latest name.
+    assert {name: ddl for name, ddl in lake.athena.tables.items() if name in history} == history
+    assert glue_table(versioned) == recorded
+    assert all(not name.startswith("_") for name in latest_tables())
+    # users__exp_1, users__exp-1 and users__EXP_1 share a name with each other: those are left out.
+    assert set(missing(final)) == {"mydb.public.users__exp_1", "mydb.public.users__exp-1", "mydb.public.users__EXP_1"}
+    assert location(USERS_LATEST).endswith("/exp-2/mydb/public.users/")
+
+
+def test_no_latest_name_is_ever_a_versioned_name() -> None:
+    rng = random.Random(18)
+    alphabet = string.ascii_letters + string.digits + "_-. /\\`\"$" + "é\u2028\x00"
+    for _ in range(2000):
+        parts = ["".join(rng.choice(alphabet) for _ in range(rng.randint(1, 12))) for _ in range(3)]
+        cluster = rng.choice(string.ascii_lowercase) + "".join(rng.choice(string.ascii_lowercase + "-") for _ in range(8))
+        latest = athena_names.latest_table_name(cluster, *parts)
+        assert latest[0].isalpha()
+        assert athena_names.versioned_table_name(cluster, *parts, "exp-1").startswith(athena_names.VERSIONED_MARK)
+
+
+def test_a_skipped_table_keeps_its_latest_table_when_another_takes_its_spelling(lake: Lake) -> None:
+    write_export("exp-1", [[USERS, ORDERS]])
+    run_until_done(lake, state("exp-1"))
+    before = glue_table(USERS_LATEST)
+    # Run 2: RDS skips mydb.public.users, and exports a new mydb.public.Users.
+    skipped = {"target": "mydb.public.users", "status": "SKIPPED", "warningMessage": "Temporary tables are not exported"}
+    write_export("exp-2", [[skipped, {**USERS, "target": "mydb.public.Users", "schemaMetadata": columns(("planted", "int64"))}, ORDERS]])
+    final = run_until_done(lake, state("exp-2"))[-1]
+    after = glue_table(USERS_LATEST)
+    assert after["StorageDescriptor"] == before["StorageDescriptor"]
+    assert after["Parameters"]["aurora_lake.source_table"] == "mydb.public.users"
+    reason = missing(final)["mydb.public.Users"]
+    assert f"the latest table name {USERS_LATEST} is taken by the latest table of mydb.public.users" in reason
+    assert "rename mydb.public.Users" in reason
+    assert final["partial"] is True and final["sample_table"] == ORDERS_LATEST
+    assert location(ORDERS_LATEST).endswith("/exp-2/mydb/public.orders/")
+
+
+@pytest.mark.parametrize("pair", [("a-b", "a_b"), ("Users", "users"), ("x y", "x_y"), ("x.y", "x_y")])
+def test_any_two_tables_sharing_a_name_leave_only_themselves_out(lake: Lake, pair: tuple[str, str]) -> None:
+    tables = [{**USERS, "target": f"mydb.public.{name}"} for name in pair]
+    write_export("exp-1", [[*tables, ORDERS]])
+    final = run_until_done(lake, state("exp-1"))[-1]
+    assert set(missing(final)) == {f"mydb.public.{name}" for name in pair}
+    assert final["tables_created"] == 1 and latest_tables() == {ORDERS_LATEST}
+
+
+def test_a_table_the_stack_did_not_create_is_never_taken_over(lake: Lake) -> None:
+    glue = boto3.client("glue")
+    foreign = {"Name": USERS_LATEST, "StorageDescriptor": {"Location": "s3://analytics/users/", "Columns": [{"Name": "x", "Type": "int"}]},
+               "Parameters": {"owner": "analytics team"}}
+    glue.create_table(DatabaseName=DATABASE, TableInput=foreign)
+    write_export("exp-1", [[USERS, ORDERS]])
+    final = run_until_done(lake, state("exp-1"))[-1]
+    assert location(USERS_LATEST) == "s3://analytics/users/"
+    assert "taken by a table this stack did not create" in missing(final)["mydb.public.users"]
+    assert location(ORDERS_LATEST).endswith("/exp-1/mydb/public.orders/")
+
+
+def test_another_clusters_table_of_the_same_name_is_never_taken_over(lake: Lake) -> None:
+    write_export("exp-1", [[USERS]])
+    run_until_done(lake, state("exp-1"))
+    # The same identifier in another account (or a source of another kind) is another source.
+    write_export("exp-2", [[USERS]])
+    other = state("exp-2")
+    other["export"]["source_arn"] = "arn:aws:rds:us-east-1:210987654321:cluster-snapshot:demo-aurora-cluster-x"
+    final = run_until_done(lake, other)[-1]
+    assert location(USERS_LATEST).endswith("/exp-1/mydb/public.users/")
+    assert "account 123456789012" in missing(final)["mydb.public.users"]
+
+
+def test_a_name_glue_refuses_leaves_that_table_out_before_any_change(lake: Lake) -> None:
+    four = [{**USERS, "target": f"mydb.public.t{n}"} for n in range(4)]
+    write_export("exp-1", [four])
+    run_until_done(lake, state("exp-1"))
+    bad = {**four[2], "schemaMetadata": columns(("ok", "int64"), ("bad\x01col", "int64"), ("nul\x00", "int64"))}
+    write_export("exp-2", [[four[0], four[1], bad, four[3]]])
+    final = run_until_done(lake, state("exp-2"))[-1]
+    reason = missing(final)["mydb.public.t2"]
+    assert "Glue or Athena would refuse it" in reason and "\\x01" in reason
+    latest = {n: location(f"demo_aurora_cluster__mydb__public__t{n}") for n in range(4)}
+    assert latest[2].endswith("/exp-1/mydb/public.t2/")
+    assert all(latest[n].endswith(f"/exp-2/mydb/public.t{n}/") for n in (0, 1, 3))
+    # No DDL for the refused table either: its versioned table of exp-2 does not exist.
+    assert not any("public__t2__exp_2" in name for name in lake.athena.tables)
+
+
+def test_an_overlong_column_name_or_table_definition_is_left_out(lake: Lake) -> None:
+    wide = {**USERS, "target": "mydb.public.wide", "schemaMetadata": columns(("c" * 300, "int64"))}
+    write_export("exp-1", [[wide, ORDERS]])
+    final = run_until_done(lake, state("exp-1"))[-1]
+    assert "more than Glue's 255" in missing(final)["mydb.public.wide"]
+    assert latest_tables() == {ORDERS_LATEST}
+
+
+def test_a_schema_holding_a_slash_cannot_nest_its_folder_in_another_tables(lake: Lake) -> None:
+    nested = {**USERS, "target": "mydb.public.users/1.x"}  # folder mydb/public.users/1.x/: inside users'
+    slashed_schema = {**USERS, "target": "mydb.public.users/2.y"}
+    write_export("exp-1", [[USERS, nested, slashed_schema]])
+    final = run_until_done(lake, state("exp-1"))[-1]
+    assert {"mydb.public.users/1.x", "mydb.public.users/2.y"} <= set(missing(final))
+    assert "holds '/'" in missing(final)["mydb.public.users/1.x"]
+    # users' own folder now holds the others' files: it is left out too, and reported.
+    assert "holds the folder of mydb.public.users/1.x" in missing(final)["mydb.public.users"]
+    assert USERS_LATEST not in glue_tables()
+
+
+def test_two_tables_in_one_folder_are_both_left_out(lake: Lake) -> None:
+    # schema "a.b" + table "c" and schema "a" + table "b.c" are both written under mydb/a.b.c/.
+    first = {**USERS, "target": "mydb.a.b.c"}
+    second = {**USERS, "target": "mydb.a.b.c"}
+    write_export("exp-1", [[{**first, "target": "mydb.x y.z"}, {**second, "target": "mydb.x_y.z"}, ORDERS]])
+    final = run_until_done(lake, state("exp-1"))[-1]
+    assert {"mydb.x y.z", "mydb.x_y.z"} <= set(missing(final))
+    assert latest_tables() == {ORDERS_LATEST}
+
+
+def test_a_foreign_table_appearing_while_the_plan_is_applied_is_left_as_it_is(lake: Lake) -> None:
+    write_export("exp-1", [[USERS]])
+    glue = clients.client("glue")
+    real_create = glue.create_table
+
+    def racing_create(**kwargs: Any) -> Any:
+        real_create(DatabaseName=kwargs["DatabaseName"], TableInput={
+            "Name": kwargs["TableInput"]["Name"], "StorageDescriptor": {"Location": "s3://elsewhere/"}, "Parameters": {}})
+        return real_create(**kwargs)
+
+    with mock.patch.object(glue, "create_table", racing_create), pytest.raises(CatalogTableNotOwned, match="left as it is"):
+        run_until_done(lake, state("exp-1"))
+    assert location(USERS_LATEST) == "s3://elsewhere/"
+    # The re-run's plan leaves it out and reports it.
+    final = run_until_done(lake, {**state("exp-1"), "athena": None})[-1]
+    assert "taken by a table this stack did not create" in missing(final)["mydb.public.users"]
+    assert executions()
+
+
+def test_a_foreign_table_the_listing_missed_is_still_never_overwritten(lake: Lake) -> None:
+    # If GetTables' Expression matched differently on AWS, the plan would not see the table:
+    # it then only ever tries CreateTable for that name, and checks the owner on AlreadyExists.
+    boto3.client("glue").create_table(DatabaseName=DATABASE, TableInput={
+        "Name": USERS_LATEST, "StorageDescriptor": {"Location": "s3://analytics/users/"}, "Parameters": {"owner": "analytics"}})
+    write_export("exp-1", [[USERS]])
+    with mock.patch("aurora_lake.athena_tables.existing_tables", return_value={}), pytest.raises(CatalogTableNotOwned):
+        run_until_done(lake, state("exp-1"))
+    assert location(USERS_LATEST) == "s3://analytics/users/"
