@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from emulated_account import athena_sim, data, eventbridge_sim, rds_sim, runtime, sfn_integrations
+from emulated_account import athena_sim, data, eventbridge_sim, rds_sim, runtime, sfn_integrations, sns_sim
 from emulated_account import faults as fault_injection
 from emulated_account.clock import DEFAULT_START, VirtualClock
 from emulated_account.clock import installed as clock_installed
@@ -181,6 +181,7 @@ class EmulatedAccount:
             stack.callback(self._clients.clear)
             stack.enter_context(_shared_interpreter_clients())
             stack.enter_context(sfn_integrations.installed(self.unknown_parameter_forms.append))
+            stack.enter_context(sns_sim.installed())
             stack.enter_context(_interpreter_calls_attributed(self))
             stack.enter_context(_spent_task_tokens_refused())
             self._deploy()

@@ -1,4 +1,4 @@
-"""The emulated account's Step Functions integrations answer as AWS's recorded responses do.
+"""The emulated account answers as AWS's recorded responses do (Step Functions integrations, S3, SNS).
 
 Recorded values: LocalStack's AWS-validated snapshots (FIDELITY.md, "Step Functions", cites each
 file, test and date). Each probe runs a small state machine in the emulated account.
@@ -148,3 +148,58 @@ def test_a_function_error_cause_is_the_payload_as_the_function_returned_it(fixtu
     assert result.status == "FAILED", result.cause
     assert result.cause.startswith('{"errorMessage": ')
     assert json.loads(result.cause)["errorType"] == result.error
+
+
+@pytest.mark.parametrize(("value", "status", "error"), [(0, "SUCCEEDED", None), (1, "SUCCEEDED", None), ("NoNumber", "FAILED", "States.Runtime")])
+def test_max_concurrency_path_as_recorded(fixture_template: Path, value: Any, status: str, error: str | None) -> None:
+    # scenarios/test_base_scenarios.snapshot.json, test_max_concurrency_path[0|1|NoNumber] (2024-06-19).
+    definition = {
+        "StartAt": "MapState",
+        "States": {"MapState": {"Type": "Map", "ItemsPath": "$.Values", "MaxConcurrencyPath": "$.MaxConcurrencyValue",
+                                "ItemProcessor": {"ProcessorConfig": {"Mode": "INLINE"}, "StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}},
+                                "End": True}},
+    }
+    with EmulatedAccount(fixture_template) as account:
+        result = run_machine(account, definition, {"Values": ["a", "b"], "MaxConcurrencyValue": value})
+    assert (result.status, result.error) == (status, error)
+
+
+def test_a_callback_wait_that_times_out_is_states_timeout_with_an_empty_cause(fixture_template: Path) -> None:
+    # callback/test_callback.snapshot.json, test_sqs_wait_for_task_token_timeout (2024-04-18).
+    definition = put_object_machine({"task_token.$": "$$.Task.Token"})
+    put = definition["States"]["Put"]
+    put["Resource"] += ".waitForTaskToken"
+    put["TimeoutSeconds"] = 30
+    put["Catch"] = [{"ErrorEquals": ["States.ALL"], "Next": "Caught"}]
+    del put["End"]
+    put["Next"] = "Caught"
+    definition["States"]["Caught"] = {"Type": "Pass", "End": True}
+    with EmulatedAccount(fixture_template) as account:
+        account.client("s3").create_bucket(Bucket="probe-bucket")
+        result = run_machine(account, definition, {"Bucket": "probe-bucket", "Key": "k"})
+    assert result.status == "SUCCEEDED"
+    assert result.output == {"Error": "States.Timeout", "Cause": ""}
+
+
+def test_send_task_success_with_a_token_that_is_no_token_is_invalid_token(fixture_template: Path) -> None:
+    # services/test_aws_sdk_task_service.snapshot.json, test_sfn_send_task_outcome_with_no_such_token (2025-11-06).
+    import botocore.exceptions
+
+    with EmulatedAccount(fixture_template) as account, pytest.raises(botocore.exceptions.ClientError) as raised:
+        account.client("stepfunctions").send_task_success(taskToken="NoSuchTaskToken", output="{}")
+    assert raised.value.response["Error"]["Code"] == "InvalidToken"
+
+
+def test_sns_refuses_an_empty_subject_as_recorded(fixture_template: Path) -> None:
+    # sns/test_sns.snapshot.json, test_publish_with_empty_subject (2023-08-24); moto publishes it.
+    import botocore.exceptions
+
+    with EmulatedAccount(fixture_template) as account:
+        sns = account.client("sns")
+        topic = sns.create_topic(Name="probe")["TopicArn"]
+        assert sns.publish(TopicArn=topic, Message="m")["MessageId"]
+        with pytest.raises(botocore.exceptions.ClientError) as raised:
+            sns.publish(TopicArn=topic, Subject="", Message="m")
+    error = raised.value.response["Error"]
+    assert (error["Type"], error["Code"], error["Message"]) == ("Sender", "InvalidParameter", "Invalid parameter: Subject")
+    assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
