@@ -7,6 +7,7 @@ file, test and date). Each probe runs a small state machine in the emulated acco
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -203,3 +204,42 @@ def test_sns_refuses_an_empty_subject_as_recorded(fixture_template: Path) -> Non
     error = raised.value.response["Error"]
     assert (error["Type"], error["Code"], error["Message"]) == ("Sender", "InvalidParameter", "Invalid parameter: Subject")
     assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+
+
+# A service integration's ARN, in any partition (a literal one or a template substitution).
+_INTEGRATION = re.compile(r"^arn:(?:\$\{[^}]*\}|[^:]*):states:::(.+)$")
+
+
+def _service_tasks() -> list[tuple[str, str, dict[str, Any]]]:
+    """(machine, state, task with its Resource cut to the integration) of every Task that is not a Lambda function."""
+    found = []
+    for path in sorted((Path(__file__).resolve().parents[2] / "statemachine").glob("*.asl.json")):
+        def walk(states: dict[str, Any]) -> None:
+            for name, state in states.items():
+                integration = _INTEGRATION.match(state["Resource"]) if state["Type"] == "Task" else None
+                if integration:
+                    found.append((path.name, name, {**state, "Resource": integration.group(1)}))
+                if state["Type"] == "Map":
+                    walk(state["ItemProcessor"]["States"])
+                for branch in state.get("Branches", []):
+                    walk(branch["States"])
+        walk(json.loads(path.read_text())["States"])
+    return found
+
+
+def _sample(parameters: Any) -> Any:
+    # A path's value is known only at run time: a string stands for it (the runs cover the rest).
+    if isinstance(parameters, dict):
+        return {key.removesuffix(".$"): ("sample" if key.endswith(".$") else _sample(value)) for key, value in parameters.items()}
+    return parameters
+
+
+@pytest.mark.parametrize(("machine", "state", "task"), _service_tasks(), ids=lambda v: v if isinstance(v, str) else "")
+def test_every_service_integration_of_the_state_machines_has_a_recorded_form(machine: str, state: str, task: dict[str, Any]) -> None:
+    service, action = task["Resource"].removeprefix("aws-sdk:").split(".")[0].split(":")
+    request = serialise({"states": "stepfunctions"}.get(service, service), action, _sample(task["Parameters"]))
+    assert request
+
+
+def test_the_service_integrations_are_those_this_file_probes() -> None:
+    assert sorted(task["Resource"] for _, _, task in _service_tasks()) == ["aws-sdk:s3:putObject.waitForTaskToken", "states:startExecution.sync:2"]
