@@ -1,6 +1,6 @@
 """What a Step Functions error's Cause says, in each shape AWS sends it.
 
-The shapes, as recorded from AWS (emulated_account/FIDELITY.md, "Step Functions"):
+The shapes, as recorded from AWS (LocalStack's AWS-validated Step Functions tests):
 
 * a function error: JSON with ``errorMessage`` (possibly empty), ``errorType``, ``stackTrace``;
 * a service error of a task: plain text, ``Function not found: ... (Service: AWSLambda; Status
