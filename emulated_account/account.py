@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from emulated_account import athena_sim, data, eventbridge_sim, rds_sim, runtime
+from emulated_account import athena_sim, data, eventbridge_sim, rds_sim, runtime, sfn_integrations, sns_sim
 from emulated_account import faults as fault_injection
 from emulated_account.clock import DEFAULT_START, VirtualClock
 from emulated_account.clock import installed as clock_installed
@@ -158,6 +158,8 @@ class EmulatedAccount:
         self.state_machine_arn = ""
         self.state_machine_arns: dict[str, str] = {}
         self.functions: dict[str, runtime.FunctionSpec] = {}
+        # Task parameters whose serialisation no AWS recording shows: each fails the run loudly.
+        self.unknown_parameter_forms: list[sfn_integrations.UnknownParameterForm] = []
 
     # -- lifecycle ------------------------------------------------------------------------------
     def __enter__(self) -> EmulatedAccount:
@@ -178,7 +180,8 @@ class EmulatedAccount:
             stack.callback(self._reset_clients)
             stack.callback(self._clients.clear)
             stack.enter_context(_shared_interpreter_clients())
-            stack.enter_context(_step_functions_integration_casing())
+            stack.enter_context(sfn_integrations.installed(self.unknown_parameter_forms.append))
+            stack.enter_context(sns_sim.installed())
             stack.enter_context(_interpreter_calls_attributed(self))
             stack.enter_context(_spent_task_tokens_refused())
             self._deploy()
@@ -289,7 +292,7 @@ class EmulatedAccount:
             )
         self.functions = {spec.logical_id: spec for spec in specs}
         self.runtime = runtime.LambdaRuntime(
-            self.clock, specs, self.fault_plan, self._library_paths, self.region, self._handler_output
+            self.clock, specs, self._library_paths, self.region, self._handler_output
         )
         machines = {machine.logical_id: machine for machine in t.state_machines()}
         # The export state machine: the template's only one, or the one named so beside the fleet's.
@@ -367,6 +370,9 @@ class EmulatedAccount:
                 raise TimeoutError(f"{execution_arn} still RUNNING after {timeout} s of real time (simulated {self.clock.elapsed():.0f} s)")
             time.sleep(pause)
             pause = min(pause * 1.5, 0.05)
+        if self.unknown_parameter_forms:
+            # The state machine may have caught the task's error: the emulated account must not.
+            raise self.unknown_parameter_forms[0]
         return self._result(execution_arn, described)
 
     def run(self, execution_input: Any, name: str | None = None, timeout: float = 120.0, state_machine: str = EXPORT_STATE_MACHINE) -> ExecutionResult:
@@ -565,51 +571,6 @@ def _spent_task_tokens_refused() -> Any:
             super().__init__(message)
 
     with mock.patch.object(models, "TaskTimedOut", TaskTimedOut), mock.patch.object(models, "TaskDoesNotExist", TaskDoesNotExist):
-        yield
-
-
-@contextlib.contextmanager
-def _step_functions_integration_casing() -> Any:
-    """Step Functions' optimized states:* integration speaks the API's PascalCase, both ways.
-
-    A definition passes ``StateMachineArn``, ``Input`` and ``Name`` to states:startExecution and
-    reads ``ExecutionArn`` and ``Output`` from its result. moto 5.2.5's interpreter (taken from
-    LocalStack) keeps the helpers that map these to botocore's member names and back, but its
-    ``_normalise_parameters``/``_normalise_response`` do nothing, so the real definition fails on
-    ``'StateMachineArn'``. Here they map through the service model's shapes again, for the
-    states:* integration only.
-    """
-    from unittest import mock
-
-    import botocore.session
-    from botocore import xform_name
-    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sfn import (
-        StateTaskServiceSfn,
-    )
-
-    session = botocore.session.get_session()
-    original_parameters = StateTaskServiceSfn._normalise_parameters
-
-    def operation(task: Any, boto_service_name: str | None, service_action_name: str | None) -> Any:
-        model = session.get_service_model(task._get_boto_service_name(boto_service_name))
-        action = task._get_boto_service_action(service_action_name)
-        [name] = [name for name in model.operation_names if xform_name(name) == action]
-        return model.operation_model(name)
-
-    def normalise_parameters(task: Any, parameters: dict, boto_service_name: str | None = None, service_action_name: str | None = None) -> None:
-        original_parameters(task, parameters, boto_service_name, service_action_name)
-        shape = operation(task, boto_service_name, service_action_name).input_shape
-        if shape is not None:
-            task._to_boto_request(parameters, shape)
-
-    def normalise_response(task: Any, response: Any, boto_service_name: str | None = None, service_action_name: str | None = None) -> None:
-        shape = operation(task, boto_service_name, service_action_name).output_shape
-        if shape is not None:
-            task._from_boto_response(response, shape)
-
-    with mock.patch.object(StateTaskServiceSfn, "_normalise_parameters", normalise_parameters), mock.patch.object(
-        StateTaskServiceSfn, "_normalise_response", normalise_response
-    ):
         yield
 
 

@@ -218,6 +218,8 @@ class CallRecorder:
 
 
 def make_client_error(client: Any, service: str, operation: str, code: str) -> Exception:
+    if service == "lambda":
+        code = code.removeprefix("Lambda.")  # Step Functions' name of a Lambda API error code
     wire, status = error_details(service, code)
     response = {
         "Error": {"Code": wire, "Message": f"Injected fault: {wire} on {service}:{operation}"},
@@ -238,8 +240,7 @@ def installed(plan: FaultPlan, recorder: CallRecorder, now: Any, api_call_second
             return original(self, operation_name, api_params)
         service = self.meta.service_model.service_name
         caller = current_caller()
-        from_interpreter = caller is None
-        if from_interpreter:
+        if caller is None:
             caller = interpreter_caller() or (STATE_MACHINE if (service, operation_name) == ("lambda", "Invoke") else None)
         record = None
         if caller is not None:
@@ -247,15 +248,14 @@ def installed(plan: FaultPlan, recorder: CallRecorder, now: Any, api_call_second
             recorder.add(record)
         if api_call_seconds and advance is not None:
             advance(api_call_seconds)
-        # The state machine's own Invoke faults are raised by the Lambda runtime, where Step
-        # Functions turns them into Lambda.<Code> errors as AWS does.
-        if not (from_interpreter and (service, operation_name) == ("lambda", "Invoke")):
-            fault = plan.take(service, operation_name, caller)
-            if fault is not None:
-                error = make_client_error(self, service, operation_name, fault.code)
-                if record is not None:
-                    record.error = error.response["Error"]["Code"]  # type: ignore[attr-defined]
-                raise error
+        # The state machine's Invoke faults too: the Lambda API refuses the call, and Step
+        # Functions names it Lambda.<Code> with a plain-text Cause (sfn_integrations).
+        fault = plan.take(service, operation_name, caller)
+        if fault is not None:
+            error = make_client_error(self, service, operation_name, fault.code)
+            if record is not None:
+                record.error = error.response["Error"]["Code"]  # type: ignore[attr-defined]
+            raise error
         try:
             return original(self, operation_name, api_params)
         except Exception as exc:

@@ -104,7 +104,6 @@ class LambdaRuntime:
         self,
         clock: VirtualClock,
         functions: Sequence[FunctionSpec],
-        fault_plan: faults.FaultPlan,
         library_paths: Sequence[Path] = (),
         region: str = "us-east-1",
         output: TextIO | None = None,
@@ -112,7 +111,6 @@ class LambdaRuntime:
     ) -> None:
         self.clock = clock
         self.functions = {spec.logical_id: spec for spec in functions}
-        self.fault_plan = fault_plan
         self.library_paths = [str(p) for p in library_paths]
         self.region = region
         self.output = output
@@ -136,12 +134,6 @@ class LambdaRuntime:
     def invoke(self, function_name: str, body: Any, response_headers: dict[str, str]) -> bytes:
         spec = self.resolve(function_name)
         assert spec is not None
-        if faults.current_caller() is None:
-            fault = self.fault_plan.take("lambda", "Invoke", faults.STATE_MACHINE)
-            if fault is not None:
-                code = fault.code if fault.code.startswith("Lambda.") else f"Lambda.{fault.code}"
-                response_headers["x-amz-function-error"] = "Unhandled"
-                return json.dumps({"errorType": code, "errorMessage": f"Injected fault: {fault.code} on lambda:Invoke of {spec.name}"}).encode()
         if isinstance(body, (bytes, bytearray)):
             body = body.decode("utf-8")
         event = json.loads(body) if body else {}

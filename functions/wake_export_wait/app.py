@@ -15,4 +15,8 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     logger.set_correlation_id(event.get("id"))
     result = export_events.wake_waits_for(event)
     metrics.add_metric(name="ExportWaitsWoken", unit=MetricUnit.Count, value=len(result["woken"]))
+    if result["unreadable"]:
+        metrics.add_metric(name="ExportWaitTokensUnreadable", unit=MetricUnit.Count, value=len(result["unreadable"]))
+        # Never counted as spent: the event fails, is retried, then kept in the dead-letter queue.
+        raise export_events.UnreadableWaitToken(f"unreadable wait tokens of export tasks {result['unreadable']}")
     return result

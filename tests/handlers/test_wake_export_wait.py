@@ -5,9 +5,9 @@ Waking a real waiting execution is covered by tests/scenarios/test_export_events
 
 from __future__ import annotations
 
-from typing import Any
-
+import json
 from collections.abc import Iterator
+from typing import Any
 
 import boto3
 import pytest
@@ -50,6 +50,12 @@ def export_task(aurora_cluster: str, environment: Any, context: object) -> dict[
     return start.lambda_handler({"job": job(), "snapshot": snapshot}, context)
 
 
+def stored_token(token: str, export_task_identifier: str) -> str:
+    """The body WaitForExport leaves, as Step Functions stores an object Body: its compact JSON text."""
+    fields = {"task_token": token, "export_task_identifier": export_task_identifier, "execution": "arn:aws:states:us-east-1:123456789012:execution:m:run"}
+    return json.dumps(fields, separators=(",", ":"))
+
+
 def finished(source_arn: str, event_id: str = "RDS-EVENT-0164") -> dict[str, Any]:
     return {
         "source": "aws.rds",
@@ -66,14 +72,14 @@ def test_an_export_nobody_waits_for_wakes_nothing(export_task: dict[str, Any], c
 
 def test_a_spent_token_is_refused_by_step_functions_and_skipped(export_task: dict[str, Any], context: object) -> None:
     key = naming.export_wait_token_key(PREFIX, export_task["export_task_identifier"])
-    boto3.client("s3").put_object(Bucket="export-bucket", Key=key, Body="a-token-of-a-wait-that-is-over")
+    boto3.client("s3").put_object(Bucket="export-bucket", Key=key, Body=stored_token("a-token-of-a-wait-that-is-over", export_task["export_task_identifier"]))
     result = wake.lambda_handler(finished(export_task["source_arn"]), context)
     assert result["spent"] == [export_task["export_task_identifier"]] and result["woken"] == []
 
 
 def test_tokens_of_another_stack_are_never_read(export_task: dict[str, Any], context: object) -> None:
     other = naming.export_wait_token_key("export-waits/another-stack/", export_task["export_task_identifier"])
-    boto3.client("s3").put_object(Bucket="export-bucket", Key=other, Body="another-stacks-token")
+    boto3.client("s3").put_object(Bucket="export-bucket", Key=other, Body=stored_token("another-stacks-token", export_task["export_task_identifier"]))
     result = wake.lambda_handler(finished(export_task["source_arn"]), context)
     assert result["not_waiting"] == [export_task["export_task_identifier"]]
 
@@ -122,7 +128,62 @@ def test_a_foreign_export_task_of_any_name_is_ignored_and_ours_is_still_woken(
         IamRoleArn=f"arn:aws:iam::{ACCOUNT}:role/other", KmsKeyId="other-key",
     )
     key = naming.export_wait_token_key(PREFIX, export_task["export_task_identifier"])
-    boto3.client("s3").put_object(Bucket="export-bucket", Key=key, Body="a-token-of-a-wait-that-is-over")
+    boto3.client("s3").put_object(Bucket="export-bucket", Key=key, Body=stored_token("a-token-of-a-wait-that-is-over", export_task["export_task_identifier"]))
     result = wake.lambda_handler(finished(export_task["source_arn"]), context)
     assert result["spent"] == [export_task["export_task_identifier"]]
     assert result["foreign"] == 1 and foreign not in str(result)
+
+
+@pytest.mark.parametrize(
+    ("body", "problem"),
+    [
+        # A bare token as AWS stores a string Body: JSON text, with its quotes. Sent as it is, Step
+        # Functions would answer InvalidToken and the wait would pass for spent.
+        (json.dumps("AQB8AAAAKgAAAAMAAAAAAAAAAb"), "is a JSON str"),
+        ("AQB8AAAAKgAAAAMAAAAAAAAAAb", "is not JSON text"),
+        ("", "is not JSON text"),
+        ("null", "is a JSON NoneType"),
+        (json.dumps({"task_token": "AQB8", "export_task_identifier": "x"}), "has the fields"),
+        (json.dumps({"task_token": "AQB8", "export_task_identifier": "x", "execution": "e", "extra": 1}), "has the fields"),
+        (json.dumps({"task_token": "", "export_task_identifier": "x", "execution": "e"}), "task_token must be"),
+        (json.dumps({"task_token": ["AQB8"], "export_task_identifier": "x", "execution": "e"}), "task_token must be"),
+    ],
+)
+def test_a_body_it_does_not_understand_fails_loudly_and_is_never_sent(
+    export_task: dict[str, Any], context: object, body: str, problem: str,
+    capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    identifier = export_task["export_task_identifier"]
+    body = body.replace('"x"', json.dumps(identifier))
+    boto3.client("s3").put_object(Bucket="export-bucket", Key=naming.export_wait_token_key(PREFIX, identifier), Body=body)
+    sent: list[str] = []
+    monkeypatch.setattr(export_events, "wake", sent.append)
+    with pytest.raises(export_events.UnreadableWaitToken, match=identifier):
+        wake.lambda_handler(finished(export_task["source_arn"]), context)
+    assert sent == []
+    [logged] = [r for r in caplog.records if r.getMessage() == "unreadable export wait token"]
+    assert problem in logged.cause and logged.levelname == "ERROR"
+    assert all("AQB8" not in str(r.__dict__) for r in caplog.records)  # the token is a credential: never logged
+    [metrics] = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    assert metrics["ExportWaitTokensUnreadable"] == [1.0]
+
+
+def test_a_token_object_naming_another_export_task_is_refused(
+    export_task: dict[str, Any], context: object, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A body under this task's key that claims another task's wait: a collision or a planted object.
+    identifier = export_task["export_task_identifier"]
+    key = naming.export_wait_token_key(PREFIX, identifier)
+    boto3.client("s3").put_object(Bucket="export-bucket", Key=key, Body=stored_token("AQB8", "another-export-task"))
+    with pytest.raises(export_events.UnreadableWaitToken, match=identifier):
+        wake.lambda_handler(finished(export_task["source_arn"]), context)
+    assert any("names another export task: 'another-export-task'" in getattr(r, "cause", "") for r in caplog.records)
+
+
+def test_the_token_fields_are_those_the_state_machine_writes() -> None:
+    from pathlib import Path
+
+    asl = json.loads((Path(__file__).resolve().parents[2] / "statemachine" / "export_to_data_lake.asl.json").read_text())
+    body = asl["States"]["WaitForExport"]["Parameters"]["Body"]
+    assert sorted(name.removesuffix(".$") for name in body) == sorted(export_events.WAIT_TOKEN_FIELDS)
+    assert body["task_token.$"] == "$$.Task.Token"

@@ -8,6 +8,7 @@ WakeExportWait handler, which hands the wait's task token back to the running ex
 from __future__ import annotations
 
 import io
+import json
 from typing import Any
 
 from moto.events.models import EventPattern
@@ -49,6 +50,26 @@ def test_a_delivered_event_ends_the_wait_within_its_delivery_delay() -> None:
     # Every wait but the last timed out at its poll interval; the last one was woken.
     assert wait_outcomes(woken)[-1] == "TaskSucceeded"
     assert set(wait_outcomes(woken)[:-1]) == {"TaskTimedOut"}
+
+
+def test_the_wait_leaves_a_token_object_stored_as_aws_stores_a_put_object_body() -> None:
+    # Step Functions' aws-sdk:s3:putObject stores Body as its JSON text (FIDELITY.md, Step Functions).
+    with EmulatedAccount(
+        export=ExportBehaviour(duration_seconds=EXPORT_SECONDS), export_events=EventDelivery(delay_seconds=5.0), handler_output=io.StringIO()
+    ) as account:
+        result = account.run(INPUT)
+        s3 = account.client("s3")
+        [key] = [o["Key"] for o in s3.list_objects_v2(Bucket=account.bucket, Prefix="export-waits/")["Contents"]]
+        stored = s3.get_object(Bucket=account.bucket, Key=key)
+        body = stored["Body"].read()
+    [task] = result.export_tasks
+    assert result.status == "SUCCEEDED", result.cause
+    assert key.endswith("/" + task["id"])
+    assert stored["ContentType"] == "text/plain; charset=UTF-8"
+    token = json.loads(body)
+    assert set(token) == {"task_token", "export_task_identifier", "execution"}
+    assert token["export_task_identifier"] == task["id"] and token["execution"] == result.execution_arn
+    assert body == json.dumps(token, separators=(",", ":")).encode()  # compact, as recorded
 
 
 def test_without_events_the_polls_notice_the_end_with_no_more_transitions() -> None:
@@ -177,7 +198,6 @@ class _Task:
 
 
 def test_the_sample_event_is_what_the_emulated_rds_sends_and_the_rule_takes() -> None:
-    import json
     from pathlib import Path
 
     sample = json.loads((Path(__file__).resolve().parents[2] / "events" / "functions" / "wake_export_wait.json").read_text())

@@ -155,7 +155,7 @@ def test_every_function_sample_event_is_what_its_handler_takes() -> None:
         # RDS's event for that export: the task is found by its source, and no wait of a run holds a token.
         woken = _invoke(account, "WakeExportWaitFunction", _event("wake_export_wait"))
         assert woken == {"event_id": "RDS-EVENT-0164", "source_arn": export["source_arn"], "woken": [], "spent": [],
-                         "not_waiting": [export["export_task_identifier"]], "foreign": 0}
+                         "not_waiting": [export["export_task_identifier"]], "foreign": 0, "unreadable": []}
 
         athena = _invoke(account, "CreateAthenaTablesFunction", _event("create_athena_tables"))
         assert athena["tables_created"] > 0 and athena["plan_key"]

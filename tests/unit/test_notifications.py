@@ -78,7 +78,7 @@ def test_success_with_skipped_tables_is_partial_and_lists_them() -> None:
 def test_cause_text_keeps_plain_text_and_unwraps_lambda_errors() -> None:
     assert notifications.cause_text("plain") == "plain"
     assert notifications.cause_text(json.dumps({"errorMessage": "inner"})) == "inner"
-    assert notifications.cause_text(None) == ""
+    assert notifications.cause_text(None) == "no cause given"
 
 
 # --- subjects --------------------------------------------------------------------------------

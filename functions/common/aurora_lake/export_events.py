@@ -21,12 +21,20 @@ RDS events are best effort. What each case costs:
   run of this stack could have given (too long, other characters) is skipped
   without a look.
 
+The wait leaves a JSON object (``task_token``, ``export_task_identifier``,
+``execution``): Step Functions' ``aws-sdk:s3:putObject`` stores a Body as its
+JSON text, so even a bare token string would be stored with its quotes. A body
+that is not exactly that object, or names another export task, is never sent
+to Step Functions: it is logged (never its token), counted, and the event fails.
+
 Anything else (access denied, a throttled or broken service) raises: Lambda
 retries the event and then keeps it in the dead-letter queue.
 """
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -34,6 +42,7 @@ from botocore.exceptions import ClientError
 from aurora_lake import naming, settings
 from aurora_lake.clients import client
 from aurora_lake.errors import error_code
+from aurora_lake.observability import logger
 
 # RDS-EVENT ids of an export's end (Aurora user guide, "Amazon RDS event categories and event
 # messages"): of a cluster snapshot export (DB cluster snapshot events) and of a direct export of
@@ -48,8 +57,42 @@ SPENT_TOKEN_CODES = frozenset({"TaskTimedOut", "TaskDoesNotExist", "InvalidToken
 WAKE_OUTPUT = "{}"
 
 
+# The fields of the object WaitForExport leaves (its Parameters.Body in the state machine).
+WAIT_TOKEN_FIELDS = ("task_token", "export_task_identifier", "execution")
+
+
 class UnexpectedExportEvent(ValueError):
     """The event is not an RDS export-finished event (the rule should never deliver one)."""
+
+
+class UnreadableWaitToken(ValueError):
+    """A body under a wait's key that is not the object WaitForExport leaves."""
+
+
+@dataclass(frozen=True)
+class WaitToken:
+    task_token: str
+    export_task_identifier: str
+    execution: str
+
+
+def read_wait_token(body: bytes, export_task_identifier: str) -> WaitToken:
+    """The wait's token object from the stored body (JSON text); the message never holds the token."""
+    what = f"the wait token of export task {export_task_identifier} ({len(body)} bytes)"
+    try:
+        parsed = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as error:
+        raise UnreadableWaitToken(f"{what} is not JSON text: {type(error).__name__}") from None
+    if not isinstance(parsed, dict):
+        raise UnreadableWaitToken(f"{what} is a JSON {type(parsed).__name__}, not an object with {', '.join(WAIT_TOKEN_FIELDS)}")
+    if sorted(parsed) != sorted(WAIT_TOKEN_FIELDS):
+        raise UnreadableWaitToken(f"{what} has the fields {sorted(parsed)[:10]}, not {', '.join(WAIT_TOKEN_FIELDS)}")
+    empty = [name for name in WAIT_TOKEN_FIELDS if not isinstance(parsed[name], str) or not parsed[name]]
+    if empty:
+        raise UnreadableWaitToken(f"{what}: {', '.join(empty)} must be non-empty strings")
+    if parsed["export_task_identifier"] != export_task_identifier:
+        raise UnreadableWaitToken(f"{what} names another export task: {parsed['export_task_identifier'][:80]!r}")
+    return WaitToken(**parsed)
 
 
 def finished_source_arn(event: dict[str, Any]) -> str:
@@ -86,15 +129,15 @@ def is_ours_possibly(identifier: Any) -> bool:
     return isinstance(identifier, str) and not naming.identifier_problems(identifier, naming.EXPORT_TASK_IDENTIFIER_MAX_LENGTH)
 
 
-def waiting_token(bucket: str, key: str) -> str | None:
-    """The task token a wait left at ``key``, or None when no run of this stack waits there."""
+def waiting_token(bucket: str, key: str, export_task_identifier: str) -> WaitToken | None:
+    """The token a wait left at ``key``, or None when no run of this stack waits there."""
     try:
         found = client("s3").get_object(Bucket=bucket, Key=key)
     except ClientError as error:
         if error_code(error) in {"NoSuchKey", "404"}:
             return None
         raise
-    return found["Body"].read().decode("utf-8")
+    return read_wait_token(found["Body"].read(), export_task_identifier)
 
 
 def wake(token: str) -> bool:
@@ -117,14 +160,23 @@ def wake_waits_for(event: dict[str, Any]) -> dict[str, Any]:
     spent: list[str] = []
     not_waiting: list[str] = []
     foreign = 0
+    unreadable: list[str] = []
     for identifier in export_tasks_of(source_arn):
         if not is_ours_possibly(identifier):
             foreign += 1  # no run of this stack names a task so: nothing of ours waits for it
             continue
-        token = waiting_token(bucket, naming.export_wait_token_key(prefix, identifier))
+        key = naming.export_wait_token_key(prefix, identifier)
+        try:
+            token = waiting_token(bucket, key, identifier)
+        except UnreadableWaitToken as error:
+            # The other waits are still woken; the caller fails the event afterwards.
+            logger.error("unreadable export wait token", extra={"key": key, "cause": str(error)})
+            unreadable.append(identifier)
+            continue
         if token is None:
             not_waiting.append(identifier)
-        elif wake(token):
+        elif wake(token.task_token):
+            logger.info("export wait woken", extra={"export_task_identifier": identifier, "execution": token.execution})
             woken.append(identifier)
         else:
             spent.append(identifier)
@@ -135,4 +187,5 @@ def wake_waits_for(event: dict[str, Any]) -> dict[str, Any]:
         "spent": spent,
         "not_waiting": not_waiting,
         "foreign": foreign,
+        "unreadable": unreadable,
     }

@@ -16,13 +16,13 @@ the stack generated.
 
 from __future__ import annotations
 
-import json
 import re
 import unicodedata
 from datetime import datetime, timezone
 from typing import Any
 
 from aurora_lake.exports import warning_summary
+from aurora_lake.failure_causes import cause_text
 from aurora_lake.naming import CLUSTER_IDENTIFIER_MAX_LENGTH, EXPORT_TASK_IDENTIFIER_MAX_LENGTH, identifier_problems
 from aurora_lake.runbook import advice_for
 
@@ -114,19 +114,6 @@ def console_link(execution_arn: str | None, region: str | None = None) -> str | 
     if not region or not domain:
         return None
     return f"https://{region}.{domain}/states/home?region={region}#/v2/executions/details/{execution_arn}"
-
-
-def cause_text(cause: Any) -> str:
-    """A Lambda error's Cause is JSON with errorMessage; anything else is kept as is."""
-    if isinstance(cause, str):
-        try:
-            parsed = json.loads(cause)
-        except ValueError:
-            return cause
-        if isinstance(parsed, dict) and "errorMessage" in parsed:
-            return str(parsed["errorMessage"])
-        return cause
-    return json.dumps(cause) if cause is not None else ""
 
 
 def _duration(seconds: float | None) -> str:
