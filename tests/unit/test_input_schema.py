@@ -67,9 +67,13 @@ BAD_INPUTS: list[tuple[str, object, str, str, bool]] = [
     ("top: float", 4.5, "input", "got number", True),
     ("top: boolean", True, "input", "got boolean", True),
     ("top: null", None, "input", "got null", True),
-    ("no source", {}, "input", "neither was given", True),
-    ("no source, only options", {"export_only": ["mydb"]}, "input", "neither was given", True),
-    ("both sources", {"cluster_identifier": CLUSTER, "snapshot_arn": ARN}, "input", "not both", True),
+    ("no source", {}, "input", "none was given", True),
+    ("no source, only options", {"export_only": ["mydb"]}, "input", "none was given", True),
+    ("both sources", {"cluster_identifier": CLUSTER, "snapshot_arn": ARN}, "input", "not cluster_identifier and snapshot_arn", True),
+    ("cluster and instance", {"cluster_identifier": CLUSTER, "db_instance_identifier": "orders-db"}, "input", "not cluster_identifier and db_instance_identifier", True),
+    ("instance: bad identifier", {"db_instance_identifier": "orders_db"}, "db_instance_identifier", "found '_'", True),
+    ("instance: exported directly", {"db_instance_identifier": "orders-db", "export_cluster_directly": True}, "export_cluster_directly", "only from a snapshot", True),
+    ("backup: RDS job with a cluster snapshot", {"aws_backup_job": {"resourceType": "RDS", "state": "COMPLETED", "recoveryPointArn": ARN}}, "aws_backup_job.recoveryPointArn", "is not a snapshot ARN", True),
     # unknown keys
     ("typo export_onyl", c(export_onyl=["mydb.users"]), "export_onyl", "did you mean export_only?", True),
     ("camelCase key", {"clusterIdentifier": CLUSTER}, "clusterIdentifier", "did you mean cluster_identifier?", False),
@@ -107,9 +111,9 @@ BAD_INPUTS: list[tuple[str, object, str, str, bool]] = [
     ("arn: service ec2", {"snapshot_arn": ARN.replace(":rds:", ":ec2:")}, "snapshot_arn", "service \"ec2\" is not rds", True),
     ("arn: other Region", {"snapshot_arn": ARN.replace(REGION, "eu-west-1")}, "snapshot_arn", "Region \"eu-west-1\" is not this deployment's", True),
     ("arn: other account", {"snapshot_arn": ARN.replace(ACCOUNT, "210987654321")}, "snapshot_arn", "account \"210987654321\" is not", True),
-    ("arn: instance snapshot", {"snapshot_arn": f"{ARN_HEAD}:snapshot:my-snapshot"}, "snapshot_arn", "only Aurora cluster snapshots", True),
-    ("arn: cluster, not snapshot", {"snapshot_arn": f"{ARN_HEAD}:cluster:{CLUSTER}"}, "snapshot_arn", "resource type \"cluster\" is not cluster-snapshot", True),
-    ("arn: slash separator", {"snapshot_arn": f"{ARN_HEAD}:cluster-snapshot/snap"}, "snapshot_arn", "is not cluster-snapshot", True),
+    ("arn: instance, not snapshot", {"snapshot_arn": f"{ARN_HEAD}:db:orders-db"}, "snapshot_arn", "resource type \"db\" is neither cluster-snapshot nor snapshot", True),
+    ("arn: cluster, not snapshot", {"snapshot_arn": f"{ARN_HEAD}:cluster:{CLUSTER}"}, "snapshot_arn", "resource type \"cluster\" is neither cluster-snapshot nor snapshot", True),
+    ("arn: slash separator", {"snapshot_arn": f"{ARN_HEAD}:cluster-snapshot/snap"}, "snapshot_arn", "is neither cluster-snapshot nor snapshot", True),
     ("arn: no name", {"snapshot_arn": f"{ARN_HEAD}:cluster-snapshot"}, "snapshot_arn", "has no snapshot name", True),
     ("arn: empty name", {"snapshot_arn": f"{ARN_HEAD}:cluster-snapshot:"}, "snapshot_arn", "has no snapshot name", True),
     ("arn: name with underscore", {"snapshot_arn": f"{ARN_HEAD}:cluster-snapshot:my_snap"}, "snapshot_arn", "snapshot name may contain only", True),
@@ -194,7 +198,7 @@ def test_the_table_covers_enough_malformed_inputs() -> None:
 def test_every_problem_of_an_input_with_several_mistakes_is_listed() -> None:
     raw = {
         "cluster_identifier": "1bad_cluster",
-        "snapshot_arn": f"arn:aws:ec2:eu-west-1:{ACCOUNT}:snapshot:x",
+        "snapshot_arn": f"arn:aws:ec2:eu-west-1:{ACCOUNT}:image:x",
         "export_onyl": ["mydb"],
         "export_only": ["ok.table", "bad-name", "ok.table"],
         "s3_prefix": "/a:b",
@@ -204,12 +208,12 @@ def test_every_problem_of_an_input_with_several_mistakes_is_listed() -> None:
     problems = problems_of(raw)
     found = {(p.field, fragment) for p in problems for fragment in _FRAGMENTS if fragment in p.reason}
     assert found == {
-        ("input", "not both"),
+        ("input", "not cluster_identifier and snapshot_arn"),
         ("cluster_identifier", "must begin with a letter"),
         ("cluster_identifier", "found '_'"),
         ("snapshot_arn", "service \"ec2\""),
         ("snapshot_arn", "Region \"eu-west-1\""),
-        ("snapshot_arn", "only Aurora cluster snapshots"),
+        ("snapshot_arn", "neither cluster-snapshot nor snapshot"),
         ("export_onyl", "did you mean export_only?"),
         ("export_only[1]", "found '-'"),
         ("export_only[2]", "duplicates export_only[0]"),
@@ -226,12 +230,12 @@ def test_every_problem_of_an_input_with_several_mistakes_is_listed() -> None:
 
 
 _FRAGMENTS = (
-    "not both",
+    "not cluster_identifier and snapshot_arn",
     "must begin with a letter",
     "found '_'",
     "service \"ec2\"",
     "Region \"eu-west-1\"",
-    "only Aurora cluster snapshots",
+    "neither cluster-snapshot nor snapshot",
     "did you mean export_only?",
     "found '-'",
     "duplicates export_only[0]",
@@ -267,7 +271,10 @@ def test_booleans_are_not_accepted_as_numbers_nor_numbers_as_booleans() -> None:
 
 JOB_KEYS = {
     "snapshot_mode",
+    "source_kind",
+    "source_identifier",
     "cluster_identifier",
+    "db_instance_identifier",
     "snapshot_arn",
     "snapshot_identifier",
     "export_only",
@@ -280,7 +287,10 @@ def test_new_snapshot_with_defaults() -> None:
     job = validate({"cluster_identifier": CLUSTER})
     assert job == {
         "snapshot_mode": "create",
+        "source_kind": "cluster",
+        "source_identifier": CLUSTER,
         "cluster_identifier": CLUSTER,
+        "db_instance_identifier": None,
         "snapshot_arn": None,
         "snapshot_identifier": None,
         "export_only": None,
@@ -337,7 +347,10 @@ def test_existing_manual_snapshot() -> None:
     job = validate(s(s3_prefix="daily/"))
     assert job == {
         "snapshot_mode": "existing",
+        "source_kind": "cluster",
+        "source_identifier": None,
         "cluster_identifier": None,
+        "db_instance_identifier": None,
         "snapshot_arn": ARN,
         "snapshot_identifier": "my-snapshot",
         "export_only": None,

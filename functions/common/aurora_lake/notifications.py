@@ -114,10 +114,18 @@ def _cluster(state: dict[str, Any]) -> str | None:
     snapshot = state.get("snapshot") or {}
     raw = state.get("input") if isinstance(state.get("input"), dict) else state
     return (
-        job.get("cluster_identifier")
+        job.get("source_identifier")
+        or job.get("cluster_identifier")
+        or snapshot.get("source_identifier")
         or snapshot.get("source_cluster_identifier")
-        or (raw.get("cluster_identifier") if isinstance(raw.get("cluster_identifier"), str) else None)
+        or next((raw[key] for key in ("cluster_identifier", "db_instance_identifier") if isinstance(raw.get(key), str)), None)
     )
+
+
+def _source_label(state: dict[str, Any]) -> str:
+    """``Cluster:`` or ``DB instance:``, after the kind of source the run exported."""
+    kind = (state.get("snapshot") or {}).get("source_kind") or (state.get("job") or {}).get("source_kind")
+    return "DB instance:" if kind == "instance" else "Cluster:"
 
 
 def _execution(state: dict[str, Any]) -> tuple[str | None, str | None]:
@@ -168,7 +176,7 @@ def success_message(state: dict[str, Any], now: float, workgroup: str) -> dict[s
         headline,
         "",
         f"Status:        {status}",
-        f"Cluster:       {cluster}",
+        f"{_source_label(state):<15}{cluster}",
         _source_line(snapshot),
         f"Export task:   {export_id}",
         f"Started:       {_utc(job.get('started_epoch')) or 'unknown'}",
@@ -246,7 +254,7 @@ def failure_message(state: dict[str, Any], now: float | None = None) -> dict[str
 
 
 def fleet_message(state: dict[str, Any], now: float) -> dict[str, Any]:
-    """The one summary of a fleet run: every cluster with its outcome and its tables or its error."""
+    """The one summary of a fleet run: every cluster and DB instance with its outcome and its tables or its error."""
     from aurora_lake import fleet  # the single-cluster notifications do not need it
 
     result = fleet.summary(state.get("clusters") or [])
@@ -254,17 +262,18 @@ def fleet_message(state: dict[str, Any], now: float) -> dict[str, Any]:
     outcomes = result["clusters"]
     exported = [o for o in outcomes if o["outcome"] in (fleet.SUCCEEDED, fleet.PARTIAL)]
     lines = [
-        f"Fleet export of {len(outcomes)} clusters: {len(exported)} exported, {result['failed']} did not."
+        f"Fleet export of {len(outcomes)} sources: {len(exported)} exported, {result['failed']} did not."
         if result["failed"]
-        else f"Fleet export of {len(outcomes)} clusters: every cluster exported.",
+        else f"Fleet export of {len(outcomes)} sources: every source exported.",
         "",
         f"Status:       {result['status']}",
         f"Started:      {_utc(fleet_job.get('started_epoch')) or 'unknown'}",
-        f"Concurrency:  at most {fleet_job.get('max_concurrency')} clusters at once",
+        f"Concurrency:  at most {fleet_job.get('max_concurrency')} sources at once",
         "",
     ]
     for o in outcomes:
-        lines.append(f"{o['outcome']:<9} {o['cluster_identifier']}")
+        kind = "DB instance " if o.get("source_kind") == "instance" else ""
+        lines.append(f"{o['outcome']:<9} {kind}{o['source_identifier']}")
         if o["outcome"] in (fleet.SUCCEEDED, fleet.PARTIAL):
             lines.append(f"          {o.get('tables_created', 0)} tables queryable, {o.get('tables_skipped', 0)} skipped; export task {o.get('export_task')}")
             lines.append(f"          source {o.get('source_arn')}")
