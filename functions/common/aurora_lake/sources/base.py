@@ -16,7 +16,12 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from aurora_lake import naming
+from aurora_lake.clients import client
 from aurora_lake.errors import WorkflowError, error_code
+
+
+# DescribeDB(Cluster)Snapshots' SnapshotType of AWS Backup recovery points (DescribeDBSnapshots reference).
+AWS_BACKUP_SNAPSHOT_TYPE = "awsbackup"
 
 
 @dataclass(frozen=True)
@@ -33,6 +38,34 @@ class SnapshotDescription:
     percent_progress: int
     created_at: dt.datetime | None
     storage_type: str | None = None
+
+
+@dataclass(frozen=True)
+class RdsNames:
+    """How RDS names the calls, parameters and fields of one kind's snapshots (botocore's model)."""
+
+    describe: str  # client method, e.g. describe_db_cluster_snapshots
+    create: str
+    delete: str
+    source_parameter: str  # e.g. DBClusterIdentifier
+    snapshot_parameter: str  # e.g. DBClusterSnapshotIdentifier
+    snapshot_list: str  # the Describe response's list, e.g. DBClusterSnapshots
+    snapshot_record: str  # the Create response's record, e.g. DBClusterSnapshot
+    snapshot_arn: str  # e.g. DBClusterSnapshotArn
+
+    def description(self, record: dict[str, Any]) -> SnapshotDescription:
+        return SnapshotDescription(
+            arn=record[self.snapshot_arn],
+            identifier=record[self.snapshot_parameter],
+            source_identifier=record.get(self.source_parameter),
+            engine=record.get("Engine"),
+            engine_version=record.get("EngineVersion"),
+            snapshot_type=record.get("SnapshotType"),
+            status=str(record.get("Status", "")).lower(),
+            percent_progress=int(record.get("PercentProgress") or 0),
+            created_at=record.get("SnapshotCreateTime"),
+            storage_type=record.get("StorageType"),
+        )
 
 
 class Source:
@@ -66,21 +99,36 @@ class Source:
         raise NotImplementedError(f"a {self.label} cannot be exported without a snapshot")
 
     # -- snapshots --------------------------------------------------------------------------
+    def snapshot_type_for(self, snapshot_identifier: str) -> str | None:
+        """The SnapshotType RDS needs to find a snapshot by this name (None: not needed)."""
+        return "automated" if snapshot_identifier.startswith(naming.AUTOMATED_SNAPSHOT_PREFIX) else None
+
     def describe_snapshot(self, snapshot_identifier: str) -> SnapshotDescription | None:
         """The snapshot, or None when RDS knows none of that name."""
-        raise NotImplementedError
+        snapshot_type = self.snapshot_type_for(snapshot_identifier)
+        return self._describe(snapshot_identifier, {"SnapshotType": snapshot_type} if snapshot_type else {})
+
+    def _describe(self, snapshot_identifier: str, extra: dict[str, str]) -> SnapshotDescription | None:
+        describe = getattr(client("rds"), self.rds.describe)
+        found = self._ignore_not_found(describe, **{self.rds.snapshot_parameter: snapshot_identifier}, **extra)
+        records = (found or {}).get(self.rds.snapshot_list, [])
+        return self.rds.description(records[0]) if records else None
 
     def create_snapshot(self, source_identifier: str, snapshot_identifier: str, tags: list[dict[str, str]]) -> SnapshotDescription:
         """Take a manual snapshot; raises RDS's ClientError (the caller adopts an existing one)."""
-        raise NotImplementedError
+        create = getattr(client("rds"), self.rds.create)
+        created = create(**{self.rds.source_parameter: source_identifier, self.rds.snapshot_parameter: snapshot_identifier}, Tags=tags)
+        return self.rds.description(created[self.rds.snapshot_record])
 
     def automated_snapshots(self, source_identifier: str) -> list[SnapshotDescription]:
         """Every automated snapshot of the source."""
-        raise NotImplementedError
+        pages = client("rds").get_paginator(self.rds.describe).paginate(**{self.rds.source_parameter: source_identifier}, SnapshotType="automated")
+        return [self.rds.description(record) for page in pages for record in page.get(self.rds.snapshot_list, [])]
 
     def delete_snapshot(self, snapshot_identifier: str) -> bool:
         """Delete the snapshot; False when it was already gone."""
-        raise NotImplementedError
+        delete = getattr(client("rds"), self.rds.delete)
+        return self._ignore_not_found(delete, **{self.rds.snapshot_parameter: snapshot_identifier}) is not None
 
     def newest_automated_snapshot(self, source_identifier: str) -> SnapshotDescription | None:
         available = [s for s in self.automated_snapshots(source_identifier) if s.status == "available" and s.created_at]
@@ -95,6 +143,7 @@ class Source:
         )
 
     not_found_error: tuple[str, str]  # (wire code, operation)
+    rds: RdsNames
 
     # -- what can be exported ----------------------------------------------------------------
     def refuse_unexportable_source(self, source_identifier: str) -> None:

@@ -2,29 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from aurora_lake import naming
-from aurora_lake.clients import client
 from aurora_lake.errors import ClusterNotAllowed
-from aurora_lake.sources.base import SnapshotDescription, Source
+from aurora_lake.sources.base import AWS_BACKUP_SNAPSHOT_TYPE, RdsNames, SnapshotDescription, Source
 
-AWS_BACKUP_SNAPSHOT_TYPE = "awsbackup"
-
-
-def describe_cluster_snapshot(description: dict[str, Any]) -> SnapshotDescription:
-    return SnapshotDescription(
-        arn=description["DBClusterSnapshotArn"],
-        identifier=description["DBClusterSnapshotIdentifier"],
-        source_identifier=description.get("DBClusterIdentifier"),
-        engine=description.get("Engine"),
-        engine_version=description.get("EngineVersion"),
-        snapshot_type=description.get("SnapshotType"),
-        status=str(description.get("Status", "")).lower(),
-        percent_progress=int(description.get("PercentProgress") or 0),
-        created_at=description.get("SnapshotCreateTime"),
-        storage_type=description.get("StorageType"),
-    )
 
 
 class ClusterSource(Source):
@@ -41,15 +22,22 @@ class ClusterSource(Source):
     not_found_error = ("DBClusterSnapshotNotFoundFault", "DescribeDBClusterSnapshots")
     exports_directly = True
     not_allowed_error = ClusterNotAllowed
+    rds = RdsNames(
+        describe="describe_db_cluster_snapshots",
+        create="create_db_cluster_snapshot",
+        delete="delete_db_cluster_snapshot",
+        source_parameter="DBClusterIdentifier",
+        snapshot_parameter="DBClusterSnapshotIdentifier",
+        snapshot_list="DBClusterSnapshots",
+        snapshot_record="DBClusterSnapshot",
+        snapshot_arn="DBClusterSnapshotArn",
+    )
 
     def export_source_arn(self, partition: str, region: str, account: str, identifier: str) -> str:
         return naming.cluster_arn(partition, region, account, identifier)
 
     def describe_snapshot(self, snapshot_identifier: str) -> SnapshotDescription | None:
-        # RDS finds an automated snapshot by name only when its type is given too.
-        if snapshot_identifier.startswith(naming.AUTOMATED_SNAPSHOT_PREFIX):
-            return self._describe(snapshot_identifier, {"SnapshotType": "automated"})
-        found = self._describe(snapshot_identifier, {})
+        found = super().describe_snapshot(snapshot_identifier)
         if found is None and snapshot_identifier.startswith(naming.AWS_BACKUP_SNAPSHOT_PREFIX):
             # UNCONFIRMED: whether RDS lists an AWS Backup recovery point of a cluster without its
             # type, and whether "awsbackup" is accepted here (the DescribeDBSnapshots reference says
@@ -57,29 +45,6 @@ class ClusterSource(Source):
             # if the type is refused, it fails with RDS's own error.
             found = self._describe(snapshot_identifier, {"SnapshotType": AWS_BACKUP_SNAPSHOT_TYPE})
         return found
-
-    def _describe(self, identifier: str, extra: dict[str, str]) -> SnapshotDescription | None:
-        found = self._ignore_not_found(client("rds").describe_db_cluster_snapshots, DBClusterSnapshotIdentifier=identifier, **extra)
-        snapshots = (found or {}).get("DBClusterSnapshots", [])
-        return describe_cluster_snapshot(snapshots[0]) if snapshots else None
-
-    def create_snapshot(self, source_identifier: str, snapshot_identifier: str, tags: list[dict[str, str]]) -> SnapshotDescription:
-        created = client("rds").create_db_cluster_snapshot(
-            DBClusterIdentifier=source_identifier, DBClusterSnapshotIdentifier=snapshot_identifier, Tags=tags
-        )
-        return describe_cluster_snapshot(created["DBClusterSnapshot"])
-
-    def automated_snapshots(self, source_identifier: str) -> list[SnapshotDescription]:
-        paginator = client("rds").get_paginator("describe_db_cluster_snapshots")
-        return [
-            describe_cluster_snapshot(snapshot)
-            for page in paginator.paginate(DBClusterIdentifier=source_identifier, SnapshotType="automated")
-            for snapshot in page.get("DBClusterSnapshots", [])
-        ]
-
-    def delete_snapshot(self, snapshot_identifier: str) -> bool:
-        deleted = self._ignore_not_found(client("rds").delete_db_cluster_snapshot, DBClusterSnapshotIdentifier=snapshot_identifier)
-        return deleted is not None
 
 
 CLUSTER = ClusterSource()

@@ -11,16 +11,14 @@ creates anything, naming the engine, version or storage type.
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from botocore.exceptions import ClientError
 
 from aurora_lake import naming
 from aurora_lake.clients import client
 from aurora_lake.errors import DBInstanceNotAllowed, SourceCannotExport, error_code
-from aurora_lake.sources.base import SnapshotDescription, Source
+from aurora_lake.sources.base import AWS_BACKUP_SNAPSHOT_TYPE, RdsNames, SnapshotDescription, Source
 
-AWS_BACKUP_SNAPSHOT_TYPE = "awsbackup"
 EXPORTABLE_ENGINES = ("mariadb", "mysql", "postgres")
 # Oldest exportable version of each major version; a major version not listed is exportable when
 # it is newer than every listed one ("and higher" in the guide's table) and refused when older.
@@ -35,21 +33,6 @@ _POSTGRES_9_6_EXCEPTION = ((9, 6, 6), (9, 6, 9))
 MAGNETIC_STORAGE = "standard"
 _VERSION = re.compile(r"^(\d+)(?:\.(\d+))?(?:\.(\d+))?")
 INSTANCE_NOT_FOUND_CODES = frozenset({"DBInstanceNotFound", "DBInstanceNotFoundFault"})
-
-
-def describe_db_snapshot(description: dict[str, Any]) -> SnapshotDescription:
-    return SnapshotDescription(
-        arn=description["DBSnapshotArn"],
-        identifier=description["DBSnapshotIdentifier"],
-        source_identifier=description.get("DBInstanceIdentifier"),
-        engine=description.get("Engine"),
-        engine_version=description.get("EngineVersion"),
-        snapshot_type=description.get("SnapshotType"),
-        status=str(description.get("Status", "")).lower(),
-        percent_progress=int(description.get("PercentProgress") or 0),
-        created_at=description.get("SnapshotCreateTime"),
-        storage_type=description.get("StorageType"),
-    )
 
 
 def export_refusal(engine: object, version: object, storage_type: object = None) -> str | None:
@@ -94,34 +77,23 @@ class InstanceSource(Source):
     snapshot_exists_codes = frozenset({"DBSnapshotAlreadyExists", "DBSnapshotAlreadyExistsFault"})
     not_found_error = ("DBSnapshotNotFound", "DescribeDBSnapshots")
     not_allowed_error = DBInstanceNotAllowed
+    rds = RdsNames(
+        describe="describe_db_snapshots",
+        create="create_db_snapshot",
+        delete="delete_db_snapshot",
+        source_parameter="DBInstanceIdentifier",
+        snapshot_parameter="DBSnapshotIdentifier",
+        snapshot_list="DBSnapshots",
+        snapshot_record="DBSnapshot",
+        snapshot_arn="DBSnapshotArn",
+    )
 
-    def describe_snapshot(self, snapshot_identifier: str) -> SnapshotDescription | None:
+    def snapshot_type_for(self, snapshot_identifier: str) -> str | None:
         # Without SnapshotType, DescribeDBSnapshots lists manual and automated snapshots only;
         # AWS Backup's need SnapshotType awsbackup (DescribeDBSnapshots reference).
-        extra: dict[str, str] = {}
-        if snapshot_identifier.startswith(naming.AUTOMATED_SNAPSHOT_PREFIX):
-            extra = {"SnapshotType": "automated"}
-        elif snapshot_identifier.startswith(naming.AWS_BACKUP_SNAPSHOT_PREFIX):
-            extra = {"SnapshotType": AWS_BACKUP_SNAPSHOT_TYPE}
-        found = self._ignore_not_found(client("rds").describe_db_snapshots, DBSnapshotIdentifier=snapshot_identifier, **extra)
-        snapshots = (found or {}).get("DBSnapshots", [])
-        return describe_db_snapshot(snapshots[0]) if snapshots else None
-
-    def create_snapshot(self, source_identifier: str, snapshot_identifier: str, tags: list[dict[str, str]]) -> SnapshotDescription:
-        created = client("rds").create_db_snapshot(DBInstanceIdentifier=source_identifier, DBSnapshotIdentifier=snapshot_identifier, Tags=tags)
-        return describe_db_snapshot(created["DBSnapshot"])
-
-    def automated_snapshots(self, source_identifier: str) -> list[SnapshotDescription]:
-        paginator = client("rds").get_paginator("describe_db_snapshots")
-        return [
-            describe_db_snapshot(snapshot)
-            for page in paginator.paginate(DBInstanceIdentifier=source_identifier, SnapshotType="automated")
-            for snapshot in page.get("DBSnapshots", [])
-        ]
-
-    def delete_snapshot(self, snapshot_identifier: str) -> bool:
-        deleted = self._ignore_not_found(client("rds").delete_db_snapshot, DBSnapshotIdentifier=snapshot_identifier)
-        return deleted is not None
+        if snapshot_identifier.startswith(naming.AWS_BACKUP_SNAPSHOT_PREFIX):
+            return AWS_BACKUP_SNAPSHOT_TYPE
+        return super().snapshot_type_for(snapshot_identifier)
 
     def refuse_unexportable_source(self, source_identifier: str) -> None:
         try:
