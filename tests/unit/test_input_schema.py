@@ -14,6 +14,7 @@ _COMMON = str(Path(__file__).resolve().parents[2] / "functions" / "common")
 if _COMMON not in sys.path:
     sys.path.insert(0, _COMMON)
 
+from aurora_lake import errors  # noqa: E402
 from aurora_lake.errors import ClusterNotAllowed, InvalidInput  # noqa: E402
 from aurora_lake.input_schema import MAX_LISTED_PROBLEMS, Problem, validate_execution_input  # noqa: E402
 
@@ -446,3 +447,65 @@ def test_schema_imports_only_the_standard_library() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env={"PYTHONPATH": _COMMON})
     assert out.stdout.strip() == "[]"
+
+
+# --- RDS DB instances ---------------------------------------------------------------
+
+
+def _instance(raw: object, clusters: frozenset[str] | None = None, instances: frozenset[str] | None = frozenset({"orders-db"})) -> dict[str, Any]:
+    return validate_execution_input(raw, region=REGION, account=ACCOUNT, partition="aws", allowed_clusters=clusters,
+                                    allowed_db_instances=instances, default_s3_prefix="exports/")
+
+
+def test_a_db_instance_input_names_its_kind_and_source() -> None:
+    job = _instance({"db_instance_identifier": "Orders-DB"})
+    assert (job["snapshot_mode"], job["source_kind"], job["source_identifier"]) == ("create", "instance", "orders-db")
+    assert (job["db_instance_identifier"], job["cluster_identifier"]) == ("orders-db", None)
+    assert job["delete_snapshot_after_export"] is True and set(job) == JOB_KEYS
+    latest = _instance({"db_instance_identifier": "orders-db", "use_latest_automated_snapshot": True})
+    assert latest["snapshot_mode"] == "latest_automated" and latest["delete_snapshot_after_export"] is False
+
+
+@pytest.mark.parametrize("name", ["manual-1", "rds:orders-db-2026-11-01-04-20", "awsbackup:job-6b1e4f0c-2d7a-4e93-8c15-0f9a3b7d2e64"])
+def test_every_kind_of_db_snapshot_arn_is_taken(name: str) -> None:
+    job = _instance({"snapshot_arn": f"{ARN_HEAD}:snapshot:{name}"}, instances=frozenset())  # its instance is read later
+    assert (job["snapshot_mode"], job["source_kind"], job["source_identifier"]) == ("existing", "instance", None)
+    assert job["snapshot_identifier"] == name
+
+
+def test_a_cluster_s_permission_never_covers_a_db_instance_of_the_same_name() -> None:
+    # Attack: name an allowed cluster's identifier as a DB instance (or the reverse).
+    with pytest.raises(errors.DBInstanceNotAllowed, match="AllowedDBInstanceIdentifiers"):
+        _instance({"db_instance_identifier": "orders"}, clusters=frozenset({"orders"}), instances=frozenset({"billing-db"}))
+    with pytest.raises(ClusterNotAllowed, match="AllowedClusterIdentifiers"):
+        _instance({"cluster_identifier": "orders-db"}, clusters=frozenset({"orders"}))
+    with pytest.raises(errors.DBInstanceNotAllowed, match="allows no DB instances"):
+        _instance({"db_instance_identifier": "orders"}, instances=frozenset())
+    # The safe default: a caller that names no DB instance list allows none.
+    with pytest.raises(errors.DBInstanceNotAllowed):
+        validate({"db_instance_identifier": "orders-db"})
+
+
+@pytest.mark.parametrize(
+    ("raw", "field", "fragment"),
+    [
+        ({"db_instance_identifier": "orders\ndb"}, "db_instance_identifier", "found '\\n'"),
+        ({"db_instance_identifier": "o" * 1000}, "db_instance_identifier", "at most 63 characters (got 1000)"),
+        ({"db_instance_identifier": ["orders-db"]}, "db_instance_identifier", "must be a string"),
+        ({"snapshot_arn": f"{ARN_HEAD}:SNAPSHOT:manual-1"}, "snapshot_arn", "neither cluster-snapshot nor snapshot"),
+        ({"snapshot_arn": f"{ARN_HEAD}:snapshot:awsbackup:job-x--y"}, "snapshot_arn", "(after awsbackup:)"),
+        ({"db_instance_identifier": "orders-db", "snapshot_arn": f"{ARN_HEAD}:snapshot:x"}, "input", "not db_instance_identifier and snapshot_arn"),
+        ({"aws_backup_job": {"resourceType": "RDS", "state": "COMPLETED", "recoveryPointArn": f"{ARN_HEAD}:db:orders-db"}},
+         "aws_backup_job.recoveryPointArn", "neither cluster-snapshot nor snapshot"),
+    ],
+)
+def test_hostile_db_instance_inputs_are_refused_naming_the_field(raw: dict[str, Any], field: str, fragment: str) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        _instance(raw)
+    assert any(p.field == field and fragment in p.reason for p in caught.value.problems), caught.value  # type: ignore[attr-defined]
+
+
+def test_an_aws_backup_job_of_a_db_instance_exports_its_db_snapshot() -> None:
+    arn = f"{ARN_HEAD}:snapshot:awsbackup:job-6b1e4f0c-2d7a-4e93-8c15-0f9a3b7d2e64"
+    job = _instance({"aws_backup_job": {"resourceType": "RDS", "state": "COMPLETED", "recoveryPointArn": arn}})
+    assert (job["source_kind"], job["snapshot_arn"]) == ("instance", arn)
