@@ -29,7 +29,10 @@ from emulated_account.template import Template
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_TEMPLATE = REPO_ROOT / "template.yaml"
-DEFAULT_PARAMETERS = {"AllowedClusterIdentifiers": ",".join(data.ALLOWED_CLUSTERS)}
+DEFAULT_PARAMETERS = {
+    "AllowedClusterIdentifiers": ",".join(data.ALLOWED_CLUSTERS),
+    "AllowedDBInstanceIdentifiers": ",".join(data.ALLOWED_DB_INSTANCES),
+}
 EXPORT_STATE_MACHINE = "ExportStateMachine"
 FLEET_STATE_MACHINE = "FleetStateMachine"
 MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
@@ -48,6 +51,19 @@ EXISTING_SNAPSHOTS: tuple[tuple[str, str, str], ...] = (
     # "awsbackup" as DescribeDBSnapshots reports it for instances).
     ("demo-aurora-cluster", AWS_BACKUP_SNAPSHOT, "awsbackup"),
     ("forbidden-cluster", FORBIDDEN_AWS_BACKUP_SNAPSHOT, "awsbackup"),
+)
+
+DB_AWS_BACKUP_SNAPSHOT = "awsbackup:job-6b1e4f0c-2d7a-4e93-8c15-0f9a3b7d2e64"
+# DB snapshots of the DB instances that exist before any execution: manual, automated (rds:...)
+# and an AWS Backup recovery point ("awsbackup" is DescribeDBSnapshots' own SnapshotType).
+EXISTING_DB_SNAPSHOTS: tuple[tuple[str, str, str], ...] = (
+    ("demo-mysql-db", "demo-mysql-db-manual-2026-11-01", "manual"),
+    ("demo-postgres-db", "rds:demo-postgres-db-2026-10-31-04-20", "automated"),
+    ("demo-postgres-db", "rds:demo-postgres-db-2026-11-01-04-20", "automated"),
+    ("demo-mariadb-db", "rds:demo-mariadb-db-2026-11-01-04-20", "automated"),
+    ("demo-mariadb-db", DB_AWS_BACKUP_SNAPSHOT, "awsbackup"),
+    ("demo-custom-db", "rds:demo-custom-db-2026-11-01-04-20", "automated"),
+    ("forbidden-db", "forbidden-db-manual-2026-11-01", "manual"),
 )
 
 
@@ -118,6 +134,7 @@ class EmulatedAccount:
         library_paths: Sequence[str | Path] | None = None,
         handler_output: TextIO | None = None,
         existing_snapshots: Sequence[tuple[str, str, str]] = EXISTING_SNAPSHOTS,
+        existing_db_snapshots: Sequence[tuple[str, str, str]] = EXISTING_DB_SNAPSHOTS,
         api_call_seconds: float = 0.0,
         export_events: eventbridge_sim.EventDelivery | None = None,
     ) -> None:
@@ -149,6 +166,7 @@ class EmulatedAccount:
         self._library_paths = [Path(p) for p in library_paths]
         self._handler_output = handler_output
         self._existing_snapshots = existing_snapshots
+        self._existing_db_snapshots = existing_db_snapshots
         self._api_call_seconds = api_call_seconds
         self._export_events = export_events or eventbridge_sim.EventDelivery()
         self.events: eventbridge_sim.EventBus | None = None
@@ -314,6 +332,9 @@ class EmulatedAccount:
         self.rds.create_clusters()
         for cluster_id, snapshot_id, snapshot_type in self._existing_snapshots:
             self.rds.add_snapshot(cluster_id, snapshot_id, snapshot_type)
+        self.rds.create_db_instances()
+        for instance_id, snapshot_id, snapshot_type in self._existing_db_snapshots:
+            self.rds.add_db_snapshot(instance_id, snapshot_id, snapshot_type)
         self.rds.snapshots_created.clear()  # from here on, only what the workflow creates
 
     @staticmethod

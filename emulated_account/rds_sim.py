@@ -1,4 +1,4 @@
-"""Aurora cluster snapshots and snapshot exports that take (simulated) time.
+"""Aurora cluster snapshots, RDS DB snapshots and snapshot exports that take (simulated) time.
 
 moto creates snapshots already ``available`` and export tasks already
 ``complete`` (lower case) and writes nothing to S3. Here a snapshot is
@@ -152,6 +152,12 @@ class RdsSimulator:
         data.cluster(cluster_identifier)  # a cluster of the account
         self.table_changes[cluster_identifier] = tuple(tables)
 
+    def db_instance_for(self, identifier: str) -> data.DbInstance | None:
+        try:
+            return data.db_instance(identifier)
+        except KeyError:
+            return None
+
     # -- setting up the account -----------------------------------------------------------------
     def create_clusters(self, clusters: Sequence[data.Cluster] = data.CLUSTERS) -> None:
         for spec in clusters:
@@ -174,6 +180,36 @@ class RdsSimulator:
         # the account's snapshots are the ones it declares, on its own clock.
         for identifier in [i for i, s in self.backend.cluster_snapshots.items() if s.snapshot_type == "automated"]:
             del self.backend.cluster_snapshots[identifier]
+
+    def create_db_instances(self, instances: Sequence[data.DbInstance] = data.DB_INSTANCES) -> None:
+        for spec in instances:
+            self.backend.create_db_instance(
+                {
+                    "db_instance_identifier": spec.identifier,
+                    "db_instance_class": "db.t4g.medium",
+                    "engine": spec.engine,
+                    "engine_version": spec.engine_version,
+                    "db_name": spec.databases[0],
+                    "allocated_storage": 20,
+                    "storage_type": spec.storage_type,
+                    "master_username": "admin_user",
+                    "master_user_password": "not-a-real-password-1",
+                    "storage_encrypted": True,
+                    # moto knows no default port for RDS Custom engines.
+                    "port": 1433 if "sqlserver" in spec.engine else None,
+                }
+            )
+        # As for clusters: moto's automated snapshot of a new DB instance is dated by the wall clock.
+        for identifier in [i for i, s in self.backend.database_snapshots.items() if s.snapshot_type == "automated"]:
+            del self.backend.database_snapshots[identifier]
+
+    def add_db_snapshot(self, db_instance_identifier: str, snapshot_identifier: str, snapshot_type: str = "manual") -> str:
+        """An existing DB snapshot, already available (automated ``rds:...``, AWS Backup ``awsbackup:...``)."""
+        snapshot = self.backend.create_db_snapshot(db_instance_identifier, snapshot_identifier, snapshot_type)
+        _make_simulated_snapshot(
+            snapshot, self, ready_after=0.0, created_at=_time_in_name(snapshot_identifier) or self.clock.now() - 3600, kind="instance"
+        )
+        return snapshot.arn
 
     def add_snapshot(self, cluster_identifier: str, snapshot_identifier: str, snapshot_type: str = "manual") -> str:
         """An existing snapshot, already available (for example an automated one, ``rds:...``)."""
@@ -258,6 +294,12 @@ class RdsSimulator:
         self.snapshots_created.append(snapshot.db_cluster_snapshot_identifier)
         return snapshot
 
+    def create_db_snapshot(self, original: Any, backend: Any, *args: Any, **kwargs: Any) -> Any:
+        snapshot = original(backend, *args, **kwargs)
+        _make_simulated_snapshot(snapshot, self, ready_after=self.snapshot_seconds, created_at=self.clock.now(), kind="instance")
+        self.snapshots_created.append(snapshot.db_snapshot_identifier)
+        return snapshot
+
     def start_export_task(self, backend: Any, kwargs: dict[str, Any]) -> Any:
         from moto.rds.models import ExportTask
         from moto.s3.models import s3_backends
@@ -277,18 +319,28 @@ class RdsSimulator:
         if len(arn_parts) != 7 or arn_parts[2] != "rds":
             raise _rds_error("StartExportTask", "InvalidParameterValue", f"The source ARN {source_arn!r} is not a valid RDS ARN.")
         resource_type, snapshot_id = arn_parts[5], arn_parts[6]
+        database: data.Cluster | None
         if resource_type == "snapshot":
-            raise _rds_error("StartExportTask", "DBSnapshotNotFound", f"DBSnapshot {snapshot_id} not found.")
-        if resource_type == "cluster":
+            if snapshot_id.lower() not in backend.database_snapshots:
+                raise _rds_error("StartExportTask", "DBSnapshotNotFound", f"DBSnapshot {snapshot_id} not found.")
+            source, source_type = backend.database_snapshots[snapshot_id.lower()], "SNAPSHOT"
+            if source.status != "available":
+                raise _rds_error("StartExportTask", "InvalidExportSourceState", f"Export source should be 'available' but current status is {source.status}.")
+            database = self.db_instance_for(source.db_instance_identifier)
+            if database is not None and database.engine not in ("mysql", "mariadb", "postgres"):
+                # RDS Custom, Db2, Oracle and SQL Server snapshots cannot be exported (StartExportTask
+                # reference); UNCONFIRMED which error code RDS answers: the documented state error is used.
+                raise _rds_error("StartExportTask", "InvalidExportSourceState", f"Snapshots of {database.engine} DB instances can't be exported to Amazon S3.")
+        elif resource_type == "cluster":
             source, source_type = self._exportable_cluster(backend, snapshot_id), "CLUSTER"
-            cluster_identifier = source.db_cluster_identifier
+            database = self.cluster_for(source.db_cluster_identifier)
         else:
             if resource_type != "cluster-snapshot" or snapshot_id.lower() not in backend.cluster_snapshots:
                 raise _rds_error("StartExportTask", "DBClusterSnapshotNotFoundFault", f"DBClusterSnapshot {snapshot_id} not found.")
             source, source_type = backend.cluster_snapshots[snapshot_id.lower()], "SNAPSHOT"
             if source.status != "available":
                 raise _rds_error("StartExportTask", "InvalidExportSourceState", f"Export source should be 'available' but current status is {source.status}.")
-            cluster_identifier = source.db_cluster_identifier
+            database = self.cluster_for(source.db_cluster_identifier)
         prefix = kwargs.get("s3_prefix") or ""
         if ":" in prefix:
             raise _rds_error("StartExportTask", "InvalidParameterValue", "The S3 prefix can't contain a colon (:).")
@@ -297,9 +349,9 @@ class RdsSimulator:
             raise _rds_error("StartExportTask", "InvalidS3BucketFault", f"The S3 bucket {bucket} doesn't exist.")
         self._check_role(kwargs.get("iam_role_arn") or "")
         self._check_kms_key(kwargs.get("kms_key_id") or "")
-        cluster = self.cluster_for(cluster_identifier)
+        cluster = database
         if cluster is None:
-            raise _rds_error("StartExportTask", "InvalidExportSourceState", f"Cluster {cluster_identifier} is not known to the export simulator.")
+            raise _rds_error("StartExportTask", "InvalidExportSourceState", f"The source of {source_arn} is not known to the export simulator.")
         export_only = list(kwargs.get("export_only") or [])
         _check_export_only(export_only, cluster)
         running = [t for t in backend.export_tasks.values() if t.status in RUNNING_STATUSES]
@@ -429,6 +481,14 @@ EXPORT_FINISHED_EVENTS: dict[str, dict[str, Any]] = {
         "FAILED": ("RDS-EVENT-0234", "Export task failed."),
         "CANCELED": ("RDS-EVENT-0235", "Export task canceled."),
     },
+    # DB snapshot events 0159-0161 (RDS User Guide, the same table's "DB snapshot events").
+    "snapshot": {
+        "detail-type": "RDS DB Snapshot Event",
+        "SourceType": "SNAPSHOT",
+        "COMPLETE": ("RDS-EVENT-0161", "Snapshot export task completed."),
+        "FAILED": ("RDS-EVENT-0159", "Snapshot export task failed."),
+        "CANCELED": ("RDS-EVENT-0160", "Snapshot export task canceled."),
+    },
 }
 
 
@@ -504,8 +564,8 @@ def _time_in_name(snapshot_identifier: str) -> float | None:
     return dt.datetime(year, month, day, hour, minute, tzinfo=dt.timezone.utc).timestamp()
 
 
-def _make_simulated_snapshot(snapshot: Any, simulator: RdsSimulator, ready_after: float, created_at: float) -> None:
-    snapshot.__class__ = _simulated_classes_cached()[0]
+def _make_simulated_snapshot(snapshot: Any, simulator: RdsSimulator, ready_after: float, created_at: float, kind: str = "cluster") -> None:
+    snapshot.__class__ = _simulated_classes_cached()[0] if kind == "cluster" else _simulated_db_snapshot_class()
     snapshot._clock = simulator.clock
     snapshot._created_at = created_at
     snapshot._ready_after = ready_after
@@ -631,6 +691,19 @@ def _simulated_classes() -> tuple[type, type]:
 
 SimulatedClusterSnapshot: type
 SimulatedExportTask: type
+_DB_SNAPSHOT_CLASS: type | None = None
+
+
+def _simulated_db_snapshot_class() -> type:
+    """A DB snapshot that is ``creating`` until its simulated creation time has passed (as a cluster snapshot)."""
+    global _DB_SNAPSHOT_CLASS
+    if _DB_SNAPSHOT_CLASS is None:
+        from moto.rds.models import DBSnapshot
+
+        cluster_snapshot = _simulated_classes_cached()[0]
+        timed = {name: cluster_snapshot.__dict__[name] for name in ("status", "percent_progress", "snapshot_create_time")}
+        _DB_SNAPSHOT_CLASS = type("SimulatedDBSnapshot", (DBSnapshot,), {**timed, "__module__": __name__})
+    return _DB_SNAPSHOT_CLASS
 
 
 def __getattr__(name: str) -> Any:
@@ -658,9 +731,13 @@ def installed(simulator: RdsSimulator) -> Iterator[RdsSimulator]:
     from moto.rds.responses import RDSResponse
 
     original_create = RDSBackend.create_db_cluster_snapshot
+    original_create_db_snapshot = RDSBackend.create_db_snapshot
 
     def create_db_cluster_snapshot(backend: Any, *args: Any, **kwargs: Any) -> Any:
         return simulator.create_db_cluster_snapshot(original_create, backend, *args, **kwargs)
+
+    def create_db_snapshot(backend: Any, *args: Any, **kwargs: Any) -> Any:
+        return simulator.create_db_snapshot(original_create_db_snapshot, backend, *args, **kwargs)
 
     def start_export_task(backend: Any, kwargs: dict[str, Any]) -> Any:
         return simulator.start_export_task(backend, kwargs)
@@ -687,6 +764,7 @@ def installed(simulator: RdsSimulator) -> Iterator[RdsSimulator]:
     warnings.filterwarnings("ignore", message=f".*{EXPORT_QUOTA_ERROR_CODE}.*")
     with contextlib.ExitStack() as stack:
         stack.enter_context(mock.patch.object(RDSBackend, "create_db_cluster_snapshot", create_db_cluster_snapshot))
+        stack.enter_context(mock.patch.object(RDSBackend, "create_db_snapshot", create_db_snapshot))
         stack.enter_context(mock.patch.object(RDSBackend, "start_export_task", start_export_task))
         stack.enter_context(mock.patch.object(RDSBackend, "cancel_export_task", cancel_export_task))
         stack.enter_context(mock.patch.object(RDSResponse, "describe_export_tasks", describe_export_tasks_response))

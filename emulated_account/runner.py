@@ -58,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--input", metavar="FILE",
         help="execution input (JSON); default: a new snapshot of demo-aurora-cluster. An object with "
-        "cluster_identifiers starts the fleet state machine",
+        "cluster_identifiers or db_instance_identifiers starts the fleet state machine",
     )
     parser.add_argument("--json", action="store_true", help="print a JSON summary as the last line of stdout")
     parser.add_argument("--export-outcome", choices=("complete", "failed", "canceled"), default="complete", help="how the export task ends")
@@ -183,8 +183,8 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None) -> int
             snapshot_seconds=args.snapshot_duration,
             handler_output=handler_output,
         ) as account:
-            # A fleet input (cluster_identifiers) goes to the fleet state machine, as a user would start it.
-            fleet = isinstance(execution_input, dict) and "cluster_identifiers" in execution_input
+            # A fleet input (cluster_identifiers, db_instance_identifiers) goes to the fleet state machine, as a user would start it.
+            fleet = isinstance(execution_input, dict) and bool({"cluster_identifiers", "db_instance_identifiers"} & set(execution_input))
             try:
                 if fleet:
                     result = account.run_fleet(execution_input, timeout=args.timeout)

@@ -35,7 +35,7 @@ from tools.sam_translate import REPO_ROOT, translate
 
 ACCOUNT, REGION, PARTITION = "123456789012", "us-east-1", "aws"
 # Every optional resource exists with these values, so that every grant is checked.
-PARAMETERS = {"AllowedClusterIdentifiers": "orders-prod,billing", "EnableSchedule": "true", "EnableSnapshotEventTrigger": "true",
+PARAMETERS = {"AllowedClusterIdentifiers": "orders-prod,billing", "AllowedDBInstanceIdentifiers": "orders-db", "EnableSchedule": "true", "EnableSnapshotEventTrigger": "true",
               "EnableAwsBackupTrigger": "true", "NotificationEmail": "ops@example.com"}
 SKIP_KEY = "iam-reference"
 _IDENTITY_POLICIES = {"AWS::IAM::Role", "AWS::IAM::ManagedPolicy", "AWS::IAM::Policy"}

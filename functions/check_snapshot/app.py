@@ -16,5 +16,4 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         event["job"],
         event.get("snapshot"),
         deadline_seconds=settings.seconds("SNAPSHOT_DEADLINE_SECONDS", DEFAULT_DEADLINE_SECONDS),
-        allowed_clusters=settings.allowed_clusters(),
     )

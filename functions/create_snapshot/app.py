@@ -1,4 +1,4 @@
-"""CreateSnapshot: take this execution's manual cluster snapshot (or adopt it)."""
+"""CreateSnapshot: take this execution's manual snapshot of the cluster or DB instance (or adopt it)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """ValidateInput: check the execution input and derive every name the run uses.
 
-The fleet state machine calls it too (``"fleet": true``): the clusters' inputs and names.
+The fleet state machine calls it too (``"fleet": true``): the clusters' and DB instances' inputs and names.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ def build_job(event: dict[str, Any]) -> dict[str, Any]:
         account=machine.account,
         partition=machine.partition,
         allowed_clusters=settings.allowed_clusters(),
+        allowed_db_instances=settings.allowed_db_instances(),
         default_s3_prefix=settings.optional("DEFAULT_S3_PREFIX", "exports/"),
     )
     job.update(
@@ -31,7 +32,7 @@ def build_job(event: dict[str, Any]) -> dict[str, Any]:
         started_epoch=clock.now(),
     )
     if job["snapshot_mode"] == "create":
-        job["snapshot_identifier"] = naming.snapshot_identifier(job["cluster_identifier"], event["execution_name"])
+        job["snapshot_identifier"] = naming.snapshot_identifier(job["source_identifier"], event["execution_name"])
     if job["snapshot_mode"] == "cluster":
         job["cluster_arn"] = naming.cluster_arn(machine.partition, machine.region, machine.account, job["cluster_identifier"])
     return job

@@ -36,6 +36,9 @@ CASES: list[tuple[str, Any, set[str]]] = [
     ("only-options", {"s3_prefix": "x/"}, {"input"}),
     ("both-sources", {"cluster_identifier": CLUSTER, "snapshot_arn": GOOD_ARN}, {"input"}),
     ("latest-with-arn", {"snapshot_arn": GOOD_ARN, "use_latest_automated_snapshot": True}, {"use_latest_automated_snapshot"}),
+    ("cluster-and-instance", {"cluster_identifier": CLUSTER, "db_instance_identifier": "demo-mariadb-db"}, {"input"}),
+    ("instance-exported-directly", {"db_instance_identifier": "demo-mariadb-db", "export_cluster_directly": True}, {"export_cluster_directly"}),
+    ("instance-underscore", {"db_instance_identifier": "demo_mariadb"}, {"db_instance_identifier"}),
     # Unknown keys.
     ("typo-key", {"cluster_identifier": CLUSTER, "export_onyl": ["mydb"]}, {"export_onyl"}),
     ("extra-key", {"cluster_identifier": CLUSTER, "force": True}, {"force"}),
@@ -54,7 +57,8 @@ CASES: list[tuple[str, Any, set[str]]] = [
     ("arn-service", {"snapshot_arn": f"arn:aws:s3:{REGION}:{ACCOUNT}:cluster-snapshot:{CLUSTER}-x"}, {"snapshot_arn"}),
     ("arn-region", {"snapshot_arn": f"arn:aws:rds:eu-west-1:{ACCOUNT}:cluster-snapshot:{CLUSTER}-x"}, {"snapshot_arn"}),
     ("arn-account", {"snapshot_arn": f"arn:aws:rds:{REGION}:999999999999:cluster-snapshot:{CLUSTER}-x"}, {"snapshot_arn"}),
-    ("arn-instance-snapshot", {"snapshot_arn": f"arn:aws:rds:{REGION}:{ACCOUNT}:snapshot:{CLUSTER}-x"}, {"snapshot_arn"}),
+    ("arn-db-instance", {"snapshot_arn": f"arn:aws:rds:{REGION}:{ACCOUNT}:db:{CLUSTER}"}, {"snapshot_arn"}),
+    ("arn-db-snapshot-bad-name", {"snapshot_arn": f"arn:aws:rds:{REGION}:{ACCOUNT}:snapshot:rds:x--y"}, {"snapshot_arn"}),
     ("arn-bad-name", {"snapshot_arn": ARN + "demo--aurora"}, {"snapshot_arn"}),
     # Flags of the wrong type.
     ("latest-string", {"cluster_identifier": CLUSTER, "use_latest_automated_snapshot": "yes"}, {"use_latest_automated_snapshot"}),

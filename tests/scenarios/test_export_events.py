@@ -169,6 +169,10 @@ def test_the_rule_takes_every_export_end_of_this_account_and_region_and_nothing_
             f"{base}:cluster-snapshot:awsbackup:job-0f1e2d3c-4b5a-6978-8695-a4b3c2d1e0f9",
             f"{base}:cluster-snapshot:forbidden-cluster-manual-2026-11-01",
             f"{base}:cluster:demo-aurora-cluster",
+            # DB snapshot exports (RDS-EVENT-0159, 0160, 0161).
+            f"{base}:snapshot:demo-mariadb-db-lake-0123456789ab",
+            f"{base}:snapshot:rds:demo-postgres-db-2026-11-01-04-20",
+            f"{base}:snapshot:awsbackup:job-6b1e4f0c-2d7a-4e93-8c15-0f9a3b7d2e64",
         ]
         for arn in taken:
             for status in ("COMPLETE", "FAILED", "CANCELED"):
@@ -179,10 +183,12 @@ def test_the_rule_takes_every_export_end_of_this_account_and_region_and_nothing_
         ]
         for arn in refused:
             assert not pattern.matches_event(event(arn)), arn
-        # An instance snapshot's export (RDS-EVENT-0161) is not an Aurora export.
-        instance = event(taken[0]) | {"detail-type": "RDS DB Snapshot Event"}
-        instance["detail"] = instance["detail"] | {"EventID": "RDS-EVENT-0161", "SourceArn": f"{base}:snapshot:db-1"}
-        assert not pattern.matches_event(instance)
+        # A DB snapshot export's end comes as a DB snapshot event, with its own IDs.
+        instance = event(f"{base}:snapshot:db-1")
+        assert (instance["detail-type"], instance["detail"]["EventID"]) == ("RDS DB Snapshot Event", "RDS-EVENT-0161")
+        # Another event of a DB snapshot (created, RDS-EVENT-0042) wakes nothing.
+        created = instance | {"detail": instance["detail"] | {"EventID": "RDS-EVENT-0042"}}
+        assert not pattern.matches_event(created)
         snapshot_created = event(taken[0]) | {"detail": event(taken[0])["detail"] | {"EventID": "RDS-EVENT-0075"}}
         assert not pattern.matches_event(snapshot_created)
         assert not pattern.matches_event(event(taken[0]) | {"source": "custom.rds"})

@@ -57,7 +57,7 @@ def test_a_refused_cluster_never_stops_the_others_fails_the_run_and_is_named() -
         after = emulated.client("rds").describe_db_cluster_snapshots()["DBClusterSnapshots"]
         forbidden_calls = [call for call in emulated.calls.calls if call.service == "rds" and "forbidden" in json.dumps(call.params)]
     assert result.status == "FAILED" and result.error == "FleetExportFailed"
-    assert result.cause == "1 of 3 clusters did not export: forbidden-cluster (ClusterNotAllowed)"
+    assert result.cause == "1 of 3 sources did not export: forbidden-cluster (ClusterNotAllowed)"
     assert sorted(_cluster_of(task["source_arn"]) for task in result.export_tasks) == sorted(ALLOWED)
     # Nothing of the refused cluster is created, nor even asked for.
     assert forbidden_calls == [] and len(after) == len(before)
@@ -75,7 +75,7 @@ def test_a_cluster_whose_export_fails_is_reported_with_its_error_and_the_other_e
     [exported] = result.export_tasks
     exported_cluster = _cluster_of(exported["source_arn"])
     [failed_cluster] = set(ALLOWED) - {exported_cluster}
-    assert result.cause == f"1 of 2 clusters did not export: {failed_cluster} (KMSKeyNotAccessibleFault)"
+    assert result.cause == f"1 of 2 sources did not export: {failed_cluster} (KMSKeyNotAccessibleFault)"
     message = result.notifications[-1]["message"]
     assert f"FAILED    {failed_cluster}" in message and "KMSKeyNotAccessible" in message
     assert f"SUCCEEDED {exported_cluster}" in message
@@ -126,7 +126,8 @@ def test_a_fleet_input_that_is_not_an_object_is_refused_and_notified() -> None:
 
 
 def test_the_schedule_can_start_the_fleet_over_every_allowed_cluster() -> None:
-    parameters = {"EnableSchedule": "true", "ScheduleTarget": "fleet", "ScheduleSnapshotSource": "latest-automated"}
+    parameters = {"EnableSchedule": "true", "ScheduleTarget": "fleet", "ScheduleSnapshotSource": "latest-automated",
+                  "AllowedDBInstanceIdentifiers": ""}
     with EmulatedAccount(parameters=parameters) as emulated:
         assert emulated.template.is_created("ExportSchedule")
         schedule = emulated.template.resolve(emulated.template.resources["ExportSchedule"]["Properties"])
@@ -139,3 +140,14 @@ def test_the_schedule_can_start_the_fleet_over_every_allowed_cluster() -> None:
     assert result.status == "SUCCEEDED", (result.error, result.cause)
     assert sorted(_cluster_of(task["source_arn"]) for task in result.export_tasks) == sorted(ALLOWED)
     assert result.snapshots_created == []
+
+
+def test_the_scheduled_fleet_takes_the_allowed_db_instances_too() -> None:
+    from emulated_account.template import Template
+
+    parameters = {"EnableSchedule": "true", "ScheduleTarget": "fleet", "AllowedClusterIdentifiers": "demo-aurora-cluster",
+                  "AllowedDBInstanceIdentifiers": "demo-postgres-db,demo-mariadb-db"}
+    template = Template(Path(__file__).resolve().parents[2] / "template.yaml", parameters=parameters)
+    schedule = template.resolve(template.resources["ExportSchedule"]["Properties"])
+    assert json.loads(schedule["Target"]["Input"]) == {
+        "cluster_identifiers": ["demo-aurora-cluster"], "db_instance_identifiers": ["demo-postgres-db", "demo-mariadb-db"]}

@@ -20,14 +20,14 @@ CLUSTER_IDENTIFIER_MAX_LENGTH = 63
 PHYSICAL_PLACEHOLDER = "arn:aws:service:us-gov-west-1:123456789012:" + "x" * 80
 
 
-def _most_clusters_accepted(sam: dict[str, Any]) -> int:
-    pattern = sam["Parameters"]["AllowedClusterIdentifiers"]["AllowedPattern"]
+def _most_clusters_accepted(sam: dict[str, Any], parameter: str = "AllowedClusterIdentifiers") -> int:
+    pattern = sam["Parameters"][parameter]["AllowedPattern"]
     return int(re.search(r"\{0,(\d+)\}\$$", pattern).group(1)) + 1  # type: ignore[union-attr]
 
 
-def _clusters(count: int) -> str:
-    # Distinct identifiers of the longest length RDS allows.
-    return ",".join(f"c{n:02d}".ljust(CLUSTER_IDENTIFIER_MAX_LENGTH, "x") for n in range(count))
+def _clusters(count: int, first: str = "c") -> str:
+    # Distinct identifiers of the longest length RDS allows (DB instance identifiers: 63 too).
+    return ",".join(f"{first}{n:02d}".ljust(CLUSTER_IDENTIFIER_MAX_LENGTH, "x") for n in range(count))
 
 
 def _size(document: Any) -> int:
@@ -52,8 +52,11 @@ def test_the_template_accepts_at_least_twenty_clusters() -> None:
 def test_every_role_and_managed_policy_fits_iam_limits_with_the_most_clusters(cfn: dict[str, Any], every_option: bool) -> None:
     from tools.sam_translate import load_template
 
-    count = _most_clusters_accepted(load_template(REPO_ROOT / "template.yaml"))
-    parameters = {"AllowedClusterIdentifiers": _clusters(count)}
+    sam = load_template(REPO_ROOT / "template.yaml")
+    count = _most_clusters_accepted(sam)
+    instances = _most_clusters_accepted(sam, "AllowedDBInstanceIdentifiers")
+    assert re.fullmatch(sam["Parameters"]["AllowedDBInstanceIdentifiers"]["AllowedPattern"], _clusters(instances, "i"))
+    parameters = {"AllowedClusterIdentifiers": _clusters(count), "AllowedDBInstanceIdentifiers": _clusters(instances, "i")}
     if every_option:  # every optional role and statement deployed
         parameters |= {"EnableSchedule": "true", "ScheduleClusterIdentifier": "c00".ljust(63, "x"),
                        "EnableSnapshotEventTrigger": "true", "EnableAwsBackupTrigger": "true",
@@ -68,7 +71,7 @@ def test_every_role_and_managed_policy_fits_iam_limits_with_the_most_clusters(cf
         if resource["Type"] == "AWS::IAM::Role":
             policies = resolver.resolve(resource["Properties"].get("Policies", []))
             size = sum(_size(policy["PolicyDocument"]) for policy in policies)
-            assert size <= INLINE_POLICIES_PER_ROLE, f"{logical_id}: {size} characters of inline policy with {count} clusters"
+            assert size <= INLINE_POLICIES_PER_ROLE, f"{logical_id}: {size} characters of inline policy with {count} clusters and {instances} DB instances"
             roles += 1
         elif resource["Type"] == "AWS::IAM::ManagedPolicy":
             size = _size(resolver.resolve(resource["Properties"]["PolicyDocument"]))
@@ -81,3 +84,4 @@ def test_every_role_and_managed_policy_fits_iam_limits_with_the_most_clusters(cf
     start = resolver.resolve(cfn["Resources"]["StartExportRole"]["Properties"]["Policies"])
     named = json.dumps(start)
     assert all(f":cluster:{c}\"" in named for c in parameters["AllowedClusterIdentifiers"].split(","))
+    assert all(f":snapshot:rds:{i}-*\"" in named for i in parameters["AllowedDBInstanceIdentifiers"].split(","))

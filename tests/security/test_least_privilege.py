@@ -24,8 +24,8 @@ from typing import Any
 import pytest
 
 from aurora_lake import naming
-from emulated_account import EmulatedAccount, ExportBehaviour
-from emulated_account.account import AWS_BACKUP_SNAPSHOT, EXISTING_SNAPSHOTS, EXPORT_STATE_MACHINE, FLEET_STATE_MACHINE
+from emulated_account import EmulatedAccount, ExportBehaviour, data
+from emulated_account.account import AWS_BACKUP_SNAPSHOT, DB_AWS_BACKUP_SNAPSHOT, EXISTING_SNAPSHOTS, EXPORT_STATE_MACHINE, FLEET_STATE_MACHINE
 from emulated_account.faults import STATE_MACHINE, CallRecord
 from tools.cfn_resolve import Resolver
 from tools.sam_translate import REPO_ROOT, translate
@@ -34,6 +34,7 @@ from .iam_policy import Policy, Request, Statement, as_list
 
 EVENTS = REPO_ROOT / "events"
 ALLOWED = ("demo-aurora-cluster", "demo-mysql-cluster")
+ALLOWED_INSTANCES = data.ALLOWED_DB_INSTANCES
 EXPORT_ROLE = "ExportRole"  # assumed by RDS, which writes the export with it
 
 
@@ -47,7 +48,8 @@ class Run:
     execution_input: dict[str, Any]
     status: str
     error: str | None = None
-    # Snapshots whose exports (by someone else) are already running when this run starts.
+    # Snapshots whose exports (by someone else) are already running when this run starts: a
+    # cluster snapshot's name, or a snapshot's whole ARN (a DB snapshot's).
     running_exports: tuple[str, ...] = ()
     # The files of the earlier exports are gone (expired or deleted) when this run starts.
     earlier_exports_gone: bool = False
@@ -64,6 +66,7 @@ class Scenario:
 
 
 _SNAPSHOT_ARN = "arn:aws:rds:us-east-1:123456789012:cluster-snapshot:"
+_DB_SNAPSHOT_ARN = "arn:aws:rds:us-east-1:123456789012:snapshot:"
 # Each run reaches steps or calls the others do not; together they reach every step.
 SCENARIOS = (
     Scenario((
@@ -84,11 +87,24 @@ SCENARIOS = (
         Run("AWS Backup recovery point", _event("aws-backup-snapshot.json"), "SUCCEEDED"),
         Run("bad input", _event("invalid-input.json"), "FAILED", "InvalidInput"),
         Run("cluster not allowed", _event("forbidden-cluster.json"), "FAILED", "ClusterNotAllowed"),
+        # DB instances: each kind of DB snapshot, each finding another running export of a DB snapshot.
+        Run("new DB snapshot of the MariaDB instance, an export of an AWS Backup DB snapshot running", _event("db-instance.json"),
+            "SUCCEEDED", running_exports=(_DB_SNAPSHOT_ARN + DB_AWS_BACKUP_SNAPSHOT,)),
+        Run("existing manual DB snapshot, an export of an automated DB snapshot running",
+            {"snapshot_arn": _DB_SNAPSHOT_ARN + "demo-mysql-db-manual-2026-11-01"}, "SUCCEEDED",
+            running_exports=(_DB_SNAPSHOT_ARN + "rds:demo-postgres-db-2026-10-31-04-20",)),
+        Run("latest automated DB snapshot, an export of a manual DB snapshot running", _event("db-instance-latest-automated-snapshot.json"),
+            "SUCCEEDED", running_exports=(_DB_SNAPSHOT_ARN + "demo-mysql-db-manual-2026-11-01",)),
+        Run("AWS Backup DB snapshot", _event("db-instance-aws-backup-snapshot.json"), "SUCCEEDED"),
+        Run("existing automated DB snapshot", _event("db-instance-automated-snapshot.json"), "SUCCEEDED"),
+        Run("DB instance not allowed", _event("forbidden-db-instance.json"), "FAILED", "DBInstanceNotAllowed"),
+        Run("DB instance RDS cannot export", _event("db-instance-custom-engine.json"), "FAILED", "SourceCannotExport"),
     ), options={"clock_start": time.time() + 3600}),  # moto dates S3 objects by the wall clock: the
     # ledger of exports must not look younger than the simulated runs that wrote it.
     Scenario((Run("partial export, snapshot kept", _event("partial-export.json"), "SUCCEEDED"),),
              options={"export": ExportBehaviour(skipped_tables=("mydb.public.bad table",))}),
-    Scenario((Run("failed export, snapshot cleaned up", _event("new-snapshot.json"), "FAILED", "ExportFailed"),),
+    Scenario((Run("failed export, snapshot cleaned up", _event("new-snapshot.json"), "FAILED", "ExportFailed"),
+              Run("failed export, DB snapshot cleaned up", _event("db-instance.json"), "FAILED", "ExportFailed")),
              options={"export": ExportBehaviour(outcome="failed", failure_cause="S3 credential check failed")}),
     # A fleet: one export execution per cluster through startExecution.sync:2; the refused cluster fails the run.
     Scenario((Run("fleet of an allowed and a refused cluster", {**_event("fleet.json"), "cluster_identifiers": ["demo-mysql-cluster", "forbidden-cluster"]},
@@ -99,6 +115,9 @@ SCENARIOS = (
                       "existing_snapshots": (*EXISTING_SNAPSHOTS,
                                              ("demo-aurora-cluster", naming.snapshot_identifier("demo-aurora-cluster", "lp-adopt"), "manual"))},
              execution_name="lp-adopt"),
+    Scenario((Run("DB snapshot adopted", _event("db-instance.json"), "SUCCEEDED"),),
+             options={"existing_db_snapshots": (("demo-mariadb-db", naming.snapshot_identifier("demo-mariadb-db", "lp-adopt-db"), "manual"),)},
+             execution_name="lp-adopt-db"),
 )
 
 # Granted actions no handler call makes, because AWS uses them on the role's behalf.
@@ -244,6 +263,18 @@ def requests_for(call: CallRecord, d: Deployment) -> list[Request]:
             arns = ([d.rds("cluster-snapshot", p["DBClusterSnapshotIdentifier"])] if "DBClusterSnapshotIdentifier" in p else []) + (
                 [d.rds("cluster", p["DBClusterIdentifier"])] if "DBClusterIdentifier" in p else [])
             return req(f"rds:{op}", arns or ["*"])
+        if op == "CreateDBSnapshot":
+            snapshot = d.rds("snapshot", p["DBSnapshotIdentifier"])
+            needed = req("rds:CreateDBSnapshot", [d.rds("db", p["DBInstanceIdentifier"]), snapshot])
+            if p.get("Tags"):
+                needed += req("rds:AddTagsToResource", snapshot, note="tags on create")
+            return needed
+        if op in ("DescribeDBSnapshots", "DeleteDBSnapshot"):
+            arns = ([d.rds("snapshot", p["DBSnapshotIdentifier"])] if "DBSnapshotIdentifier" in p else []) + (
+                [d.rds("db", p["DBInstanceIdentifier"])] if "DBInstanceIdentifier" in p else [])
+            return req(f"rds:{op}", arns or ["*"])
+        if op == "DescribeDBInstances":
+            return req("rds:DescribeDBInstances", d.rds("db", p["DBInstanceIdentifier"]) if "DBInstanceIdentifier" in p else "*")
         if op == "DescribeExportTasks":
             return req("rds:DescribeExportTasks", "*")
         if op == "StartExportTask":
@@ -346,6 +377,8 @@ def _normalise(resource: str, d: Deployment) -> str:
         resource = resource.replace(key, "{key}")
     for cluster in ALLOWED:
         resource = re.sub(rf"(?<=[:/]){re.escape(cluster)}(?=$|[-*])", "{cluster}", resource)
+    for instance in ALLOWED_INSTANCES:
+        resource = re.sub(rf"(?<=[:/]){re.escape(instance)}(?=$|[-*])", "{instance}", resource)
     return resource
 
 
@@ -390,7 +423,8 @@ def judged() -> Judged:
                     _delete_export_files(account)
                 for snapshot in run.running_exports:
                     account.client("rds").start_export_task(
-                        ExportTaskIdentifier=f"running-elsewhere-{number}", SourceArn=_SNAPSHOT_ARN + snapshot,
+                        ExportTaskIdentifier=f"running-elsewhere-{number}",
+                        SourceArn=snapshot if snapshot.startswith("arn:") else _SNAPSHOT_ARN + snapshot,
                         S3BucketName=start["EXPORT_BUCKET"], IamRoleArn=start["EXPORT_ROLE_ARN"], KmsKeyId=start["EXPORT_KMS_KEY_ARN"],
                         S3Prefix="exports")  # the export role writes only in the exports area
                 done = account.run(run.execution_input, name=scenario.execution_name or f"lp-{SCENARIOS.index(scenario)}-{number}",
@@ -420,7 +454,7 @@ def _delete_export_files(account: EmulatedAccount) -> None:
 
 
 def _all_roles(cfn: dict[str, Any]) -> list[str]:
-    resolver = Resolver(cfn, {"AllowedClusterIdentifiers": ",".join(ALLOWED)})
+    resolver = Resolver(cfn, {"AllowedClusterIdentifiers": ",".join(ALLOWED), "AllowedDBInstanceIdentifiers": ",".join(ALLOWED_INSTANCES)})
     return [name for name, r in cfn["Resources"].items() if r["Type"] == "AWS::IAM::Role" and resolver.resource_exists(name)]
 
 
@@ -456,7 +490,7 @@ def test_least_privilege_in_both_directions(judged: Judged) -> None:
     assert not unused, "\n".join(unused)
 
 
-def test_the_forbidden_cluster_is_refused_by_iam_too() -> None:
+def test_the_forbidden_cluster_and_db_instance_are_refused_by_iam_too() -> None:
     """Validation refuses it first; IAM would refuse it even if validation were bypassed."""
     cfn = translate(REPO_ROOT / "template.yaml")
     with EmulatedAccount() as account:
@@ -474,12 +508,29 @@ def test_the_forbidden_cluster_is_refused_by_iam_too() -> None:
         ("StartExportFunction", "iam:PassRole", f"arn:aws:iam::{d.account_id}:role/any-other-role"),
         ("StartExportFunction", "rds:StartExportTask", d.rds("cluster", "forbidden-cluster")),
         ("StartExportFunction", "rds:StartExportTask", d.rds("cluster", "demo-aurora-cluster-eu")),
+        # The DB instance outside AllowedDBInstanceIdentifiers, and its DB snapshots.
+        ("CreateSnapshotFunction", "rds:CreateDBSnapshot", d.rds("db", "forbidden-db")),
+        ("CreateSnapshotFunction", "rds:CreateDBSnapshot", d.rds("snapshot", "forbidden-db-lake-1")),
+        ("CreateSnapshotFunction", "rds:DescribeDBInstances", d.rds("db", "forbidden-db")),
+        ("CheckSnapshotFunction", "rds:DescribeDBSnapshots", d.rds("snapshot", "forbidden-db-manual-2026-11-01")),
+        ("CheckSnapshotFunction", "rds:DescribeDBSnapshots", d.rds("db", "forbidden-db")),
+        ("StartExportFunction", "rds:StartExportTask", d.rds("snapshot", "forbidden-db-manual-2026-11-01")),
+        ("StartExportFunction", "rds:StartExportTask", d.rds("snapshot", "rds:forbidden-db-2026-11-01-04-20")),
+        # A DB instance cannot be exported without a snapshot: no grant on a db ARN.
+        ("StartExportFunction", "rds:StartExportTask", d.rds("db", "demo-mariadb-db")),
+        # Only the DB snapshots this workflow takes are deleted; a cluster grant never covers a DB snapshot.
+        ("DeleteSnapshotFunction", "rds:DeleteDBSnapshot", d.rds("snapshot", "demo-mysql-db-manual-2026-11-01")),
+        ("DeleteSnapshotFunction", "rds:DeleteDBSnapshot", d.rds("snapshot", "rds:demo-postgres-db-2026-11-01-04-20")),
+        ("DeleteSnapshotFunction", "rds:DeleteDBClusterSnapshot", d.rds("snapshot", "demo-aurora-cluster-lake-1")),
     ]
     here = {"aws:RequestedRegion": d.region}
     for caller, action, resource in forbidden:
         assert not policy[caller].allows(Request(action, resource, here)), (caller, action, resource)
     allowed = [("StartExportFunction", "rds:StartExportTask", d.rds("cluster-snapshot", "demo-aurora-cluster-manual-2026-11-01")),
-               ("StartExportFunction", "rds:StartExportTask", d.rds("cluster", "demo-aurora-cluster"))]
+               ("StartExportFunction", "rds:StartExportTask", d.rds("cluster", "demo-aurora-cluster")),
+               ("StartExportFunction", "rds:StartExportTask", d.rds("snapshot", "rds:demo-postgres-db-2026-11-01-04-20")),
+               ("CreateSnapshotFunction", "rds:CreateDBSnapshot", d.rds("db", "demo-mariadb-db")),
+               ("DeleteSnapshotFunction", "rds:DeleteDBSnapshot", d.rds("snapshot", "demo-mariadb-db-lake-1"))]
     for caller, action, resource in allowed:
         assert policy[caller].allows(Request(action, resource, here)), (caller, action, resource)
         # The same names in another Region are refused: the ARNs' Region is pinned by a condition.

@@ -52,7 +52,7 @@ def test_an_eventbridge_target_without_a_dead_letter_queue_fails_the_lint(worksp
     template = workspace / "template.yaml"
     text = template.read_text()
     rule_dlq = "          DeadLetterConfig:\n            Arn: !GetAtt TriggerDeadLetterQueue.Arn\n"
-    assert text.count(rule_dlq) == 2  # the snapshot-created rule's, then the AWS Backup rule's
+    assert text.count(rule_dlq) == 3  # the snapshot-created rule's, the DB snapshot-created rule's, the AWS Backup rule's
     template.write_text(text.replace(rule_dlq, "", 1))
 
     problems = lint_template.lint(template)

@@ -77,28 +77,49 @@ def test_execution_names_fit_step_functions_limit() -> None:
 
 
 def _failed(error: str, cause: Any) -> dict[str, Any]:
-    return {"status": "FAILED", "cluster_identifier": "orders", "error": error, "cause": cause if isinstance(cause, str) else json.dumps(cause)}
+    return {"status": "FAILED", "source_kind": "cluster", "source_identifier": "orders", "error": error, "cause": cause if isinstance(cause, str) else json.dumps(cause)}
 
 
 def test_the_cluster_execution_s_own_error_is_read_from_the_sync_task_cause_in_either_casing() -> None:
     arn = "arn:aws:states:us-east-1:123456789012:execution:export:orders-1"
     pascal = fleet.outcome_of(_failed("States.TaskFailed", {"ExecutionArn": arn, "Status": "FAILED", "Error": "ExportFailed", "Cause": "KMS key check failed"}))
     camel = fleet.outcome_of(_failed("States.TaskFailed", {"executionArn": arn, "status": "FAILED", "error": "ExportFailed", "cause": "KMS key check failed"}))
-    assert pascal == camel == {"cluster_identifier": "orders", "outcome": "FAILED", "execution_arn": arn,
+    assert pascal == camel == {"source_kind": "cluster", "source_identifier": "orders", "outcome": "FAILED", "execution_arn": arn,
                                "error": "ExportFailed", "cause": "KMS key check failed"}
     refused = fleet.outcome_of(_failed("States.TaskFailed", {"Status": "FAILED", "Error": "ClusterNotAllowed", "Cause": "not allowed"}))
     assert refused["outcome"] == "REFUSED"
+    refused_instance = fleet.outcome_of(_failed("States.TaskFailed", {"Status": "FAILED", "Error": "DBInstanceNotAllowed", "Cause": "not allowed"}))
+    assert refused_instance["outcome"] == "REFUSED"
     # A start that failed outright (not the cluster's execution) keeps the task's own error.
     started = fleet.outcome_of(_failed("StepFunctions.ExecutionLimitExceededException", "Too many executions"))
     assert (started["error"], started["cause"]) == ("StepFunctions.ExecutionLimitExceededException", "Too many executions")
 
 
 def test_the_summary_fails_when_any_cluster_did_not_export() -> None:
-    ok = {"status": "SUCCEEDED", "cluster_identifier": "billing", "export": {"export_task_identifier": "t"}, "athena": {"tables_created": 3},
+    ok = {"status": "SUCCEEDED", "source_kind": "cluster", "source_identifier": "billing", "export": {"export_task_identifier": "t"}, "athena": {"tables_created": 3},
           "notification": {"status": "SUCCEEDED"}}
-    partial = {**ok, "cluster_identifier": "crm", "notification": {"status": "PARTIAL"}}
+    partial = {**ok, "source_identifier": "crm", "notification": {"status": "PARTIAL"}}
     assert fleet.summary([ok])["status"] == "SUCCEEDED" and fleet.summary([ok])["failed"] == 0
     assert fleet.summary([ok, partial])["status"] == "PARTIAL"
     failed = fleet.summary([ok, _failed("States.TaskFailed", {"Error": "ExportFailed", "Cause": "x"})])
     assert failed["status"] == "FAILED" and failed["failed"] == 1 and failed["error"] == "FleetExportFailed"
-    assert failed["cause"] == "1 of 2 clusters did not export: orders (ExportFailed)"
+    assert failed["cause"] == "1 of 2 sources did not export: orders (ExportFailed)"
+
+
+def test_clusters_and_db_instances_are_exported_together() -> None:
+    job = validate({"cluster_identifiers": ["orders"], "db_instance_identifiers": ["Orders", "billing-db"], "use_latest_automated_snapshot": True})
+    assert [(item["source_kind"], item["input"]) for item in job["items"]] == [
+        ("cluster", {"cluster_identifier": "orders", "use_latest_automated_snapshot": True}),
+        ("instance", {"db_instance_identifier": "orders", "use_latest_automated_snapshot": True}),
+        ("instance", {"db_instance_identifier": "billing-db", "use_latest_automated_snapshot": True}),
+    ]
+    # A cluster and a DB instance of the same name run as two executions of their own.
+    names = [item["execution_name"] for item in job["items"]]
+    assert len(set(names)) == 3
+    assert validate({"db_instance_identifiers": ["billing-db"]})["cluster_count"] == 1
+
+
+def test_db_instances_are_never_exported_directly() -> None:
+    text = "\n".join(problems({"cluster_identifiers": ["orders"], "db_instance_identifiers": ["billing-db"], "export_cluster_directly": True}))
+    assert "export_cluster_directly: cannot be used with db_instance_identifier" in text
+    assert "db_instance_identifiers[0]: must not contain two consecutive hyphens" in "\n".join(problems({"db_instance_identifiers": ["a--b"]}))

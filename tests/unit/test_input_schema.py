@@ -14,6 +14,7 @@ _COMMON = str(Path(__file__).resolve().parents[2] / "functions" / "common")
 if _COMMON not in sys.path:
     sys.path.insert(0, _COMMON)
 
+from aurora_lake import errors  # noqa: E402
 from aurora_lake.errors import ClusterNotAllowed, InvalidInput  # noqa: E402
 from aurora_lake.input_schema import MAX_LISTED_PROBLEMS, Problem, validate_execution_input  # noqa: E402
 
@@ -67,9 +68,13 @@ BAD_INPUTS: list[tuple[str, object, str, str, bool]] = [
     ("top: float", 4.5, "input", "got number", True),
     ("top: boolean", True, "input", "got boolean", True),
     ("top: null", None, "input", "got null", True),
-    ("no source", {}, "input", "neither was given", True),
-    ("no source, only options", {"export_only": ["mydb"]}, "input", "neither was given", True),
-    ("both sources", {"cluster_identifier": CLUSTER, "snapshot_arn": ARN}, "input", "not both", True),
+    ("no source", {}, "input", "none was given", True),
+    ("no source, only options", {"export_only": ["mydb"]}, "input", "none was given", True),
+    ("both sources", {"cluster_identifier": CLUSTER, "snapshot_arn": ARN}, "input", "not cluster_identifier and snapshot_arn", True),
+    ("cluster and instance", {"cluster_identifier": CLUSTER, "db_instance_identifier": "orders-db"}, "input", "not cluster_identifier and db_instance_identifier", True),
+    ("instance: bad identifier", {"db_instance_identifier": "orders_db"}, "db_instance_identifier", "found '_'", True),
+    ("instance: exported directly", {"db_instance_identifier": "orders-db", "export_cluster_directly": True}, "export_cluster_directly", "only from a snapshot", True),
+    ("backup: RDS job with a cluster snapshot", {"aws_backup_job": {"resourceType": "RDS", "state": "COMPLETED", "recoveryPointArn": ARN}}, "aws_backup_job.recoveryPointArn", "is not a snapshot ARN", True),
     # unknown keys
     ("typo export_onyl", c(export_onyl=["mydb.users"]), "export_onyl", "did you mean export_only?", True),
     ("camelCase key", {"clusterIdentifier": CLUSTER}, "clusterIdentifier", "did you mean cluster_identifier?", False),
@@ -107,9 +112,9 @@ BAD_INPUTS: list[tuple[str, object, str, str, bool]] = [
     ("arn: service ec2", {"snapshot_arn": ARN.replace(":rds:", ":ec2:")}, "snapshot_arn", "service \"ec2\" is not rds", True),
     ("arn: other Region", {"snapshot_arn": ARN.replace(REGION, "eu-west-1")}, "snapshot_arn", "Region \"eu-west-1\" is not this deployment's", True),
     ("arn: other account", {"snapshot_arn": ARN.replace(ACCOUNT, "210987654321")}, "snapshot_arn", "account \"210987654321\" is not", True),
-    ("arn: instance snapshot", {"snapshot_arn": f"{ARN_HEAD}:snapshot:my-snapshot"}, "snapshot_arn", "only Aurora cluster snapshots", True),
-    ("arn: cluster, not snapshot", {"snapshot_arn": f"{ARN_HEAD}:cluster:{CLUSTER}"}, "snapshot_arn", "resource type \"cluster\" is not cluster-snapshot", True),
-    ("arn: slash separator", {"snapshot_arn": f"{ARN_HEAD}:cluster-snapshot/snap"}, "snapshot_arn", "is not cluster-snapshot", True),
+    ("arn: instance, not snapshot", {"snapshot_arn": f"{ARN_HEAD}:db:orders-db"}, "snapshot_arn", "resource type \"db\" is neither cluster-snapshot nor snapshot", True),
+    ("arn: cluster, not snapshot", {"snapshot_arn": f"{ARN_HEAD}:cluster:{CLUSTER}"}, "snapshot_arn", "resource type \"cluster\" is neither cluster-snapshot nor snapshot", True),
+    ("arn: slash separator", {"snapshot_arn": f"{ARN_HEAD}:cluster-snapshot/snap"}, "snapshot_arn", "is neither cluster-snapshot nor snapshot", True),
     ("arn: no name", {"snapshot_arn": f"{ARN_HEAD}:cluster-snapshot"}, "snapshot_arn", "has no snapshot name", True),
     ("arn: empty name", {"snapshot_arn": f"{ARN_HEAD}:cluster-snapshot:"}, "snapshot_arn", "has no snapshot name", True),
     ("arn: name with underscore", {"snapshot_arn": f"{ARN_HEAD}:cluster-snapshot:my_snap"}, "snapshot_arn", "snapshot name may contain only", True),
@@ -194,7 +199,7 @@ def test_the_table_covers_enough_malformed_inputs() -> None:
 def test_every_problem_of_an_input_with_several_mistakes_is_listed() -> None:
     raw = {
         "cluster_identifier": "1bad_cluster",
-        "snapshot_arn": f"arn:aws:ec2:eu-west-1:{ACCOUNT}:snapshot:x",
+        "snapshot_arn": f"arn:aws:ec2:eu-west-1:{ACCOUNT}:image:x",
         "export_onyl": ["mydb"],
         "export_only": ["ok.table", "bad-name", "ok.table"],
         "s3_prefix": "/a:b",
@@ -204,12 +209,12 @@ def test_every_problem_of_an_input_with_several_mistakes_is_listed() -> None:
     problems = problems_of(raw)
     found = {(p.field, fragment) for p in problems for fragment in _FRAGMENTS if fragment in p.reason}
     assert found == {
-        ("input", "not both"),
+        ("input", "not cluster_identifier and snapshot_arn"),
         ("cluster_identifier", "must begin with a letter"),
         ("cluster_identifier", "found '_'"),
         ("snapshot_arn", "service \"ec2\""),
         ("snapshot_arn", "Region \"eu-west-1\""),
-        ("snapshot_arn", "only Aurora cluster snapshots"),
+        ("snapshot_arn", "neither cluster-snapshot nor snapshot"),
         ("export_onyl", "did you mean export_only?"),
         ("export_only[1]", "found '-'"),
         ("export_only[2]", "duplicates export_only[0]"),
@@ -226,12 +231,12 @@ def test_every_problem_of_an_input_with_several_mistakes_is_listed() -> None:
 
 
 _FRAGMENTS = (
-    "not both",
+    "not cluster_identifier and snapshot_arn",
     "must begin with a letter",
     "found '_'",
     "service \"ec2\"",
     "Region \"eu-west-1\"",
-    "only Aurora cluster snapshots",
+    "neither cluster-snapshot nor snapshot",
     "did you mean export_only?",
     "found '-'",
     "duplicates export_only[0]",
@@ -267,7 +272,10 @@ def test_booleans_are_not_accepted_as_numbers_nor_numbers_as_booleans() -> None:
 
 JOB_KEYS = {
     "snapshot_mode",
+    "source_kind",
+    "source_identifier",
     "cluster_identifier",
+    "db_instance_identifier",
     "snapshot_arn",
     "snapshot_identifier",
     "export_only",
@@ -280,7 +288,10 @@ def test_new_snapshot_with_defaults() -> None:
     job = validate({"cluster_identifier": CLUSTER})
     assert job == {
         "snapshot_mode": "create",
+        "source_kind": "cluster",
+        "source_identifier": CLUSTER,
         "cluster_identifier": CLUSTER,
+        "db_instance_identifier": None,
         "snapshot_arn": None,
         "snapshot_identifier": None,
         "export_only": None,
@@ -337,7 +348,10 @@ def test_existing_manual_snapshot() -> None:
     job = validate(s(s3_prefix="exports/daily_1/"))
     assert job == {
         "snapshot_mode": "existing",
+        "source_kind": "cluster",
+        "source_identifier": None,
         "cluster_identifier": None,
+        "db_instance_identifier": None,
         "snapshot_arn": ARN,
         "snapshot_identifier": "my-snapshot",
         "export_only": None,
@@ -471,3 +485,65 @@ def test_folders_of_the_exports_area_that_no_export_task_can_be_named_are_accept
 def test_a_deployment_whose_exports_area_overlaps_the_stacks_own_folders_fails_loudly(default: str) -> None:
     with pytest.raises(ValueError, match="overlaps the stack's own folder"):
         validate(c(), default_prefix=default)
+
+
+# --- RDS DB instances ---------------------------------------------------------------
+
+
+def _instance(raw: object, clusters: frozenset[str] | None = None, instances: frozenset[str] | None = frozenset({"orders-db"})) -> dict[str, Any]:
+    return validate_execution_input(raw, region=REGION, account=ACCOUNT, partition="aws", allowed_clusters=clusters,
+                                    allowed_db_instances=instances, default_s3_prefix="exports/")
+
+
+def test_a_db_instance_input_names_its_kind_and_source() -> None:
+    job = _instance({"db_instance_identifier": "Orders-DB"})
+    assert (job["snapshot_mode"], job["source_kind"], job["source_identifier"]) == ("create", "instance", "orders-db")
+    assert (job["db_instance_identifier"], job["cluster_identifier"]) == ("orders-db", None)
+    assert job["delete_snapshot_after_export"] is True and set(job) == JOB_KEYS
+    latest = _instance({"db_instance_identifier": "orders-db", "use_latest_automated_snapshot": True})
+    assert latest["snapshot_mode"] == "latest_automated" and latest["delete_snapshot_after_export"] is False
+
+
+@pytest.mark.parametrize("name", ["manual-1", "rds:orders-db-2026-11-01-04-20", "awsbackup:job-6b1e4f0c-2d7a-4e93-8c15-0f9a3b7d2e64"])
+def test_every_kind_of_db_snapshot_arn_is_taken(name: str) -> None:
+    job = _instance({"snapshot_arn": f"{ARN_HEAD}:snapshot:{name}"}, instances=frozenset())  # its instance is read later
+    assert (job["snapshot_mode"], job["source_kind"], job["source_identifier"]) == ("existing", "instance", None)
+    assert job["snapshot_identifier"] == name
+
+
+def test_a_cluster_s_permission_never_covers_a_db_instance_of_the_same_name() -> None:
+    # Attack: name an allowed cluster's identifier as a DB instance (or the reverse).
+    with pytest.raises(errors.DBInstanceNotAllowed, match="AllowedDBInstanceIdentifiers"):
+        _instance({"db_instance_identifier": "orders"}, clusters=frozenset({"orders"}), instances=frozenset({"billing-db"}))
+    with pytest.raises(ClusterNotAllowed, match="AllowedClusterIdentifiers"):
+        _instance({"cluster_identifier": "orders-db"}, clusters=frozenset({"orders"}))
+    with pytest.raises(errors.DBInstanceNotAllowed, match="allows no DB instances"):
+        _instance({"db_instance_identifier": "orders"}, instances=frozenset())
+    # The safe default: a caller that names no DB instance list allows none.
+    with pytest.raises(errors.DBInstanceNotAllowed):
+        validate({"db_instance_identifier": "orders-db"})
+
+
+@pytest.mark.parametrize(
+    ("raw", "field", "fragment"),
+    [
+        ({"db_instance_identifier": "orders\ndb"}, "db_instance_identifier", "found '\\n'"),
+        ({"db_instance_identifier": "o" * 1000}, "db_instance_identifier", "at most 63 characters (got 1000)"),
+        ({"db_instance_identifier": ["orders-db"]}, "db_instance_identifier", "must be a string"),
+        ({"snapshot_arn": f"{ARN_HEAD}:SNAPSHOT:manual-1"}, "snapshot_arn", "neither cluster-snapshot nor snapshot"),
+        ({"snapshot_arn": f"{ARN_HEAD}:snapshot:awsbackup:job-x--y"}, "snapshot_arn", "(after awsbackup:)"),
+        ({"db_instance_identifier": "orders-db", "snapshot_arn": f"{ARN_HEAD}:snapshot:x"}, "input", "not db_instance_identifier and snapshot_arn"),
+        ({"aws_backup_job": {"resourceType": "RDS", "state": "COMPLETED", "recoveryPointArn": f"{ARN_HEAD}:db:orders-db"}},
+         "aws_backup_job.recoveryPointArn", "neither cluster-snapshot nor snapshot"),
+    ],
+)
+def test_hostile_db_instance_inputs_are_refused_naming_the_field(raw: dict[str, Any], field: str, fragment: str) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        _instance(raw)
+    assert any(p.field == field and fragment in p.reason for p in caught.value.problems), caught.value  # type: ignore[attr-defined]
+
+
+def test_an_aws_backup_job_of_a_db_instance_exports_its_db_snapshot() -> None:
+    arn = f"{ARN_HEAD}:snapshot:awsbackup:job-6b1e4f0c-2d7a-4e93-8c15-0f9a3b7d2e64"
+    job = _instance({"aws_backup_job": {"resourceType": "RDS", "state": "COMPLETED", "recoveryPointArn": arn}})
+    assert (job["source_kind"], job["snapshot_arn"]) == ("instance", arn)

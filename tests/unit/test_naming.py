@@ -239,7 +239,16 @@ def test_export_task_identifier_refuses_bad_arguments() -> None:
     with pytest.raises(TypeError):
         export_task_identifier(SNAPSHOT_ARN, "mydb.users", "exports/")  # type: ignore[arg-type]
     with pytest.raises(ValueError):
-        export_task_identifier(f"arn:aws:rds:us-east-1:{ACCOUNT}:snapshot:x", None, "exports/")
+        export_task_identifier(f"arn:aws:rds:us-east-1:{ACCOUNT}:db:x", None, "exports/")
+
+
+def test_db_snapshot_exports_are_named_apart_from_cluster_snapshot_exports_of_the_same_name() -> None:
+    cluster_snapshot = export_task_identifier(f"arn:aws:rds:us-east-1:{ACCOUNT}:cluster-snapshot:orders-1", None, "exports/")
+    db_snapshot = export_task_identifier(f"arn:aws:rds:us-east-1:{ACCOUNT}:snapshot:orders-1", None, "exports/")
+    assert cluster_snapshot != db_snapshot
+    assert db_snapshot.startswith("orders-1-") and is_valid_identifier(db_snapshot, 60)
+    # The cluster snapshot's name is the one earlier versions gave it: a re-run still adopts its task.
+    assert cluster_snapshot == export_task_identifier(f"arn:aws:rds:us-east-1:{ACCOUNT}:cluster-snapshot:Orders-1", None, "exports")
 
 
 def test_cluster_export_names_follow_the_execution_not_only_the_cluster() -> None:

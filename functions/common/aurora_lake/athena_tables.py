@@ -128,14 +128,19 @@ class TablePlan:
 
 
 def source_cluster(job: Mapping[str, Any], snapshot: Mapping[str, Any] | None = None) -> str:
-    """The cluster the exported snapshot came from (for a given snapshot, its source_cluster_identifier)."""
+    """The cluster or DB instance the export came from (job.source_identifier, or the given snapshot's).
+
+    Tables are named after it whatever its kind (job.source_kind says which).
+    """
     cluster = (
         job.get("source_cluster_identifier")
+        or job.get("source_identifier")
         or job.get("cluster_identifier")
+        or (snapshot or {}).get("source_identifier")
         or (snapshot or {}).get("source_cluster_identifier")
     )
     if not isinstance(cluster, str) or not cluster:
-        raise InvalidInput("the state names no source cluster (job.source_cluster_identifier, job.cluster_identifier or snapshot.source_cluster_identifier)")
+        raise InvalidInput("the state names no source (job.source_identifier, job.cluster_identifier or snapshot.source_identifier)")
     return cluster
 
 

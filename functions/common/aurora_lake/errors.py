@@ -24,6 +24,14 @@ class ClusterNotAllowed(WorkflowError):
     """The cluster is not one this deployment may snapshot and export."""
 
 
+class DBInstanceNotAllowed(WorkflowError):
+    """The DB instance is not one this deployment may snapshot and export."""
+
+
+class SourceCannotExport(WorkflowError):
+    """RDS cannot export this source (its engine, version or storage), or not this way."""
+
+
 class SnapshotFailed(WorkflowError):
     """The snapshot ended in a status other than available."""
 

@@ -44,12 +44,13 @@ from aurora_lake.clients import client
 from aurora_lake.errors import error_code
 from aurora_lake.observability import logger
 
-# RDS-EVENT ids of an export's end (Aurora user guide, "Amazon RDS event categories and event
-# messages"): of a cluster snapshot export (DB cluster snapshot events) and of a direct export of
-# a DB cluster (DB cluster events).
+# RDS-EVENT ids of an export's end ("Amazon RDS event categories and event messages"): of a DB
+# snapshot export (DB snapshot events 0159 failed, 0160 canceled, 0161 completed), of a cluster
+# snapshot export (DB cluster snapshot events) and of a direct export of a DB cluster (DB cluster events).
+DB_SNAPSHOT_EXPORT_FINISHED_EVENT_IDS = frozenset({"RDS-EVENT-0159", "RDS-EVENT-0160", "RDS-EVENT-0161"})
 EXPORT_FINISHED_EVENT_IDS = frozenset(
     {"RDS-EVENT-0162", "RDS-EVENT-0163", "RDS-EVENT-0164", "RDS-EVENT-0234", "RDS-EVENT-0235", "RDS-EVENT-0236"}
-)
+) | DB_SNAPSHOT_EXPORT_FINISHED_EVENT_IDS
 # SendTaskSuccess errors of a token that can no longer wake anything (wire codes, botocore's
 # stepfunctions model): the wait already ended, or the execution did.
 SPENT_TOKEN_CODES = frozenset({"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"})

@@ -8,7 +8,7 @@ A direct cluster export (no snapshot) is named after the cluster and the
 execution instead: the cluster's data changes, so only the same execution
 adopts it.
 
-At most one export of a cluster runs at a time, whatever its source: before
+At most one export of a cluster (or of a DB instance) runs at a time, whatever its source: before
 starting, StartExport looks for a running export of the cluster itself or of
 any snapshot of it and, if there is one, raises ``ClusterExportInProgress``; the state machine retries it with a
 long back-off, as it does ``ExportTaskLimitReachedFault`` (the account's 5 running
@@ -24,7 +24,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from aurora_lake import clock, naming, polling, runbook
+from aurora_lake import clock, naming, polling, runbook, sources
 from aurora_lake.clients import client
 from aurora_lake.errors import (
     ClusterExportInProgress,
@@ -104,7 +104,7 @@ def _record(task: dict[str, Any], s3_prefix: str, progress: polling.Progress) ->
 
 
 def export_identifier(job: dict[str, Any], source: dict[str, Any]) -> tuple[str, str]:
-    """The source ARN (a cluster snapshot, or the cluster itself) and the export task's name."""
+    """The source ARN (a cluster or DB snapshot, or the cluster itself) and the export task's name."""
     export_only = job.get("export_only")
     s3_prefix = job.get("s3_prefix") or ""
     if source.get("source_type") == CLUSTER_SOURCE:
@@ -121,9 +121,10 @@ def start_or_adopt(job: dict[str, Any], snapshot: dict[str, Any], bucket: str, k
     s3_prefix = job.get("s3_prefix") or ""
     task = describe(identifier)
     if task is None:
-        cluster = snapshot.get("source_cluster_identifier") or job.get("cluster_identifier")
-        if cluster:
-            _wait_for_other_exports_of(cluster, identifier)
+        source = sources.of_kind(snapshot.get("source_kind") or job.get("source_kind") or sources.CLUSTER.kind)
+        source_identifier = snapshot.get("source_identifier") or snapshot.get("source_cluster_identifier") or job.get("source_identifier") or job.get("cluster_identifier")
+        if source_identifier:
+            _wait_for_other_exports_of(source, source_identifier, identifier)
         request: dict[str, Any] = {
             "ExportTaskIdentifier": identifier,
             "SourceArn": snapshot_arn,
@@ -156,10 +157,11 @@ def start_or_adopt(job: dict[str, Any], snapshot: dict[str, Any], bucket: str, k
     return export
 
 
-def _wait_for_other_exports_of(cluster: str, own_identifier: str) -> None:
-    """Raise ClusterExportInProgress while another export of ``cluster`` runs."""
+def _wait_for_other_exports_of(source: sources.Source, source_identifier: str, own_identifier: str) -> None:
+    """Raise ClusterExportInProgress while another export of the same source runs."""
     paginator = client("rds").get_paginator("describe_export_tasks")
     pages = paginator.paginate(Filters=[{"Name": "status", "Values": [status.lower() for status in sorted(RUNNING_STATUSES)]}])
+    wanted = (source.kind, source_identifier.lower())
     for page in pages:
         for task in page.get("ExportTasks", []):
             if task.get("ExportTaskIdentifier") == own_identifier:
@@ -167,38 +169,34 @@ def _wait_for_other_exports_of(cluster: str, own_identifier: str) -> None:
             # The filter is checked again: an export that is not running never blocks.
             if str(task.get("Status", "")).upper() not in RUNNING_STATUSES:
                 continue
-            if _source_cluster(str(task.get("SourceArn") or ""), cluster) == cluster:
+            if _source_of(str(task.get("SourceArn") or ""), source_identifier) == wanted:
                 raise ClusterExportInProgress(
-                    f"Export task {task.get('ExportTaskIdentifier')} of cluster {cluster} is {task.get('Status')}; "
-                    "one export per cluster runs at a time, so this run waits for it to end."
+                    f"Export task {task.get('ExportTaskIdentifier')} of {source.label} {source_identifier} is {task.get('Status')}; "
+                    f"one export per {source.label} runs at a time, so this run waits for it to end."
                 )
 
 
-def _source_cluster(source_arn: str, cluster: str) -> str | None:
-    """The cluster an export reads: the ARN names a cluster, or a snapshot whose cluster RDS knows."""
-    pieces = source_arn.split(":", 6)
-    if len(pieces) != 7:
+def _source_of(source_arn: str, source_identifier: str) -> tuple[str, str] | None:
+    """(kind, identifier) of what an export reads: a cluster, or a snapshot whose source RDS knows."""
+    found = sources.of_export_source_arn(source_arn)
+    if found is None:
         return None
-    resource_type, name = pieces[5], pieces[6]
-    if resource_type == "cluster":
-        return name.lower()
-    if resource_type != "cluster-snapshot":
-        return None
-    from aurora_lake import snapshots  # snapshots imports this module
-
+    source, name, is_snapshot = found
+    if not is_snapshot:
+        return source.kind, name.lower()
     try:
-        found = snapshots.describe(name)
+        snapshot = source.describe_snapshot(name)
     except ClientError as error:
-        # The role may describe only snapshots of the allowed clusters; another's is not ours.
+        # The role may describe only snapshots of the allowed sources; another's is not ours.
         if error_code(error) not in {"AccessDenied", "AccessDeniedException"}:
             raise
-        found = None
-    if found:
-        return str(found.get("DBClusterIdentifier") or "").lower() or None
+        snapshot = None
+    if snapshot is not None:
+        return (source.kind, snapshot.source_identifier.lower()) if snapshot.source_identifier else None
     # The snapshot is gone (or not visible): its name is the best evidence left. Names this
-    # workflow and RDS give start with the cluster, so a match is taken as the same cluster.
+    # workflow and RDS give start with the source, so a match is taken as the same source.
     bare = name.removeprefix("rds:").lower()
-    return cluster if bare.startswith(cluster.lower() + "-") else None
+    return (source.kind, source_identifier.lower()) if bare.startswith(source_identifier.lower() + "-") else None
 
 
 def check(export: Export, deadline_seconds: float) -> Export:

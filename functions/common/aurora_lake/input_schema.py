@@ -3,12 +3,15 @@
 Input (a JSON object; every other key is refused, so a typo such as
 ``export_onyl`` can never silently export the whole database)::
 
-    cluster_identifier            string   take a new snapshot of this cluster
-    snapshot_arn                  string   or export this existing Aurora cluster snapshot
-    use_latest_automated_snapshot boolean  with cluster_identifier: export the cluster's newest
-                                           automated snapshot instead of taking one (default false)
+    cluster_identifier            string   take a new snapshot of this Aurora cluster
+    db_instance_identifier        string   or of this RDS DB instance (MySQL, MariaDB, PostgreSQL)
+    snapshot_arn                  string   or export this existing snapshot: an Aurora cluster
+                                           snapshot (cluster-snapshot:) or a DB snapshot (snapshot:)
+    use_latest_automated_snapshot boolean  with cluster_identifier or db_instance_identifier: export
+                                           its newest automated snapshot instead of taking one (default false)
     export_cluster_directly       boolean  with cluster_identifier: export the cluster's current data
-                                           directly, with no snapshot at all (default false)
+                                           directly, with no snapshot at all (default false; clusters only:
+                                           RDS exports a DB instance's data only from a snapshot)
     aws_backup_job                object   or export the recovery point of this AWS Backup job: the
                                            ``detail`` of a "Backup Job State Change" event (the
                                            optional AWS Backup trigger passes it as it comes)
@@ -16,10 +19,11 @@ Input (a JSON object; every other key is refused, so a typo such as
     s3_prefix                     string   folder in the export bucket (default: deployment's)
     delete_snapshot_after_export  boolean  delete the snapshot this execution took (default true)
 
-Exactly one of ``cluster_identifier``, ``snapshot_arn`` and ``aws_backup_job`` is given.
-An AWS Backup job is an event AWS writes, not user typing: only the fields the
-export needs are read from it (``recoveryPointArn``, ``resourceType``, ``state``),
-and a job that is not a COMPLETED Aurora backup is refused.
+Exactly one of ``cluster_identifier``, ``db_instance_identifier``, ``snapshot_arn`` and
+``aws_backup_job`` is given. An AWS Backup job is an event AWS writes, not user typing: only
+the fields the export needs are read from it (``recoveryPointArn``, ``resourceType``,
+``state``), and a job that is not a COMPLETED backup of an Aurora cluster (``Aurora``,
+a cluster snapshot) or of a DB instance (``RDS``, a DB snapshot) is refused.
 
 Decisions worth knowing:
 
@@ -39,9 +43,9 @@ Decisions worth knowing:
   ``false`` is accepted in every mode.
 * Cluster identifiers and snapshot names are returned in lower case, as RDS
   stores them, so the same cluster always yields the same derived names.
-* For ``snapshot_arn`` the source cluster is only known once the snapshot has
-  been described, so the allowed-cluster check here covers
-  ``cluster_identifier`` only.
+* For ``snapshot_arn`` the source is only known once the snapshot has been
+  described, so the allowed-source check here covers ``cluster_identifier`` and
+  ``db_instance_identifier`` only.
 
 Problems are reported all at once, one ``field: reason`` line each, ordered by
 field (``input``, the input as a whole, first; ``export_only[2]`` before
@@ -57,10 +61,13 @@ import json
 import re
 from typing import Any, NamedTuple
 
-from aurora_lake.errors import ClusterNotAllowed, InvalidInput
+from aurora_lake.errors import ClusterNotAllowed, DBInstanceNotAllowed, InvalidInput
 from aurora_lake.naming import (
     AUTOMATED_SNAPSHOT_PREFIX,
     CLUSTER_IDENTIFIER_MAX_LENGTH,
+    CLUSTER_SNAPSHOT_RESOURCE,
+    DB_INSTANCE_IDENTIFIER_MAX_LENGTH,
+    DB_SNAPSHOT_RESOURCE,
     STACK_FOLDERS,
     could_be_export_folder,
     describe_characters,
@@ -72,6 +79,7 @@ from aurora_lake.naming import (
 
 KNOWN_KEYS: tuple[str, ...] = (
     "cluster_identifier",
+    "db_instance_identifier",
     "snapshot_arn",
     "use_latest_automated_snapshot",
     "export_cluster_directly",
@@ -91,6 +99,9 @@ S3_PREFIX_MAX_LENGTH = 900
 MAX_LISTED_PROBLEMS = 50
 
 SNAPSHOT_MODES = ("create", "existing", "latest_automated", "cluster")
+# The job's source_kind, by the key or snapshot ARN that names the source.
+CLUSTER_KIND, INSTANCE_KIND = "cluster", "instance"
+_KIND_OF_SNAPSHOT_RESOURCE = {CLUSTER_SNAPSHOT_RESOURCE: CLUSTER_KIND, DB_SNAPSHOT_RESOURCE: INSTANCE_KIND}
 
 _EXPORT_ONLY_PART = re.compile(r"[A-Za-z0-9$_]+")
 _EXPORT_ONLY_ILLEGAL = re.compile(r"[^A-Za-z0-9$_.]")
@@ -114,20 +125,24 @@ def validate_execution_input(
     partition: str,
     allowed_clusters: frozenset[str] | None,
     default_s3_prefix: str,
+    allowed_db_instances: frozenset[str] | None = frozenset(),
 ) -> dict[str, Any]:
     """Check the execution input and return the job's normalised fields.
 
     Returns a JSON-serialisable dict with exactly these keys:
     ``snapshot_mode`` ("create" | "existing" | "latest_automated" | "cluster", the last
     exporting the cluster's data directly, without a snapshot),
-    ``cluster_identifier`` (str | None), ``snapshot_arn`` (str | None),
+    ``source_kind`` ("cluster" | "instance"), ``source_identifier`` (the cluster or DB
+    instance, or None until a given snapshot has been described),
+    ``cluster_identifier`` (str | None), ``db_instance_identifier`` (str | None),
+    ``snapshot_arn`` (str | None),
     ``snapshot_identifier`` (the ARN's name part, possibly ``rds:...``, or None),
     ``export_only`` (list[str] | None), ``s3_prefix`` (str ending in ``/``),
     ``delete_snapshot_after_export`` (bool; False unless a snapshot is taken).
 
-    Raises InvalidInput listing every problem, or ClusterNotAllowed when the
-    input is valid but names a cluster outside ``allowed_clusters`` (None: no
-    restriction; an empty set: nothing is allowed). Raises ValueError when
+    Raises InvalidInput listing every problem, or ClusterNotAllowed (DBInstanceNotAllowed)
+    when the input is valid but names a cluster outside ``allowed_clusters`` (a DB instance
+    outside ``allowed_db_instances``); None: no restriction; an empty set: nothing is allowed. Raises ValueError when
     ``default_s3_prefix`` itself breaks the prefix rules (a deployment error).
     """
     default_problems = _s3_prefix_problems(default_s3_prefix) if isinstance(default_s3_prefix, str) else ["not a string"]
@@ -152,6 +167,10 @@ def validate_execution_input(
     cluster = raw.get("cluster_identifier")
     if "cluster_identifier" in raw:
         add("cluster_identifier", _cluster_identifier_problems(cluster))
+
+    instance = raw.get("db_instance_identifier")
+    if "db_instance_identifier" in raw:
+        add("db_instance_identifier", _string_problems(instance) or identifier_problems(instance, DB_INSTANCE_IDENTIFIER_MAX_LENGTH))
 
     arn = raw.get("snapshot_arn")
     if "snapshot_arn" in raw:
@@ -183,25 +202,34 @@ def validate_execution_input(
     if "s3_prefix" in raw:
         add("s3_prefix", _string_problems(prefix) or _s3_prefix_problems(prefix) or _exports_area_problems(prefix, default_s3_prefix))
 
-    has_cluster, has_arn = "cluster_identifier" in raw, "snapshot_arn" in raw or "aws_backup_job" in raw
-    if has_cluster and has_arn:
-        add("input", ["give exactly one of cluster_identifier or snapshot_arn, not both"])
-    elif not has_cluster and not has_arn:
+    has_cluster, has_instance = "cluster_identifier" in raw, "db_instance_identifier" in raw
+    has_arn = "snapshot_arn" in raw or "aws_backup_job" in raw
+    named = [key for key, present in (("cluster_identifier", has_cluster), ("db_instance_identifier", has_instance), ("snapshot_arn", has_arn)) if present]
+    if len(named) > 1:
+        add("input", [f"give exactly one of cluster_identifier, db_instance_identifier or snapshot_arn, not {' and '.join(named)}"])
+    elif not named:
         add(
             "input",
             [
-                "give exactly one of cluster_identifier (take a new snapshot) or snapshot_arn "
-                "(export an existing snapshot); neither was given"
+                "give exactly one of cluster_identifier or db_instance_identifier (take a new snapshot) or snapshot_arn "
+                "(export an existing snapshot); none was given"
             ],
         )
+    has_source = has_cluster or has_instance
     if use_latest is True and has_arn:
         add(
             "use_latest_automated_snapshot",
-            ["cannot be combined with snapshot_arn; it exports the newest automated snapshot of cluster_identifier"],
+            ["cannot be combined with snapshot_arn; it exports the newest automated snapshot of cluster_identifier or db_instance_identifier"],
         )
-    elif use_latest is True and not has_cluster:
-        add("use_latest_automated_snapshot", ["requires cluster_identifier"])
-    if direct is True and has_arn:
+    elif use_latest is True and not has_source:
+        add("use_latest_automated_snapshot", ["requires cluster_identifier or db_instance_identifier"])
+    if direct is True and has_instance:
+        add(
+            "export_cluster_directly",
+            ["cannot be used with db_instance_identifier: RDS exports a DB instance's data only from a snapshot "
+             "(only Aurora clusters export directly); omit it to take a new snapshot"],
+        )
+    elif direct is True and has_arn:
         add("export_cluster_directly", ["cannot be combined with snapshot_arn; it exports the data of cluster_identifier itself"])
     elif direct is True and not has_cluster:
         add("export_cluster_directly", ["requires cluster_identifier"])
@@ -220,37 +248,57 @@ def validate_execution_input(
         raise invalid_input(problems)
 
     # Past this point every value has been checked and has its expected type.
+    job_cluster: str | None = None
+    job_instance: str | None = None
     if has_arn:
         assert isinstance(arn, str)
-        name = arn.split(":", 6)[6].lower()
+        pieces = arn.split(":", 6)
+        name = pieces[6].lower()
         job_arn: str | None = arn[: len(arn) - len(name)] + name
-        job_cluster: str | None = None
+        kind = _KIND_OF_SNAPSHOT_RESOURCE[pieces[5]]
         mode = "existing"
     else:
-        assert isinstance(cluster, str)
         name = None
         job_arn = None
-        job_cluster = cluster.lower()
+        if has_cluster:
+            assert isinstance(cluster, str)
+            job_cluster, kind = cluster.lower(), CLUSTER_KIND
+        else:
+            assert isinstance(instance, str)
+            job_instance, kind = instance.lower(), INSTANCE_KIND
         mode = "cluster" if direct is True else "latest_automated" if use_latest is True else "create"
 
-    if job_cluster is not None and allowed_clusters is not None:
-        allowed = {c.lower() for c in allowed_clusters}
-        if job_cluster not in allowed:
-            if allowed:
-                reason = f"{job_cluster!r} is not a cluster this deployment may export (parameter AllowedClusterIdentifiers)"
-            else:
-                reason = f"{job_cluster!r} cannot be exported: this deployment allows no clusters (parameter AllowedClusterIdentifiers)"
-            raise ClusterNotAllowed(str(Problem("cluster_identifier", reason)))
+    if job_cluster is not None:
+        _refuse_unless_allowed(job_cluster, allowed_clusters, "cluster_identifier", "cluster", "AllowedClusterIdentifiers", ClusterNotAllowed)
+    if job_instance is not None:
+        _refuse_unless_allowed(
+            job_instance, allowed_db_instances, "db_instance_identifier", "DB instance", "AllowedDBInstanceIdentifiers", DBInstanceNotAllowed
+        )
 
     return {
         "snapshot_mode": mode,
+        "source_kind": kind,
+        "source_identifier": job_cluster or job_instance,
         "cluster_identifier": job_cluster,
+        "db_instance_identifier": job_instance,
         "snapshot_arn": job_arn,
         "snapshot_identifier": name,
         "export_only": list(export_only) if isinstance(export_only, list) else None,
         "s3_prefix": normalize_s3_prefix(prefix),
         "delete_snapshot_after_export": bool(delete) and mode == "create",
     }
+
+
+def _refuse_unless_allowed(
+    identifier: str, allowed: frozenset[str] | None, field: str, label: str, parameter: str, error: type[Exception]
+) -> None:
+    if allowed is None or identifier in {name.lower() for name in allowed}:
+        return
+    if allowed:
+        reason = f"{identifier!r} is not a {label} this deployment may export (parameter {parameter})"
+    else:
+        reason = f"{identifier!r} cannot be exported: this deployment allows no {label}s (parameter {parameter})"
+    raise error(str(Problem(field, reason)))
 
 
 # --- reporting ------------------------------------------------------------------
@@ -354,7 +402,7 @@ def _cluster_identifier_problems(value: object) -> list[str]:
     return _string_problems(value) or identifier_problems(value, CLUSTER_IDENTIFIER_MAX_LENGTH)  # type: ignore[arg-type]
 
 
-_ARN_FORM = "arn:PARTITION:rds:REGION:ACCOUNT:cluster-snapshot:NAME"
+_ARN_FORM = "arn:PARTITION:rds:REGION:ACCOUNT:cluster-snapshot:NAME (or snapshot:NAME for a DB instance)"
 
 
 def _snapshot_arn_problems(value: object, *, region: str, account: str, partition: str) -> list[str]:
@@ -371,7 +419,7 @@ def _snapshot_arn_problems(value: object, *, region: str, account: str, partitio
     if arn_partition != partition:
         problems.append(f"partition {_show(arn_partition)} is not this deployment's partition {_show(partition)}")
     if service != "rds":
-        problems.append(f"service {_show(service)} is not rds; give an Aurora cluster snapshot ARN ({_ARN_FORM})")
+        problems.append(f"service {_show(service)} is not rds; give an RDS snapshot ARN ({_ARN_FORM})")
     if arn_region != region:
         problems.append(
             f"Region {_show(arn_region)} is not this deployment's Region {_show(region)}; "
@@ -382,12 +430,8 @@ def _snapshot_arn_problems(value: object, *, region: str, account: str, partitio
             f"account {_show(arn_account)} is not this deployment's account {_show(account)}; "
             "copy the snapshot into this account first"
         )
-    if resource_type == "snapshot":
-        problems.append(
-            "is an RDS DB instance snapshot ARN (snapshot:); only Aurora cluster snapshots (cluster-snapshot:) are supported"
-        )
-    elif resource_type != "cluster-snapshot":
-        problems.append(f"resource type {_show(resource_type)} is not cluster-snapshot ({_ARN_FORM})")
+    if resource_type not in _KIND_OF_SNAPSHOT_RESOURCE:
+        problems.append(f"resource type {_show(resource_type)} is neither cluster-snapshot nor snapshot ({_ARN_FORM})")
     if not name:
         problems.append(f"has no snapshot name after {_show(resource_type)}: ({_ARN_FORM})")
     elif resource_type in ("cluster-snapshot", "snapshot"):
@@ -395,6 +439,8 @@ def _snapshot_arn_problems(value: object, *, region: str, account: str, partitio
     return problems
 
 
+# AWS Backup's resource type of each kind of source, and the ARN resource type of its recovery points.
+AWS_BACKUP_RESOURCE_TYPES = {"Aurora": CLUSTER_SNAPSHOT_RESOURCE, "RDS": DB_SNAPSHOT_RESOURCE}
 AWS_BACKUP_RESOURCE_TYPE = "Aurora"
 AWS_BACKUP_COMPLETED = "COMPLETED"
 
@@ -405,8 +451,10 @@ def _aws_backup_job_problems(value: object, *, region: str, account: str, partit
         return None, [Problem("aws_backup_job", f"must be the detail object of an AWS Backup job event, got {json_type(value)}")]
     problems: list[Problem] = []
     resource_type, state = value.get("resourceType"), value.get("state")
-    if resource_type != AWS_BACKUP_RESOURCE_TYPE:
-        problems.append(Problem("aws_backup_job.resourceType", f"must be {AWS_BACKUP_RESOURCE_TYPE!r} (an Aurora cluster's backup), got {_show(resource_type)}"))
+    if resource_type not in AWS_BACKUP_RESOURCE_TYPES:
+        problems.append(
+            Problem("aws_backup_job.resourceType", f"must be 'Aurora' (an Aurora cluster's backup) or 'RDS' (a DB instance's), got {_show(resource_type)}")
+        )
     if state != AWS_BACKUP_COMPLETED:
         problems.append(Problem("aws_backup_job.state", f"must be {AWS_BACKUP_COMPLETED!r}: only a finished backup can be exported, got {_show(state)}"))
     arn = value.get("recoveryPointArn")
@@ -414,10 +462,11 @@ def _aws_backup_job_problems(value: object, *, region: str, account: str, partit
         # UNCONFIRMED that the event names the recovery point: if it does not, every triggered run says so here.
         problems.append(Problem("aws_backup_job.recoveryPointArn", "is missing: the event does not name the recovery point to export"))
     else:
-        problems.extend(
-            Problem("aws_backup_job.recoveryPointArn", reason)
-            for reason in _snapshot_arn_problems(arn, region=region, account=account, partition=partition)
-        )
+        arn_problems = _snapshot_arn_problems(arn, region=region, account=account, partition=partition)
+        problems.extend(Problem("aws_backup_job.recoveryPointArn", reason) for reason in arn_problems)
+        expected = AWS_BACKUP_RESOURCE_TYPES.get(resource_type) if isinstance(resource_type, str) else None
+        if not arn_problems and expected and arn.split(":", 6)[5] != expected:
+            problems.append(Problem("aws_backup_job.recoveryPointArn", f"is not a {expected} ARN, as a {resource_type} backup's recovery point is"))
     return (arn if isinstance(arn, str) and not problems else None), problems
 
 

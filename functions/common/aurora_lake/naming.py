@@ -28,6 +28,14 @@ from typing import NamedTuple
 CLUSTER_IDENTIFIER_MAX_LENGTH = 63
 # DBClusterSnapshotIdentifier: 1 to 255 characters (RDS API reference).
 CLUSTER_SNAPSHOT_IDENTIFIER_MAX_LENGTH = 255
+# DBInstanceIdentifier: 1 to 63 characters; DBSnapshotIdentifier: 1 to 255 (RDS API reference,
+# CreateDBInstance and CreateDBSnapshot), with the same character rules as a cluster's.
+DB_INSTANCE_IDENTIFIER_MAX_LENGTH = 63
+DB_SNAPSHOT_IDENTIFIER_MAX_LENGTH = 255
+# The ARN resource type of each kind of snapshot: an Aurora cluster's, and a DB instance's.
+CLUSTER_SNAPSHOT_RESOURCE = "cluster-snapshot"
+DB_SNAPSHOT_RESOURCE = "snapshot"
+SNAPSHOT_RESOURCE_TYPES = (CLUSTER_SNAPSHOT_RESOURCE, DB_SNAPSHOT_RESOURCE)
 # ExportTaskIdentifier: AWS does not document the exact maximum. Existing tools
 # cut these names to 60 characters, so names built here never exceed 60; if the
 # real limit were lower, StartExportTask would reject the name loudly.
@@ -133,7 +141,7 @@ def _with_hash(readable: str, digest: str, max_length: int) -> str:
 
 
 def snapshot_identifier(cluster_identifier: str, execution_name: str) -> str:
-    """The manual cluster snapshot an execution creates.
+    """The manual snapshot an execution creates (of a cluster, or of a DB instance by its identifier).
 
     ``<cluster>-lake-<hash>`` where the hash covers the cluster and the
     execution name: a retry or redrive of the same execution gets the same
@@ -158,8 +166,8 @@ def export_task_identifier(snapshot_arn: str, export_only: Iterable[str] | None,
     """
     if isinstance(export_only, str):
         raise TypeError("export_only must be a list of names, not one string")
-    parts = parse_cluster_snapshot_arn(snapshot_arn)
-    canonical_arn = cluster_snapshot_arn(parts.partition, parts.region, parts.account, parts.snapshot_identifier.lower())
+    parts = parse_snapshot_arn(snapshot_arn)
+    canonical_arn = parts.with_name(parts.snapshot_identifier.lower()).arn
     tables = None if export_only is None else sorted(set(export_only))
     digest = _short_hash("export", canonical_arn, tables, normalize_s3_prefix(s3_prefix))
     return _with_hash(parts.snapshot_identifier, digest, EXPORT_TASK_IDENTIFIER_MAX_LENGTH)
@@ -202,11 +210,21 @@ class ArnParts(NamedTuple):
     resource: str  # everything after the account, e.g. "cluster-snapshot:rds:name"
 
 
-class ClusterSnapshotArn(NamedTuple):
+class SnapshotArn(NamedTuple):
+    """A snapshot ARN: of an Aurora cluster (``cluster-snapshot:``) or of a DB instance (``snapshot:``)."""
+
     partition: str
     region: str
     account: str
-    snapshot_identifier: str  # may start with "rds:" (automated snapshot)
+    snapshot_identifier: str  # may start with "rds:" (automated) or "awsbackup:" (AWS Backup)
+    resource_type: str = CLUSTER_SNAPSHOT_RESOURCE
+
+    @property
+    def is_cluster_snapshot(self) -> bool:
+        return self.resource_type == CLUSTER_SNAPSHOT_RESOURCE
+
+    def with_name(self, snapshot_identifier: str) -> SnapshotArn:
+        return self._replace(snapshot_identifier=snapshot_identifier)
 
     @property
     def is_automated(self) -> bool:
@@ -218,7 +236,11 @@ class ClusterSnapshotArn(NamedTuple):
 
     @property
     def arn(self) -> str:
-        return cluster_snapshot_arn(self.partition, self.region, self.account, self.snapshot_identifier)
+        return f"arn:{self.partition}:rds:{self.region}:{self.account}:{self.resource_type}:{self.snapshot_identifier}"
+
+
+# The name older callers know; a cluster snapshot ARN is a SnapshotArn of type cluster-snapshot.
+ClusterSnapshotArn = SnapshotArn
 
 
 class StateMachineArn(NamedTuple):
@@ -239,8 +261,13 @@ def split_arn(arn: str) -> ArnParts:
     return ArnParts(partition, service, region, account, resource)
 
 
-def parse_cluster_snapshot_arn(arn: str) -> ClusterSnapshotArn:
-    """Parse ``arn:PARTITION:rds:REGION:ACCOUNT:cluster-snapshot:NAME``.
+def parse_cluster_snapshot_arn(arn: str) -> SnapshotArn:
+    """Parse ``arn:PARTITION:rds:REGION:ACCOUNT:cluster-snapshot:NAME`` (see ``parse_snapshot_arn``)."""
+    return parse_snapshot_arn(arn, (CLUSTER_SNAPSHOT_RESOURCE,))
+
+
+def parse_snapshot_arn(arn: str, resource_types: tuple[str, ...] = SNAPSHOT_RESOURCE_TYPES) -> SnapshotArn:
+    """Parse a cluster snapshot ARN (``...:cluster-snapshot:NAME``) or a DB snapshot ARN (``...:snapshot:NAME``).
 
     Checks the structure (known partition, service rds, Region and account
     shapes, resource type, a valid name, optionally ``rds:`` or ``awsbackup:``-prefixed); raises
@@ -257,16 +284,19 @@ def parse_cluster_snapshot_arn(arn: str) -> ClusterSnapshotArn:
     if not _ACCOUNT.fullmatch(parts.account):
         raise ValueError(f"{parts.account!r} is not a 12-digit account ID")
     resource_type, sep, name = parts.resource.partition(":")
-    if resource_type != "cluster-snapshot" or not sep:
-        raise ValueError(f"resource type is {resource_type!r}, not 'cluster-snapshot'")
+    if resource_type not in resource_types or not sep:
+        raise ValueError(f"resource type is {resource_type!r}, not " + " or ".join(repr(t) for t in resource_types))
     problems = snapshot_name_problems(name)
     if problems:
         raise ValueError(f"snapshot name {name[:80]!r} " + "; ".join(problems))
-    return ClusterSnapshotArn(parts.partition, parts.region, parts.account, name)
+    return SnapshotArn(parts.partition, parts.region, parts.account, name, resource_type)
 
 
 def snapshot_name_problems(name: str) -> list[str]:
-    """Problems of a cluster snapshot name as it appears in an ARN (``rds:`` and ``awsbackup:`` allowed)."""
+    """Problems of a snapshot name as it appears in an ARN (``rds:`` and ``awsbackup:`` allowed).
+
+    Cluster and DB snapshot identifiers follow the same rules and the same 255-character limit.
+    """
     for prefix in SERVICE_SNAPSHOT_PREFIXES:
         if name.startswith(prefix):
             problems = identifier_problems(name[len(prefix) :], CLUSTER_SNAPSHOT_IDENTIFIER_MAX_LENGTH - len(prefix))
@@ -300,6 +330,14 @@ def cluster_arn(partition: str, region: str, account: str, cluster_identifier: s
 
 def cluster_snapshot_arn(partition: str, region: str, account: str, snapshot_identifier: str) -> str:
     return f"arn:{partition}:rds:{region}:{account}:cluster-snapshot:{snapshot_identifier}"
+
+
+def db_instance_arn(partition: str, region: str, account: str, db_instance_identifier: str) -> str:
+    return f"arn:{partition}:rds:{region}:{account}:db:{db_instance_identifier}"
+
+
+def db_snapshot_arn(partition: str, region: str, account: str, snapshot_identifier: str) -> str:
+    return f"arn:{partition}:rds:{region}:{account}:snapshot:{snapshot_identifier}"
 
 
 # --- folders of the export bucket ------------------------------------------------

@@ -23,7 +23,12 @@ from typing import Any
 
 from aurora_lake.exports import warning_summary
 from aurora_lake.failure_causes import cause_text
-from aurora_lake.naming import CLUSTER_IDENTIFIER_MAX_LENGTH, EXPORT_TASK_IDENTIFIER_MAX_LENGTH, identifier_problems
+from aurora_lake.naming import (
+    CLUSTER_IDENTIFIER_MAX_LENGTH,
+    DB_INSTANCE_IDENTIFIER_MAX_LENGTH,
+    EXPORT_TASK_IDENTIFIER_MAX_LENGTH,
+    identifier_problems,
+)
 from aurora_lake.runbook import advice_for
 
 SUBJECT_LIMIT = 100
@@ -153,9 +158,17 @@ def _cluster(state: dict[str, Any]) -> str | None:
     job = state.get("job") or {}
     snapshot = state.get("snapshot") or {}
     raw = state.get("input") if isinstance(state.get("input"), dict) else state
-    for candidate in (job.get("cluster_identifier"), snapshot.get("source_cluster_identifier"), raw.get("cluster_identifier")):
+    candidates = (
+        job.get("source_identifier"),
+        job.get("cluster_identifier"),
+        snapshot.get("source_identifier"),
+        snapshot.get("source_cluster_identifier"),
+        raw.get("cluster_identifier"),
+        raw.get("db_instance_identifier"),
+    )
+    for candidate in candidates:
         if candidate:
-            return _validated_identifier(candidate, CLUSTER_IDENTIFIER_MAX_LENGTH)
+            return _validated_identifier(candidate, max(CLUSTER_IDENTIFIER_MAX_LENGTH, DB_INSTANCE_IDENTIFIER_MAX_LENGTH))
     return None
 
 
@@ -168,6 +181,12 @@ def _select(database: Any, table: Any) -> str | None:
     if isinstance(database, str) and isinstance(table, str) and _DATABASE_NAME.fullmatch(database) and _GENERATED_TABLE.fullmatch(table):
         return f'SELECT * FROM "{database}"."{table}" LIMIT 10;'
     return None
+
+
+def _source_label(state: dict[str, Any]) -> str:
+    """``Cluster:`` or ``DB instance:``, after the kind of source the run exported."""
+    kind = (state.get("snapshot") or {}).get("source_kind") or (state.get("job") or {}).get("source_kind")
+    return "DB instance:" if kind == "instance" else "Cluster:"
 
 
 def _execution(state: dict[str, Any]) -> tuple[str | None, str | None]:
@@ -217,7 +236,7 @@ def success_message(state: dict[str, Any], now: float, workgroup: str) -> dict[s
         headline,
         "",
         f"Status:        {status}",
-        f"Cluster:       {cluster}",
+        f"{_source_label(state):<15}{cluster}",
         _source_line(snapshot),
         f"Export task:   {shown(export_id)}",
         f"Started:       {_utc(job.get('started_epoch')) or 'unknown'}",
@@ -296,7 +315,7 @@ def failure_message(state: dict[str, Any], now: float | None = None) -> dict[str
 
 
 def fleet_message(state: dict[str, Any], now: float) -> dict[str, Any]:
-    """The one summary of a fleet run: every cluster with its outcome and its tables or its error."""
+    """The one summary of a fleet run: every cluster and DB instance with its outcome and its tables or its error."""
     from aurora_lake import fleet  # the single-cluster notifications do not need it
 
     result = fleet.summary(state.get("clusters") or [])
@@ -304,17 +323,18 @@ def fleet_message(state: dict[str, Any], now: float) -> dict[str, Any]:
     outcomes = result["clusters"]
     exported = [o for o in outcomes if o["outcome"] in (fleet.SUCCEEDED, fleet.PARTIAL)]
     lines = [
-        f"Fleet export of {len(outcomes)} clusters: {len(exported)} exported, {result['failed']} did not."
+        f"Fleet export of {len(outcomes)} sources: {len(exported)} exported, {result['failed']} did not."
         if result["failed"]
-        else f"Fleet export of {len(outcomes)} clusters: every cluster exported.",
+        else f"Fleet export of {len(outcomes)} sources: every source exported.",
         "",
         f"Status:       {result['status']}",
         f"Started:      {_utc(fleet_job.get('started_epoch')) or 'unknown'}",
-        f"Concurrency:  at most {fleet_job.get('max_concurrency')} clusters at once",
+        f"Concurrency:  at most {fleet_job.get('max_concurrency')} sources at once",
         "",
     ]
     for o in outcomes:
-        lines.append(f"{shown(o['outcome']):<9} {shown(o['cluster_identifier'])}")
+        kind = "DB instance " if o.get("source_kind") == "instance" else ""
+        lines.append(f"{shown(o['outcome']):<9} {kind}{shown(o['source_identifier'])}")
         if o["outcome"] in (fleet.SUCCEEDED, fleet.PARTIAL):
             lines.append(f"          {shown(o.get('tables_created', 0))} tables queryable, {shown(o.get('tables_skipped', 0))} skipped; export task {shown(o.get('export_task'))}")
             lines.append(f"          source {shown(o.get('source_arn'))}")

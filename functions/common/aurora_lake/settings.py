@@ -18,7 +18,17 @@ def seconds(name: str, default: float) -> float:
 
 def allowed_clusters() -> frozenset[str] | None:
     """Clusters this deployment may export; unset means no restriction, '' means none."""
-    value = os.environ.get("ALLOWED_CLUSTERS")
+    return allowed_identifiers("ALLOWED_CLUSTERS")
+
+
+def allowed_db_instances() -> frozenset[str] | None:
+    """DB instances this deployment may export; unset means no restriction, '' means none."""
+    return allowed_identifiers("ALLOWED_DB_INSTANCES")
+
+
+def allowed_identifiers(variable: str) -> frozenset[str] | None:
+    """The comma-separated identifiers of ``variable``; unset or '*' means no restriction, '' means none."""
+    value = os.environ.get(variable)
     if value is None:
         return None
     if value.strip() == "*":

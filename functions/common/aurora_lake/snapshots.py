@@ -1,7 +1,9 @@
-"""Creating, finding, checking and deleting the Aurora cluster snapshot.
+"""Creating, finding, checking and deleting the snapshot to export.
 
-Every operation is safe to repeat: the snapshot's name is derived from the
-cluster and the execution, so a retried or redriven step finds the snapshot it
+The snapshot is an Aurora cluster's or an RDS DB instance's: every RDS call goes
+through the job's source kind (aurora_lake.sources), so these steps read the same
+for both. Every operation is safe to repeat: the snapshot's name is derived from the
+source and the execution, so a retried or redriven step finds the snapshot it
 created before instead of creating a second one.
 """
 
@@ -11,10 +13,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from aurora_lake import clock, exports, naming, polling
-from aurora_lake.clients import client
+from aurora_lake import clock, exports, polling, sources
 from aurora_lake.errors import (
-    ClusterNotAllowed,
     NoAutomatedSnapshot,
     SnapshotDeadlineExceeded,
     SnapshotFailed,
@@ -23,7 +23,6 @@ from aurora_lake.errors import (
 )
 
 AVAILABLE = "available"
-AWS_BACKUP_SNAPSHOT_TYPE = "awsbackup"
 # Statuses from which a snapshot can still become available.
 PENDING_STATUSES = frozenset({"creating", "copying"})
 
@@ -31,137 +30,114 @@ Job = dict[str, Any]
 Snapshot = dict[str, Any]
 
 
-def describe(identifier: str) -> dict[str, Any] | None:
-    """The snapshot's description, or None when it does not exist."""
-    # RDS finds an automated snapshot by name only when its type is given too.
-    if identifier.startswith(naming.AUTOMATED_SNAPSHOT_PREFIX):
-        return _describe(identifier, {"SnapshotType": "automated"})
-    found = _describe(identifier, {})
-    if found is None and identifier.startswith(naming.AWS_BACKUP_SNAPSHOT_PREFIX):
-        # UNCONFIRMED: whether RDS lists an AWS Backup recovery point without its type, and whether
-        # "awsbackup" (a DescribeDBSnapshots type) is accepted here. If neither finds it, the run
-        # fails naming the snapshot; if the type is refused, it fails with RDS's own error.
-        found = _describe(identifier, {"SnapshotType": AWS_BACKUP_SNAPSHOT_TYPE})
-    return found
-
-
-def _describe(identifier: str, extra: dict[str, str]) -> dict[str, Any] | None:
-    try:
-        found = client("rds").describe_db_cluster_snapshots(DBClusterSnapshotIdentifier=identifier, **extra)
-    except ClientError as error:
-        if error_code(error) in {"DBClusterSnapshotNotFoundFault", "DBClusterSnapshotNotFound"}:
-            return None
-        raise
-    snapshots = found.get("DBClusterSnapshots", [])
-    return snapshots[0] if snapshots else None
-
-
-def _record(description: dict[str, Any], created_by_this_run: bool, progress: polling.Progress) -> Snapshot:
+def _record(source: sources.Source, description: sources.SnapshotDescription, created_by_this_run: bool, progress: polling.Progress) -> Snapshot:
     return {
-        "snapshot_arn": description["DBClusterSnapshotArn"],
-        "snapshot_identifier": description["DBClusterSnapshotIdentifier"],
-        "source_cluster_identifier": description.get("DBClusterIdentifier"),
-        "engine": description.get("Engine"),
-        "snapshot_type": description.get("SnapshotType"),
-        "status": str(description.get("Status", "")).lower(),
-        "percent_progress": int(description.get("PercentProgress") or 0),
+        "snapshot_arn": description.arn,
+        "snapshot_identifier": description.identifier,
+        "source_kind": source.kind,
+        "source_identifier": description.source_identifier,
+        # Read by the direct cluster export, the notifications and the fleet: kept for clusters.
+        "source_cluster_identifier": description.source_identifier if source.kind == sources.CLUSTER.kind else None,
+        "engine": description.engine,
+        "snapshot_type": description.snapshot_type,
+        "status": description.status,
+        "percent_progress": description.percent_progress,
         "created_by_this_run": created_by_this_run,
         "progress": progress.to_dict(),
     }
 
 
+def _tags(job: Job) -> list[dict[str, str]]:
+    return [
+        {"Key": "aurora-lake:execution", "Value": job["execution_name"]},
+        {"Key": "aurora-lake:purpose", "Value": "export-to-data-lake"},
+    ]
+
+
 def create_or_adopt(job: Job) -> Snapshot:
     """Create this execution's manual snapshot, or adopt it if it already exists."""
-    cluster = job["cluster_identifier"]
+    source = sources.of_job(job)
+    source_identifier = str(_job_source_identifier(job))
     identifier = job["snapshot_identifier"]
+    # Refused before anything is created (a DB instance of an engine RDS cannot export).
+    source.refuse_unexportable_source(source_identifier)
     try:
-        created = client("rds").create_db_cluster_snapshot(
-            DBClusterIdentifier=cluster,
-            DBClusterSnapshotIdentifier=identifier,
-            Tags=[
-                {"Key": "aurora-lake:execution", "Value": job["execution_name"]},
-                {"Key": "aurora-lake:purpose", "Value": "export-to-data-lake"},
-            ],
-        )
-        description = created["DBClusterSnapshot"]
+        description = source.create_snapshot(source_identifier, identifier, _tags(job))
     except ClientError as error:
-        if error_code(error) not in {"DBClusterSnapshotAlreadyExistsFault", "DBClusterSnapshotAlreadyExists"}:
-            # Named after the AWS error (a busy cluster's InvalidDBClusterStateFault is retried by
-            # name in the state machine), with what to do in the cause.
+        if error_code(error) not in source.snapshot_exists_codes:
+            # Named after the AWS error (a busy source's InvalidDBClusterStateFault or
+            # InvalidDBInstanceState is retried by name in the state machine), with what to do.
             raise exports.reported(error) from error
-        existing = describe(identifier)
+        existing = source.describe_snapshot(identifier)
         if existing is None:
             raise
-        if existing.get("DBClusterIdentifier") != cluster:
+        if existing.source_identifier != source_identifier:
             raise SnapshotSourceMismatch(
-                f"Snapshot {identifier} already exists but was taken of cluster "
-                f"{existing.get('DBClusterIdentifier')}, not {cluster}. Delete or rename it, then start a new execution."
+                f"Snapshot {identifier} already exists but was taken of {source.label} "
+                f"{existing.source_identifier}, not {source_identifier}. Delete or rename it, then start a new execution."
             ) from error
         description = existing
     now = clock.now()
     # A new snapshot's PercentProgress counts from its creation, so its rate is known from the first check.
-    snapshot = _record(description, True, polling.Progress(started_at=now, last_zero_at=now, counts_from_start=True))
+    snapshot = _record(source, description, True, polling.Progress(started_at=now, last_zero_at=now, counts_from_start=True))
     snapshot["wait_seconds"] = polling.first_wait(polling.FIRST_SNAPSHOT_WAIT_SECONDS)
     return snapshot
 
 
-def newest_automated(cluster_identifier: str) -> dict[str, Any]:
-    """The most recent available automated snapshot of the cluster."""
-    paginator = client("rds").get_paginator("describe_db_cluster_snapshots")
-    candidates = [
-        snapshot
-        for page in paginator.paginate(DBClusterIdentifier=cluster_identifier, SnapshotType="automated")
-        for snapshot in page.get("DBClusterSnapshots", [])
-        if str(snapshot.get("Status", "")).lower() == AVAILABLE
-    ]
-    if not candidates:
+def newest_automated(source: sources.Source, source_identifier: str) -> sources.SnapshotDescription:
+    """The most recent available automated snapshot of the source."""
+    newest = source.newest_automated_snapshot(source_identifier)
+    if newest is None:
         raise NoAutomatedSnapshot(
-            f"Cluster {cluster_identifier} has no available automated snapshot. Check its backup retention, "
-            "or start the execution with cluster_identifier alone to take a new snapshot."
+            f"{source.label.capitalize()} {source_identifier} has no available automated snapshot. Check its backup retention, "
+            f"or start the execution with {source.input_key} alone to take a new snapshot."
         )
-    return max(candidates, key=lambda snapshot: snapshot["SnapshotCreateTime"])
+    return newest
 
 
-def check(job: Job, previous: Snapshot | None, deadline_seconds: float, allowed_clusters: frozenset[str] | None) -> Snapshot:
-    """Describe the snapshot to export and decide how long to wait for it."""
+def _source_of_job(job: Job) -> sources.Source:
+    # A snapshot named by ARN is of the kind its ARN says, whatever an older job recorded.
+    if job.get("snapshot_arn"):
+        return sources.of_snapshot_arn(job["snapshot_arn"])
+    return sources.of_job(job)
+
+
+def check(job: Job, previous: Snapshot | None, deadline_seconds: float) -> Snapshot:
+    """Describe the snapshot to export, check its source is allowed and exportable, and decide how long to wait."""
+    source = _source_of_job(job)
     created_by_this_run = bool(previous and previous.get("created_by_this_run"))
     if previous and previous.get("snapshot_identifier"):
-        description = describe(previous["snapshot_identifier"])
+        description = source.describe_snapshot(previous["snapshot_identifier"])
     elif job["snapshot_mode"] == "latest_automated":
-        description = newest_automated(job["cluster_identifier"])
+        description = newest_automated(source, str(_job_source_identifier(job)))
     else:
-        description = describe(job["snapshot_identifier"])
+        description = source.describe_snapshot(job["snapshot_identifier"])
     wanted = (previous or {}).get("snapshot_identifier") or job.get("snapshot_identifier")
     if description is None:
         # Named after what RDS answered, as when StartExportTask finds no snapshot.
-        raise exports.reported(
-            ClientError(
-                {"Error": {"Code": "DBClusterSnapshotNotFoundFault", "Message": f"Snapshot {wanted} does not exist (it may have been deleted)."}},
-                "DescribeDBClusterSnapshots",
-            )
+        raise exports.reported(source.snapshot_not_found(str(wanted)))
+    if not source.is_allowed(description.source_identifier, source.allowed()):
+        raise source.not_allowed_error(
+            f"Snapshot {description.identifier} was taken of {source.label} {description.source_identifier}, "
+            f"which this deployment is not allowed to export. Add it to {source.allowed_parameter} to allow it."
         )
-    source_cluster = description.get("DBClusterIdentifier")
-    if allowed_clusters is not None and source_cluster not in allowed_clusters:
-        raise ClusterNotAllowed(
-            f"Snapshot {description['DBClusterSnapshotIdentifier']} was taken of cluster {source_cluster}, "
-            "which this deployment is not allowed to export. Add it to AllowedClusterIdentifiers to allow it."
-        )
+    source.refuse_unexportable_snapshot(description)
     now = clock.now()
     progress = polling.Progress.from_dict((previous or {}).get("progress"), started_at=now)
-    status = str(description.get("Status", "")).lower()
+    status = description.status
     if status == AVAILABLE:
-        snapshot = _record(description, created_by_this_run, progress)
+        snapshot = _record(source, description, created_by_this_run, progress)
         snapshot["wait_seconds"] = 0
         return snapshot
     if status not in PENDING_STATUSES:
-        raise SnapshotFailed(f"Snapshot {description['DBClusterSnapshotIdentifier']} is {status}; it cannot be exported.")
+        raise SnapshotFailed(f"Snapshot {description.identifier} is {status}; it cannot be exported.")
     if now - progress.started_at > deadline_seconds:
         raise SnapshotDeadlineExceeded(
-            f"Snapshot {description['DBClusterSnapshotIdentifier']} is still {status} after "
+            f"Snapshot {description.identifier} is still {status} after "
             f"{int(now - progress.started_at)} s (limit {int(deadline_seconds)} s, parameter SnapshotTimeoutSeconds)."
         )
-    wait, progress = polling.next_wait(progress, now, float(description.get("PercentProgress") or 0))
-    snapshot = _record(description, created_by_this_run, progress)
+    wait, progress = polling.next_wait(progress, now, float(description.percent_progress))
+    snapshot = _record(source, description, created_by_this_run, progress)
     snapshot["wait_seconds"] = wait
     return snapshot
 
@@ -175,11 +151,7 @@ def delete_if_created(job: Job, snapshot: Snapshot) -> dict[str, Any]:
         return {"deleted": False, "snapshot_identifier": identifier, "reason": "the snapshot was not created by this execution"}
     if not job.get("delete_snapshot_after_export", True):
         return {"deleted": False, "snapshot_identifier": identifier, "reason": "kept: delete_snapshot_after_export is false"}
-    try:
-        client("rds").delete_db_cluster_snapshot(DBClusterSnapshotIdentifier=identifier)
-    except ClientError as error:
-        if error_code(error) not in {"DBClusterSnapshotNotFoundFault", "DBClusterSnapshotNotFound"}:
-            raise
+    if not sources.of_job(job).delete_snapshot(identifier):
         return {"deleted": True, "snapshot_identifier": identifier, "reason": "already deleted"}
     return {"deleted": True, "snapshot_identifier": identifier, "reason": "deleted after a successful export"}
 
@@ -195,12 +167,13 @@ def clean_up_after_failure(job: Job, snapshot: Snapshot | None, export: dict[str
     if job.get("snapshot_mode") != "create":
         return {"deleted": False, "snapshot_identifier": None, "reason": "this execution creates no snapshot"}
     identifier = job["snapshot_identifier"]
+    source = sources.of_job(job)
     try:
-        description = describe(identifier)
+        description = source.describe_snapshot(identifier)
         if description is None:
             return {"deleted": False, "snapshot_identifier": identifier, "reason": "no snapshot was created"}
-        if description.get("DBClusterIdentifier") != job.get("cluster_identifier"):
-            return {"deleted": False, "snapshot_identifier": identifier, "reason": "kept: it belongs to another cluster"}
+        if description.source_identifier != _job_source_identifier(job):
+            return {"deleted": False, "snapshot_identifier": identifier, "reason": f"kept: it belongs to another {source.label}"}
         export_task = (export or {}).get("export_task_identifier")
         if export_task and _export_running(export_task):
             return {
@@ -210,7 +183,7 @@ def clean_up_after_failure(job: Job, snapshot: Snapshot | None, export: dict[str
             }
         if not job.get("delete_snapshot_after_export", True):
             return {"deleted": False, "snapshot_identifier": identifier, "reason": "kept: delete_snapshot_after_export is false"}
-        client("rds").delete_db_cluster_snapshot(DBClusterSnapshotIdentifier=identifier)
+        source.delete_snapshot(identifier)
     except ClientError as error:
         return {
             "deleted": False,
@@ -218,6 +191,10 @@ def clean_up_after_failure(job: Job, snapshot: Snapshot | None, export: dict[str
             "reason": f"could not be deleted ({error_code(error)}); delete it by hand",
         }
     return {"deleted": True, "snapshot_identifier": identifier, "reason": "deleted after the failure"}
+
+
+def _job_source_identifier(job: Job) -> str | None:
+    return job.get("source_identifier") or job.get("cluster_identifier")
 
 
 def _export_running(export_task_identifier: str) -> bool:
