@@ -143,7 +143,7 @@ def query_the_lake(account: Any, result: Any, extra_sql: Sequence[str]) -> LakeQ
 
     message = email_body(result.notifications[-1]["message"]) if result.notifications else ""
     outcome = LakeQueries(sample_sql=lake_query.sample_query(message))
-    database = str(account.template.parameter("GlueDatabaseName"))
+    database = str(account.template.ref("GlueDatabase"))
     for sql in [outcome.sample_sql, *extra_sql] if outcome.sample_sql else list(extra_sql):
         try:
             outcome.results.append(lake_query.run_query(sql, account.client("glue"), account.client("s3"), database))

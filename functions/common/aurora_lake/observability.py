@@ -19,8 +19,15 @@ SERVICE = "aurora-lake"
 # One namespace for every function's metrics (POWERTOOLS_METRICS_NAMESPACE says the same).
 NAMESPACE = "AuroraLake"
 
+# Every metric also carries the stack's name, so two deployments in one account and Region
+# (and their alarms and dashboards) never count each other's runs.
+STACK_ENV = "AURORA_LAKE_STACK"
+STACK_DIMENSION = "stack"
+
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
+if os.environ.get(STACK_ENV):
+    metrics.set_default_dimensions(**{STACK_DIMENSION: os.environ[STACK_ENV]})
 
 # Most steps publish no metric; Powertools would warn on every invocation.
 warnings.filterwarnings("ignore", message="No application metrics to publish")
