@@ -10,7 +10,7 @@ from aurora_lake.handler import step_handler
 DEFAULT_DEADLINE_SECONDS = 4 * 3600
 
 
-@step_handler("CheckSnapshot")
+@step_handler("CheckSnapshot", within_deadline=True)
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return snapshots.check(
         event["job"],

@@ -8,7 +8,7 @@ from aurora_lake import exports, settings
 from aurora_lake.handler import step_handler
 
 
-@step_handler("StartExport")
+@step_handler("StartExport", within_deadline=True)
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return exports.start_or_adopt(
         event["job"],

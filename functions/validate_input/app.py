@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aurora_lake import clock, fleet, naming, settings
+from aurora_lake import clock, deadline, fleet, naming, settings
 from aurora_lake.handler import step_handler
 from aurora_lake.input_schema import validate_execution_input
 
@@ -29,6 +29,9 @@ def build_job(event: dict[str, Any]) -> dict[str, Any]:
         account=machine.account,
         partition=machine.partition,
         started_epoch=clock.now(),
+    )
+    job["deadline_epoch"] = deadline.deadline_epoch(
+        job["started_epoch"], settings.seconds("WORKFLOW_DEADLINE_SECONDS", deadline.DEFAULT_SECONDS)
     )
     if job["snapshot_mode"] == "create":
         job["snapshot_identifier"] = naming.snapshot_identifier(job["cluster_identifier"], event["execution_name"])

@@ -325,3 +325,22 @@ def test_the_template_rendered_with_the_readme_parameters_passes_the_lint(tmp_pa
     assert {name: rendered["Parameters"][name]["Default"] for name in overrides} == overrides
     shutil.copytree(REPO_ROOT / "statemachine", tmp_path / "statemachine")
     assert lint_template.lint(tmp_path / "template.yaml") == []
+
+
+# --- deadlines ----------------------------------------------------------------------------
+
+
+def test_no_timeout_parameter_reaches_past_the_runs_deadline(sam: dict[str, Any]) -> None:
+    from aurora_lake import deadline
+
+    definition = json.loads((REPO_ROOT / "statemachine" / "export_to_data_lake.asl.json").read_text())
+    assert definition["TimeoutSeconds"] == deadline.EXECUTION_TIMEOUT_SECONDS
+    assert deadline.DEFAULT_SECONDS <= deadline.EXECUTION_TIMEOUT_SECONDS - 3600
+    for name in ("SnapshotTimeoutSeconds", "ExportTimeoutSeconds"):
+        assert int(sam["Parameters"][name]["MaxValue"]) < deadline.DEFAULT_SECONDS, name
+    # The longest single wait a step may ask for leaves the clean-up its hour (a Retry's longest interval too).
+    longest_retry = max(
+        retry.get("MaxDelaySeconds", retry["IntervalSeconds"])
+        for state in definition["States"].values() for retry in state.get("Retry", [])
+    )
+    assert longest_retry <= deadline.CLEAN_UP_MARGIN_SECONDS / 4

@@ -52,6 +52,10 @@ class ExportDeadlineExceeded(WorkflowError):
     """The export did not finish within the configured time."""
 
 
+class WorkflowDeadlineReached(WorkflowError):
+    """The run reached its own deadline, which comes before the execution's timeout."""
+
+
 class ClusterExportInProgress(WorkflowError):
     """Another export of the same cluster is running; StartExport waits for it (a Retry in the ASL)."""
 
