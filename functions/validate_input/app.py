@@ -30,9 +30,7 @@ def build_job(event: dict[str, Any]) -> dict[str, Any]:
         partition=machine.partition,
         started_epoch=clock.now(),
     )
-    job["deadline_epoch"] = deadline.deadline_epoch(
-        job["started_epoch"], settings.seconds("WORKFLOW_DEADLINE_SECONDS", deadline.DEFAULT_SECONDS)
-    )
+    job["deadline_epoch"] = deadline.deadline_epoch(job["started_epoch"])
     if job["snapshot_mode"] == "create":
         job["snapshot_identifier"] = naming.snapshot_identifier(job["cluster_identifier"], event["execution_name"])
     if job["snapshot_mode"] == "cluster":
