@@ -131,8 +131,11 @@ def test_snapshot_rule_matches_the_sample_event_of_an_allowed_cluster(cfn: dict[
         ({"SnapshotEventTypes": "manual"}, "orders-prod-before-upgrade", "RDS-EVENT-0075", True),
         ({"SnapshotEventTypes": "manual"}, "rds:orders-prod-2026-11-01-03-10", "RDS-EVENT-0169", False),
         ({"SnapshotEventTypes": "both"}, "orders-prod-before-upgrade", "RDS-EVENT-0075", True),
-        # The workflow's own snapshots never start a second export.
-        ({"SnapshotEventTypes": "both"}, "orders-prod-lake-0123456789ab", "RDS-EVENT-0075", False),
+        # No substring of a name drops an event: a cluster may be named "data-lake-prod". The
+        # workflow's own snapshots are recognised by their exact name in the run (triggers.py).
+        ({"SnapshotEventTypes": "both", "AllowedClusterIdentifiers": "data-lake-prod"}, "data-lake-prod-before-upgrade",
+         "RDS-EVENT-0075", True),
+        ({"SnapshotEventTypes": "both"}, "orders-prod-lake-0123456789ab", "RDS-EVENT-0075", True),
         # "Snapshot creating" events are not "created" events.
         ({"SnapshotEventTypes": "both"}, "rds:orders-prod-2026-11-01-03-10", "RDS-EVENT-0168", False),
         # Only the clusters chosen for the trigger.

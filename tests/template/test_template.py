@@ -300,7 +300,7 @@ def test_snapshot_rule_passes_the_snapshot_arn_straight_to_the_state_machine(
     assert target["InputTransformer"]["InputPathsMap"] == {"snapshotArn": "$.detail.SourceArn"}
     arn = "arn:aws:rds:us-east-1:123456789012:cluster-snapshot:rds:orders-prod-2026-11-01-03-10"
     rendered = target["InputTransformer"]["InputTemplate"].replace("<snapshotArn>", json.dumps(arn))
-    assert json.loads(rendered) == {"snapshot_arn": arn}
+    assert json.loads(rendered) == {"snapshot_arn": arn, "trigger": "snapshot-event"}
     statements = _role_statements(on, cfn["Resources"]["SnapshotEventRuleRole"])
     assert statements == [{"Effect": "Allow", "Action": "states:StartExecution", "Resource": "<ExportStateMachine>"}]
 
