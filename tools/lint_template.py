@@ -36,7 +36,7 @@ LINT_REGIONS = ["us-east-1"]
 # cfn-lint levels that fail the lint: errors and warnings (informational findings do not).
 FAILING_LEVELS = ("E", "W")
 SERVERLESS_RULES = "cfn_lint_serverless.rules"
-# cfn-lint-serverless findings that do not apply, by rule and resource, with the reason.
+# cfn-lint and cfn-lint-serverless findings that do not apply, by rule and resource, with the reason.
 SERVERLESS_IGNORED: dict[tuple[str, str], str] = {
     **{("WS1004", function): "the function logs to its own log group with a retention (LoggingConfig.LogGroup), "
                              "which the rule does not follow"
@@ -49,6 +49,10 @@ SERVERLESS_IGNORED: dict[tuple[str, str], str] = {
                                                 "(ExportEventsDeadLetterQueue), which an EventInvokeConfig would duplicate",
     ("ES7000", "NotificationEmailSubscription"): "an e-mail subscription: SNS retries e-mail delivery itself, and the "
                                                  "failure notifications are also kept in the execution history",
+    ("ES7000", "AlarmEmailSubscription"): "an e-mail subscription: SNS retries e-mail delivery itself, and every alarm "
+                                          "stays visible in its state history",
+    ("W1030", "ScheduledClusterFreshnessAlarm"): "the alarm exists only with the schedule on a cluster, when the rule "
+                                                 "ScheduleNeedsACluster asserts that ScheduleClusterIdentifier is not empty",
 }
 PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
 # States that end a branch by themselves, without Next or End.

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from aws_lambda_powertools.logging import Logger
-from aws_lambda_powertools.metrics import Metrics, MetricUnit
+from aws_lambda_powertools.metrics import Metrics, MetricUnit, single_metric
 
 SERVICE = "aurora-lake"
 # One namespace for every function's metrics (POWERTOOLS_METRICS_NAMESPACE says the same).
@@ -24,10 +24,20 @@ NAMESPACE = "AuroraLake"
 STACK_ENV = "AURORA_LAKE_STACK"
 STACK_DIMENSION = "stack"
 
+CLUSTER_DIMENSION = "cluster"
+
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
-if os.environ.get(STACK_ENV):
-    metrics.set_default_dimensions(**{STACK_DIMENSION: os.environ[STACK_ENV]})
+_stack_dimensions = {STACK_DIMENSION: os.environ[STACK_ENV]} if os.environ.get(STACK_ENV) else {}
+if _stack_dimensions:
+    metrics.set_default_dimensions(**_stack_dimensions)
+
+
+def count_for_cluster(name: str, cluster: str) -> None:
+    """One count with the cluster as a further dimension (a freshness alarm watches one cluster)."""
+    dimensions = {"service": SERVICE, **_stack_dimensions}
+    with single_metric(name=name, unit=MetricUnit.Count, value=1, namespace=NAMESPACE, default_dimensions=dimensions) as metric:
+        metric.add_dimension(name=CLUSTER_DIMENSION, value=cluster)
 
 # Most steps publish no metric; Powertools would warn on every invocation.
 warnings.filterwarnings("ignore", message="No application metrics to publish")
@@ -53,4 +63,4 @@ def traced(handler: Handler) -> Handler:
     return Tracer(service=SERVICE).capture_lambda_handler(handler, capture_response=False)  # type: ignore[return-value]
 
 
-__all__ = ["MetricUnit", "logger", "metrics", "traced", "tracing_enabled"]
+__all__ = ["MetricUnit", "count_for_cluster", "logger", "metrics", "traced", "tracing_enabled"]
