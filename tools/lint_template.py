@@ -203,7 +203,22 @@ def lint(template_path: str | Path = TEMPLATE_PATH) -> list[str]:
         translated = translate_template(template, path.parent)
     except Exception as error:  # samtranslator reports invalid SAM resources this way
         return problems + [f"SAM transform failed: {error}"]
-    return problems + run_cfn_lint(translated)
+    return problems + run_cfn_lint(with_lint_partition(translated))
+
+
+def with_lint_partition(translated: dict[str, Any]) -> dict[str, Any]:
+    """State machine definitions with ``${Partition}`` as the linted Region's (``aws``).
+
+    The definitions build service integration ARNs with the deployment's partition, which
+    DefinitionSubstitutions fills in; cfn-lint's E3601 checks those ARNs against the ``aws``
+    partition's form, which is what ``us-east-1`` deploys.
+    """
+    for resource in translated.get("Resources", {}).values():
+        definition = resource.get("Properties", {}).get("Definition") if resource.get("Type") == "AWS::StepFunctions::StateMachine" else None
+        if isinstance(definition, dict):
+            text = json.dumps(definition).replace("arn:${Partition}:", "arn:aws:")
+            resource["Properties"]["Definition"] = json.loads(text)
+    return translated
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -347,3 +347,14 @@ def test_no_timeout_parameter_reaches_past_the_runs_deadline(sam: dict[str, Any]
         for state in definition["States"].values() for retry in state.get("Retry", [])
     )
     assert longest_retry <= deadline.CLEAN_UP_MARGIN_SECONDS / 4
+
+
+# --- releases -----------------------------------------------------------------------------
+
+
+def test_the_changelog_names_the_templates_version_first_and_every_release_once(sam: dict[str, Any]) -> None:
+    changelog = (REPO_ROOT / "CHANGELOG.md").read_text()
+    versions = re.findall(r"^## (\d+\.\d+\.\d+)\s*$", changelog, re.M)
+    assert versions and versions[0] == sam["Metadata"]["AWS::ServerlessRepo::Application"]["SemanticVersion"]
+    as_tuples = [tuple(int(part) for part in version.split(".")) for version in versions]
+    assert as_tuples == sorted(set(as_tuples), reverse=True), "one entry per release, newest first"
