@@ -248,16 +248,16 @@ def _triggered(account: EmulatedAccount, identifier: str) -> dict[str, Any]:
     ],
 )
 def test_a_trigger_this_deployment_does_not_act_on_is_counted_and_logged_never_notified(identifier: str, reason: str) -> None:
-    output = io.StringIO()
+    output, log_lines = io.StringIO(), io.StringIO()
     parameters = {"EnableSnapshotEventTrigger": "true", "SnapshotEventTypes": "both"}
-    with EmulatedAccount(parameters=parameters, handler_output=output) as account:
+    with EmulatedAccount(parameters=parameters, handler_output=output) as account, _captured_logs(log_lines):
         result = account.run(_triggered(account, identifier))
         rds_calls = [call for call in account.calls.calls if call.service == "rds"]
     assert result.status == "SUCCEEDED", (result.error, result.cause)
     assert result.states[-1] == "TriggerIgnored"
     assert result.notifications == [] and result.export_tasks == [] and result.snapshots_created == []
     assert rds_calls == []
-    logs = [json.loads(line) for line in output.getvalue().splitlines() if line.startswith("{")]
+    logs = [json.loads(line) for line in (log_lines.getvalue() + output.getvalue()).splitlines() if line.startswith("{")]
     [ignored] = [line for line in logs if line.get("message") == "trigger ignored"]
     assert reason in ignored["reason"] and ignored["trigger"] == "snapshot-event"
     [metric] = [line for line in logs if "TriggersIgnored" in line]

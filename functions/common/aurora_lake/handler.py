@@ -17,7 +17,7 @@ from botocore.exceptions import ClientError
 
 from aurora_lake import deadline
 from aurora_lake.errors import aws_error
-from aurora_lake.observability import logger, metrics, traced
+from aurora_lake.observability import logger, metrics, traced, use_stack_dimension
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
@@ -39,6 +39,7 @@ def step_handler(step: str, *, within_deadline: bool = False) -> Callable[[Handl
         def wrapper(event: dict[str, Any], context: Any) -> dict[str, Any]:
             logger.append_keys(step=step)
             logger.set_correlation_id(execution_name(event))
+            use_stack_dimension()
             logger.debug("event", extra={"event": event})
             job = event.get("job") if isinstance(event.get("job"), dict) else None
             try:

@@ -28,14 +28,24 @@ CLUSTER_DIMENSION = "cluster"
 
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
-_stack_dimensions = {STACK_DIMENSION: os.environ[STACK_ENV]} if os.environ.get(STACK_ENV) else {}
-if _stack_dimensions:
-    metrics.set_default_dimensions(**_stack_dimensions)
+
+
+def stack_dimensions() -> dict[str, str]:
+    """The stack's dimension, read from the environment at each invocation."""
+    stack = os.environ.get(STACK_ENV)
+    return {STACK_DIMENSION: stack} if stack else {}
+
+
+def use_stack_dimension() -> None:
+    """Every metric of this invocation carries the stack (called by the step handler wrapper)."""
+    dimensions = stack_dimensions()
+    if dimensions:
+        metrics.set_default_dimensions(**dimensions)
 
 
 def count_for_cluster(name: str, cluster: str) -> None:
     """One count with the cluster as a further dimension (a freshness alarm watches one cluster)."""
-    dimensions = {"service": SERVICE, **_stack_dimensions}
+    dimensions = {"service": SERVICE, **stack_dimensions()}
     with single_metric(name=name, unit=MetricUnit.Count, value=1, namespace=NAMESPACE, default_dimensions=dimensions) as metric:
         metric.add_dimension(name=CLUSTER_DIMENSION, value=cluster)
 
@@ -63,4 +73,4 @@ def traced(handler: Handler) -> Handler:
     return Tracer(service=SERVICE).capture_lambda_handler(handler, capture_response=False)  # type: ignore[return-value]
 
 
-__all__ = ["MetricUnit", "count_for_cluster", "logger", "metrics", "traced", "tracing_enabled"]
+__all__ = ["MetricUnit", "count_for_cluster", "logger", "metrics", "stack_dimensions", "traced", "tracing_enabled", "use_stack_dimension"]
