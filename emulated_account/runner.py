@@ -50,6 +50,13 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _parameter(text: str) -> tuple[str, str]:
+    name, separator, value = text.partition("=")
+    if not separator or not name:
+        raise argparse.ArgumentTypeError(f"{text!r} is not NAME=VALUE")
+    return name, value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="python -m emulated_account.runner",
@@ -81,6 +88,10 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         help="after a successful run, also run this SQL over the tables it created (repeatable)",
+    )
+    parser.add_argument(
+        "--parameter", metavar="NAME=VALUE", type=_parameter, action="append", default=[],
+        help="a template parameter of the emulated deployment, e.g. ExportTimeoutSeconds=158400 (repeatable)",
     )
     parser.add_argument("--verbose", action="store_true", help="show the functions' logs on stderr")
     return parser
@@ -143,7 +154,7 @@ def query_the_lake(account: Any, result: Any, extra_sql: Sequence[str]) -> LakeQ
 
     message = email_body(result.notifications[-1]["message"]) if result.notifications else ""
     outcome = LakeQueries(sample_sql=lake_query.sample_query(message))
-    database = str(account.template.parameter("GlueDatabaseName"))
+    database = str(account.template.ref("GlueDatabase"))
     for sql in [outcome.sample_sql, *extra_sql] if outcome.sample_sql else list(extra_sql):
         try:
             outcome.results.append(lake_query.run_query(sql, account.client("glue"), account.client("s3"), database))
@@ -182,6 +193,7 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None) -> int
             export=ExportBehaviour(**behaviour_kwargs),
             snapshot_seconds=args.snapshot_duration,
             handler_output=handler_output,
+            parameters=dict(args.parameter),
         ) as account:
             # A fleet input (cluster_identifiers, db_instance_identifiers) goes to the fleet state machine, as a user would start it.
             fleet = isinstance(execution_input, dict) and bool({"cluster_identifiers", "db_instance_identifiers"} & set(execution_input))

@@ -36,7 +36,7 @@ LINT_REGIONS = ["us-east-1"]
 # cfn-lint levels that fail the lint: errors and warnings (informational findings do not).
 FAILING_LEVELS = ("E", "W")
 SERVERLESS_RULES = "cfn_lint_serverless.rules"
-# cfn-lint-serverless findings that do not apply, by rule and resource, with the reason.
+# cfn-lint and cfn-lint-serverless findings that do not apply, by rule and resource, with the reason.
 SERVERLESS_IGNORED: dict[tuple[str, str], str] = {
     **{("WS1004", function): "the function logs to its own log group with a retention (LoggingConfig.LogGroup), "
                              "which the rule does not follow"
@@ -49,6 +49,10 @@ SERVERLESS_IGNORED: dict[tuple[str, str], str] = {
                                                 "(ExportEventsDeadLetterQueue), which an EventInvokeConfig would duplicate",
     ("ES7000", "NotificationEmailSubscription"): "an e-mail subscription: SNS retries e-mail delivery itself, and the "
                                                  "failure notifications are also kept in the execution history",
+    ("ES7000", "AlarmEmailSubscription"): "an e-mail subscription: SNS retries e-mail delivery itself, and every alarm "
+                                          "stays visible in its state history",
+    ("W1030", "ScheduledClusterFreshnessAlarm"): "the alarm exists only with the schedule on a cluster, when the rule "
+                                                 "ScheduleNeedsACluster asserts that ScheduleClusterIdentifier is not empty",
 }
 PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
 # States that end a branch by themselves, without Next or End.
@@ -199,7 +203,22 @@ def lint(template_path: str | Path = TEMPLATE_PATH) -> list[str]:
         translated = translate_template(template, path.parent)
     except Exception as error:  # samtranslator reports invalid SAM resources this way
         return problems + [f"SAM transform failed: {error}"]
-    return problems + run_cfn_lint(translated)
+    return problems + run_cfn_lint(with_lint_partition(translated))
+
+
+def with_lint_partition(translated: dict[str, Any]) -> dict[str, Any]:
+    """State machine definitions with ``${Partition}`` as the linted Region's (``aws``).
+
+    The definitions build service integration ARNs with the deployment's partition, which
+    DefinitionSubstitutions fills in; cfn-lint's E3601 checks those ARNs against the ``aws``
+    partition's form, which is what ``us-east-1`` deploys.
+    """
+    for resource in translated.get("Resources", {}).values():
+        definition = resource.get("Properties", {}).get("Definition") if resource.get("Type") == "AWS::StepFunctions::StateMachine" else None
+        if isinstance(definition, dict):
+            text = json.dumps(definition).replace("arn:${Partition}:", "arn:aws:")
+            resource["Properties"]["Definition"] = json.loads(text)
+    return translated
 
 
 def main(argv: list[str] | None = None) -> int:

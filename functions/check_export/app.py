@@ -11,7 +11,7 @@ from aurora_lake.observability import MetricUnit, metrics
 DEFAULT_DEADLINE_SECONDS = 24 * 3600
 
 
-@step_handler("CheckExport")
+@step_handler("CheckExport", within_deadline=True)
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     export = exports.check(event["export"], deadline_seconds=settings.seconds("EXPORT_DEADLINE_SECONDS", DEFAULT_DEADLINE_SECONDS))
     if export["status"] == exports.COMPLETE:

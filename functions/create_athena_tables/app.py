@@ -44,7 +44,7 @@ def drop_tables_of_expired_exports(event: dict[str, Any], result: dict[str, Any]
     return pruned.summary()
 
 
-@step_handler("CreateAthenaTables")
+@step_handler("CreateAthenaTables", within_deadline=True)
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     deadline = clock.now() + work_budget(remaining_seconds(context))
     first = not (event.get("athena") or {}).get("plan_key")

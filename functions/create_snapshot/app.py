@@ -8,6 +8,6 @@ from aurora_lake import snapshots
 from aurora_lake.handler import step_handler
 
 
-@step_handler("CreateSnapshot")
+@step_handler("CreateSnapshot", within_deadline=True)
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return snapshots.create_or_adopt(event["job"])

@@ -7,6 +7,7 @@ from typing import Any
 from aurora_lake import clock, notifications, settings
 from aurora_lake.clients import client
 from aurora_lake.handler import step_handler
+from aurora_lake.observability import MetricUnit, count_for_cluster, metrics
 
 
 def publish(notification: dict[str, Any], topic_arn: str) -> str:
@@ -31,7 +32,14 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         return {"message_id": message_id, **{key: notification[key] for key in keys}}
     if event.get("outcome") == "success":
         notification = notifications.success_message(state, clock.now(), settings.optional("ATHENA_WORKGROUP", ""))
-        return {"status": notification["status"], "message_id": publish(notification, topic_arn)}
+        message_id = publish(notification, topic_arn)
+        # What the freshness alarms and the PARTIAL alarm watch.
+        cluster = (state.get("job") or {}).get("cluster_identifier") or (state.get("snapshot") or {}).get("source_cluster_identifier")
+        if cluster:
+            count_for_cluster("ExportsSucceeded", str(cluster))
+        if notification["status"] == "PARTIAL":
+            metrics.add_metric(name="PartialExports", unit=MetricUnit.Count, value=1)
+        return {"status": notification["status"], "message_id": message_id}
     notification = notifications.failure_message(state, clock.now())
     publish(notification, topic_arn)
     # Becomes $.failure, which the Fail state reads: the original error and a readable cause.

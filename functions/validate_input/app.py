@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aurora_lake import clock, fleet, naming, settings
+from aurora_lake import clock, deadline, fleet, naming, settings, sources, triggers
 from aurora_lake.handler import step_handler
 from aurora_lake.input_schema import validate_execution_input
 
@@ -31,8 +31,15 @@ def build_job(event: dict[str, Any]) -> dict[str, Any]:
         partition=machine.partition,
         started_epoch=clock.now(),
     )
+    job["deadline_epoch"] = deadline.deadline_epoch(job["started_epoch"])
     if job["snapshot_mode"] == "create":
         job["snapshot_identifier"] = naming.snapshot_identifier(job["source_identifier"], event["execution_name"])
+    if isinstance(event.get("input"), dict) and event["input"].get("trigger"):
+        job["trigger"] = event["input"]["trigger"]
+        source = sources.of_job(job)
+        reason = triggers.reason_to_ignore(job, source.allowed(), source)
+        if reason:
+            job.update(triggers.ignored(job, reason))
     if job["snapshot_mode"] == "cluster":
         job["cluster_arn"] = naming.cluster_arn(machine.partition, machine.region, machine.account, job["cluster_identifier"])
     return job

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import json
 from pathlib import Path
 from typing import Any
@@ -12,7 +14,7 @@ from emulated_account import EmulatedAccount, ExportBehaviour
 from emulated_account.account import AWS_BACKUP_SNAPSHOT, FORBIDDEN_AWS_BACKUP_SNAPSHOT
 
 from .conftest import account, manual_snapshots
-from .test_triggers import apply_input_transformer
+from .test_triggers import _captured_logs, apply_input_transformer
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 SNAPSHOT_ARN = "arn:aws:rds:us-east-1:123456789012:cluster-snapshot:"
@@ -199,21 +201,24 @@ def test_completed_aws_backup_job_event_exports_its_recovery_point() -> None:
         assert target["Arn"] == emulated.state_machine_arn
         execution_input = apply_input_transformer(target["InputTransformer"], event)
         result = emulated.run(json.loads(execution_input))  # the target sends this JSON text
-    assert json.loads(execution_input) == {"aws_backup_job": event["detail"]}
+    assert json.loads(execution_input) == {"aws_backup_job": event["detail"], "trigger": "aws-backup"}
     assert result.status == "SUCCEEDED", (result.error, result.cause)
     [export] = result.export_tasks
     assert export["source_arn"] == event["detail"]["recoveryPointArn"] == BACKUP_POINT
     assert result.snapshots_created == []
 
 
-def test_aws_backup_job_of_another_cluster_ends_refused_and_named() -> None:
+def test_aws_backup_job_of_another_cluster_is_counted_and_logged_never_notified() -> None:
     event = _event("aws-backup-job-completed-event.json")
     event["detail"]["recoveryPointArn"] = SNAPSHOT_ARN + FORBIDDEN_AWS_BACKUP_SNAPSHOT
-    with EmulatedAccount(parameters={"EnableAwsBackupTrigger": "true"}) as emulated:
+    output, log_lines = io.StringIO(), io.StringIO()
+    with EmulatedAccount(parameters={"EnableAwsBackupTrigger": "true"}, handler_output=output) as emulated, _captured_logs(log_lines):
         [target] = _backup_rule(emulated)["Targets"]
         result = emulated.run(json.loads(apply_input_transformer(target["InputTransformer"], event)))
-    assert result.status == "FAILED" and result.error == "ClusterNotAllowed"
-    assert result.export_tasks == [] and "forbidden-cluster" in result.notifications[-1]["message"]
+        starts = [call for call in emulated.calls.calls if call.operation == "StartExportTask"]
+    assert result.status == "SUCCEEDED" and result.states[-1] == "TriggerIgnored", (result.error, result.cause)
+    assert result.export_tasks == [] and starts == [] and result.notifications == []
+    assert "forbidden-cluster" in log_lines.getvalue() and "TriggersIgnored" in output.getvalue()
 
 
 def test_bad_aws_backup_job_inputs_list_every_problem_and_create_nothing() -> None:

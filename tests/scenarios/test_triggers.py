@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 from moto.events.models import EventPattern
 
 from emulated_account import EmulatedAccount
@@ -81,7 +82,7 @@ def test_snapshot_created_event_exports_that_snapshot() -> None:
         assert target["Arn"] == account.state_machine_arn
         execution_input = apply_input_transformer(target["InputTransformer"], event)
         result = account.run(json.loads(execution_input))  # the target sends this JSON text
-    assert json.loads(execution_input) == {"snapshot_arn": event["detail"]["SourceArn"]}
+    assert json.loads(execution_input) == {"snapshot_arn": event["detail"]["SourceArn"], "trigger": "snapshot-event"}
     assert result.status == "SUCCEEDED", (result.error, result.cause)
     assert result.snapshots_created == []  # an event names an existing snapshot: nothing new is taken
     [export] = result.export_tasks
@@ -224,3 +225,59 @@ def _assert_logs_and_metrics(output: str, execution_names: list[str], tables: in
     assert set(published) >= {"ExportDuration", "ExportedGigabytes", "TablesExported", "TablesSkipped"}
     assert published["TablesExported"] == [tables] and published["TablesSkipped"] == [0]
     assert len(published["ExportDuration"]) == 1 and published["ExportDuration"][0] > 0
+
+
+def _triggered(account: EmulatedAccount, identifier: str) -> dict[str, Any]:
+    """What the snapshot rule sends for a "manual snapshot created" event of ``identifier``."""
+    event = json.loads((EVENTS / "rds-cluster-snapshot-created-event.json").read_text())
+    arn = "arn:aws:rds:us-east-1:123456789012:cluster-snapshot:" + identifier
+    event["detail"].update(SourceIdentifier=identifier, SourceArn=arn, EventID="RDS-EVENT-0075")
+    rule = _resource(account, "SnapshotCreatedRule")
+    assert EventPattern(None, rule["EventPattern"]).matches_event(event), identifier
+    [target] = rule["Targets"]
+    return json.loads(apply_input_transformer(target["InputTransformer"], event))
+
+
+@pytest.mark.parametrize(
+    ("identifier", "reason"),
+    [
+        # Another cluster's snapshot: the rule follows every cluster, the run counts and logs it.
+        ("forbidden-cluster-manual-2026-11-01", "not of a cluster this deployment may export"),
+        # The workflow's own snapshot, by its exact name.
+        ("demo-aurora-cluster-lake-0123456789ab", "taken by this workflow"),
+    ],
+)
+def test_a_trigger_this_deployment_does_not_act_on_is_counted_and_logged_never_notified(identifier: str, reason: str) -> None:
+    output, log_lines = io.StringIO(), io.StringIO()
+    parameters = {"EnableSnapshotEventTrigger": "true", "SnapshotEventTypes": "both"}
+    with EmulatedAccount(parameters=parameters, handler_output=output) as account, _captured_logs(log_lines):
+        result = account.run(_triggered(account, identifier))
+        rds_calls = [call for call in account.calls.calls if call.service == "rds"]
+    assert result.status == "SUCCEEDED", (result.error, result.cause)
+    assert result.states[-1] == "TriggerIgnored"
+    assert result.notifications == [] and result.export_tasks == [] and result.snapshots_created == []
+    assert rds_calls == []
+    logs = [json.loads(line) for line in (log_lines.getvalue() + output.getvalue()).splitlines() if line.startswith("{")]
+    [ignored] = [line for line in logs if line.get("message") == "trigger ignored"]
+    assert reason in ignored["reason"] and ignored["trigger"] == "snapshot-event"
+    [metric] = [line for line in logs if "TriggersIgnored" in line]
+    assert metric["TriggersIgnored"] == [1.0] or metric["TriggersIgnored"] == 1.0
+    assert metric["stack"] == "aurora-lake"
+
+
+def test_a_snapshot_named_like_ours_but_of_another_shape_is_exported() -> None:
+    """Only the exact "<cluster>-lake-<12 hex>" is the workflow's: a user's "...-lake-..." snapshot is not."""
+    from aurora_lake import naming
+
+    assert not naming.is_own_snapshot("demo-aurora-cluster-lake-backup-before-upgrade", ["demo-aurora-cluster"])
+    assert naming.is_own_snapshot("demo-aurora-cluster-lake-0123456789ab", ["demo-aurora-cluster"])
+    assert not naming.is_own_snapshot("data-lake-prod-2026-11-01", ["data-lake-prod", "data"])
+
+
+def test_the_same_snapshot_started_by_hand_still_fails_and_notifies() -> None:
+    with EmulatedAccount(parameters={"EnableSnapshotEventTrigger": "true", "SnapshotEventTypes": "both"}) as account:
+        given = _triggered(account, "forbidden-cluster-manual-2026-11-01")
+        given.pop("trigger")
+        result = account.run(given)
+    assert result.status == "FAILED" and result.error in ("ClusterNotAllowed", "AccessDenied", "AccessDeniedException")
+    assert result.notifications and "FAILED" in result.notifications[-1]["subject"]

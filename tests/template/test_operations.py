@@ -131,8 +131,11 @@ def test_snapshot_rule_matches_the_sample_event_of_an_allowed_cluster(cfn: dict[
         ({"SnapshotEventTypes": "manual"}, "orders-prod-before-upgrade", "RDS-EVENT-0075", True),
         ({"SnapshotEventTypes": "manual"}, "rds:orders-prod-2026-11-01-03-10", "RDS-EVENT-0169", False),
         ({"SnapshotEventTypes": "both"}, "orders-prod-before-upgrade", "RDS-EVENT-0075", True),
-        # The workflow's own snapshots never start a second export.
-        ({"SnapshotEventTypes": "both"}, "orders-prod-lake-0123456789ab", "RDS-EVENT-0075", False),
+        # No substring of a name drops an event: a cluster may be named "data-lake-prod". The
+        # workflow's own snapshots are recognised by their exact name in the run (triggers.py).
+        ({"SnapshotEventTypes": "both", "AllowedClusterIdentifiers": "data-lake-prod"}, "data-lake-prod-before-upgrade",
+         "RDS-EVENT-0075", True),
+        ({"SnapshotEventTypes": "both"}, "orders-prod-lake-0123456789ab", "RDS-EVENT-0075", True),
         # "Snapshot creating" events are not "created" events.
         ({"SnapshotEventTypes": "both"}, "rds:orders-prod-2026-11-01-03-10", "RDS-EVENT-0168", False),
         # Only the clusters chosen for the trigger.
@@ -262,12 +265,96 @@ def test_serverless_repo_metadata_is_publishable(sam: dict[str, Any]) -> None:
     assert app["SpdxLicenseId"] == "MIT" and license_text.startswith("MIT License")
 
 
-def test_samconfig_has_a_default_and_a_prod_environment() -> None:
+def _samconfig() -> dict[str, Any]:
     import tomllib
 
-    config = tomllib.loads(Path(REPO_ROOT / "samconfig.toml").read_text())
-    for environment in ("default", "prod"):
+    return tomllib.loads(Path(REPO_ROOT / "samconfig.toml").read_text())
+
+
+def test_samconfig_deploys_in_ci_without_a_question_and_takes_the_region_from_the_environment() -> None:
+    config = _samconfig()
+    assert {"default", "ci", "prod"} <= set(config)
+    for environment in ("default", "ci", "prod"):
         deploy = config[environment]["deploy"]["parameters"]
         assert deploy["capabilities"] == "CAPABILITY_IAM", environment
+        assert deploy["resolve_s3"] is True, environment
+        assert "region" not in deploy and "region" not in config[environment]["global"]["parameters"], environment
         assert config[environment]["global"]["parameters"]["stack_name"], environment
+        # parameter_overrides given on the command line replace these: they must never be needed.
+        assert "AllowedClusterIdentifiers" not in deploy.get("parameter_overrides", ""), environment
+    assert config["ci"]["deploy"]["parameters"]["confirm_changeset"] is False
+    assert config["default"]["deploy"]["parameters"]["confirm_changeset"] is True
     assert config["default"]["global"]["parameters"]["stack_name"] != config["prod"]["global"]["parameters"]["stack_name"]
+
+
+def _readme_deploy_command() -> list[str]:
+    import shlex
+
+    readme = (REPO_ROOT / "README.md").read_text()
+    block = readme.split("## Deploy", 1)[1].split("```bash", 1)[1].split("```", 1)[0]
+    command = " ".join(line.split("#", 1)[0].strip().rstrip("\\") for line in block.splitlines() if "make build" not in line)
+    return shlex.split(command)
+
+
+def test_the_readme_deploy_command_is_non_interactive_and_needs_only_the_allowed_clusters(sam: dict[str, Any]) -> None:
+    words = _readme_deploy_command()
+    assert words[:2] == [".venv-sam/bin/sam", "deploy"] and "--guided" not in words
+    assert words[words.index("--config-env") + 1] == "ci"
+    overrides = dict(word.split("=", 1) for word in words[words.index("--parameter-overrides") + 1:])
+    assert set(overrides) == {"AllowedClusterIdentifiers", "NotificationEmail"}
+    required = {name for name, spec in sam["Parameters"].items() if "Default" not in spec}
+    assert required == {"AllowedClusterIdentifiers"}
+    for name, value in overrides.items():
+        assert re.fullmatch(sam["Parameters"][name]["AllowedPattern"], value), name
+
+
+def test_the_template_rendered_with_the_readme_parameters_passes_the_lint(tmp_path: Path) -> None:
+    """What CloudFormation deploys from the README's command: the SAM transform, cfn-lint and the ASL checks."""
+    import shutil
+
+    from tools import lint_template
+    from tools.sam_translate import load_template
+
+    words = _readme_deploy_command()
+    overrides = dict(word.split("=", 1) for word in words[words.index("--parameter-overrides") + 1:])
+    text = (REPO_ROOT / "template.yaml").read_text()
+    for name, value in overrides.items():
+        # The parameter's block, its Default (if any) replaced by the command's value.
+        block = re.search(rf"^  {name}:\n    Type: String\n(    Default: .*\n)?", text, re.M)
+        assert block, name
+        text = text.replace(block.group(0), f'  {name}:\n    Type: String\n    Default: "{value}"\n', 1)
+    (tmp_path / "template.yaml").write_text(text)
+    rendered = load_template(tmp_path / "template.yaml")
+    assert {name: rendered["Parameters"][name]["Default"] for name in overrides} == overrides
+    shutil.copytree(REPO_ROOT / "statemachine", tmp_path / "statemachine")
+    assert lint_template.lint(tmp_path / "template.yaml") == []
+
+
+# --- deadlines ----------------------------------------------------------------------------
+
+
+def test_no_timeout_parameter_reaches_past_the_runs_deadline(sam: dict[str, Any]) -> None:
+    from aurora_lake import deadline
+
+    definition = json.loads((REPO_ROOT / "statemachine" / "export_to_data_lake.asl.json").read_text())
+    assert definition["TimeoutSeconds"] == deadline.EXECUTION_TIMEOUT_SECONDS
+    assert deadline.DEFAULT_SECONDS <= deadline.EXECUTION_TIMEOUT_SECONDS - 3600
+    for name in ("SnapshotTimeoutSeconds", "ExportTimeoutSeconds"):
+        assert int(sam["Parameters"][name]["MaxValue"]) < deadline.DEFAULT_SECONDS, name
+    # The longest single wait a step may ask for leaves the clean-up its hour (a Retry's longest interval too).
+    longest_retry = max(
+        retry.get("MaxDelaySeconds", retry["IntervalSeconds"])
+        for state in definition["States"].values() for retry in state.get("Retry", [])
+    )
+    assert longest_retry <= deadline.CLEAN_UP_MARGIN_SECONDS / 4
+
+
+# --- releases -----------------------------------------------------------------------------
+
+
+def test_the_changelog_names_the_templates_version_first_and_every_release_once(sam: dict[str, Any]) -> None:
+    changelog = (REPO_ROOT / "CHANGELOG.md").read_text()
+    versions = re.findall(r"^## (\d+\.\d+\.\d+)\s*$", changelog, re.M)
+    assert versions and versions[0] == sam["Metadata"]["AWS::ServerlessRepo::Application"]["SemanticVersion"]
+    as_tuples = [tuple(int(part) for part in version.split(".")) for version in versions]
+    assert as_tuples == sorted(set(as_tuples), reverse=True), "one entry per release, newest first"

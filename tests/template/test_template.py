@@ -203,6 +203,7 @@ def test_state_machine_is_standard_logged_traced_and_fully_substituted(cfn: dict
     # The export wait's token goes to the export bucket, in this stack's folder.
     assert substitutions.pop("ExportBucketName") == {"Fn::If": ["CreateExportBucket", {"Ref": "ExportBucket"}, {"Ref": "ExistingExportBucketName"}]}
     assert substitutions.pop("ExportWaitTokenPrefix") == {"Fn::Sub": "export-waits/${AWS::StackName}/"}
+    assert substitutions.pop("Partition") == {"Ref": "AWS::Partition"}
     for key, value in substitutions.items():
         assert value == {"Fn::GetAtt": [key.removesuffix("Arn"), "Arn"]}
 
@@ -300,7 +301,7 @@ def test_snapshot_rule_passes_the_snapshot_arn_straight_to_the_state_machine(
     assert target["InputTransformer"]["InputPathsMap"] == {"snapshotArn": "$.detail.SourceArn"}
     arn = "arn:aws:rds:us-east-1:123456789012:cluster-snapshot:rds:orders-prod-2026-11-01-03-10"
     rendered = target["InputTransformer"]["InputTemplate"].replace("<snapshotArn>", json.dumps(arn))
-    assert json.loads(rendered) == {"snapshot_arn": arn}
+    assert json.loads(rendered) == {"snapshot_arn": arn, "trigger": "snapshot-event"}
     statements = _role_statements(on, cfn["Resources"]["SnapshotEventRuleRole"])
     assert statements == [{"Effect": "Allow", "Action": "states:StartExecution", "Resource": "<ExportStateMachine>"}]
 
@@ -430,3 +431,10 @@ def test_every_parameter_is_described_constrained_and_grouped(sam: dict[str, Any
 )
 def test_allowed_clusters_pattern(sam: dict[str, Any], value: str, valid: bool) -> None:
     assert bool(re.fullmatch(sam["Parameters"]["AllowedClusterIdentifiers"]["AllowedPattern"], value)) is valid
+
+
+def test_every_arn_is_built_with_the_partition() -> None:
+    """No literal "arn:aws:" in the template or the state machines: aws-cn and aws-us-gov deploy them too."""
+    for path in [REPO_ROOT / "template.yaml", *sorted((REPO_ROOT / "statemachine").glob("*.asl.json"))]:
+        literal = [line.strip() for line in path.read_text().splitlines() if "arn:aws:" in line]
+        assert literal == [], (path.name, literal)

@@ -351,3 +351,41 @@ def test_parse_state_machine_arn(arn: str) -> None:
 def test_parse_state_machine_arn_rejects(arn: str) -> None:
     with pytest.raises(ValueError):
         parse_state_machine_arn(arn)
+
+
+# --- the workflow's own snapshots, and triggered starts this deployment does not act on ---------
+
+
+def test_own_snapshots_are_recognised_by_their_exact_name_only() -> None:
+    from aurora_lake import naming
+
+    ours = naming.snapshot_identifier("orders-prod", "run-1")
+    assert naming.is_own_snapshot(ours, ["billing", "orders-prod"])
+    assert naming.is_own_snapshot(ours.upper(), ["orders-prod"])
+    for name in ("orders-prod-lake-before-upgrade", ours + "0", ours[:-1], "rds:" + ours, "data-lake-prod-1",
+                 "orders-prod-lake-0123456789AG"):
+        assert not naming.is_own_snapshot(name, ["orders-prod", "data"]), name
+    assert not naming.is_own_snapshot(ours, ["orders"])  # another cluster's prefix is not enough
+
+
+@pytest.mark.parametrize(
+    ("name", "ignored"),
+    [
+        ("rds:orders-prod-2026-11-01-03-10", None),
+        ("orders-prod-before-upgrade", None),
+        ("data-lake-prod-2026-11-01", None),  # a cluster with "-lake-" in its name is exported
+        ("payments-2026-11-01", "not of a cluster"),
+        ("rds:payments-2026-11-01-03-10", "not of a cluster"),
+        ("awsbackup:job-1234", None),  # its cluster is read from RDS by CheckSnapshot
+    ],
+)
+def test_triggered_starts_ignored_by_name(name: str, ignored: str | None) -> None:
+    from aurora_lake import triggers
+
+    job = {"trigger": "snapshot-event", "snapshot_identifier": name}
+    reason = triggers.reason_to_ignore(job, frozenset({"orders-prod", "data-lake-prod"}))
+    assert (reason is None) if ignored is None else (ignored in (reason or ""))
+    own = {"trigger": "snapshot-event", "snapshot_identifier": "orders-prod-lake-0123456789ab"}
+    assert "taken by this workflow" in (triggers.reason_to_ignore(own, frozenset({"orders-prod"})) or "")
+    # A start by hand (no trigger) is never ignored: it fails and notifies as before.
+    assert triggers.reason_to_ignore({"snapshot_identifier": "payments-1"}, frozenset({"orders-prod"})) is None

@@ -60,6 +60,14 @@ class ExportDeadlineExceeded(WorkflowError):
     """The export did not finish within the configured time."""
 
 
+class WorkflowDeadlineReached(WorkflowError):
+    """The run reached its own deadline, which comes before the execution's timeout."""
+
+
+class KmsKeyPolicyIncomplete(WorkflowError):
+    """The key brought with ExistingKmsKeyArn lacks a grant the stack needs; the message names it."""
+
+
 class ClusterExportInProgress(WorkflowError):
     """Another export of the same cluster is running; StartExport waits for it (a Retry in the ASL)."""
 

@@ -15,8 +15,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from aurora_lake import deadline
 from aurora_lake.errors import aws_error
-from aurora_lake.observability import logger, metrics, traced
+from aurora_lake.observability import logger, metrics, traced, use_stack_dimension
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
@@ -29,15 +30,24 @@ def execution_name(event: dict[str, Any]) -> str | None:
     return None
 
 
-def step_handler(step: str) -> Callable[[Handler], Handler]:
+def step_handler(step: str, *, within_deadline: bool = False) -> Callable[[Handler], Handler]:
+    """``within_deadline``: the step fails once the run's deadline has passed, and never asks
+    for a wait that ends after it (the steps that wait; clean-up and notification always run)."""
+
     def decorate(handle: Handler) -> Handler:
         @functools.wraps(handle)
         def wrapper(event: dict[str, Any], context: Any) -> dict[str, Any]:
             logger.append_keys(step=step)
             logger.set_correlation_id(execution_name(event))
+            use_stack_dimension()
             logger.debug("event", extra={"event": event})
+            job = event.get("job") if isinstance(event.get("job"), dict) else None
             try:
+                if within_deadline:
+                    deadline.enforce(step, job)
                 result = handle(event, context)
+                if within_deadline and isinstance(result.get("wait_seconds"), int):
+                    result["wait_seconds"] = deadline.bounded_wait(job, result["wait_seconds"])
             except ClientError as error:
                 failure = aws_error(error)
                 logger.error("AWS call failed", extra={"error": type(failure).__name__, "cause": str(failure)})

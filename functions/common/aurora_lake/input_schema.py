@@ -18,6 +18,9 @@ Input (a JSON object; every other key is refused, so a typo such as
     export_only                   array    databases / tables to export (default: everything)
     s3_prefix                     string   folder in the export bucket (default: deployment's)
     delete_snapshot_after_export  boolean  delete the snapshot this execution took (default true)
+    trigger                       string   set by the stack's event rules ("snapshot-event",
+                                           "aws-backup"): a snapshot this deployment must not
+                                           export then ends the run quietly instead of failing
 
 Exactly one of ``cluster_identifier``, ``db_instance_identifier``, ``snapshot_arn`` and
 ``aws_backup_job`` is given. An AWS Backup job is an event AWS writes, not user typing: only
@@ -87,7 +90,10 @@ KNOWN_KEYS: tuple[str, ...] = (
     "export_only",
     "s3_prefix",
     "delete_snapshot_after_export",
+    "trigger",
 )
+# What the stack's own event rules write in the "trigger" field of the input they send.
+TRIGGERS: tuple[str, ...] = ("snapshot-event", "aws-backup")
 
 # StartExportTask limits ExportOnly to 200 KB; counted here as 200,000 bytes of
 # the JSON-encoded list, the stricter reading, so a list near the limit fails
@@ -183,6 +189,9 @@ def validate_execution_input(
             add("input", ["give either snapshot_arn or aws_backup_job, not both"])
         elif backup_arn is not None:
             arn = backup_arn
+
+    if "trigger" in raw and raw["trigger"] not in TRIGGERS:
+        add("trigger", [f"must be one of {', '.join(TRIGGERS)} (set by the stack's event rules), got {_show(raw['trigger'])}"])
 
     use_latest = raw.get("use_latest_automated_snapshot", False)
     add("use_latest_automated_snapshot", _boolean_problems(use_latest))

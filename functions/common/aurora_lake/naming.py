@@ -154,6 +154,27 @@ def snapshot_identifier(cluster_identifier: str, execution_name: str) -> str:
     return _with_hash(f"{cluster}-lake", digest, CLUSTER_SNAPSHOT_IDENTIFIER_MAX_LENGTH)
 
 
+def is_own_snapshot(snapshot_name: str, clusters: Iterable[str]) -> bool:
+    """True when the name is exactly what ``snapshot_identifier`` gives one of ``clusters``.
+
+    The exact shape (``<cluster>-lake-`` and the hash's length of lower-case hex digits), never a
+    substring: a cluster may well be named ``data-lake-prod``.
+    """
+    name = snapshot_name.lower()
+    for cluster in clusters:
+        head = f"{cluster.lower()}-lake-"
+        digest = name[len(head):]
+        if name.startswith(head) and len(digest) == _HASH_LENGTH and all(c in "0123456789abcdef" for c in digest):
+            return True
+    return False
+
+
+def named_after_one_of(snapshot_name: str, clusters: Iterable[str]) -> bool:
+    """True when the name has the form IAM lets this deployment export: ``<cluster>-...`` or ``rds:<cluster>-...``."""
+    bare = snapshot_name.lower().removeprefix(AUTOMATED_SNAPSHOT_PREFIX)
+    return any(bare.startswith(cluster.lower() + "-") for cluster in clusters)
+
+
 def export_task_identifier(snapshot_arn: str, export_only: Iterable[str] | None, s3_prefix: str) -> str:
     """The export task for a snapshot exported with the given settings.
 

@@ -13,14 +13,41 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from aws_lambda_powertools.logging import Logger
-from aws_lambda_powertools.metrics import Metrics, MetricUnit
+from aws_lambda_powertools.metrics import Metrics, MetricUnit, single_metric
 
 SERVICE = "aurora-lake"
 # One namespace for every function's metrics (POWERTOOLS_METRICS_NAMESPACE says the same).
 NAMESPACE = "AuroraLake"
 
+# Every metric also carries the stack's name, so two deployments in one account and Region
+# (and their alarms and dashboards) never count each other's runs.
+STACK_ENV = "AURORA_LAKE_STACK"
+STACK_DIMENSION = "stack"
+
+CLUSTER_DIMENSION = "cluster"
+
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
+
+
+def stack_dimensions() -> dict[str, str]:
+    """The stack's dimension, read from the environment at each invocation."""
+    stack = os.environ.get(STACK_ENV)
+    return {STACK_DIMENSION: stack} if stack else {}
+
+
+def use_stack_dimension() -> None:
+    """Every metric of this invocation carries the stack (called by the step handler wrapper)."""
+    dimensions = stack_dimensions()
+    if dimensions:
+        metrics.set_default_dimensions(**dimensions)
+
+
+def count_for_cluster(name: str, cluster: str) -> None:
+    """One count with the cluster as a further dimension (a freshness alarm watches one cluster)."""
+    dimensions = {"service": SERVICE, **stack_dimensions()}
+    with single_metric(name=name, unit=MetricUnit.Count, value=1, namespace=NAMESPACE, default_dimensions=dimensions) as metric:
+        metric.add_dimension(name=CLUSTER_DIMENSION, value=cluster)
 
 # Most steps publish no metric; Powertools would warn on every invocation.
 warnings.filterwarnings("ignore", message="No application metrics to publish")
@@ -46,4 +73,4 @@ def traced(handler: Handler) -> Handler:
     return Tracer(service=SERVICE).capture_lambda_handler(handler, capture_response=False)  # type: ignore[return-value]
 
 
-__all__ = ["MetricUnit", "logger", "metrics", "traced", "tracing_enabled"]
+__all__ = ["MetricUnit", "count_for_cluster", "logger", "metrics", "stack_dimensions", "traced", "tracing_enabled", "use_stack_dimension"]

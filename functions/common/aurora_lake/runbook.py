@@ -14,6 +14,8 @@ RUNBOOK: dict[str, str] = {
     "ExportFailed": "Read the FailureCause above. IAM role or KMS problems: check the export role's trust and S3 permissions and the key policy, then start a new execution.",
     "ExportCanceled": "Someone canceled the export task. Start a new execution when ready.",
     "ExportDeadlineExceeded": "The export took longer than ExportTimeoutSeconds. Check it in the RDS console; raise the limit for large databases.",
+    "WorkflowDeadlineReached": "The run reached its deadline, an hour before the execution's 48-hour limit. Lower SnapshotTimeoutSeconds or ExportTimeoutSeconds, or export fewer tables at once; cancel a running export in the RDS console.",
+    "KmsKeyPolicyIncomplete": "The existing KMS key's policy lacks the grant named above. Add it (docs/operations.md, An existing key or bucket) and start again.",
     "SnapshotDeadlineExceeded": "The snapshot took longer than SnapshotTimeoutSeconds. Check it in the RDS console.",
     "SnapshotFailed": "The snapshot is not available. Check it in the RDS console and start a new execution.",
     "SnapshotSourceMismatch": "A snapshot with this execution's name belongs to another cluster. Delete or rename it.",
