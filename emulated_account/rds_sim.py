@@ -129,6 +129,8 @@ class RdsSimulator:
         self.snapshots_created: list[str] = []
         self.export_task_ids: list[str] = []
         self.table_changes: dict[str, tuple[data.Table, ...]] = {}
+        # DB instances created in this account beyond the declared ones (a test's own), by identifier.
+        self.extra_db_instances: dict[str, data.DbInstance] = {}
         self._lock = threading.RLock()
         clock.on_advance(lambda _now: self.settle())
 
@@ -153,6 +155,8 @@ class RdsSimulator:
         self.table_changes[cluster_identifier] = tuple(tables)
 
     def db_instance_for(self, identifier: str) -> data.DbInstance | None:
+        if identifier in self.extra_db_instances:
+            return self.extra_db_instances[identifier]
         try:
             return data.db_instance(identifier)
         except KeyError:
@@ -183,6 +187,8 @@ class RdsSimulator:
 
     def create_db_instances(self, instances: Sequence[data.DbInstance] = data.DB_INSTANCES) -> None:
         for spec in instances:
+            if spec not in data.DB_INSTANCES:
+                self.extra_db_instances[spec.identifier] = spec
             self.backend.create_db_instance(
                 {
                     "db_instance_identifier": spec.identifier,

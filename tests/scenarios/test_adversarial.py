@@ -216,3 +216,26 @@ def test_a_foreign_export_task_of_any_name_does_not_stop_the_wake_up(account: Em
     deliveries = account.events.deliveries
     assert deliveries and all(d.error_type is None for d in deliveries)
     assert any(d.result["woken"] for d in deliveries)
+
+
+def test_a_db_instance_named_like_a_cluster_never_takes_the_clusters_tables() -> None:
+    # Cluster and DB instance identifiers are separate namespaces in RDS: an instance may carry
+    # an allowed cluster's name, and its tables the same database.schema.table names.
+    allowed = ",".join((*data.ALLOWED_DB_INSTANCES, CLUSTER))
+    with EmulatedAccount(handler_output=io.StringIO(), parameters={"AllowedDBInstanceIdentifiers": allowed}) as account:
+        account.rds.create_db_instances([data.DbInstance(CLUSTER, "postgres", "16.4", ("mydb",), data.POSTGRES_TABLES)])
+        first = account.run(INPUT)
+        assert first.status == "SUCCEEDED", first.cause
+        before = catalog(account)
+        second = account.run({"db_instance_identifier": CLUSTER})
+        after = catalog(account)
+    assert second.status == "SUCCEEDED", second.cause
+    # Every table of the cluster's run is as it was: same owner (kind cluster), same export.
+    assert {name: after[name] for name in before} == before
+    assert all(owner(entry)[2] == "cluster" for entry in before.values())
+    # The instance's tables would take the cluster's names: left out, each reported, nothing re-pointed.
+    [note] = second.notifications[-1:]
+    assert note["subject"].startswith("[aurora-lake] PARTIAL"), note["subject"]
+    assert "DB instance:   demo-aurora-cluster" in note["message"]
+    assert "mydb.public.users" in note["message"] and "cluster demo-aurora-cluster" in note["message"]
+    assert not any(owner(entry)[2] == "instance" and not name.startswith("_") and name in before for name, entry in after.items())

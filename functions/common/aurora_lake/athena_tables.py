@@ -59,7 +59,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from aurora_lake import athena_ddl, athena_names, clients, clock, naming
+from aurora_lake import athena_ddl, athena_names, clients, clock, naming, sources
 from aurora_lake.athena_runner import DEFAULT_GLUE_WORKERS, Unit, run_units, upsert_glue_tables
 from aurora_lake.athena_types import UnknownExportedType, athena_type
 from aurora_lake.catalog import glue_limits, ownership
@@ -153,7 +153,8 @@ def run_source(state: Mapping[str, Any]) -> ownership.Source:
         account = naming.split_arn(source_arn).account or account
     if not isinstance(account, str) or not re.fullmatch(r"\d{12}", account):
         raise InvalidInput(f"the state names no 12-digit source account (job.account or the export's source ARN): {str(account)[:40]!r}")
-    return ownership.Source(account=account, kind="cluster", identifier=source_cluster(job, snapshot))
+    kind = sources.of_kind(job.get("source_kind") or snapshot.get("source_kind") or sources.CLUSTER.kind).kind
+    return ownership.Source(account=account, kind=kind, identifier=source_cluster(job, snapshot))
 
 
 def _table_problems(table: ExportedTable) -> list[str]:

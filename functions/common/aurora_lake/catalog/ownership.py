@@ -5,8 +5,8 @@ its source and role::
 
     aurora_lake.stack                   the deployment (Glue database and export bucket)
     aurora_lake.source_account          12-digit account of the source
-    aurora_lake.source_kind             what the source is (``cluster``)
-    aurora_lake.source_identifier       its identifier (the cluster identifier)
+    aurora_lake.source_kind             what the source is (``cluster`` or ``instance``)
+    aurora_lake.source_identifier       its identifier (the cluster or DB instance identifier)
     aurora_lake.source_table            database.schema.table exactly as RDS reported it
     aurora_lake.table_role              ``latest`` or ``versioned``
     aurora_lake.export_task_identifier  the export the table currently reads
