@@ -117,16 +117,39 @@ def test_a_new_db_snapshot_event_exports_that_snapshot() -> None:
         assert emulated.template.is_created("DBSnapshotCreatedRule")
         rule = emulated.template.resolve(emulated.template.resources["DBSnapshotCreatedRule"]["Properties"])
         assert EventPattern(None, rule["EventPattern"]).matches_event(event), "the rule must match the sample event"
-        # The workflow's own DB snapshots never start a second export.
-        own = {**event, "detail": {**event["detail"], "SourceIdentifier": "demo-postgres-db-lake-0123456789ab", "EventID": "RDS-EVENT-0042"}}
-        assert not EventPattern(None, rule["EventPattern"]).matches_event(own)
         [target] = rule["Targets"]
         execution_input = apply_input_transformer(target["InputTransformer"], event)
         result = emulated.run(json.loads(execution_input))
-    assert json.loads(execution_input) == {"snapshot_arn": event["detail"]["SourceArn"]}
+    assert json.loads(execution_input) == {"snapshot_arn": event["detail"]["SourceArn"], "trigger": "snapshot-event"}
     assert result.status == "SUCCEEDED", (result.error, result.cause)
     [export] = result.export_tasks
     assert export["source_arn"] == event["detail"]["SourceArn"]
+
+
+@pytest.mark.parametrize(
+    ("identifier", "reason"),
+    [
+        # A DB snapshot of a DB instance this deployment may not export: the rule follows them all.
+        ("rds:forbidden-db-2026-11-01-04-20", "not of a DB instance this deployment may export (AllowedDBInstanceIdentifiers)"),
+        # The workflow's own DB snapshot, recognised by its exact name.
+        ("demo-postgres-db-lake-0123456789ab", "taken by this workflow"),
+    ],
+)
+def test_a_db_snapshot_trigger_this_deployment_does_not_act_on_ends_quietly(identifier: str, reason: str, caplog: pytest.LogCaptureFixture) -> None:
+    event = _event("rds-db-snapshot-created-event.json")
+    arn = "arn:aws:rds:us-east-1:123456789012:snapshot:" + identifier
+    event["detail"].update(SourceIdentifier=identifier, SourceArn=arn, EventID="RDS-EVENT-0042")
+    with EmulatedAccount(parameters={"EnableSnapshotEventTrigger": "true", "SnapshotEventTypes": "both"}) as emulated:
+        rule = emulated.template.resolve(emulated.template.resources["DBSnapshotCreatedRule"]["Properties"])
+        # No substring of a name decides: the rule passes every DB snapshot of the account.
+        assert EventPattern(None, rule["EventPattern"]).matches_event(event), identifier
+        [target] = rule["Targets"]
+        result = emulated.run(json.loads(apply_input_transformer(target["InputTransformer"], event)))
+        rds_writes = [c for c in emulated.calls.calls if c.service == "rds" and not c.operation.startswith("Describe")]
+    assert (result.status, result.states[-1]) == ("SUCCEEDED", "TriggerIgnored"), (result.error, result.cause)
+    [ignored] = [r for r in caplog.records if r.getMessage() == "trigger ignored"]
+    assert ignored.reason.startswith("snapshot " + identifier) and reason in ignored.reason  # type: ignore[attr-defined]
+    assert result.notifications == [] and result.export_tasks == [] and result.snapshots_created == [] and rds_writes == []
 
 
 def test_no_db_snapshot_rule_without_allowed_db_instances() -> None:

@@ -109,8 +109,7 @@ def test_packed_runs_cover_every_pair_once() -> None:
 def account() -> Iterator[EmulatedAccount]:
     """One account for the module (per worker): executions in one account are much cheaper than new accounts."""
     with EmulatedAccount(handler_output=io.StringIO()) as emulated:
-        # Every faulted run then takes both Glue paths: its versioned tables are new (CreateTable)
-        # and the latest tables exist, owned by this cluster, and are re-pointed (UpdateTable).
+        # Later runs re-point the latest tables this run creates (UpdateTable); see run_faulted.
         primed = emulated.run(INPUT)
         assert primed.status == "SUCCEEDED", primed.cause
         yield emulated
@@ -118,6 +117,13 @@ def account() -> Iterator[EmulatedAccount]:
 
 def run_faulted(account: EmulatedAccount, specs: list[str]) -> tuple[ExecutionResult, list[Fault], dict[str, int]]:
     """Run one execution with ``specs``; returns the result, the faults and what this run created."""
+    # Both Glue paths in every run: one latest table is dropped, so it is created again
+    # (CreateTable), while the others, owned by this cluster, are re-pointed (UpdateTable).
+    glue = account.client("glue")
+    database = account.functions["CreateAthenaTablesFunction"].environment["GLUE_DATABASE"]
+    latest = sorted(t["Name"] for t in glue.get_tables(DatabaseName=database)["TableList"] if not t["Name"].startswith("_"))
+    assert len(latest) >= 2, latest
+    glue.delete_table(DatabaseName=database, Name=latest[0])
     account.fault_plan.faults[:] = [Fault.parse(spec) for spec in specs]
     before = (len(account.rds.snapshots_created), len(account.rds.export_task_ids), len(account.notifications()))
     result = account.run(INPUT)
