@@ -51,8 +51,6 @@ SERVERLESS_IGNORED: dict[tuple[str, str], str] = {
                                                  "failure notifications are also kept in the execution history",
     ("ES7000", "AlarmEmailSubscription"): "an e-mail subscription: SNS retries e-mail delivery itself, and every alarm "
                                           "stays visible in its state history",
-    ("W1030", "ScheduledClusterFreshnessAlarm"): "the alarm exists only with the schedule on a cluster, when the rule "
-                                                 "ScheduleNeedsACluster asserts that ScheduleClusterIdentifier is not empty",
 }
 PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
 # States that end a branch by themselves, without Next or End.
