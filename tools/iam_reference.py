@@ -36,7 +36,8 @@ from tools.sam_translate import REPO_ROOT, translate
 ACCOUNT, REGION, PARTITION = "123456789012", "us-east-1", "aws"
 # Every optional resource exists with these values, so that every grant is checked.
 PARAMETERS = {"AllowedClusterIdentifiers": "orders-prod,billing", "AllowedDBInstanceIdentifiers": "orders-db", "EnableSchedule": "true", "EnableSnapshotEventTrigger": "true",
-              "EnableAwsBackupTrigger": "true", "NotificationEmail": "ops@example.com"}
+              "EnableAwsBackupTrigger": "true", "NotificationEmail": "ops@example.com",
+              "SourceAccountIds": "111111111111,222222222222", "SourceAccountClusters": "111111111111:orders-aurora,222222222222:billing-aurora"}
 SKIP_KEY = "iam-reference"
 _IDENTITY_POLICIES = {"AWS::IAM::Role", "AWS::IAM::ManagedPolicy", "AWS::IAM::Policy"}
 _RESOURCE_POLICIES = {
@@ -44,6 +45,7 @@ _RESOURCE_POLICIES = {
     "AWS::S3::BucketPolicy": "PolicyDocument",
     "AWS::SNS::TopicPolicy": "PolicyDocument",
     "AWS::SQS::QueuePolicy": "PolicyDocument",
+    "AWS::Events::EventBusPolicy": "Statement",  # one statement, not a document
 }
 
 
@@ -250,8 +252,9 @@ def statements(template: Mapping[str, Any], resolver: Resolver) -> Iterator[tupl
                 documents += [(policy["PolicyDocument"], False) for policy in properties.get("Policies", [])]
             else:
                 documents.append((properties["PolicyDocument"], False))
-        elif kind in _RESOURCE_POLICIES:
-            documents.append((properties[_RESOURCE_POLICIES[kind]], True))
+        elif kind in _RESOURCE_POLICIES and _RESOURCE_POLICIES[kind] in properties:
+            policy = properties[_RESOURCE_POLICIES[kind]]
+            documents.append(({"Statement": policy} if kind == "AWS::Events::EventBusPolicy" else policy, True))
         for document, resource_policy in documents:
             for statement in _as_list(resolver.resolve(document).get("Statement", [])):
                 yield logical_id, statement, resource_policy

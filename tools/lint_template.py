@@ -47,6 +47,8 @@ SERVERLESS_IGNORED: dict[tuple[str, str], str] = {
     ("ES6000", "ExportEventsDeadLetterQueue"): "it is the dead-letter queue itself (of the export events and their wake-ups)",
     ("ES1007", "ExportFinishedRulePermission"): "the function's asynchronous invocations that fail go to its DeadLetterQueue "
                                                 "(ExportEventsDeadLetterQueue), which an EventInvokeConfig would duplicate",
+    ("ES1007", "SourceExportFinishedRulePermission"): "the function's asynchronous invocations that fail go to its DeadLetterQueue "
+                                                      "(ExportEventsDeadLetterQueue), which an EventInvokeConfig would duplicate",
     ("ES7000", "NotificationEmailSubscription"): "an e-mail subscription: SNS retries e-mail delivery itself, and the "
                                                  "failure notifications are also kept in the execution history",
     ("ES7000", "AlarmEmailSubscription"): "an e-mail subscription: SNS retries e-mail delivery itself, and every alarm "
