@@ -16,7 +16,10 @@ as the checkov skips are::
           - action: logs:CreateLogDelivery
             comment: why the finding does not apply
 
-    python -m tools.iam_reference [template.yaml]     (exit status 1 on any finding)
+    python -m tools.iam_reference [template.yaml source-account.yaml ...]   (exit status 1 on any finding)
+
+Each template is resolved with the parameters of ``PARAMETERS_BY_TEMPLATE`` (by file name), so
+that every optional statement exists and is checked.
 """
 
 from __future__ import annotations
@@ -38,6 +41,11 @@ ACCOUNT, REGION, PARTITION = "123456789012", "us-east-1", "aws"
 PARAMETERS = {"AllowedClusterIdentifiers": "orders-prod,billing", "AllowedDBInstanceIdentifiers": "orders-db", "EnableSchedule": "true", "EnableSnapshotEventTrigger": "true",
               "EnableAwsBackupTrigger": "true", "NotificationEmail": "ops@example.com",
               "SourceAccountIds": "111111111111,222222222222", "SourceAccountClusters": "111111111111:orders-aurora,222222222222:billing-aurora"}
+# source-account.yaml, deployed in a source account of the lake above, events forwarded.
+SOURCE_ACCOUNT_PARAMETERS = {"LakeAccountId": ACCOUNT, "LakeStackName": "aurora-lake", "LakeBucketName": "aurora-lake-exportbucket",
+                             "LakeKmsKeyArn": f"arn:{PARTITION}:kms:{REGION}:{ACCOUNT}:key/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0",
+                             "AllowedClusterIdentifiers": "orders-aurora,payments", "ForwardEvents": "true"}
+PARAMETERS_BY_TEMPLATE = {"template.yaml": PARAMETERS, "source-account.yaml": SOURCE_ACCOUNT_PARAMETERS}
 SKIP_KEY = "iam-reference"
 _IDENTITY_POLICIES = {"AWS::IAM::Role", "AWS::IAM::ManagedPolicy", "AWS::IAM::Policy"}
 _RESOURCE_POLICIES = {
@@ -297,12 +305,15 @@ def check_template(template: Mapping[str, Any], parameters: Mapping[str, str] = 
 
 
 def main(argv: list[str]) -> int:
-    path = Path(argv[0]) if argv else REPO_ROOT / "template.yaml"
-    findings, skipped = check_template(translate(path))
-    for finding in findings:
-        print(f"IAM reference: {finding}", file=sys.stderr)
-    print(f"IAM reference: {len(findings)} finding(s), {len(skipped)} skipped with a reason")
-    return 1 if findings else 0
+    paths = [Path(arg) for arg in argv] or [REPO_ROOT / "template.yaml"]
+    failed = False
+    for path in paths:
+        findings, skipped = check_template(translate(path), PARAMETERS_BY_TEMPLATE.get(path.name, PARAMETERS))
+        for finding in findings:
+            print(f"IAM reference: {path.name}: {finding}", file=sys.stderr)
+        print(f"IAM reference: {path.name}: {len(findings)} finding(s), {len(skipped)} skipped with a reason")
+        failed = failed or bool(findings)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
