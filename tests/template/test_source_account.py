@@ -300,3 +300,28 @@ def test_the_access_role_fits_iam_limits_with_the_most_clusters(source: dict[str
         if resource["Type"] == "AWS::IAM::Role" and resolver.resource_exists(name):
             size = sum(_size(p["PolicyDocument"]) for p in resolver.resolve(resource["Properties"]["Policies"]))
             assert size <= INLINE_POLICIES_PER_ROLE, f"{name}: {size} characters with {count} clusters"
+
+
+# --- the checks of make lint and make iam ------------------------------------------------------
+
+
+def test_the_source_template_lints_clean_and_a_broken_one_does_not(tmp_path: Any) -> None:
+    from tools import lint_template
+
+    assert lint_template.lint(PATH) == []
+    broken = tmp_path / "source-account.yaml"
+    broken.write_text(PATH.read_text().replace("MaximumRetryAttempts: 3", "MaximumRetryAttempts: 300", 1))
+    assert any("E3034" in problem or "MaximumRetryAttempts" in problem for problem in lint_template.lint(broken))
+    assert lint_template.main([str(PATH), str(broken)]) == 1
+
+
+def test_every_iam_action_of_the_source_template_is_in_the_iam_reference() -> None:
+    from tools import iam_reference
+
+    template = translate(PATH)
+    parameters = iam_reference.PARAMETERS_BY_TEMPLATE["source-account.yaml"]
+    findings, skipped = iam_reference.check_template(template, parameters)
+    assert findings == [] and skipped == []
+    resolver = Resolver(template, parameters, physical=iam_reference.physical_names(template))
+    checked = {logical_id for logical_id, _, _ in iam_reference.statements(template, resolver)}
+    assert checked == {"SourceAccessRole", "SourceExportRole", "ForwardEventsRole", "ForwardedEventsDeadLetterQueuePolicy"}
