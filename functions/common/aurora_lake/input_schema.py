@@ -230,7 +230,8 @@ def validate_execution_input(
     source_account = named_account if named_account is not None and named_account != account else None
     if "event_account" in raw:
         add("event_account", _event_account_problems(raw["event_account"], "trigger" in raw, named_account or account))
-    if source_account is not None:
+    # A source account's event about a DB instance is not an error: the trigger ends quietly (triggers.py).
+    if source_account is not None and "trigger" not in raw:
         clusters_only = "only clusters of source accounts are exported (clusters only): RDS DB instances are exported in the lake's own account"
         if "db_instance_identifier" in raw:
             add("db_instance_identifier", [clusters_only])

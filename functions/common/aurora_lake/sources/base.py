@@ -90,6 +90,8 @@ class Source:
     not_allowed_error: type[WorkflowError]
     # The source account this source lives in; None: the lake's own account.
     account: str | None = None
+    # Whether sources of this kind are exported from source accounts (the source template covers clusters only).
+    in_source_accounts: bool = False
 
     # -- the account ------------------------------------------------------------------------
     def in_account(self, account: str | None) -> Source:
