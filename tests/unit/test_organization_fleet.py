@@ -105,6 +105,6 @@ def test_the_summary_of_nested_account_results_names_each_account() -> None:
                "error": "AccountNotAllowed", "cause": "account_id: not a source account"}
     own = {"status": "SUCCEEDED", "source_kind": "cluster", "source_identifier": "demo-aurora-cluster", "source_account": None}
     result = fleet.summary([[own], [ok, refused]])
-    assert [(o["source_identifier"], o["source_account"], o["outcome"]) for o in result["clusters"]] == [
+    assert [(o["source_identifier"], o.get("source_account"), o["outcome"]) for o in result["clusters"]] == [
         ("demo-aurora-cluster", None, "SUCCEEDED"), ("orders-aurora", ORDERS_ACCOUNT, "SUCCEEDED"), ("x", "333333333333", "REFUSED")]
     assert result["cause"] == "1 of 3 sources did not export: x of account 333333333333 (AccountNotAllowed)"

@@ -349,7 +349,7 @@ def fleet_message(state: dict[str, Any], now: float) -> dict[str, Any]:
         "",
         f"Status:       {result['status']}",
         f"Started:      {_utc(fleet_job.get('started_epoch')) or 'unknown'}",
-        f"Concurrency:  at most {fleet_job.get('max_concurrency')} sources at once",
+        f"Concurrency:  at most {fleet_job.get('max_concurrency')} sources at once per account",
         "",
     ]
     for o in outcomes:
