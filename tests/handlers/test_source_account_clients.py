@@ -70,3 +70,15 @@ def test_an_account_that_is_not_twelve_digits_is_never_assumed(aws: None, accoun
 def test_only_rds_is_called_in_a_source_account(aws: None, service: str) -> None:
     with pytest.raises(ValueError, match="never called in a source account"):
         clients.client(service, account=SOURCE)
+
+
+@pytest.mark.parametrize("function_name, expected", [
+    ("aurora-lake-ValidateInputFunction-AbC123", "aurora-lake-ValidateInputFunction-AbC123"),
+    ("lake-Ä function", "lake---function"),
+    ("x" * 70, "x" * 64),
+    ("x", "x-"),
+])
+def test_the_role_session_names_the_function_within_stss_rules(monkeypatch: pytest.MonkeyPatch, function_name: str, expected: str) -> None:
+    # CloudTrail in the source account shows which lake function called: 2 to 64 of [\w+=,.@-].
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", function_name)
+    assert clients._role_session_name() == expected

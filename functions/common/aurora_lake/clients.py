@@ -38,9 +38,11 @@ SOURCE_ACCOUNT_SERVICES = frozenset({"rds"})
 # Assumed credentials are renewed this long before they expire, so no call starts with credentials
 # that could lapse during it (and a Lambda kept warm for hours never uses expired ones).
 REFRESH_BEFORE_EXPIRY_SECONDS = 300.0
-# STS's default session duration; the role's MaxSessionDuration is at least this.
+# An hour: a Lambda role assuming another role is role chaining, which STS limits to one hour
+# (IAM User Guide, "Roles terms and concepts", role chaining); also STS's default.
 ASSUMED_ROLE_SECONDS = 3600
-_ROLE_SESSION_NAME_ILLEGAL = re.compile(r"[^\w+=,.@-]")
+# RoleSessionName: 2 to 64 of [\w+=,.@-] (botocore's sts model, AssumeRole).
+_ROLE_SESSION_NAME_ILLEGAL = re.compile(r"[^\w+=,.@-]", re.ASCII)
 
 
 @dataclass
