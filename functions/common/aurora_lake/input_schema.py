@@ -80,12 +80,12 @@ from typing import Any, NamedTuple
 
 from aurora_lake.errors import AccountNotAllowed, ClusterNotAllowed, DBInstanceNotAllowed, InvalidInput
 from aurora_lake.naming import (
-    SOURCE_ACCOUNTS_FOLDER,
     AUTOMATED_SNAPSHOT_PREFIX,
     CLUSTER_IDENTIFIER_MAX_LENGTH,
     CLUSTER_SNAPSHOT_RESOURCE,
     DB_INSTANCE_IDENTIFIER_MAX_LENGTH,
     DB_SNAPSHOT_RESOURCE,
+    SOURCE_ACCOUNTS_FOLDER,
     STACK_FOLDERS,
     could_be_export_folder,
     describe_characters,
@@ -340,7 +340,7 @@ def validate_execution_input(
             )
     elif job_cluster is not None:
         _refuse_unless_allowed(job_cluster, allowed_clusters, "cluster_identifier", "cluster", "AllowedClusterIdentifiers", ClusterNotAllowed)
-    if job_instance is not None:
+    if job_instance is not None and source_account is None:  # a source account's: refused above, or a trigger ending quietly
         _refuse_unless_allowed(
             job_instance, allowed_db_instances, "db_instance_identifier", "DB instance", "AllowedDBInstanceIdentifiers", DBInstanceNotAllowed
         )
