@@ -56,6 +56,7 @@ EXISTING_SNAPSHOTS: tuple[tuple[str, str, str], ...] = (
 # Snapshots of the source accounts' clusters that exist before any execution (organization only).
 SOURCE_EXISTING_SNAPSHOTS: tuple[tuple[str, str, str, str], ...] = (
     ("111111111111", "orders-aurora", "rds:orders-aurora-2026-11-01-03-10", "automated"),
+    ("111111111111", "demo-aurora-cluster", "rds:demo-aurora-cluster-2026-11-01-03-10", "automated"),
     ("111111111111", "orders-secrets", "orders-secrets-manual-2026-11-01", "manual"),
     ("222222222222", "billing-aurora", "rds:billing-aurora-2026-11-01-03-10", "automated"),
     ("222222222222", "billing-payroll", "billing-payroll-manual-2026-11-01", "manual"),

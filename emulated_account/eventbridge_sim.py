@@ -237,7 +237,15 @@ class EventBus:
                     raise NotImplementedError(f"rule {name}: target {target.get('Arn')} is not the lake's bus ({self.organization.lake_bus_arn})")
                 role = target.get("RoleArn")
                 if not role or not self.organization.bus_accepts(pending.bus, str(role)):
-                    self.refused.append(Refusal(pending.bus, name, pending.event, f"PutEvents on the lake's bus refused to {role or 'a target without RoleArn'}"))
+                    reason = f"PutEvents on the lake's bus refused to {role or 'a target without RoleArn'}"
+                    self.refused.append(Refusal(pending.bus, name, pending.event, reason))
+                    # A permission error is not retried: the event goes to the target's dead-letter queue, if any.
+                    dead_letter_queue = (target.get("DeadLetterConfig") or {}).get("Arn")
+                    if dead_letter_queue:
+                        from emulated_account.organization import dead_letter
+
+                        rule_arn = source.template.get_att(logical_id, "Arn")
+                        dead_letter(str(dead_letter_queue), pending.event, str(rule_arn), str(target.get("Arn")), reason)
                     continue
                 self.deliveries.append(Delivery(name, str(target.get("Id")), pending.event, pending.due, delivered_at=self.clock.now()))
                 self._deliver(_Pending(pending.due, pending.sequence, pending.event))

@@ -37,7 +37,7 @@ SOURCE_STACK_NAME = "aurora-lake-source"
 # management account would, through the role AWS Organizations creates in each member).
 SETUP_ROLE_NAME = "OrganizationAccountAccessRole"
 # Resource types of the source template the emulated account knows how to deploy.
-_SOURCE_RESOURCE_TYPES = {"AWS::IAM::Role", "AWS::IAM::Policy", "AWS::Events::Rule"}
+_SOURCE_RESOURCE_TYPES = {"AWS::IAM::Role", "AWS::IAM::Policy", "AWS::Events::Rule", "AWS::SQS::Queue", "AWS::SQS::QueuePolicy"}
 
 
 class OrganizationError(ValueError):
@@ -143,6 +143,23 @@ class Organization:
         return iam_policy.decide(who, request, identity, policy, self.lake_account_id)
 
 
+def dead_letter(queue_arn: str, event: dict[str, Any], rule_arn: str, target_arn: str, message: str) -> None:
+    """EventBridge keeps an event it could not deliver in the target's dead-letter queue.
+
+    The body is the event; the attributes name the rule, the target and the error (EventBridge
+    User Guide, "Using dead-letter queues"). UNCONFIRMED which ERROR_CODE a bus policy refusal
+    gets: CROSS_ACCOUNT_INGESTION_FAILED, the documented code that names the case.
+    """
+    from moto.sqs.models import sqs_backends
+
+    _, _, _, region, account, name = queue_arn.split(":", 5)
+    attributes = {
+        key: {"DataType": "String", "StringValue": value}
+        for key, value in (("RULE_ARN", rule_arn), ("TARGET_ARN", target_arn), ("ERROR_CODE", "CROSS_ACCOUNT_INGESTION_FAILED"), ("ERROR_MESSAGE", message))
+    }
+    sqs_backends[account][region].send_message(name, json.dumps(event), message_attributes=attributes)
+
+
 def _as_document(policy: Any) -> dict[str, Any]:
     document = getattr(policy, "policy_document", policy)
     return json.loads(document) if isinstance(document, str) else dict(document)
@@ -186,6 +203,13 @@ def deploy_source_account(path: Path, account_id: str, parameters: dict[str, str
         properties = template.resolve(resource.get("Properties") or {})
         for role in properties.get("Roles") or []:
             iam.put_role_policy(RoleName=str(role).rsplit("/", 1)[-1], PolicyName=properties["PolicyName"], PolicyDocument=json.dumps(properties["PolicyDocument"]))
+    sqs = account_client("sqs", account_id, region)
+    for logical_id, resource in template.resources_of_type("AWS::SQS::Queue").items():
+        sqs.create_queue(QueueName=template.physical_name(logical_id))
+    for logical_id, resource in template.resources_of_type("AWS::SQS::QueuePolicy").items():
+        properties = template.resolve(resource.get("Properties") or {})
+        for queue_url in properties.get("Queues") or []:
+            sqs.set_queue_attributes(QueueUrl=str(queue_url), Attributes={"Policy": json.dumps(properties["PolicyDocument"])})
     rules = []
     for logical_id, resource in template.resources_of_type("AWS::Events::Rule").items():
         properties = template.resolve(resource.get("Properties") or {})
