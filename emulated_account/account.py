@@ -422,7 +422,8 @@ class EmulatedAccount:
             self.rds.add_db_snapshot(instance_id, snapshot_id, snapshot_type)
         if self.source_accounts:
             self._deploy_organization()
-        self.rds.snapshots_created.clear()  # from here on, only what the workflow creates
+        for simulator in (self.rds, *self.source_rds.values()):
+            simulator.snapshots_created.clear()  # from here on, only what the workflow creates
 
     @staticmethod
     def _ensure_role(iam: Any, role_arn: str) -> None:
