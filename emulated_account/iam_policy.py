@@ -181,7 +181,7 @@ _POLICY_VARIABLE = re.compile(r"\$\{(aws:[A-Za-z]+)\}")
 
 
 def substitute_variables(pattern: str, context: Mapping[str, str]) -> str:
-    """``${aws:Key}`` in a Resource becomes the request's value of aws:Key (IAM policy variables)."""
+    """``${aws:Key}`` in a Resource or a condition value becomes the request's value of aws:Key (IAM policy variables)."""
 
     def value(match: re.Match[str]) -> str:
         key = match.group(1)
@@ -248,9 +248,11 @@ class ResourceStatement:
         context = {**who.context(), **request.context}
         resources = tuple(substitute_variables(r, context) for r in self.statement.resources)
         not_resources = tuple(substitute_variables(r, context) for r in self.statement.not_resources)
-        concrete = Statement(
-            self.statement.effect, self.statement.actions, self.statement.not_actions, resources, not_resources, self.statement.condition
-        )
+        condition = {
+            operator: {key: [substitute_variables(str(v), context) for v in as_list(values)] for key, values in tests.items()}
+            for operator, tests in (self.statement.condition or {}).items()
+        }
+        concrete = Statement(self.statement.effect, self.statement.actions, self.statement.not_actions, resources, not_resources, condition)
         return concrete.applies(Request(request.action, request.resource, context, request.why))
 
 
@@ -261,9 +263,12 @@ class ResourcePolicy:
     statements: list[ResourceStatement]
 
     @classmethod
-    def of(cls, document: Mapping[str, Any] | None) -> ResourcePolicy:
+    def of(cls, document: Mapping[str, Any] | None, *, trust: bool = False) -> ResourcePolicy:
+        """``trust``: a role's trust policy, whose statements name no Resource (the role is implied)."""
         statements = []
         for raw in as_list((document or {}).get("Statement")):
+            if trust and "Resource" not in raw and "NotResource" not in raw:
+                raw = {**raw, "Resource": "*"}
             if "NotPrincipal" in raw:
                 raise UnsupportedPolicy("NotPrincipal is not implemented")
             if "Principal" not in raw:
