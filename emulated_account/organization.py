@@ -231,3 +231,12 @@ def load_parameters(path: Path) -> dict[str, Any]:
     from emulated_account.template import load
 
     return dict(load(path).get("Parameters") or {})
+
+
+def principal_of(access_key: str) -> tuple[str, str | None]:
+    """The account an access key acts in, and the role it was issued for (None: not an assumed role)."""
+    from moto.iam.models import get_account_id_from, iam_backends
+
+    account = get_account_id_from(access_key)
+    key = iam_backends[account]["aws"].access_keys.get(access_key)
+    return account, getattr(key, "role_arn", None) or None

@@ -10,7 +10,9 @@ policies, so a role reaches RDS of its own account only).
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,6 +27,7 @@ REGION = data.REGION
 ORGANIZATION = {"SourceAccountIds": ",".join(data.SOURCE_ACCOUNT_IDS), "SourceAccountClusters": ",".join(data.ALLOWED_SOURCE_CLUSTERS)}
 IN_REGION = {"aws:RequestedRegion": REGION}
 NO_RDS_RESOURCE_POLICY = ResourcePolicy([])  # Aurora has no resource-based policies
+EVENTS = Path(__file__).resolve().parents[2] / "events"
 
 
 @pytest.fixture(scope="module")
@@ -148,8 +151,6 @@ def test_only_the_source_accounts_may_put_events_on_the_lake_bus(org: Organizati
 
 
 def _trust(lake: EmulatedAccount, account: str) -> ResourcePolicy:
-    import json
-
     role = lake.client("iam", account).get_role(RoleName="aurora-lake-source-access")["Role"]
     document: Any = role["AssumeRolePolicyDocument"]
     return ResourcePolicy.of(json.loads(document) if isinstance(document, str) else document, trust=True)
@@ -166,3 +167,76 @@ def test_only_the_lake_stack_s_roles_may_assume_a_source_access_role(lake: Emula
     # The lake's roles assume access roles only in the source accounts it lists.
     stranger_assume = Request("sts:AssumeRole", _access(STRANGER), {"aws:ResourceAccount": STRANGER})
     assert not org.role_policy(start_export_role).allows(stranger_assume)
+
+
+# ---------------------------------------------------------------- the calls an organization's runs make
+def _source_requests(call: Any, account: str, region: str = REGION) -> list[tuple[str, Request]]:
+    """(who must allow, request) for an RDS call made in a source account: "role" for the access
+    role's own policy, "key" for RDS using the lake key with the caller's permissions."""
+    p = call.params
+
+    def cluster(name: str) -> str:
+        return _rds(account, "cluster", name)
+
+    def snapshot(name: str) -> str:
+        return name if name.startswith("arn:") else _rds(account, "cluster-snapshot", name)
+
+    operation = call.operation
+    if operation == "CreateDBClusterSnapshot":
+        resources = [cluster(p["DBClusterIdentifier"]), snapshot(p["DBClusterSnapshotIdentifier"])]
+        return [("role", Request("rds:CreateDBClusterSnapshot", r, IN_REGION)) for r in resources] + [
+            ("role", Request("rds:AddTagsToResource", snapshot(p["DBClusterSnapshotIdentifier"]), IN_REGION))
+        ] * bool(p.get("Tags"))
+    if operation == "DescribeDBClusterSnapshots":
+        target = snapshot(p["DBClusterSnapshotIdentifier"]) if "DBClusterSnapshotIdentifier" in p else cluster(p["DBClusterIdentifier"])
+        return [("role", Request("rds:DescribeDBClusterSnapshots", target, IN_REGION))]
+    if operation == "DescribeDBClusters":
+        return [("role", Request("rds:DescribeDBClusters", cluster(p["DBClusterIdentifier"]), IN_REGION))]
+    if operation == "DeleteDBClusterSnapshot":
+        return [("role", Request("rds:DeleteDBClusterSnapshot", snapshot(p["DBClusterSnapshotIdentifier"]), IN_REGION))]
+    if operation in ("DescribeExportTasks", "CancelExportTask"):
+        return [("role", Request(f"rds:{operation}", "*", IN_REGION))]
+    if operation == "StartExportTask":
+        return [
+            ("role", Request("rds:StartExportTask", p["SourceArn"], IN_REGION)),
+            ("role", Request("iam:PassRole", p["IamRoleArn"], {"iam:PassedToService": "rds.amazonaws.com"})),
+            ("key", Request("kms:CreateGrant", p["KmsKeyId"], {"kms:GrantIsForAWSResource": "true"})),
+            ("key", Request("kms:DescribeKey", p["KmsKeyId"])),
+        ]
+    raise AssertionError(f"no IAM mapping for rds:{operation} made in {account}: add one before judging it")
+
+
+def test_every_call_of_organization_runs_into_a_source_account_is_allowed_by_its_access_role(org: Organization, lake: EmulatedAccount) -> None:
+    from emulated_account.organization import principal_of
+
+    # The fleet exports existing automated snapshots; the single runs take, export and delete new ones.
+    fleet = lake.run_fleet(json.loads((EVENTS / "organization.json").read_text()))
+    assert fleet.status == "SUCCEEDED", fleet.cause
+    for account, cluster in ((ORDERS, "orders-aurora"), (BILLING, "billing-aurora")):
+        single = lake.run({"account_id": account, "cluster_identifier": cluster})
+        assert single.status == "SUCCEEDED", single.cause
+    operations = set()
+    key_arn = lake.functions["StartExportFunction"].environment["EXPORT_KMS_KEY_ARN"]
+    key_policy = ResourcePolicy.of(org.key_policies[key_arn])
+    judged: dict[str, int] = {}
+    refused = []
+    for call in lake.calls.calls:
+        account, role = principal_of(call.access_key) if call.access_key else (LAKE, None)
+        if account == LAKE:
+            continue
+        # Nothing but RDS goes into a source account, and only as its access role.
+        assert (call.service, role) == ("rds", _access(account)), (call.service, call.operation, role)
+        for whose, request in _source_requests(call, account):
+            who = Principal(arn=role)
+            allowed = (
+                decide(who, request, org.role_policy(role), NO_RDS_RESOURCE_POLICY, account)
+                if whose == "role"
+                else decide(who, request, org.role_policy(role), key_policy, LAKE)
+            )
+            if not allowed:
+                refused.append(f"{call.caller} {call.operation}: {request}")
+        judged[account] = judged.get(account, 0) + 1
+        operations.add(call.operation)
+    assert not refused, "\n".join(refused)
+    assert {"CreateDBClusterSnapshot", "StartExportTask", "DeleteDBClusterSnapshot", "DescribeExportTasks"} <= operations
+    assert set(judged) == set(data.SOURCE_ACCOUNT_IDS)  # both accounts were reached, and judged
