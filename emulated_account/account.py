@@ -213,6 +213,8 @@ class EmulatedAccount:
             stack.enter_context(_aws_environment(self.region))
             stack.enter_context(clock_installed(self.clock))
             stack.enter_context(rds_sim.installed(self.rds, *self.source_rds.values()))
+            if self.source_accounts:
+                stack.enter_context(organization.assume_role_judged(lambda: self.organization, self._caller_role))
             stack.enter_context(athena_sim.installed(self.athena))
             stack.enter_context(
                 fault_injection.installed(self.fault_plan, self.calls, self.clock.now, self._api_call_seconds, self.clock.advance)
@@ -310,6 +312,12 @@ class EmulatedAccount:
             if account in self.source_rds:
                 self.source_rds[account].add_snapshot(cluster_id, snapshot_id, snapshot_type)
         self.organization = org
+
+    def _caller_role(self) -> str | None:
+        """The role of the function whose handler is running (None outside the workflow's functions)."""
+        caller = fault_injection.current_caller()
+        spec = self.functions.get(caller) if caller else None
+        return spec.role_arn if spec is not None else None
 
     def _start_from_event(self, state_machine_arn: str, execution_input: str) -> str:
         """What EventBridge does for a rule targeting a state machine: StartExecution with the transformed input."""

@@ -22,8 +22,9 @@ and an event reaches the lake's bus only when the lake's bus policy allows its s
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -240,3 +241,44 @@ def principal_of(access_key: str) -> tuple[str, str | None]:
     account = get_account_id_from(access_key)
     key = iam_backends[account]["aws"].access_keys.get(access_key)
     return account, getattr(key, "role_arn", None) or None
+
+
+@contextlib.contextmanager
+def assume_role_judged(organization: Callable[[], Organization | None], caller_role: Callable[[], str | None]) -> Iterator[None]:
+    """STS AssumeRole into another account as IAM decides it, for the workflow's own calls.
+
+    moto's STS issues credentials for any role, existing or not. Here, when a function of the
+    lake (``caller_role``: its role ARN, None outside the workflow) assumes a role of another
+    account, the caller's identity policy and the role's trust policy must both allow it, and the
+    role must exist; otherwise AccessDenied, with the message AWS gives.
+    """
+    from unittest import mock
+
+    from moto.iam.models import iam_backends
+    from moto.sts.exceptions import STSClientError
+    from moto.sts.models import STSBackend
+
+    from emulated_account import fidelity
+
+    original = STSBackend.assume_role
+
+    def assume_role(backend: Any, region_name: str, role_session_name: str, role_arn: str, *args: Any, **kwargs: Any) -> Any:
+        org, caller = organization(), caller_role()
+        target_account = role_arn.split(":")[4] if role_arn.count(":") >= 5 else ""
+        if org is not None and caller is not None and target_account != org.lake_account_id:
+            role = next((r for r in iam_backends[target_account]["aws"].roles.values() if r.arn == role_arn), None) if target_account else None
+            allowed = False
+            if role is not None:
+                trust = iam_policy.ResourcePolicy.of(_as_document(role.assume_role_policy_document), trust=True)
+                request = iam_policy.Request("sts:AssumeRole", role_arn, {"aws:ResourceAccount": target_account})
+                allowed = iam_policy.decide(iam_policy.Principal(arn=caller), request, org.role_policy(caller), trust, target_account)
+            if not allowed:
+                session = f"arn:aws:sts::{org.lake_account_id}:assumed-role/{caller.rsplit('/', 1)[-1]}/{role_session_name}"
+                code = fidelity.check_code("sts", "AssumeRole", "AccessDenied")
+                error = STSClientError(code, f"User: {session} is not authorized to perform: sts:AssumeRole on resource: {role_arn}")
+                error.code = code
+                raise error
+        return original(backend, region_name, role_session_name, role_arn, *args, **kwargs)
+
+    with mock.patch.object(STSBackend, "assume_role", assume_role):
+        yield

@@ -240,3 +240,29 @@ def test_every_call_of_organization_runs_into_a_source_account_is_allowed_by_its
     assert not refused, "\n".join(refused)
     assert {"CreateDBClusterSnapshot", "StartExportTask", "DeleteDBClusterSnapshot", "DescribeExportTasks"} <= operations
     assert set(judged) == set(data.SOURCE_ACCOUNT_IDS)  # both accounts were reached, and judged
+
+
+def _assume_as(function: str, role_arn: str) -> str:
+    """AssumeRole of ``role_arn`` from inside ``function``'s handler (as its role): the error code, or "ok"."""
+    import boto3
+    from botocore.exceptions import ClientError
+
+    from emulated_account.faults import calls_made_by
+
+    with calls_made_by(function):
+        try:
+            boto3.client("sts", region_name=REGION).assume_role(RoleArn=role_arn, RoleSessionName="aurora-lake-test")
+        except ClientError as error:
+            return str(error.response["Error"]["Code"])
+    return "ok"
+
+
+def test_the_emulated_sts_lets_a_lake_function_assume_only_what_iam_would(lake: EmulatedAccount) -> None:
+    assert _assume_as("StartExportFunction", _access(ORDERS)) == "ok"
+    # No access role in a third account (nothing deployed there), and the export role trusts RDS only.
+    assert _assume_as("StartExportFunction", _access(STRANGER)) == "AccessDenied"
+    assert _assume_as("StartExportFunction", _export_role(ORDERS)) == "AccessDenied"
+    # A function that never calls RDS has no sts:AssumeRole at all.
+    no_rds = [name for name, spec in lake.functions.items() if not spec.environment.get("SOURCE_ACCESS_ROLE_NAME") or name == "NotifyFunction"]
+    assert "NotifyFunction" in no_rds
+    assert _assume_as("NotifyFunction", _access(ORDERS)) == "AccessDenied"
