@@ -261,6 +261,11 @@ def assume_role_judged(organization: Callable[[], Organization | None], caller_r
     from emulated_account import fidelity
 
     original = STSBackend.assume_role
+    # moto warns that AccessDenied is not in the STS model; the ledger has it (common IAM error).
+    # A process-wide filter, as rds_sim's for its quota code, for the same reason.
+    import warnings
+
+    warnings.filterwarnings("ignore", message=r".*STSClientError.*AccessDenied.*")
 
     def assume_role(backend: Any, region_name: str, role_session_name: str, role_arn: str, *args: Any, **kwargs: Any) -> Any:
         org, caller = organization(), caller_role()
