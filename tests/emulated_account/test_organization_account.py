@@ -167,3 +167,25 @@ def test_an_export_end_in_a_source_account_is_published_on_its_own_bus(organizat
     published = [e for e in events.published if e["resources"] == [BILLING_SNAPSHOT]]
     assert published and {e["account"] for e in published} == {BILLING}
     assert published[-1]["detail"]["EventID"] == "RDS-EVENT-0162"
+
+
+def test_each_account_has_its_own_five_concurrent_exports(organization: EmulatedAccount) -> None:
+    from botocore.exceptions import ClientError
+
+    lake_rds = organization.client("rds")
+    key = organization.functions["StartExportFunction"].environment["EXPORT_KMS_KEY_ARN"]
+    role = organization.functions["StartExportFunction"].environment.get("EXPORT_ROLE_ARN") or organization.template.get_att("ExportRole", "Arn")
+    snapshots = [s["DBClusterSnapshotArn"] for s in lake_rds.describe_db_cluster_snapshots()["DBClusterSnapshots"] if s["Status"] == "available"]
+    snapshots += [s["DBSnapshotArn"] for s in lake_rds.describe_db_snapshots()["DBSnapshots"] if s["Status"] == "available" and s["Engine"] == "postgres"]
+    assert len(snapshots) >= 6
+    for index, arn in enumerate(snapshots[:5]):
+        lake_rds.start_export_task(ExportTaskIdentifier=f"lake-quota-{index}", SourceArn=arn, S3BucketName=organization.bucket, S3Prefix="exports/quota", IamRoleArn=role, KmsKeyId=key)
+    with pytest.raises(ClientError) as refused:
+        lake_rds.start_export_task(ExportTaskIdentifier="lake-quota-6", SourceArn=snapshots[5], S3BucketName=organization.bucket, S3Prefix="exports/quota", IamRoleArn=role, KmsKeyId=key)
+    assert refused.value.response["Error"]["Code"] == "ExportTaskLimitReachedFault"
+    # The lake's five take nothing from a source account's own five.
+    organization.client("rds", ORDERS).start_export_task(
+        ExportTaskIdentifier="orders-beside-a-full-lake", SourceArn=ORDERS_SNAPSHOT, S3BucketName=organization.bucket,
+        S3Prefix=f"exports/accounts/{ORDERS}/quota", IamRoleArn=f"arn:aws:iam::{ORDERS}:role/aurora-lake-source-export", KmsKeyId=key,
+    )
+    organization.clock.advance(1000)  # let them all end before the module's next test
