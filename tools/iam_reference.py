@@ -16,7 +16,10 @@ as the checkov skips are::
           - action: logs:CreateLogDelivery
             comment: why the finding does not apply
 
-    python -m tools.iam_reference [template.yaml]     (exit status 1 on any finding)
+    python -m tools.iam_reference [template.yaml source-account.yaml ...]   (exit status 1 on any finding)
+
+Each template is resolved with the parameters of ``PARAMETERS_BY_TEMPLATE`` (by file name), so
+that every optional statement exists and is checked.
 """
 
 from __future__ import annotations
@@ -36,7 +39,13 @@ from tools.sam_translate import REPO_ROOT, translate
 ACCOUNT, REGION, PARTITION = "123456789012", "us-east-1", "aws"
 # Every optional resource exists with these values, so that every grant is checked.
 PARAMETERS = {"AllowedClusterIdentifiers": "orders-prod,billing", "AllowedDBInstanceIdentifiers": "orders-db", "EnableSchedule": "true", "EnableSnapshotEventTrigger": "true",
-              "EnableAwsBackupTrigger": "true", "NotificationEmail": "ops@example.com"}
+              "EnableAwsBackupTrigger": "true", "NotificationEmail": "ops@example.com",
+              "SourceAccountIds": "111111111111,222222222222", "SourceAccountClusters": "111111111111:orders-aurora,222222222222:billing-aurora"}
+# source-account.yaml, deployed in a source account of the lake above, events forwarded.
+SOURCE_ACCOUNT_PARAMETERS = {"LakeAccountId": ACCOUNT, "LakeStackName": "aurora-lake", "LakeBucketName": "aurora-lake-exportbucket",
+                             "LakeKmsKeyArn": f"arn:{PARTITION}:kms:{REGION}:{ACCOUNT}:key/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0",
+                             "AllowedClusterIdentifiers": "orders-aurora,payments", "ForwardEvents": "true"}
+PARAMETERS_BY_TEMPLATE = {"template.yaml": PARAMETERS, "source-account.yaml": SOURCE_ACCOUNT_PARAMETERS}
 SKIP_KEY = "iam-reference"
 _IDENTITY_POLICIES = {"AWS::IAM::Role", "AWS::IAM::ManagedPolicy", "AWS::IAM::Policy"}
 _RESOURCE_POLICIES = {
@@ -44,6 +53,7 @@ _RESOURCE_POLICIES = {
     "AWS::S3::BucketPolicy": "PolicyDocument",
     "AWS::SNS::TopicPolicy": "PolicyDocument",
     "AWS::SQS::QueuePolicy": "PolicyDocument",
+    "AWS::Events::EventBusPolicy": "Statement",  # one statement, not a document
 }
 
 
@@ -250,8 +260,9 @@ def statements(template: Mapping[str, Any], resolver: Resolver) -> Iterator[tupl
                 documents += [(policy["PolicyDocument"], False) for policy in properties.get("Policies", [])]
             else:
                 documents.append((properties["PolicyDocument"], False))
-        elif kind in _RESOURCE_POLICIES:
-            documents.append((properties[_RESOURCE_POLICIES[kind]], True))
+        elif kind in _RESOURCE_POLICIES and _RESOURCE_POLICIES[kind] in properties:
+            policy = properties[_RESOURCE_POLICIES[kind]]
+            documents.append(({"Statement": policy} if kind == "AWS::Events::EventBusPolicy" else policy, True))
         for document, resource_policy in documents:
             for statement in _as_list(resolver.resolve(document).get("Statement", [])):
                 yield logical_id, statement, resource_policy
@@ -294,12 +305,15 @@ def check_template(template: Mapping[str, Any], parameters: Mapping[str, str] = 
 
 
 def main(argv: list[str]) -> int:
-    path = Path(argv[0]) if argv else REPO_ROOT / "template.yaml"
-    findings, skipped = check_template(translate(path))
-    for finding in findings:
-        print(f"IAM reference: {finding}", file=sys.stderr)
-    print(f"IAM reference: {len(findings)} finding(s), {len(skipped)} skipped with a reason")
-    return 1 if findings else 0
+    paths = [Path(arg) for arg in argv] or [REPO_ROOT / "template.yaml"]
+    failed = False
+    for path in paths:
+        findings, skipped = check_template(translate(path), PARAMETERS_BY_TEMPLATE.get(path.name, PARAMETERS))
+        for finding in findings:
+            print(f"IAM reference: {path.name}: {finding}", file=sys.stderr)
+        print(f"IAM reference: {path.name}: {len(findings)} finding(s), {len(skipped)} skipped with a reason")
+        failed = failed or bool(findings)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

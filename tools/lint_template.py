@@ -16,8 +16,11 @@ pass an ``AWS::Serverless::Function`` with any runtime. This linter:
    seconds from the state data (``SecondsPath``); every state that continues says how
    (``Next`` or ``End``).
 
-Usage: ``python -m tools.lint_template [TEMPLATE]``; exit 1 and one line per problem when
-anything is wrong, exit 0 otherwise.
+A plain CloudFormation template (no Transform, e.g. ``source-account.yaml``) goes through the
+same steps: the transform leaves it as it is and it has no state machine.
+
+Usage: ``python -m tools.lint_template [TEMPLATE ...]``; exit 1 and one line per problem when
+anything is wrong in any of them, exit 0 otherwise.
 """
 
 from __future__ import annotations
@@ -45,8 +48,12 @@ SERVERLESS_IGNORED: dict[tuple[str, str], str] = {
                         "WakeExportWaitFunction")},
     ("ES6000", "TriggerDeadLetterQueue"): "it is the dead-letter queue itself; its depth alarm reports what lands there",
     ("ES6000", "ExportEventsDeadLetterQueue"): "it is the dead-letter queue itself (of the export events and their wake-ups)",
+    ("ES6000", "ForwardedEventsDeadLetterQueue"): "it is the dead-letter queue itself (source-account.yaml: of the events "
+                                                  "forwarded to the lake's bus)",
     ("ES1007", "ExportFinishedRulePermission"): "the function's asynchronous invocations that fail go to its DeadLetterQueue "
                                                 "(ExportEventsDeadLetterQueue), which an EventInvokeConfig would duplicate",
+    ("ES1007", "SourceExportFinishedRulePermission"): "the function's asynchronous invocations that fail go to its DeadLetterQueue "
+                                                      "(ExportEventsDeadLetterQueue), which an EventInvokeConfig would duplicate",
     ("ES7000", "NotificationEmailSubscription"): "an e-mail subscription: SNS retries e-mail delivery itself, and the "
                                                  "failure notifications are also kept in the execution history",
     ("ES7000", "AlarmEmailSubscription"): "an e-mail subscription: SNS retries e-mail delivery itself, and every alarm "
@@ -223,16 +230,20 @@ def with_lint_partition(translated: dict[str, Any]) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("template", nargs="?", default=str(TEMPLATE_PATH), help="SAM template (default: template.yaml)")
+    parser.add_argument("templates", nargs="*", default=[str(TEMPLATE_PATH)], metavar="template",
+                        help="SAM or CloudFormation templates (default: template.yaml)")
     args = parser.parse_args(argv)
-    problems = lint(args.template)
-    for problem in problems:
-        print(problem, file=sys.stderr)
-    if problems:
-        print(f"lint: {len(problems)} problem(s) in {args.template}", file=sys.stderr)
-        return 1
-    print(f"lint: {args.template} and its state machine definitions are clean")
-    return 0
+    failed = False
+    for template in args.templates:
+        problems = lint(template)
+        for problem in problems:
+            print(problem, file=sys.stderr)
+        if problems:
+            print(f"lint: {len(problems)} problem(s) in {template}", file=sys.stderr)
+            failed = True
+        else:
+            print(f"lint: {template} and its state machine definitions are clean")
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -89,7 +89,13 @@ def translate_template(
     parameter_values: dict[str, Any] | None = None,
     region: str | None = None,
 ) -> dict[str, Any]:
-    """Translate an already loaded SAM template (see ``translate``)."""
+    """Translate an already loaded SAM template (see ``translate``).
+
+    A template without a Transform (``source-account.yaml``) is deployed as written: it is
+    returned as it is, without running the SAM translator on it.
+    """
+    if "Transform" not in template:
+        return copy.deepcopy(template)
     base = Path(base_dir)
     definitions = state_machine_definitions(template, base)
     sam = _with_placeholder_locations(template)

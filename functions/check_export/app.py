@@ -13,7 +13,11 @@ DEFAULT_DEADLINE_SECONDS = 24 * 3600
 
 @step_handler("CheckExport", within_deadline=True)
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    export = exports.check(event["export"], deadline_seconds=settings.seconds("EXPORT_DEADLINE_SECONDS", DEFAULT_DEADLINE_SECONDS))
+    export = exports.check(
+        event["export"],
+        deadline_seconds=settings.seconds("EXPORT_DEADLINE_SECONDS", DEFAULT_DEADLINE_SECONDS),
+        account=(event.get("job") or {}).get("source_account"),
+    )
     if export["status"] == exports.COMPLETE:
         metrics.add_metric(name="ExportDuration", unit=MetricUnit.Seconds, value=export["duration_seconds"])
         metrics.add_metric(name="ExportedGigabytes", unit=MetricUnit.Gigabytes, value=float(export.get("total_extracted_gb") or 0))

@@ -36,7 +36,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         # What the freshness alarms and the PARTIAL alarm watch.
         cluster = (state.get("job") or {}).get("cluster_identifier") or (state.get("snapshot") or {}).get("source_cluster_identifier")
         if cluster:
-            count_for_cluster("ExportsSucceeded", str(cluster))
+            count_for_cluster("ExportsSucceeded", str(cluster), (state.get("job") or {}).get("source_account"))
         if notification["status"] == "PARTIAL":
             metrics.add_metric(name="PartialExports", unit=MetricUnit.Count, value=1)
         return {"status": notification["status"], "message_id": message_id}

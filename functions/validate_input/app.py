@@ -22,12 +22,16 @@ def build_job(event: dict[str, Any]) -> dict[str, Any]:
         allowed_clusters=settings.allowed_clusters(),
         allowed_db_instances=settings.allowed_db_instances(),
         default_s3_prefix=settings.optional("DEFAULT_S3_PREFIX", "exports/"),
+        source_accounts=settings.source_accounts(),
     )
     job.update(
         execution_name=event["execution_name"],
         execution_arn=event["execution_arn"],
         region=machine.region,
-        account=machine.account,
+        # The source's account: its ARNs and its tables' ownership record name it.
+        account=job.get("source_account") or machine.account,
+        # Always present (None: the lake's own), so the fleet reads it from every execution's output.
+        source_account=job.get("source_account"),
         partition=machine.partition,
         started_epoch=clock.now(),
     )
@@ -41,7 +45,7 @@ def build_job(event: dict[str, Any]) -> dict[str, Any]:
         if reason:
             job.update(triggers.ignored(job, reason))
     if job["snapshot_mode"] == "cluster":
-        job["cluster_arn"] = naming.cluster_arn(machine.partition, machine.region, machine.account, job["cluster_identifier"])
+        job["cluster_arn"] = naming.cluster_arn(machine.partition, machine.region, job["account"], job["cluster_identifier"])
     return job
 
 

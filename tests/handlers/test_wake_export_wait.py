@@ -187,3 +187,48 @@ def test_the_token_fields_are_those_the_state_machine_writes() -> None:
     body = asl["States"]["WaitForExport"]["Parameters"]["Body"]
     assert sorted(name.removesuffix(".$") for name in body) == sorted(export_events.WAIT_TOKEN_FIELDS)
     assert body["task_token.$"] == "$$.Task.Token"
+
+
+# --- events of source accounts (issue 20) -----------------------------------------------------
+
+SOURCE = "111111111111"
+
+
+@pytest.fixture
+def source_export_task(aws: None, environment: Any, context: object) -> dict[str, Any]:
+    """A waiting export of a source account's cluster (snapshot and task in that account)."""
+    boto3.client("s3").create_bucket(Bucket="export-bucket")
+    key_arn = boto3.client("kms").create_key()["KeyMetadata"]["Arn"]
+    environment(EXPORT_BUCKET="export-bucket", EXPORT_KMS_KEY_ARN=key_arn, EXPORT_ROLE_ARN=f"arn:aws:iam::{ACCOUNT}:role/export",
+                EXPORT_WAIT_TOKEN_PREFIX=PREFIX, SOURCE_ACCOUNT_IDS=SOURCE, SOURCE_ACCOUNT_CLUSTERS=f"{SOURCE}:orders-aurora")
+    clients.client("rds", account=SOURCE).create_db_cluster(
+        DBClusterIdentifier="orders-aurora", Engine="aurora-postgresql", MasterUsername="admin_user", MasterUserPassword="not-a-real-password-1")
+    source_job = job(cluster_identifier="orders-aurora", source_identifier="orders-aurora", source_account=SOURCE, account=SOURCE,
+                     snapshot_identifier="orders-aurora-lake-abc123", s3_prefix=f"exports/accounts/{SOURCE}/")
+    snapshot = create.lambda_handler({"job": source_job}, context)
+    started = start.lambda_handler({"job": source_job, "snapshot": snapshot}, context)
+    key = naming.export_wait_token_key(PREFIX, started["export_task_identifier"])
+    boto3.client("s3").put_object(Bucket="export-bucket", Key=key, Body=stored_token("a-spent-token", started["export_task_identifier"]))
+    return started
+
+
+def test_a_source_accounts_export_event_is_looked_up_in_that_account(source_export_task: dict[str, Any], context: object) -> None:
+    result = wake.lambda_handler({**finished(source_export_task["source_arn"]), "account": SOURCE}, context)
+    # Found through the source account's role: the token is handed back (spent here, as no execution waits).
+    assert result["spent"] == [source_export_task["export_task_identifier"]] and "ignored_account" not in result
+
+
+@pytest.mark.parametrize("account", ["333333333333", "11111111111", 111111111111])
+def test_an_event_of_an_account_that_is_not_a_source_is_ignored_and_counted(source_export_task: dict[str, Any], context: object, account: object) -> None:
+    result = wake.lambda_handler({**finished(source_export_task["source_arn"]), "account": account}, context)
+    assert "neither the lake's own nor a source account" in result["ignored_account"]
+    assert result["spent"] == result["woken"] == result["not_waiting"] == []
+
+
+def test_an_event_of_one_account_about_anothers_export_is_ignored(source_export_task: dict[str, Any], context: object, environment: Any) -> None:
+    environment(SOURCE_ACCOUNT_IDS=f"{SOURCE},222222222222")
+    result = wake.lambda_handler({**finished(source_export_task["source_arn"]), "account": "222222222222"}, context)
+    assert "names an export source of account '111111111111'" in result["ignored_account"]
+    # The lake's own account looks only into its own exports: the source's task is not there.
+    own = wake.lambda_handler({**finished(source_export_task["source_arn"]), "account": ACCOUNT}, context)
+    assert own["spent"] == own["not_waiting"] == []

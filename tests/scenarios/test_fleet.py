@@ -45,7 +45,7 @@ def test_the_sample_fleet_exports_each_cluster_once_and_names_each_in_one_summar
         assert f"{len(tables)} tables queryable" in summary["message"]
     # Each cluster's execution sent its own notification too.
     assert len(result.notifications) == 3
-    assert result.states == ["ValidateFleetInput", "ExportEachCluster", "ExportCluster", "ExportCluster",
+    assert result.states == ["ValidateFleetInput", "ExportEachAccount", "ExportEachCluster", "ExportCluster", "ExportCluster",
                              "NotifyFleetSummary", "DidEveryClusterExport", "FleetSucceeded"]
 
 

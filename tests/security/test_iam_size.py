@@ -61,7 +61,9 @@ def test_every_role_and_managed_policy_fits_iam_limits_with_the_most_clusters(cf
         parameters |= {"EnableSchedule": "true", "ScheduleClusterIdentifier": "c00".ljust(63, "x"),
                        "EnableSnapshotEventTrigger": "true", "EnableAwsBackupTrigger": "true",
                        "ExistingExportBucketName": "b" * 63,
-                       "ExistingKmsKeyArn": "arn:aws:kms:us-east-1:123456789012:key/" + "1" * 36}
+                       "ExistingKmsKeyArn": "arn:aws:kms:us-east-1:123456789012:key/" + "1" * 36,
+                       "SourceAccountIds": ",".join(f"{n:012d}" for n in range(_most_clusters_accepted(sam, "SourceAccountIds"))),
+                       "SourceAccessRoleName": "a" * 64}
     resolver = Resolver(cfn, parameters, physical=lambda logical_id, attribute: PHYSICAL_PLACEHOLDER,
                         region="us-gov-west-1", account="123456789012", stack_name="s" * 128)
     roles = managed = 0

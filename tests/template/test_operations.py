@@ -189,7 +189,7 @@ def test_alarm_notifies_the_topic_of_failed_timed_out_and_aborted_executions(cfn
 def test_key_lets_cloudwatch_alarms_publish_to_the_encrypted_topic(cfn: dict[str, Any]) -> None:
     topic = resolver(cfn).resolve(cfn["Resources"]["NotificationTopic"]["Properties"])
     assert topic["KmsMasterKeyId"] == "<ExportKey.Arn>"
-    statements = cfn["Resources"]["ExportKey"]["Properties"]["KeyPolicy"]["Statement"]
+    statements = resolver(cfn).resolve(cfn["Resources"]["ExportKey"]["Properties"]["KeyPolicy"])["Statement"]
     cloudwatch = [s for s in statements if s["Effect"] == "Allow" and s["Principal"].get("Service") == "cloudwatch.amazonaws.com"]
     assert cloudwatch, "an alarm cannot publish to a KMS-encrypted topic without the key"
     actions = {a for s in cloudwatch for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])}

@@ -101,7 +101,9 @@ def test_key_is_symmetric_rotated_retained_and_has_no_open_principal(cfn: dict[s
     assert props["EnableKeyRotation"] is True
     assert props["KeySpec"] == "SYMMETRIC_DEFAULT" and props["KeyUsage"] == "ENCRYPT_DECRYPT"
     assert key["DeletionPolicy"] == "Retain"
-    for statement in props["KeyPolicy"]["Statement"]:
+    # With source accounts, so that their statement is checked too.
+    with_sources = Resolver(cfn, {"AllowedClusterIdentifiers": ALLOWED, "SourceAccountIds": "111111111111"})
+    for statement in with_sources.resolve(props["KeyPolicy"])["Statement"]:
         principal = statement["Principal"]
         assert principal != "*" and principal.get("AWS") != "*", statement
         if "Service" in principal:

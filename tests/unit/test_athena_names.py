@@ -98,3 +98,27 @@ def test_quoting_is_always_safe() -> None:
 def test_collisions_after_lower_casing_are_reported_with_every_source() -> None:
     found = find_collisions([("Id", "id"), ("ID", "id"), ("name", "name"), ("name", "name")])
     assert found == {"id": ["Id", "ID"]}
+
+
+# --- source accounts (issue 20) ---------------------------------------------------------------
+
+
+def test_a_source_accounts_names_begin_with_the_account() -> None:
+    from aurora_lake import athena_names as names
+
+    assert names.latest_table_name("orders-aurora", "shop", "public", "orders", "111111111111") == "111111111111__orders_aurora__shop__public__orders"
+    assert names.versioned_table_name("orders-aurora", "shop", "public", "orders", "exp-1", "111111111111") == "_111111111111__orders_aurora__shop__public__orders__exp_1"
+    assert names.cluster_name_prefix("orders-aurora", "111111111111") == "111111111111__orders_aurora__"
+    # The lake's own names are unchanged, and none begins like a source account's or a versioned name.
+    own = names.latest_table_name("orders-aurora", "shop", "public", "orders")
+    assert own == "orders_aurora__shop__public__orders"
+    assert len({own, names.latest_table_name("orders-aurora", "shop", "public", "orders", "222222222222"),
+                names.latest_table_name("orders-aurora", "shop", "public", "orders", "111111111111")}) == 3
+
+
+@pytest.mark.parametrize("account", ["11111111111", "11111111111a", "x11111111111", "１１１１１１１１１１１１", "111111111111__x", ""])
+def test_a_source_account_that_is_not_twelve_digits_never_names_a_table(account: str) -> None:
+    from aurora_lake import athena_names as names
+
+    with pytest.raises(ValueError, match="12-digit"):
+        names.latest_table_name("orders-aurora", "shop", "public", "orders", account)

@@ -36,6 +36,17 @@ Each exported source table gets two tables there:
   The latest tables move only after every versioned table of the export
   exists, so a failed DDL statement never leaves some latest tables moved.
 
+A cluster of a source account (issue 20) is named with its account in front, so clusters of the
+same name in two accounts (or in a source account and the lake's) never share a table::
+
+      {account}__{cluster}__{database}__{schema}__{table}
+      _{account}__{cluster}__{database}__{schema}__{table}__{export task identifier}
+
+e.g. ``111111111111__orders_aurora__shop__public__orders``. It begins with a digit, which no
+name of the lake's own clusters does (they begin with the cluster's first letter), and its
+versioned table with the underscore, as every versioned table does. The lake's own names are
+unchanged.
+
 Every part is lower-cased (Athena stores names in lower case) and every
 character outside ``[a-z0-9_]`` becomes ``_``. Parts are joined with a double
 underscore so that ``a_b.c`` and ``a.b_c`` stay distinct. A name longer than
@@ -67,6 +78,7 @@ VERSIONED_MARK = "_"
 _HASH_LENGTH = 8
 _INVALID = re.compile(r"[^a-z0-9_]")
 _PLAIN_IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
+_ACCOUNT = re.compile(r"[0-9]{12}")
 
 # Athena's reserved words: the DDL list (Hive) and the SELECT list (Trino).
 # Quoting a name that did not need it is harmless, so the union is used. Athena's published
@@ -107,28 +119,38 @@ def _fit(base: str, suffix: str = "") -> str:
     return base[:keep] + "_" + digest + suffix
 
 
-def _joined(cluster: str, database: str, schema: str, table: str) -> str:
+def _joined(cluster: str, database: str, schema: str, table: str, account: str | None = None) -> str:
     parts = [cluster, database] + ([] if schema == database else [schema]) + [table]
     joined = SEPARATOR.join(sanitize(part) for part in parts)
     if not joined[:1].isascii() or not joined[:1].isalpha():
-        # Source identifiers begin with a letter; without one, a latest name could look versioned.
+        # Source identifiers begin with a letter; without one, a latest name could look versioned
+        # (or like a source account's).
         raise ValueError(f"source identifier {cluster[:80]!r} does not begin with a letter")
-    return joined
+    return _account_part(account) + joined
 
 
-def latest_table_name(cluster: str, database: str, schema: str, table: str) -> str:
-    """The stable name of a source table's newest export (see the module docstring)."""
-    return _fit(_joined(cluster, database, schema, table))
+def _account_part(account: str | None) -> str:
+    """``{account}__`` for a source account's cluster, nothing for the lake's own."""
+    if account is None:
+        return ""
+    if not isinstance(account, str) or not _ACCOUNT.fullmatch(account):
+        raise ValueError(f"source account {str(account)[:40]!r} is not a 12-digit account ID")
+    return account + SEPARATOR
 
 
-def versioned_table_name(cluster: str, database: str, schema: str, table: str, export_id: str) -> str:
+def latest_table_name(cluster: str, database: str, schema: str, table: str, account: str | None = None) -> str:
+    """The stable name of a source table's newest export (see the module docstring); ``account``: a source account's."""
+    return _fit(_joined(cluster, database, schema, table, account))
+
+
+def versioned_table_name(cluster: str, database: str, schema: str, table: str, export_id: str, account: str | None = None) -> str:
     """The name of a source table as exported by ``export_id``: never a latest table's name."""
-    return _fit(VERSIONED_MARK + _joined(cluster, database, schema, table), SEPARATOR + sanitize(export_id))
+    return _fit(VERSIONED_MARK + _joined(cluster, database, schema, table, account), SEPARATOR + sanitize(export_id))
 
 
-def cluster_name_prefix(cluster: str) -> str:
+def cluster_name_prefix(cluster: str, account: str | None = None) -> str:
     """How every latest name of ``cluster``'s tables begins (a hashed long name keeps its beginning)."""
-    return sanitize(cluster) + SEPARATOR
+    return _account_part(account) + sanitize(cluster) + SEPARATOR
 
 
 def column_name(source_name: str) -> str:

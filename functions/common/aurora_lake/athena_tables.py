@@ -168,7 +168,9 @@ def _table_problems(table: ExportedTable) -> list[str]:
     return problems
 
 
-def plan_tables(cluster: str, location: ExportLocation, tables: list[ExportedTable]) -> tuple[list[TablePlan], list[SkippedTable]]:
+def plan_tables(
+    cluster: str, location: ExportLocation, tables: list[ExportedTable], account: str | None = None
+) -> tuple[list[TablePlan], list[SkippedTable]]:
     """Types and names of every table that can be catalogued, and every one that cannot, with its reason.
 
     Raises only on a column type with no known Athena type (listing all of them): that is
@@ -192,8 +194,8 @@ def plan_tables(cluster: str, location: ExportLocation, tables: list[ExportedTab
         plans.append(
             TablePlan(
                 source=table,
-                latest=athena_names.latest_table_name(cluster, table.database, table.schema, table.table),
-                versioned=athena_names.versioned_table_name(cluster, table.database, table.schema, table.table, location.export_id),
+                latest=athena_names.latest_table_name(cluster, table.database, table.schema, table.table, account),
+                versioned=athena_names.versioned_table_name(cluster, table.database, table.schema, table.table, location.export_id, account),
                 location=location.table_uri(table.database, table.schema, table.table),
                 columns=tuple(columns),
             )
@@ -325,13 +327,15 @@ def existing_tables(glue: Any, database: str, expression: str) -> dict[str, dict
         raise
 
 
-def ownership_problems(glue: Any, plans: list[TablePlan], database: str, cluster: str, export_id: str, owner: Owner) -> tuple[list[TablePlan], list[SkippedTable], set[str]]:
+def ownership_problems(
+    glue: Any, plans: list[TablePlan], database: str, cluster: str, export_id: str, owner: Owner, account: str | None = None
+) -> tuple[list[TablePlan], list[SkippedTable], set[str]]:
     """The plans whose names are free or already this source table's, the others with whose the name is,
     and the latest names that exist (with this table's record).
 
     Two listings, narrowed by name: the cluster's latest tables, and this export's versioned ones.
     """
-    prefix = athena_names.cluster_name_prefix(cluster)
+    prefix = athena_names.cluster_name_prefix(cluster, account)
     existing = existing_tables(glue, database, f"{prefix}.*")
     existing.update(existing_tables(glue, database, f"{athena_names.VERSIONED_MARK}{prefix}.*{athena_names.SEPARATOR}{athena_names.sanitize(export_id)}"))
     kept, refused = [], []
@@ -379,6 +383,8 @@ def plan_step(state: Mapping[str, Any], settings: Settings) -> dict[str, Any]:
         raise ExportMetadataInvalid(f"export {export.get('export_task_identifier')} is {export.get('status')}, not COMPLETE")
     started = clock.now()
     cluster = source_cluster(job, state.get("snapshot"))
+    # A source account's tables carry the account in their names; the lake's own do not.
+    name_account = job.get("source_account")
     location = ExportLocation.of(export.get("s3_bucket") or "", export.get("s3_prefix"), export.get("export_task_identifier") or "")
     plan_bucket = settings.plan_bucket or location.bucket
     owner = Owner(ownership.stack_identity(settings.glue_database, plan_bucket), run_source(state))
@@ -387,10 +393,12 @@ def plan_step(state: Mapping[str, Any], settings: Settings) -> dict[str, Any]:
     if not metadata.tables and not missing:
         missing.append(SkippedTable(EXPORT_LEVEL, "the export's metadata lists no tables"))
     # Every check before the first catalog change: names, folders, data, Glue's limits, owners.
-    plans, refused = plan_tables(cluster, location, metadata.tables)
+    plans, refused = plan_tables(cluster, location, metadata.tables, name_account)
     plans, empty = with_data_files(clients.client("s3"), location, plans)
     plans, invalid = definition_problems(plans, settings.glue_database, location.export_id, owner)
-    plans, taken, existing = ownership_problems(clients.client("glue"), plans, settings.glue_database, cluster, location.export_id, owner)
+    plans, taken, existing = ownership_problems(
+        clients.client("glue"), plans, settings.glue_database, cluster, location.export_id, owner, name_account
+    )
     missing += refused + empty + invalid + taken
     units = build_units(plans, settings.glue_database, location.export_id, owner)
     latest = latest_table_inputs(plans, location.export_id, owner)

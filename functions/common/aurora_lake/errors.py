@@ -24,6 +24,10 @@ class ClusterNotAllowed(WorkflowError):
     """The cluster is not one this deployment may snapshot and export."""
 
 
+class AccountNotAllowed(WorkflowError):
+    """The input names an account that is neither the lake's own nor one of its source accounts (SourceAccountIds)."""
+
+
 class DBInstanceNotAllowed(WorkflowError):
     """The DB instance is not one this deployment may snapshot and export."""
 

@@ -27,6 +27,13 @@ JSON text, so even a bare token string would be stored with its quotes. A body
 that is not exactly that object, or names another export task, is never sent
 to Step Functions: it is logged (never its token), counted, and the event fails.
 
+Events of source accounts reach the lake's bus too (their forwarding rules): the event's
+``account`` says where the export ran, and so where its tasks are described (through that
+account's access role). An event of an account that is neither the lake's own nor a source
+account (SourceAccountIds), or whose source ARN is of another account than the event's, is
+ignored and counted (``ignored_account``): no account's events ever make the lake look into
+another account.
+
 Anything else (access denied, a throttled or broken service) raises: Lambda
 retries the event and then keeps it in the dead-letter queue.
 """
@@ -110,9 +117,9 @@ def finished_source_arn(event: dict[str, Any]) -> str:
     return source_arn
 
 
-def export_tasks_of(source_arn: str) -> list[str]:
-    """Identifiers of every export task of ``source_arn`` that RDS knows."""
-    paginator = client("rds").get_paginator("describe_export_tasks")
+def export_tasks_of(source_arn: str, account: str | None = None) -> list[str]:
+    """Identifiers of every export task of ``source_arn`` that RDS knows (in ``account``; None: the lake's own)."""
+    paginator = client("rds", account=account).get_paginator("describe_export_tasks")
     return [
         task["ExportTaskIdentifier"]
         for page in paginator.paginate(SourceArn=source_arn)
@@ -152,9 +159,30 @@ def wake(token: str) -> bool:
     return True
 
 
-def wake_waits_for(event: dict[str, Any]) -> dict[str, Any]:
-    """Wake every wait of this stack on an export of the event's source."""
+def rds_account_of(event: dict[str, Any], source_arn: str, lake_account: str | None) -> tuple[str | None, str | None]:
+    """(where the export ran: None for the lake's own account or a source account, why the event is ignored or None).
+
+    An event without ``account`` is the lake's own (the lake's rules match its own account's events).
+    """
+    account = event.get("account")
+    if account is None or account == lake_account:
+        return None, None
+    if not isinstance(account, str) or account not in settings.source_accounts():
+        return None, f"account {str(account)[:40]!r} is neither the lake's own nor a source account (SourceAccountIds)"
+    arn_account = source_arn.split(":")[4] if len(source_arn.split(":")) > 5 else None
+    if arn_account != account:
+        return None, f"an event of account {account} names an export source of account {str(arn_account)[:40]!r}"
+    return account, None
+
+
+def wake_waits_for(event: dict[str, Any], lake_account: str | None = None) -> dict[str, Any]:
+    """Wake every wait of this stack on an export of the event's source (``lake_account``: the lake's own account)."""
     source_arn = finished_source_arn(event)
+    account, ignored = rds_account_of(event, source_arn, lake_account)
+    if ignored:
+        logger.warning("export event of another account ignored", extra={"reason": ignored})
+        return {"event_id": event["detail"]["EventID"], "source_arn": source_arn, "woken": [], "spent": [], "not_waiting": [],
+                "foreign": 0, "unreadable": [], "ignored_account": ignored}
     bucket = settings.required("EXPORT_BUCKET")
     prefix = settings.required("EXPORT_WAIT_TOKEN_PREFIX")
     woken: list[str] = []
@@ -162,7 +190,7 @@ def wake_waits_for(event: dict[str, Any]) -> dict[str, Any]:
     not_waiting: list[str] = []
     foreign = 0
     unreadable: list[str] = []
-    for identifier in export_tasks_of(source_arn):
+    for identifier in export_tasks_of(source_arn, account):
         if not is_ours_possibly(identifier):
             foreign += 1  # no run of this stack names a task so: nothing of ours waits for it
             continue

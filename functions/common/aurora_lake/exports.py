@@ -15,16 +15,23 @@ long back-off, as it does ``ExportTaskLimitReachedFault`` (the account's 5 runni
 exports). Check and start are two calls, not one atomic operation: two
 executions that reach StartExport within the same instant can both pass the
 check. Step Functions makes that window a few milliseconds wide.
+
+A source account's export runs in that account (its snapshot, its export task, its 5 running
+exports), through its access role: the task writes into the lake's bucket under the account's own
+folder with the account's export role (SourceExportRoleName; ``iam:PassRole`` passes a role of the
+caller's account only) and the lake's key named by its full ARN (a key ID would resolve in the
+source account).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from aurora_lake import clock, naming, polling, runbook, sources
+from aurora_lake import clock, naming, polling, runbook, settings, sources
 from aurora_lake.clients import client
 from aurora_lake.errors import (
     ClusterExportInProgress,
@@ -56,10 +63,10 @@ def reported(error: ClientError) -> Exception:
     return aws_error_with_advice(error, runbook.advice_for(code) if runbook.has_advice(code) else None)
 
 
-def describe(export_task_identifier: str) -> dict[str, Any] | None:
-    """The export task, or None when RDS knows no task of that name."""
+def describe(export_task_identifier: str, account: str | None = None) -> dict[str, Any] | None:
+    """The export task, or None when RDS knows no task of that name (in ``account``; None: the lake's own)."""
     try:
-        found = client("rds").describe_export_tasks(ExportTaskIdentifier=export_task_identifier)
+        found = client("rds", account=account).describe_export_tasks(ExportTaskIdentifier=export_task_identifier)
     except ClientError as error:
         if error_code(error) in {"ExportTaskNotFound", "ExportTaskNotFoundFault"}:
             return None
@@ -114,14 +121,40 @@ def export_identifier(job: dict[str, Any], source: dict[str, Any]) -> tuple[str,
     return source_arn, naming.export_task_identifier(source_arn, export_only, s3_prefix)
 
 
+def export_role_arn(job: dict[str, Any], lake_export_role_arn: str) -> str:
+    """The role RDS writes the export with: the lake's own, or the source account's export role."""
+    account = job.get("source_account")
+    if account is None:
+        return lake_export_role_arn
+    return naming.iam_role_arn(job["partition"], account, settings.source_export_role_name())
+
+
+def export_kms_key_id(job: dict[str, Any], kms_key_arn: str) -> str:
+    """The key StartExportTask encrypts with; a source account's export names it by its full key ARN."""
+    if job.get("source_account") is not None and not _KEY_ARN.fullmatch(kms_key_arn):
+        raise RuntimeError(
+            f"The export key {kms_key_arn[:200]!r} is not a full KMS key ARN (arn:PARTITION:kms:REGION:ACCOUNT:key/ID): "
+            "a source account's export can use the lake's key only by its key ARN (EXPORT_KMS_KEY_ARN)."
+        )
+    return kms_key_arn
+
+
+_KEY_ARN = re.compile(r"arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+")
+
+
 def start_or_adopt(job: dict[str, Any], snapshot: dict[str, Any], bucket: str, kms_key_arn: str, role_arn: str) -> Export:
-    """Start the export of the snapshot (or, for a direct cluster export, of the cluster)."""
+    """Start the export of the snapshot (or, for a direct cluster export, of the cluster).
+
+    ``kms_key_arn`` and ``role_arn`` are the lake's; a source account's export uses its own export role.
+    """
     snapshot_arn, identifier = export_identifier(job, snapshot)
     export_only = job.get("export_only")
     s3_prefix = job.get("s3_prefix") or ""
-    task = describe(identifier)
+    account = job.get("source_account")
+    role_arn, kms_key_arn = export_role_arn(job, role_arn), export_kms_key_id(job, kms_key_arn)
+    task = describe(identifier, account)
     if task is None:
-        source = sources.of_kind(snapshot.get("source_kind") or job.get("source_kind") or sources.CLUSTER.kind)
+        source = sources.of_kind(snapshot.get("source_kind") or job.get("source_kind") or sources.CLUSTER.kind).in_account(account)
         source_identifier = snapshot.get("source_identifier") or snapshot.get("source_cluster_identifier") or job.get("source_identifier") or job.get("cluster_identifier")
         if source_identifier:
             _wait_for_other_exports_of(source, source_identifier, identifier)
@@ -138,11 +171,11 @@ def start_or_adopt(job: dict[str, Any], snapshot: dict[str, Any], bucket: str, k
         if export_only:
             request["ExportOnly"] = export_only
         try:
-            task = client("rds").start_export_task(**request)
+            task = source.rds_client().start_export_task(**request)
         except ClientError as error:
             if error_code(error) not in {"ExportTaskAlreadyExistsFault", "ExportTaskAlreadyExists"}:
                 raise reported(error) from error
-            task = describe(identifier)
+            task = describe(identifier, account)
             if task is None:
                 raise
     if not _same_export(task, snapshot_arn, bucket, export_only):
@@ -159,7 +192,7 @@ def start_or_adopt(job: dict[str, Any], snapshot: dict[str, Any], bucket: str, k
 
 def _wait_for_other_exports_of(source: sources.Source, source_identifier: str, own_identifier: str) -> None:
     """Raise ClusterExportInProgress while another export of the same source runs."""
-    paginator = client("rds").get_paginator("describe_export_tasks")
+    paginator = source.rds_client().get_paginator("describe_export_tasks")
     pages = paginator.paginate(Filters=[{"Name": "status", "Values": [status.lower() for status in sorted(RUNNING_STATUSES)]}])
     wanted = (source.kind, source_identifier.lower())
     for page in pages:
@@ -169,16 +202,16 @@ def _wait_for_other_exports_of(source: sources.Source, source_identifier: str, o
             # The filter is checked again: an export that is not running never blocks.
             if str(task.get("Status", "")).upper() not in RUNNING_STATUSES:
                 continue
-            if _source_of(str(task.get("SourceArn") or ""), source_identifier) == wanted:
+            if _source_of(str(task.get("SourceArn") or ""), source_identifier, source.account) == wanted:
                 raise ClusterExportInProgress(
                     f"Export task {task.get('ExportTaskIdentifier')} of {source.label} {source_identifier} is {task.get('Status')}; "
                     f"one export per {source.label} runs at a time, so this run waits for it to end."
                 )
 
 
-def _source_of(source_arn: str, source_identifier: str) -> tuple[str, str] | None:
+def _source_of(source_arn: str, source_identifier: str, account: str | None = None) -> tuple[str, str] | None:
     """(kind, identifier) of what an export reads: a cluster, or a snapshot whose source RDS knows."""
-    found = sources.of_export_source_arn(source_arn)
+    found = sources.of_export_source_arn(source_arn, account)
     if found is None:
         return None
     source, name, is_snapshot = found
@@ -199,11 +232,12 @@ def _source_of(source_arn: str, source_identifier: str) -> tuple[str, str] | Non
     return (source.kind, source_identifier.lower()) if bare.startswith(source_identifier.lower() + "-") else None
 
 
-def check(export: Export, deadline_seconds: float) -> Export:
+def check(export: Export, deadline_seconds: float, account: str | None = None) -> Export:
+    """Follow the export task (of ``account``, the job's source account; None: the lake's own)."""
     identifier = export["export_task_identifier"]
-    task = describe(identifier)
+    task = describe(identifier, account)
     if task is None:
-        raise ExportFailed(f"Export task {identifier} no longer exists.")
+        raise ExportFailed(f"Export task {identifier} no longer exists" + (f" in account {account}." if account else "."))
     status = status_of(task)
     now = clock.now()
     progress = polling.Progress.from_dict(export.get("progress"), started_at=now)

@@ -18,9 +18,15 @@ Input (a JSON object; every other key is refused, so a typo such as
     export_only                   array    databases / tables to export (default: everything)
     s3_prefix                     string   folder in the export bucket (default: deployment's)
     delete_snapshot_after_export  boolean  delete the snapshot this execution took (default true)
+    account_id                    string   the 12-digit account of the cluster or snapshot: one of the
+                                           lake's source accounts (SourceAccountIds), or the lake's
+                                           own (the default); a snapshot ARN of a source account
+                                           names it too
     trigger                       string   set by the stack's event rules ("snapshot-event",
                                            "aws-backup"): a snapshot this deployment must not
                                            export then ends the run quietly instead of failing
+    event_account                 string   set by the rules for source accounts' events: the account
+                                           the event came from, which must be the snapshot's own
 
 Exactly one of ``cluster_identifier``, ``db_instance_identifier``, ``snapshot_arn`` and
 ``aws_backup_job`` is given. An AWS Backup job is an event AWS writes, not user typing: only
@@ -29,6 +35,13 @@ the fields the export needs are read from it (``recoveryPointArn``, ``resourceTy
 a cluster snapshot) or of a DB instance (``RDS``, a DB snapshot) is refused.
 
 Decisions worth knowing:
+
+* A source account's clusters are exported in that account, through its access role, into
+  ``{exports area}accounts/{account}/``: the only folder its export role may write. Only the
+  clusters SourceAccountClusters lists for that account are allowed (a cluster allowed in one
+  account is not in another, nor in the lake's own), and only clusters: DB instances of source
+  accounts are refused. The lake's own exports never use ``{exports area}accounts/``. An event
+  of one account naming another account's snapshot (``event_account``) is refused.
 
 * ``s3_prefix`` may not be empty, and lies in the exports area (the deployment's
   default prefix, the only folder the export role may write): the bucket root and
@@ -62,22 +75,26 @@ from __future__ import annotations
 import difflib
 import json
 import re
+from collections.abc import Mapping
 from typing import Any, NamedTuple
 
-from aurora_lake.errors import ClusterNotAllowed, DBInstanceNotAllowed, InvalidInput
+from aurora_lake.errors import AccountNotAllowed, ClusterNotAllowed, DBInstanceNotAllowed, InvalidInput
 from aurora_lake.naming import (
     AUTOMATED_SNAPSHOT_PREFIX,
     CLUSTER_IDENTIFIER_MAX_LENGTH,
     CLUSTER_SNAPSHOT_RESOURCE,
     DB_INSTANCE_IDENTIFIER_MAX_LENGTH,
     DB_SNAPSHOT_RESOURCE,
+    SOURCE_ACCOUNTS_FOLDER,
     STACK_FOLDERS,
     could_be_export_folder,
     describe_characters,
     folders_overlap,
     identifier_problems,
+    is_account_id,
     normalize_s3_prefix,
     snapshot_name_problems,
+    source_account_exports_area,
 )
 
 KNOWN_KEYS: tuple[str, ...] = (
@@ -91,6 +108,8 @@ KNOWN_KEYS: tuple[str, ...] = (
     "s3_prefix",
     "delete_snapshot_after_export",
     "trigger",
+    "account_id",
+    "event_account",
 )
 # What the stack's own event rules write in the "trigger" field of the input they send.
 TRIGGERS: tuple[str, ...] = ("snapshot-event", "aws-backup")
@@ -132,6 +151,7 @@ def validate_execution_input(
     allowed_clusters: frozenset[str] | None,
     default_s3_prefix: str,
     allowed_db_instances: frozenset[str] | None = frozenset(),
+    source_accounts: Mapping[str, frozenset[str]] | None = None,
 ) -> dict[str, Any]:
     """Check the execution input and return the job's normalised fields.
 
@@ -144,7 +164,9 @@ def validate_execution_input(
     ``snapshot_arn`` (str | None),
     ``snapshot_identifier`` (the ARN's name part, possibly ``rds:...``, or None),
     ``export_only`` (list[str] | None), ``s3_prefix`` (str ending in ``/``),
-    ``delete_snapshot_after_export`` (bool; False unless a snapshot is taken).
+    ``delete_snapshot_after_export`` (bool; False unless a snapshot is taken); and
+    ``source_account`` (the 12-digit source account) only when the source is in one.
+    ``source_accounts`` maps each source account (SourceAccountIds) to its allowed clusters.
 
     Raises InvalidInput listing every problem, or ClusterNotAllowed (DBInstanceNotAllowed)
     when the input is valid but names a cluster outside ``allowed_clusters`` (a DB instance
@@ -158,6 +180,7 @@ def validate_execution_input(
     if default_problems:
         raise ValueError(f"the default S3 prefix {default_s3_prefix!r} is not usable: " + "; ".join(default_problems))
 
+    source_accounts = source_accounts or {}
     problems: list[Problem] = []
     if not isinstance(raw, dict):
         problems.append(Problem("input", _top_level_reason(raw)))
@@ -180,10 +203,12 @@ def validate_execution_input(
 
     arn = raw.get("snapshot_arn")
     if "snapshot_arn" in raw:
-        add("snapshot_arn", _snapshot_arn_problems(arn, region=region, account=account, partition=partition))
+        add("snapshot_arn", _snapshot_arn_problems(arn, region=region, account=account, partition=partition, source_accounts=source_accounts))
 
     if "aws_backup_job" in raw:
-        backup_arn, backup_problems = _aws_backup_job_problems(raw["aws_backup_job"], region=region, account=account, partition=partition)
+        backup_arn, backup_problems = _aws_backup_job_problems(
+            raw["aws_backup_job"], region=region, account=account, partition=partition, source_accounts=source_accounts
+        )
         problems.extend(backup_problems)
         if "snapshot_arn" in raw:
             add("input", ["give either snapshot_arn or aws_backup_job, not both"])
@@ -192,6 +217,27 @@ def validate_execution_input(
 
     if "trigger" in raw and raw["trigger"] not in TRIGGERS:
         add("trigger", [f"must be one of {', '.join(TRIGGERS)} (set by the stack's event rules), got {_show(raw['trigger'])}"])
+
+    account_id = raw.get("account_id")
+    if "account_id" in raw:
+        add("account_id", _account_id_problems(account_id))
+    # The account the input names: account_id, else the snapshot's (None: not known, or invalid).
+    arn_account = arn.split(":", 6)[4] if isinstance(arn, str) and len(arn.split(":", 6)) == 7 and is_account_id(arn.split(":", 6)[4]) else None
+    named_account = account_id if is_account_id(account_id) else arn_account
+    if is_account_id(account_id) and arn_account is not None and arn_account != account_id:
+        field = "snapshot_arn" if "snapshot_arn" in raw else "aws_backup_job.recoveryPointArn"
+        add(field, [f"account {arn_account!r} is not account_id {account_id!r}: a snapshot is exported in its own account"])
+    source_account = named_account if named_account is not None and named_account != account else None
+    if "event_account" in raw:
+        add("event_account", _event_account_problems(raw["event_account"], "trigger" in raw, named_account or account))
+    # A source account's event about a DB instance is not an error: the trigger ends quietly (triggers.py).
+    if source_account is not None and "trigger" not in raw:
+        clusters_only = "only clusters of source accounts are exported (clusters only): RDS DB instances are exported in the lake's own account"
+        if "db_instance_identifier" in raw:
+            add("db_instance_identifier", [clusters_only])
+        if isinstance(arn, str) and arn.split(":", 6)[5:6] == [DB_SNAPSHOT_RESOURCE]:
+            add("snapshot_arn" if "snapshot_arn" in raw else "aws_backup_job", [clusters_only])
+    exports_area = source_account_exports_area(default_s3_prefix, source_account) if source_account else default_s3_prefix
 
     use_latest = raw.get("use_latest_automated_snapshot", False)
     add("use_latest_automated_snapshot", _boolean_problems(use_latest))
@@ -207,9 +253,13 @@ def validate_execution_input(
         for field, reason in _export_only_problems(export_only):
             add(field, [reason])
 
-    prefix = raw.get("s3_prefix", default_s3_prefix)
+    prefix = raw.get("s3_prefix", exports_area)
     if "s3_prefix" in raw:
-        add("s3_prefix", _string_problems(prefix) or _s3_prefix_problems(prefix) or _exports_area_problems(prefix, default_s3_prefix))
+        add(
+            "s3_prefix",
+            _string_problems(prefix) or _s3_prefix_problems(prefix)
+            or _exports_area_problems(prefix, exports_area, lake_area=None if source_account else default_s3_prefix),
+        )
 
     has_cluster, has_instance = "cluster_identifier" in raw, "db_instance_identifier" in raw
     has_arn = "snapshot_arn" in raw or "aws_backup_job" in raw
@@ -277,14 +327,25 @@ def validate_execution_input(
             job_instance, kind = instance.lower(), INSTANCE_KIND
         mode = "cluster" if direct is True else "latest_automated" if use_latest is True else "create"
 
-    if job_cluster is not None:
+    if source_account is not None:
+        if source_account not in source_accounts:
+            raise AccountNotAllowed(str(Problem(
+                "account_id" if is_account_id(account_id) else "snapshot_arn",
+                f"{source_account!r} is neither this deployment's account nor one of its source accounts (parameter SourceAccountIds)",
+            )))
+        if job_cluster is not None:
+            _refuse_unless_allowed(
+                job_cluster, source_accounts[source_account], "cluster_identifier", "cluster", "SourceAccountClusters",
+                ClusterNotAllowed, where=f" of account {source_account}",
+            )
+    elif job_cluster is not None:
         _refuse_unless_allowed(job_cluster, allowed_clusters, "cluster_identifier", "cluster", "AllowedClusterIdentifiers", ClusterNotAllowed)
-    if job_instance is not None:
+    if job_instance is not None and source_account is None:  # a source account's: refused above, or a trigger ending quietly
         _refuse_unless_allowed(
             job_instance, allowed_db_instances, "db_instance_identifier", "DB instance", "AllowedDBInstanceIdentifiers", DBInstanceNotAllowed
         )
 
-    return {
+    job = {
         "snapshot_mode": mode,
         "source_kind": kind,
         "source_identifier": job_cluster or job_instance,
@@ -296,17 +357,20 @@ def validate_execution_input(
         "s3_prefix": normalize_s3_prefix(prefix),
         "delete_snapshot_after_export": bool(delete) and mode == "create",
     }
+    if source_account is not None:
+        job["source_account"] = source_account
+    return job
 
 
 def _refuse_unless_allowed(
-    identifier: str, allowed: frozenset[str] | None, field: str, label: str, parameter: str, error: type[Exception]
+    identifier: str, allowed: frozenset[str] | None, field: str, label: str, parameter: str, error: type[Exception], where: str = ""
 ) -> None:
     if allowed is None or identifier in {name.lower() for name in allowed}:
         return
     if allowed:
-        reason = f"{identifier!r} is not a {label} this deployment may export (parameter {parameter})"
+        reason = f"{identifier!r} is not a {label}{where} this deployment may export (parameter {parameter})"
     else:
-        reason = f"{identifier!r} cannot be exported: this deployment allows no {label}s (parameter {parameter})"
+        reason = f"{identifier!r} cannot be exported: this deployment allows no {label}s{where} (parameter {parameter})"
     raise error(str(Problem(field, reason)))
 
 
@@ -414,7 +478,32 @@ def _cluster_identifier_problems(value: object) -> list[str]:
 _ARN_FORM = "arn:PARTITION:rds:REGION:ACCOUNT:cluster-snapshot:NAME (or snapshot:NAME for a DB instance)"
 
 
-def _snapshot_arn_problems(value: object, *, region: str, account: str, partition: str) -> list[str]:
+def _account_id_problems(value: object) -> list[str]:
+    if not isinstance(value, str):
+        return _string_problems(value)
+    if not is_account_id(value):
+        return [f"must be a 12-digit AWS account ID (ASCII digits only), got {_show(value)}"]
+    return []
+
+
+def _event_account_problems(value: object, triggered: bool, snapshot_account: str) -> list[str]:
+    """An event's account must be the snapshot's own: one account's events never start another's exports."""
+    if not triggered:
+        return ["is set only by the stack's event rules, together with trigger"]
+    problems = _account_id_problems(value)
+    if problems:
+        return problems
+    if value != snapshot_account:
+        return [
+            f"an event of account {value} names a snapshot of account {snapshot_account}; refused: "
+            "an account's events may start exports of its own snapshots only"
+        ]
+    return []
+
+
+def _snapshot_arn_problems(
+    value: object, *, region: str, account: str, partition: str, source_accounts: Mapping[str, frozenset[str]] | None = None
+) -> list[str]:
     if not isinstance(value, str):
         return _string_problems(value)
     if not value:
@@ -434,10 +523,10 @@ def _snapshot_arn_problems(value: object, *, region: str, account: str, partitio
             f"Region {_show(arn_region)} is not this deployment's Region {_show(region)}; "
             "a snapshot is exported in its own Region, so copy it here first"
         )
-    if arn_account != account:
+    if arn_account != account and arn_account not in (source_accounts or {}):
         problems.append(
-            f"account {_show(arn_account)} is not this deployment's account {_show(account)}; "
-            "copy the snapshot into this account first"
+            f"account {_show(arn_account)} is not this deployment's account {_show(account)} nor one of its "
+            "source accounts (parameter SourceAccountIds); copy the snapshot into one of them first"
         )
     if resource_type not in _KIND_OF_SNAPSHOT_RESOURCE:
         problems.append(f"resource type {_show(resource_type)} is neither cluster-snapshot nor snapshot ({_ARN_FORM})")
@@ -454,7 +543,9 @@ AWS_BACKUP_RESOURCE_TYPE = "Aurora"
 AWS_BACKUP_COMPLETED = "COMPLETED"
 
 
-def _aws_backup_job_problems(value: object, *, region: str, account: str, partition: str) -> tuple[str | None, list[Problem]]:
+def _aws_backup_job_problems(
+    value: object, *, region: str, account: str, partition: str, source_accounts: Mapping[str, frozenset[str]] | None = None
+) -> tuple[str | None, list[Problem]]:
     """The recovery point ARN of a "Backup Job State Change" event's detail, and its problems."""
     if not isinstance(value, dict):
         return None, [Problem("aws_backup_job", f"must be the detail object of an AWS Backup job event, got {json_type(value)}")]
@@ -471,7 +562,7 @@ def _aws_backup_job_problems(value: object, *, region: str, account: str, partit
         # UNCONFIRMED that the event names the recovery point: if it does not, every triggered run says so here.
         problems.append(Problem("aws_backup_job.recoveryPointArn", "is missing: the event does not name the recovery point to export"))
     else:
-        arn_problems = _snapshot_arn_problems(arn, region=region, account=account, partition=partition)
+        arn_problems = _snapshot_arn_problems(arn, region=region, account=account, partition=partition, source_accounts=source_accounts)
         problems.extend(Problem("aws_backup_job.recoveryPointArn", reason) for reason in arn_problems)
         expected = AWS_BACKUP_RESOURCE_TYPES.get(resource_type) if isinstance(resource_type, str) else None
         if not arn_problems and expected and arn.split(":", 6)[5] != expected:
@@ -527,7 +618,7 @@ def _export_only_entry_problems(entry: str) -> list[str]:
     return problems
 
 
-def _exports_area_problems(prefix: str, area: str) -> list[str]:
+def _exports_area_problems(prefix: str, area: str, lake_area: str | None = None) -> list[str]:
     """A given prefix must lie in the exports area, and no folder below it may be an export's own.
 
     Every export is written to ``PREFIX<export task identifier>/``. A folder below the area
@@ -539,6 +630,9 @@ def _exports_area_problems(prefix: str, area: str) -> list[str]:
     prefix, area = normalize_s3_prefix(prefix), normalize_s3_prefix(area)
     if not prefix.startswith(area):
         return [f"must be {area} or a folder below it (the exports area: the only folder exports may be written to)"]
+    if lake_area is not None and prefix.startswith(normalize_s3_prefix(lake_area) + SOURCE_ACCOUNTS_FOLDER):
+        # ``lake_area`` is given for the lake's own exports: the source accounts' folders are never theirs.
+        return [f"must not be {normalize_s3_prefix(lake_area) + SOURCE_ACCOUNTS_FOLDER} or a folder in it: it holds the source accounts' exports"]
     risky = [segment for segment in prefix[len(area):].split("/") if segment and could_be_export_folder(segment)]
     return [
         f"folder {segment!r} could be another export's own folder (its name is a valid export task identifier); "

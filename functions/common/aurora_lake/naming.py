@@ -271,6 +271,11 @@ class StateMachineArn(NamedTuple):
     name: str
 
 
+def is_account_id(text: object) -> bool:
+    """A 12-digit AWS account ID (ASCII digits only: ``str.isdigit`` would take other scripts' digits)."""
+    return isinstance(text, str) and _ACCOUNT.fullmatch(text) is not None
+
+
 def split_arn(arn: str) -> ArnParts:
     """Split ``arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE``; ValueError if not that shape."""
     if not isinstance(arn, str):
@@ -361,7 +366,23 @@ def db_snapshot_arn(partition: str, region: str, account: str, snapshot_identifi
     return f"arn:{partition}:rds:{region}:{account}:snapshot:{snapshot_identifier}"
 
 
+def iam_role_arn(partition: str, account: str, role_name: str) -> str:
+    return f"arn:{partition}:iam::{account}:role/{role_name}"
+
+
 # --- folders of the export bucket ------------------------------------------------
+
+# Under the exports area, the folder of each source account's exports: ``{area}accounts/{account}/``.
+# The source account's export role may write only there (the lake's bucket policy); the lake's own
+# exports never use it.
+SOURCE_ACCOUNTS_FOLDER = "accounts/"
+
+
+def source_account_exports_area(exports_area: str, account: str) -> str:
+    """The folder of a source account's exports, inside the deployment's exports area."""
+    if not is_account_id(account):
+        raise ValueError(f"{str(account)[:40]!r} is not a 12-digit account ID")
+    return normalize_s3_prefix(exports_area) + SOURCE_ACCOUNTS_FOLDER + account + "/"
 
 # Folders of the export bucket the stack uses for itself (Athena results, table plans and
 # reports, the ledger of exports, export wait tokens): no export may be written in or over one.

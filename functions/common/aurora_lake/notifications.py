@@ -3,7 +3,7 @@
 Subjects stay within SNS's 100 characters and start with the status; bodies say
 what happened, where the data is, how to query it, and for a failure, which
 step failed, the AWS error and what to do. Message attributes carry status and
-cluster so that subscribers can filter.
+cluster (and, for a source account's run, the account) so that subscribers can filter.
 
 Names and reasons come from the source database and the execution input, written
 by strangers. Every such value is shown with ``shown``: on the line of one of the
@@ -41,6 +41,7 @@ CAUSE_LINES = 40
 _ERROR_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.]{0,127}$")
 _GENERATED_TABLE = re.compile(r"^[a-z0-9_]{1,255}$")
 _DATABASE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
+_ACCOUNT_ID = re.compile(r"[0-9]{12}")
 CAUSE_INDENT = " " * 14 + "| "
 
 
@@ -172,6 +173,21 @@ def _cluster(state: dict[str, Any]) -> str | None:
     return None
 
 
+def _account(state: dict[str, Any]) -> str | None:
+    """The source account of a source account's run (None for the lake's own); only a 12-digit ID is ever shown."""
+    job = state.get("job") or {}
+    raw = state.get("input") if isinstance(state.get("input"), dict) else {}
+    for candidate in (job.get("source_account"), raw.get("account_id")):
+        if isinstance(candidate, str) and _ACCOUNT_ID.fullmatch(candidate):
+            return candidate
+    return None
+
+
+def _account_lines(state: dict[str, Any], width: int) -> list[str]:
+    account = _account(state)
+    return [f"{'Account:':<{width}}{account} (source account)"] if account else []
+
+
 def _error_name(error: str) -> str | None:
     return error if _ERROR_NAME.fullmatch(error) else None
 
@@ -237,6 +253,7 @@ def success_message(state: dict[str, Any], now: float, workgroup: str) -> dict[s
         "",
         f"Status:        {status}",
         f"{_source_label(state):<15}{cluster}",
+        *_account_lines(state, 15),
         _source_line(snapshot),
         f"Export task:   {shown(export_id)}",
         f"Started:       {_utc(job.get('started_epoch')) or 'unknown'}",
@@ -270,7 +287,9 @@ def success_message(state: dict[str, Any], now: float, workgroup: str) -> dict[s
     return {
         "subject": subject(status, cluster, export_id, label="export"),
         "message": "\n".join(lines),
-        "attributes": _attributes(status, cluster, export_id=_validated_identifier(export_id, EXPORT_TASK_IDENTIFIER_MAX_LENGTH)),
+        "attributes": _attributes(
+            status, cluster, export_id=_validated_identifier(export_id, EXPORT_TASK_IDENTIFIER_MAX_LENGTH), account=_account(state)
+        ),
         "status": status,
     }
 
@@ -289,6 +308,7 @@ def failure_message(state: dict[str, Any], now: float | None = None) -> dict[str
         f"The export of {cluster or 'the requested snapshot'} to the data lake FAILED in step {shown(step)}.",
         "",
         f"Failed step:  {shown(step)}",
+        *_account_lines(state, 14),
         f"Error:        {shown(error)}",
         *_cause_lines(cause),
         f"What to do:   {advice}",
@@ -308,7 +328,7 @@ def failure_message(state: dict[str, Any], now: float | None = None) -> dict[str
     return {
         "subject": subject("FAILED", cluster, f"{shown(step, 60)}: {_error_name(error) or 'UnknownError'}"),
         "message": "\n".join(lines),
-        "attributes": _attributes("FAILED", cluster, error=_error_name(error)),
+        "attributes": _attributes("FAILED", cluster, error=_error_name(error), account=_account(state)),
         "error": error,
         "cause": cause,
     }
@@ -329,12 +349,14 @@ def fleet_message(state: dict[str, Any], now: float) -> dict[str, Any]:
         "",
         f"Status:       {result['status']}",
         f"Started:      {_utc(fleet_job.get('started_epoch')) or 'unknown'}",
-        f"Concurrency:  at most {fleet_job.get('max_concurrency')} sources at once",
+        f"Concurrency:  at most {fleet_job.get('max_concurrency')} sources at once per account",
         "",
     ]
     for o in outcomes:
         kind = "DB instance " if o.get("source_kind") == "instance" else ""
-        lines.append(f"{shown(o['outcome']):<9} {kind}{shown(o['source_identifier'])}")
+        account = o.get("source_account")
+        where = f" (account {account})" if isinstance(account, str) and _ACCOUNT_ID.fullmatch(account) else ""
+        lines.append(f"{shown(o['outcome']):<9} {kind}{shown(o['source_identifier'])}{where}")
         if o["outcome"] in (fleet.SUCCEEDED, fleet.PARTIAL):
             lines.append(f"          {shown(o.get('tables_created', 0))} tables queryable, {shown(o.get('tables_skipped', 0))} skipped; export task {shown(o.get('export_task'))}")
             lines.append(f"          source {shown(o.get('source_arn'))}")

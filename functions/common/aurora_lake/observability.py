@@ -24,6 +24,7 @@ NAMESPACE = "AuroraLake"
 STACK_ENV = "AURORA_LAKE_STACK"
 STACK_DIMENSION = "stack"
 
+ACCOUNT_DIMENSION = "account"
 CLUSTER_DIMENSION = "cluster"
 
 logger = Logger(service=SERVICE)
@@ -43,11 +44,17 @@ def use_stack_dimension() -> None:
         metrics.set_default_dimensions(**dimensions)
 
 
-def count_for_cluster(name: str, cluster: str) -> None:
-    """One count with the cluster as a further dimension (a freshness alarm watches one cluster)."""
+def count_for_cluster(name: str, cluster: str, account: str | None = None) -> None:
+    """One count with the cluster as a further dimension (a freshness alarm watches one cluster).
+
+    A source account's cluster adds the account as a dimension too: a metric is its set of
+    dimensions, so its count never reaches the alarm of the lake's own cluster of the same name.
+    """
     dimensions = {"service": SERVICE, **stack_dimensions()}
     with single_metric(name=name, unit=MetricUnit.Count, value=1, namespace=NAMESPACE, default_dimensions=dimensions) as metric:
         metric.add_dimension(name=CLUSTER_DIMENSION, value=cluster)
+        if account is not None:
+            metric.add_dimension(name=ACCOUNT_DIMENSION, value=account)
 
 # Most steps publish no metric; Powertools would warn on every invocation.
 warnings.filterwarnings("ignore", message="No application metrics to publish")

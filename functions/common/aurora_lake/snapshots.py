@@ -98,7 +98,7 @@ def newest_automated(source: sources.Source, source_identifier: str) -> sources.
 def _source_of_job(job: Job) -> sources.Source:
     # A snapshot named by ARN is of the kind its ARN says, whatever an older job recorded.
     if job.get("snapshot_arn"):
-        return sources.of_snapshot_arn(job["snapshot_arn"])
+        return sources.of_snapshot_arn(job["snapshot_arn"], job.get("source_account"))
     return sources.of_job(job)
 
 
@@ -118,7 +118,7 @@ def check(job: Job, previous: Snapshot | None, deadline_seconds: float) -> Snaps
         raise exports.reported(source.snapshot_not_found(str(wanted)))
     if not source.is_allowed(description.source_identifier, source.allowed()):
         raise source.not_allowed_error(
-            f"Snapshot {description.identifier} was taken of {source.label} {description.source_identifier}, "
+            f"Snapshot {description.identifier} was taken of {source.label} {description.source_identifier}{source.where}, "
             f"which this deployment is not allowed to export. Add it to {source.allowed_parameter} to allow it."
         )
     source.refuse_unexportable_snapshot(description)
@@ -175,7 +175,7 @@ def clean_up_after_failure(job: Job, snapshot: Snapshot | None, export: dict[str
         if description.source_identifier != _job_source_identifier(job):
             return {"deleted": False, "snapshot_identifier": identifier, "reason": f"kept: it belongs to another {source.label}"}
         export_task = (export or {}).get("export_task_identifier")
-        if export_task and _export_running(export_task):
+        if export_task and _export_running(export_task, source.account):
             return {
                 "deleted": False,
                 "snapshot_identifier": identifier,
@@ -197,7 +197,7 @@ def _job_source_identifier(job: Job) -> str | None:
     return job.get("source_identifier") or job.get("cluster_identifier")
 
 
-def _export_running(export_task_identifier: str) -> bool:
+def _export_running(export_task_identifier: str, account: str | None = None) -> bool:
     """Ask RDS, not the state data: the step that failed may not have recorded the last status."""
-    task = exports.describe(export_task_identifier)
+    task = exports.describe(export_task_identifier, account)
     return task is not None and str(task.get("Status", "")).upper() in exports.RUNNING_STATUSES

@@ -6,6 +6,11 @@ source).
 A start for a snapshot this deployment does not export is therefore expected, not a failure:
 it is logged and counted (metric ``TriggersIgnored``) and the execution ends quietly, without a
 notification. The same snapshot named in a start by hand still fails with ClusterNotAllowed (DBInstanceNotAllowed).
+
+Events of source accounts reach the lake's bus through their forwarding rules, and the lake's rules
+add the account the event came from (``event_account``): the input schema refuses, loudly, an event
+of one account about another account's snapshot. A source account's snapshot of a cluster it does
+not allow, or of a DB instance, ends quietly like the lake's own.
 """
 
 from __future__ import annotations
@@ -25,7 +30,11 @@ def reason_to_ignore(job: Mapping[str, Any], allowed: Iterable[str] | None, sour
 
     ``allowed`` lists the sources of ``source``'s kind this deployment may export.
     """
-    if not job.get("trigger") or allowed is None:
+    if not job.get("trigger"):
+        return None
+    if source.account is not None and not source.in_source_accounts:
+        return f"a {source.label} of source account {source.account}: only clusters of source accounts are exported"
+    if allowed is None:
         return None
     clusters = sorted(allowed)
     name = job.get("snapshot_identifier") or ""

@@ -5,10 +5,15 @@ names every call, field and error of each kind differently: an Aurora DB cluster
 cluster snapshots (DescribeDBClusterSnapshots, ``DBClusterSnapshotArn``, ...), an RDS DB
 instance has DB snapshots (DescribeDBSnapshots, ``DBSnapshotArn``, ...). A ``Source``
 hides those differences; the steps (snapshots.py, exports.py) only ever ask it.
+
+A Source is also bound to the account its databases live in (``in_account``): the lake's own
+(``account`` None) or a source account, whose RDS it calls through the account's access role and
+whose allowed clusters are SourceAccountClusters'. The steps never branch on the account either.
 """
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 from dataclasses import dataclass
 from typing import Any
@@ -83,6 +88,34 @@ class Source:
     # Only Aurora clusters export their current data without a snapshot.
     exports_directly: bool = False
     not_allowed_error: type[WorkflowError]
+    # The source account this source lives in; None: the lake's own account.
+    account: str | None = None
+    # Whether sources of this kind are exported from source accounts (the source template covers clusters only).
+    in_source_accounts: bool = False
+
+    # -- the account ------------------------------------------------------------------------
+    def in_account(self, account: str | None) -> Source:
+        """This kind of source in ``account`` (a source account), or in the lake's own (None)."""
+        if account is not None and not naming.is_account_id(account):
+            raise ValueError(f"{str(account)[:40]!r} is not a 12-digit account ID")
+        if account == self.account:
+            return self
+        bound = copy.copy(self)
+        bound.account = account
+        if account is not None:
+            bound.allowed_parameter, bound.allowed_variable = "SourceAccountClusters", "SOURCE_ACCOUNT_CLUSTERS"
+        else:
+            bound.allowed_parameter, bound.allowed_variable = type(self).allowed_parameter, type(self).allowed_variable
+        return bound
+
+    @property
+    def where(self) -> str:
+        """`` of account 111111111111`` for a source account's source, empty for the lake's own (for messages)."""
+        return f" of account {self.account}" if self.account else ""
+
+    def rds_client(self) -> Any:
+        """RDS of the account the source lives in (a source account's through its access role)."""
+        return client("rds", account=self.account)
 
     # -- ARNs -------------------------------------------------------------------------------
     def snapshot_arn(self, partition: str, region: str, account: str, snapshot_identifier: str) -> str:
@@ -109,25 +142,25 @@ class Source:
         return self._describe(snapshot_identifier, {"SnapshotType": snapshot_type} if snapshot_type else {})
 
     def _describe(self, snapshot_identifier: str, extra: dict[str, str]) -> SnapshotDescription | None:
-        describe = getattr(client("rds"), self.rds.describe)
+        describe = getattr(self.rds_client(), self.rds.describe)
         found = self._ignore_not_found(describe, **{self.rds.snapshot_parameter: snapshot_identifier}, **extra)
         records = (found or {}).get(self.rds.snapshot_list, [])
         return self.rds.description(records[0]) if records else None
 
     def create_snapshot(self, source_identifier: str, snapshot_identifier: str, tags: list[dict[str, str]]) -> SnapshotDescription:
         """Take a manual snapshot; raises RDS's ClientError (the caller adopts an existing one)."""
-        create = getattr(client("rds"), self.rds.create)
+        create = getattr(self.rds_client(), self.rds.create)
         created = create(**{self.rds.source_parameter: source_identifier, self.rds.snapshot_parameter: snapshot_identifier}, Tags=tags)
         return self.rds.description(created[self.rds.snapshot_record])
 
     def automated_snapshots(self, source_identifier: str) -> list[SnapshotDescription]:
         """Every automated snapshot of the source."""
-        pages = client("rds").get_paginator(self.rds.describe).paginate(**{self.rds.source_parameter: source_identifier}, SnapshotType="automated")
+        pages = self.rds_client().get_paginator(self.rds.describe).paginate(**{self.rds.source_parameter: source_identifier}, SnapshotType="automated")
         return [self.rds.description(record) for page in pages for record in page.get(self.rds.snapshot_list, [])]
 
     def delete_snapshot(self, snapshot_identifier: str) -> bool:
         """Delete the snapshot; False when it was already gone."""
-        delete = getattr(client("rds"), self.rds.delete)
+        delete = getattr(self.rds_client(), self.rds.delete)
         return self._ignore_not_found(delete, **{self.rds.snapshot_parameter: snapshot_identifier}) is not None
 
     def newest_automated_snapshot(self, source_identifier: str) -> SnapshotDescription | None:
@@ -157,6 +190,9 @@ class Source:
         """The sources of this kind the deployment may export (None: no restriction)."""
         from aurora_lake import settings
 
+        if self.account is not None:
+            # A source account's allowed clusters are always listed: no entry, nothing allowed.
+            return settings.source_accounts().get(self.account, frozenset())
         return settings.allowed_identifiers(self.allowed_variable)
 
     def is_allowed(self, identifier: str | None, allowed: frozenset[str] | None) -> bool:

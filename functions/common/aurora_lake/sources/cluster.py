@@ -21,6 +21,7 @@ class ClusterSource(Source):
     snapshot_exists_codes = frozenset({"DBClusterSnapshotAlreadyExistsFault", "DBClusterSnapshotAlreadyExists"})
     not_found_error = ("DBClusterSnapshotNotFoundFault", "DescribeDBClusterSnapshots")
     exports_directly = True
+    in_source_accounts = True
     not_allowed_error = ClusterNotAllowed
     rds = RdsNames(
         describe="describe_db_cluster_snapshots",

@@ -15,7 +15,6 @@ import re
 from botocore.exceptions import ClientError
 
 from aurora_lake import naming
-from aurora_lake.clients import client
 from aurora_lake.errors import DBInstanceNotAllowed, SourceCannotExport, error_code
 from aurora_lake.sources.base import AWS_BACKUP_SNAPSHOT_TYPE, RdsNames, SnapshotDescription, Source
 
@@ -97,7 +96,7 @@ class InstanceSource(Source):
 
     def refuse_unexportable_source(self, source_identifier: str) -> None:
         try:
-            found = client("rds").describe_db_instances(DBInstanceIdentifier=source_identifier)
+            found = self.rds_client().describe_db_instances(DBInstanceIdentifier=source_identifier)
         except ClientError as error:
             if error_code(error) in INSTANCE_NOT_FOUND_CODES:
                 raise SourceCannotExport(f"DB instance {source_identifier} does not exist in this account and Region.") from error

@@ -1,0 +1,50 @@
+"""Tables of a source account's cluster: the account in their names and in their ownership record."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from .test_create_athena_tables import (
+    BUCKET, CLUSTER, LEDGER, USERS, Lake, glue_table, latest_tables, make_lake, run_until_done, state, write_export,
+)
+
+SOURCE = "111111111111"
+
+
+@pytest.fixture
+def lake(aws: None, environment: Any) -> Iterator[Lake]:
+    environment(EXPORT_BUCKET=BUCKET, GLUE_DATABASE="aurora_lake", ATHENA_WORKGROUP="aurora-lake",
+                ATHENA_DDL_CONCURRENCY="20", FAIL_ON_PARTIAL_EXPORT="false")
+    yield from make_lake()
+
+
+def source_state(export_id: str) -> dict[str, Any]:
+    prefix = f"exports/accounts/{SOURCE}/"
+    found = state(export_id, account=SOURCE, source_account=SOURCE, s3_prefix=prefix)
+    found["export"] = {**found["export"], "s3_prefix": prefix,
+                       "source_arn": f"arn:aws:rds:us-east-1:{SOURCE}:cluster-snapshot:{CLUSTER}-lake-0123456789ab"}
+    return found
+
+
+def test_a_cluster_of_the_same_name_in_a_source_account_never_shares_a_table(lake: Lake) -> None:
+    write_export("exp-own", [[LEDGER]])
+    run_until_done(lake, state("exp-own"))
+    write_export("exp-src", [[LEDGER, USERS]], prefix=f"exports/accounts/{SOURCE}/")
+    final = run_until_done(lake, source_state("exp-src"))[-1]
+
+    assert final["tables_created"] == 2 and final["tables_skipped"] == 0
+    assert latest_tables() == {
+        "demo_aurora_cluster__mydb__public__ledger_entries",
+        f"{SOURCE}__demo_aurora_cluster__mydb__public__ledger_entries",
+        f"{SOURCE}__demo_aurora_cluster__mydb__public__users",
+    }
+    own = glue_table("demo_aurora_cluster__mydb__public__ledger_entries")
+    theirs = glue_table(f"{SOURCE}__demo_aurora_cluster__mydb__public__ledger_entries")
+    assert own["Parameters"]["aurora_lake.source_account"] == "123456789012"
+    assert theirs["Parameters"]["aurora_lake.source_account"] == SOURCE
+    assert theirs["StorageDescriptor"]["Location"] == f"s3://{BUCKET}/exports/accounts/{SOURCE}/exp-src/mydb/public.Ledger_Entries/"
+    versioned = glue_table(f"_{SOURCE}__demo_aurora_cluster__mydb__public__ledger_entries__exp_src")
+    assert versioned["Parameters"]["aurora_lake.source_account"] == SOURCE
