@@ -1,16 +1,17 @@
 """The emulated organization: the lake account and two source accounts in one moto.
 
-The lake is template.yaml; each source account gets the fixture source template (written from
-the shared contract), so these tests prove the emulated account's own behaviour: accounts kept
-apart, writes into the lake bucket decided by its bucket and key policies, events forwarded to
-the lake's bus only as its bus policy allows.
+The lake is template.yaml deployed without SourceAccountIds (so its bucket, key and bus policies
+grant no source account anything) beside two source accounts given by the ``source_accounts``
+option, each with source-account.yaml: these tests prove the emulated account's own behaviour
+(accounts kept apart, writes into the lake bucket and events onto its bus decided by the lake's
+policies), granting what the lake grants by hand where a test needs it.
 """
 
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,7 +19,7 @@ import pytest
 from emulated_account import EmulatedAccount, data
 from emulated_account.account import DEFAULT_TEMPLATE
 
-SOURCE_TEMPLATE = Path(__file__).resolve().parent / "fixture" / "source-account.yaml"
+SOURCE_TEMPLATE = DEFAULT_TEMPLATE.parent / "source-account.yaml"
 ORDERS, BILLING = data.SOURCE_ACCOUNT_IDS
 ORDERS_SNAPSHOT = f"arn:aws:rds:us-east-1:{ORDERS}:cluster-snapshot:rds:orders-aurora-2026-11-01-03-10"
 BILLING_SNAPSHOT = f"arn:aws:rds:us-east-1:{BILLING}:cluster-snapshot:rds:billing-aurora-2026-11-01-03-10"
@@ -95,7 +96,10 @@ def test_each_account_has_its_own_clusters_and_the_source_template_deployed(orga
     assert {"aurora-lake-source-access", "aurora-lake-source-export"} <= roles
     assert "aurora-lake-source-access" not in {r["RoleName"] for r in organization.client("iam").list_roles()["Roles"]}
     assert organization.organization is not None
-    assert [name for name, _ in organization.organization.sources[ORDERS].rules] == ["ForwardRdsEvents"]
+    deployed_rules = [name for name, _ in organization.organization.sources[ORDERS].rules]
+    assert "ForwardRdsEventsRule" in deployed_rules
+    queues = organization.client("sqs", ORDERS).list_queues().get("QueueUrls", [])
+    assert len(queues) == 1 and f"/{ORDERS}/" in queues[0]  # the forwarding rules' dead-letter queue
 
 
 def test_an_export_is_refused_by_a_lake_bucket_whose_policy_names_no_source_account(organization: EmulatedAccount) -> None:
@@ -140,6 +144,13 @@ def test_events_reach_the_lake_bus_only_from_accounts_its_policy_allows(organiza
     events.wait(1)
     # template.yaml alone grants no account PutEvents on the lake bus.
     assert [r.sender for r in events.refused[refused_before:] if r.event["detail"].get("EventID") == "RDS-EVENT-0075"] == [ORDERS]
+    # The refused event is kept in the rule's dead-letter queue, in the source account.
+    sqs = organization.client("sqs", ORDERS)
+    [queue] = sqs.list_queues()["QueueUrls"]
+    kept = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, MessageAttributeNames=["All"]).get("Messages", [])
+    kept_0075 = [m for m in kept if json.loads(m["Body"])["detail"].get("EventID") == "RDS-EVENT-0075"]
+    assert len(kept_0075) == 1
+    assert kept_0075[0]["MessageAttributes"]["ERROR_CODE"]["StringValue"] == "CROSS_ACCOUNT_INGESTION_FAILED"
 
     _, _, bus_statement = _lake_grants(organization.bucket)
     saved = copy.deepcopy(org.bus_policy)
@@ -148,7 +159,7 @@ def test_events_reach_the_lake_bus_only_from_accounts_its_policy_allows(organiza
         delivered_before = len(events.deliveries)
         events.put_source_event(ORDERS, event, organization.clock.now())
         events.wait(1)
-        forwarded = [d for d in events.deliveries[delivered_before:] if d.rule == f"{ORDERS}:ForwardRdsEvents"]
+        forwarded = [d for d in events.deliveries[delivered_before:] if d.rule == f"{ORDERS}:ForwardRdsEventsRule"]
         assert len(forwarded) == 1 and forwarded[0].event["account"] == ORDERS
         # A third account, in no one's SourceAccountIds, cannot put anything on the lake bus,
         # and no sender can claim another account: EventBridge stamps the sender's.
