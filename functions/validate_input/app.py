@@ -30,8 +30,6 @@ def build_job(event: dict[str, Any]) -> dict[str, Any]:
         region=machine.region,
         # The source's account: its ARNs and its tables' ownership record name it.
         account=job.get("source_account") or machine.account,
-        # Always present (None: the lake's own), so the fleet reads it from every execution's output.
-        source_account=job.get("source_account"),
         partition=machine.partition,
         started_epoch=clock.now(),
     )

@@ -108,3 +108,9 @@ def test_the_summary_of_nested_account_results_names_each_account() -> None:
     assert [(o["source_identifier"], o.get("source_account"), o["outcome"]) for o in result["clusters"]] == [
         ("demo-aurora-cluster", None, "SUCCEEDED"), ("orders-aurora", ORDERS_ACCOUNT, "SUCCEEDED"), ("x", "333333333333", "REFUSED")]
     assert result["cause"] == "1 of 3 sources did not export: x of account 333333333333 (AccountNotAllowed)"
+
+
+def test_a_successful_sources_account_is_read_from_its_executions_job() -> None:
+    base = {"status": "SUCCEEDED", "source_kind": "cluster", "source_identifier": "orders-aurora"}
+    outcomes = fleet.summary([[{**base, "account": LAKE}], [{**base, "account": ORDERS_ACCOUNT}]], lake_account=LAKE)["clusters"]
+    assert [o.get("source_account") for o in outcomes] == [None, ORDERS_ACCOUNT]

@@ -41,7 +41,10 @@ def test_an_account_that_is_not_twelve_digits_is_never_shown() -> None:
 
 
 def test_the_fleet_summary_names_each_sources_account() -> None:
-    result = {"status": "SUCCEEDED", "source_kind": "cluster", "source_identifier": "orders-aurora", "source_account": SOURCE,
-              "execution_arn": None, "export": {}, "athena": {}}
-    message = notifications.fleet_message({"clusters": [result], "fleet": {"max_concurrency": 5}}, 2000.0)
-    assert f"orders-aurora (account {SOURCE})" in message["message"]
+    own = {"status": "SUCCEEDED", "source_kind": "cluster", "source_identifier": "demo-aurora-cluster", "account": "123456789012",
+           "execution_arn": None, "export": {}, "athena": {}}
+    theirs = {**own, "source_identifier": "orders-aurora", "account": SOURCE}
+    state = {"clusters": [[own], [theirs]], "fleet": {"max_concurrency": 5},
+             "execution_arn": "arn:aws:states:us-east-1:123456789012:execution:fleet:nightly"}
+    message = notifications.fleet_message(state, 2000.0)["message"].splitlines()
+    assert "SUCCEEDED orders-aurora (account 111111111111)" in message and "SUCCEEDED demo-aurora-cluster" in message

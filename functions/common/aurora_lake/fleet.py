@@ -213,11 +213,17 @@ def child_execution_name(fleet_execution_name: str, cluster: str, kind: str = "c
 # --- the summary ----------------------------------------------------------------------------
 
 
-def outcome_of(result: dict[str, Any]) -> dict[str, Any]:
-    """One source's outcome from its Map iteration's result (see the fleet state machine)."""
+def outcome_of(result: dict[str, Any], lake_account: str | None = None) -> dict[str, Any]:
+    """One source's outcome from its Map iteration's result (see the fleet state machine).
+
+    The source account: the item's (a source that did not export), or the account of the
+    execution's job when it is not the lake's own (``lake_account``).
+    """
     cluster = result.get("source_identifier") or result.get("cluster_identifier")
     kind = result.get("source_kind") or "cluster"
     source_account = result.get("source_account")
+    if source_account is None and result.get("account") not in (None, lake_account):
+        source_account = result.get("account")
     if result.get("status") == SUCCEEDED:
         export, athena = result.get("export") or {}, result.get("athena") or {}
         return {
@@ -261,10 +267,10 @@ def _child_failure(result: dict[str, Any]) -> tuple[str, str, str | None]:
     return error, cause, None
 
 
-def summary(results: list[Any]) -> dict[str, Any]:
+def summary(results: list[Any], lake_account: str | None = None) -> dict[str, Any]:
     """The fleet's outcome from its sources' results: one list, or one list per account (the map over accounts)."""
     flat = [result for entry in results for result in (entry if isinstance(entry, list) else [entry])]
-    outcomes = [outcome_of(result) for result in flat]
+    outcomes = [outcome_of(result, lake_account) for result in flat]
     failed = [o for o in outcomes if o["outcome"] in (FAILED, REFUSED)]
     status = FAILED if failed else PARTIAL if any(o["outcome"] == PARTIAL for o in outcomes) else SUCCEEDED
     cause = (

@@ -188,6 +188,13 @@ def _account_lines(state: dict[str, Any], width: int) -> list[str]:
     return [f"{'Account:':<{width}}{account} (source account)"] if account else []
 
 
+def _lake_account(state: dict[str, Any]) -> str | None:
+    """The lake's own account: the fleet execution's ARN names it."""
+    arn = state.get("execution_arn")
+    parts = arn.split(":") if isinstance(arn, str) else []
+    return parts[4] if len(parts) > 4 and _ACCOUNT_ID.fullmatch(parts[4]) else None
+
+
 def _error_name(error: str) -> str | None:
     return error if _ERROR_NAME.fullmatch(error) else None
 
@@ -338,7 +345,7 @@ def fleet_message(state: dict[str, Any], now: float) -> dict[str, Any]:
     """The one summary of a fleet run: every cluster and DB instance with its outcome and its tables or its error."""
     from aurora_lake import fleet  # the single-cluster notifications do not need it
 
-    result = fleet.summary(state.get("clusters") or [])
+    result = fleet.summary(state.get("clusters") or [], lake_account=_lake_account(state))
     fleet_job = state.get("fleet") or {}
     outcomes = result["clusters"]
     exported = [o for o in outcomes if o["outcome"] in (fleet.SUCCEEDED, fleet.PARTIAL)]
