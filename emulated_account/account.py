@@ -16,12 +16,12 @@ import json
 import time
 import uuid
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from emulated_account import athena_sim, data, eventbridge_sim, rds_sim, runtime, sfn_integrations, sns_sim
+from emulated_account import athena_sim, data, eventbridge_sim, organization, rds_sim, runtime, sfn_integrations, sns_sim
 from emulated_account import faults as fault_injection
 from emulated_account.clock import DEFAULT_START, VirtualClock
 from emulated_account.clock import installed as clock_installed
@@ -51,6 +51,15 @@ EXISTING_SNAPSHOTS: tuple[tuple[str, str, str], ...] = (
     # "awsbackup" as DescribeDBSnapshots reports it for instances).
     ("demo-aurora-cluster", AWS_BACKUP_SNAPSHOT, "awsbackup"),
     ("forbidden-cluster", FORBIDDEN_AWS_BACKUP_SNAPSHOT, "awsbackup"),
+)
+
+# Snapshots of the source accounts' clusters that exist before any execution (organization only).
+SOURCE_EXISTING_SNAPSHOTS: tuple[tuple[str, str, str, str], ...] = (
+    ("111111111111", "orders-aurora", "rds:orders-aurora-2026-11-01-03-10", "automated"),
+    ("111111111111", "demo-aurora-cluster", "rds:demo-aurora-cluster-2026-11-01-03-10", "automated"),
+    ("111111111111", "orders-secrets", "orders-secrets-manual-2026-11-01", "manual"),
+    ("222222222222", "billing-aurora", "rds:billing-aurora-2026-11-01-03-10", "automated"),
+    ("222222222222", "billing-payroll", "billing-payroll-manual-2026-11-01", "manual"),
 )
 
 DB_AWS_BACKUP_SNAPSHOT = "awsbackup:job-6b1e4f0c-2d7a-4e93-8c15-0f9a3b7d2e64"
@@ -137,7 +146,13 @@ class EmulatedAccount:
         existing_db_snapshots: Sequence[tuple[str, str, str]] = EXISTING_DB_SNAPSHOTS,
         api_call_seconds: float = 0.0,
         export_events: eventbridge_sim.EventDelivery | None = None,
+        source_accounts: Mapping[str, Sequence[str]] | None = None,
+        source_template: str | Path | None = None,
     ) -> None:
+        """``source_accounts`` (account ID -> its allowed clusters) sets up the organization even when
+        the template has no ``SourceAccountIds``; without it the organization exists only when that
+        parameter is not empty. ``source_template``: ``source-account.yaml`` beside the template by default.
+        """
         self.region = data.REGION
         self.account_id = data.ACCOUNT_ID
         from emulated_account.template import load
@@ -158,6 +173,14 @@ class EmulatedAccount:
         self.fault_plan = fault_injection.FaultPlan.of(faults)
         self.calls = fault_injection.CallRecorder()
         self.rds = rds_sim.RdsSimulator(self.clock, export, snapshot_seconds, self.account_id, self.region)
+        self.source_accounts = self._source_accounts(source_accounts)
+        self.source_template = Path(source_template) if source_template else self.template.base_dir / organization.SOURCE_TEMPLATE_NAME
+        # One RDS per source account (moto keeps each account's apart); empty without an organization.
+        self.source_rds = {
+            account: rds_sim.RdsSimulator(self.clock, export, snapshot_seconds, account, self.region, organization.clusters_of(account))
+            for account in self.source_accounts
+        }
+        self.organization: organization.Organization | None = None
         self.athena = athena_sim.AthenaSimulator(
             self.clock, ddl_latency_seconds=athena_ddl_latency, ddl_concurrency=athena_ddl_concurrency
         )
@@ -189,7 +212,9 @@ class EmulatedAccount:
             stack.enter_context(mock_aws(config=MOTO_CONFIG))
             stack.enter_context(_aws_environment(self.region))
             stack.enter_context(clock_installed(self.clock))
-            stack.enter_context(rds_sim.installed(self.rds))
+            stack.enter_context(rds_sim.installed(self.rds, *self.source_rds.values()))
+            if self.source_accounts:
+                stack.enter_context(organization.assume_role_judged(lambda: self.organization, self._caller_role))
             stack.enter_context(athena_sim.installed(self.athena))
             stack.enter_context(
                 fault_injection.installed(self.fault_plan, self.calls, self.clock.now, self._api_call_seconds, self.clock.advance)
@@ -205,7 +230,10 @@ class EmulatedAccount:
             self._deploy()
             assert self.runtime is not None
             stack.enter_context(runtime.installed(self.runtime))
-            self.events = eventbridge_sim.EventBus(self.template, self.clock, self.rds, self.runtime, self._export_events)
+            self.events = eventbridge_sim.EventBus(
+                self.template, self.clock, self.rds, self.runtime, self._export_events,
+                organization=self.organization, source_rds=self.source_rds, start_execution=self._start_from_event,
+            )
             self.clock.waiter = self.events.wait
             stack.callback(setattr, self.clock, "waiter", None)
         except BaseException:
@@ -226,11 +254,76 @@ class EmulatedAccount:
 
             clients.reset()
 
-    def client(self, service: str) -> Any:
-        """A client for inspecting the account (never faulted, never recorded)."""
+    def client(self, service: str, account_id: str | None = None) -> Any:
+        """A client for inspecting the lake account, or another account of the organization (never faulted, never recorded)."""
+        if account_id is not None and account_id != self.account_id:
+            key = f"{account_id}:{service}"
+            if key not in self._clients:
+                self._clients[key] = organization.account_client(service, account_id, self.region)
+            return self._clients[key]
         if service not in self._clients:
             self._clients[service] = fault_injection.internal_client(service, self.region)
         return self._clients[service]
+
+    # -- the organization ------------------------------------------------------------------------
+    def _source_accounts(self, explicit: Mapping[str, Sequence[str]] | None) -> dict[str, tuple[str, ...]]:
+        """Each source account with its allowed clusters: the option, else the lake's parameters."""
+        if explicit is not None:
+            return {account: tuple(clusters) for account, clusters in explicit.items()}
+        declared = self.template.document.get("Parameters") or {}
+        if "SourceAccountIds" not in declared:
+            return {}
+        ids = [a.strip() for a in str(self.template.parameter("SourceAccountIds")).split(",") if a.strip()]
+        if not ids:
+            return {}
+        clusters = str(self.template.parameter("SourceAccountClusters")) if "SourceAccountClusters" in declared else ""
+        return organization.parse_source_clusters(clusters, ids)
+
+    def _deploy_organization(self) -> None:
+        """The lake's resource policies, then ``source-account.yaml`` and the clusters in each source account."""
+        t = self.template
+        if not self.source_template.is_file():
+            raise organization.OrganizationError(f"the organization needs {self.source_template}, which does not exist")
+        environment = self.functions["StartExportFunction"].environment
+        key_arn = environment.get("EXPORT_KMS_KEY_ARN", "")
+        org = organization.Organization(self.account_id, self.region, {})
+        # Kept for organization.Organization, not put into moto: moto's S3 would judge every object
+        # request by it with an evaluator that takes the TLS-only Deny's condition as always met.
+        for resource in t.resources_of_type("AWS::S3::BucketPolicy").values():
+            properties = t.resolve(resource["Properties"])
+            org.bucket_policies[str(properties["Bucket"])] = properties["PolicyDocument"]
+        for logical_id, resource in t.resources_of_type("AWS::KMS::Key").items():
+            policy = (resource.get("Properties") or {}).get("KeyPolicy")
+            if policy is not None:
+                org.key_policies[str(t.get_att(logical_id, "Arn"))] = t.resolve(policy)
+        org.bus_policy = {"Version": "2012-10-17", "Statement": [
+            statement
+            for resource in t.resources_of_type("AWS::Events::EventBusPolicy").values()
+            for statement in _bus_policy_statements(t.resolve(resource["Properties"]))
+        ]}
+        for account, allowed in self.source_accounts.items():
+            declared = (organization.load_parameters(self.source_template))
+            parameters = organization.source_template_parameters(t, self.bucket, key_arn, allowed, declared)
+            org.sources[account] = organization.deploy_source_account(self.source_template, account, parameters, self.region)
+            simulator = self.source_rds[account]
+            simulator.cross_account_write_refusal = org.export_write_refusal
+            simulator.create_clusters()
+        for account, cluster_id, snapshot_id, snapshot_type in SOURCE_EXISTING_SNAPSHOTS:
+            if account in self.source_rds:
+                self.source_rds[account].add_snapshot(cluster_id, snapshot_id, snapshot_type)
+        self.organization = org
+
+    def _caller_role(self) -> str | None:
+        """The role of the function whose handler is running (None outside the workflow's functions)."""
+        caller = fault_injection.current_caller()
+        spec = self.functions.get(caller) if caller else None
+        return spec.role_arn if spec is not None else None
+
+    def _start_from_event(self, state_machine_arn: str, execution_input: str) -> str:
+        """What EventBridge does for a rule targeting a state machine: StartExecution with the transformed input."""
+        return str(self.client("stepfunctions").start_execution(
+            stateMachineArn=state_machine_arn, name=f"event-{uuid.uuid4().hex[:12]}", input=execution_input
+        )["executionArn"])
 
     # -- deployment -----------------------------------------------------------------------------
     def _deploy(self) -> None:
@@ -335,7 +428,10 @@ class EmulatedAccount:
         self.rds.create_db_instances()
         for instance_id, snapshot_id, snapshot_type in self._existing_db_snapshots:
             self.rds.add_db_snapshot(instance_id, snapshot_id, snapshot_type)
-        self.rds.snapshots_created.clear()  # from here on, only what the workflow creates
+        if self.source_accounts:
+            self._deploy_organization()
+        for simulator in (self.rds, *self.source_rds.values()):
+            simulator.snapshots_created.clear()  # from here on, only what the workflow creates
 
     @staticmethod
     def _ensure_role(iam: Any, role_arn: str) -> None:
@@ -418,11 +514,25 @@ class EmulatedAccount:
         return result
 
     def export_tasks(self) -> list[dict[str, Any]]:
+        """The export tasks of the lake account, then those of each source account (with its ``account_id``)."""
+        result = self._export_tasks_of(self.rds)
+        for account, simulator in self.source_rds.items():
+            result += [{**task, "account_id": account} for task in self._export_tasks_of(simulator)]
+        return result
+
+    def snapshots_created(self) -> list[str]:
+        """The snapshots the workflow created: the lake's by name, a source account's as ``ACCOUNT:name``."""
+        created = list(self.rds.snapshots_created)
+        for account, simulator in self.source_rds.items():
+            created += [f"{account}:{name}" for name in simulator.snapshots_created]
+        return created
+
+    def _export_tasks_of(self, simulator: rds_sim.RdsSimulator) -> list[dict[str, Any]]:
         from moto.rds.models import rds_backends
 
-        tasks = rds_backends[self.account_id][self.region].export_tasks
+        tasks = rds_backends[simulator.account_id][self.region].export_tasks
         result = []
-        for task_id in self.rds.export_task_ids:
+        for task_id in simulator.export_task_ids:
             task = tasks.get(task_id)
             if task is None:
                 continue
@@ -482,7 +592,7 @@ class EmulatedAccount:
         output = described.get("output")
         with contextlib.suppress(TypeError, ValueError):
             output = json.loads(output) if output is not None else None
-        snapshot_ids = [s for s in self.rds.snapshots_created]
+        snapshot_ids = self.snapshots_created()
         return ExecutionResult(
             execution_arn=execution_arn,
             started_at=start,
@@ -501,6 +611,26 @@ class EmulatedAccount:
             max_state_payload_bytes=max_payload,
             history=events,
         )
+
+
+def _bus_policy_statements(properties: dict[str, Any]) -> list[dict[str, Any]]:
+    """An ``AWS::Events::EventBusPolicy`` as policy statements (its ``Statement``, or the older Action/Principal form)."""
+    if "Statement" in properties:
+        statement = dict(properties["Statement"])
+        statement.setdefault("Sid", properties.get("StatementId", ""))
+        return [statement]
+    principal = str(properties["Principal"])
+    statement = {
+        "Sid": properties.get("StatementId", ""),
+        "Effect": "Allow",
+        "Principal": "*" if principal == "*" else {"AWS": principal},
+        "Action": properties["Action"],
+        "Resource": f"arn:aws:events:{data.REGION}:{data.ACCOUNT_ID}:event-bus/{properties.get('EventBusName', 'default')}",
+    }
+    if properties.get("Condition"):
+        condition = properties["Condition"]
+        statement["Condition"] = {condition["Type"]: {condition["Key"]: condition["Value"]}}
+    return [statement]
 
 
 def _plain_attributes(attributes: Any) -> dict[str, Any]:

@@ -277,6 +277,52 @@ CLUSTERS: tuple[Cluster, ...] = (
 
 ALLOWED_CLUSTERS: tuple[str, ...] = ("demo-aurora-cluster", "demo-mysql-cluster")
 
+# The organization: source accounts whose clusters the lake account exports (issue 20). Each
+# account has clusters of its own, allowed ones and one the lake may not export; moto keeps each
+# account's RDS apart, so a cluster name may recur in two accounts.
+SOURCE_ACCOUNT_IDS: tuple[str, ...] = ("111111111111", "222222222222")
+# An account in no one's SourceAccountIds: events and calls from it must all be refused.
+STRANGER_ACCOUNT_ID = "333333333333"
+
+SOURCE_ACCOUNT_CLUSTERS: dict[str, tuple[Cluster, ...]] = {
+    "111111111111": (
+        Cluster("orders-aurora", "aurora-postgresql", "16.4", ("mydb",), POSTGRES_TABLES),
+        # Named as a lake-own cluster: the account keeps the two apart.
+        Cluster("demo-aurora-cluster", "aurora-postgresql", "16.4", ("mydb",), POSTGRES_TABLES[:1]),
+        Cluster(
+            "orders-secrets",
+            "aurora-postgresql",
+            "16.4",
+            ("vault",),
+            (Table("vault", "public", "api_keys", (Column("id", "bigint", "int64"), Column("secret", "text", STRING)), rows=3),),
+        ),
+    ),
+    "222222222222": (
+        Cluster("billing-aurora", "aurora-mysql", "8.0.mysql_aurora.3.08.0", ("shop",), MYSQL_TABLES),
+        Cluster(
+            "billing-payroll",
+            "aurora-mysql",
+            "8.0.mysql_aurora.3.08.0",
+            ("payroll",),
+            (Table("payroll", "payroll", "salaries", (Column("employee_id", "bigint", "int64"), Column("salary", "decimal", STRING)), rows=5),),
+        ),
+    ),
+}
+# What the organization's demo deployment allows: ACCOUNT:cluster, as SourceAccountClusters takes them.
+ALLOWED_SOURCE_CLUSTERS: tuple[str, ...] = (
+    "111111111111:orders-aurora",
+    "111111111111:demo-aurora-cluster",
+    "222222222222:billing-aurora",
+)
+
+
+def source_cluster(account_id: str, identifier: str) -> Cluster:
+    """A cluster of a source account (KeyError when that account has none of that name)."""
+    for candidate in SOURCE_ACCOUNT_CLUSTERS.get(account_id, ()):
+        if candidate.identifier == identifier:
+            return candidate
+    raise KeyError(f"{account_id}:{identifier}")
+
 # RDS for MariaDB: the MySQL and MariaDB table of the RDS User Guide's data conversion, with the
 # types MariaDB itself reports. MariaDB's JSON is an alias of LONGTEXT (information_schema says
 # "longtext"); MEDIUMINT, TINYINT UNSIGNED, DOUBLE, SET are shared with MySQL. UUID and INET6

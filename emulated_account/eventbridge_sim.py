@@ -10,12 +10,21 @@ Deliveries happen on the virtual clock, at the export's end plus ``EventDelivery
 (RDS documents no delivery latency; events are best effort), while the state machine waits
 (Wait states, Retry back-offs and callback tasks). ``EventDelivery`` can also drop every event
 (the polling safety net alone) or deliver each one several times (duplicates).
+
+With an organization (``organization.Organization``), each source account has a bus of its own
+with the rules ``source-account.yaml`` created there: its RDS's export events (and the events a
+test puts on it) are matched against them, and a rule whose target is the lake's bus forwards the
+event unchanged (its ``account`` stays the sender's) when the lake's bus policy and the rule's role
+allow it; a refused forwarding is counted in ``refused``. A lake rule that targets a state
+machine starts it with its InputTransformer applied (``apply_input_transformer``).
 """
 
 from __future__ import annotations
 
 import heapq
 import itertools
+import json
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from emulated_account.clock import VirtualClock
+    from emulated_account.organization import Organization
     from emulated_account.rds_sim import RdsSimulator
     from emulated_account.runtime import LambdaRuntime
     from emulated_account.template import Template
@@ -63,6 +73,18 @@ class _Pending:
     due: float
     sequence: int
     event: dict[str, Any] = field(compare=False)
+    # The account whose default bus the event is on: "" for the lake's.
+    bus: str = field(default="", compare=False)
+
+
+@dataclass
+class Refusal:
+    """An event that did not reach the lake's bus: who sent it, and why."""
+
+    sender: str
+    rule: str
+    event: dict[str, Any]
+    reason: str
 
 
 class EventBus:
@@ -75,8 +97,16 @@ class EventBus:
         rds: RdsSimulator,
         runtime: LambdaRuntime,
         delivery: EventDelivery | None = None,
+        organization: Organization | None = None,
+        source_rds: dict[str, RdsSimulator] | None = None,
+        start_execution: Callable[[str, str], Any] | None = None,
     ) -> None:
         self.template = template
+        self.organization = organization
+        self.source_rds = dict(source_rds or {})
+        # Starts a state machine (ARN, input text), for lake rules that target one.
+        self.start_execution = start_execution
+        self.refused: list[Refusal] = []
         self.clock = clock
         self.rds = rds
         self.runtime = runtime
@@ -106,18 +136,26 @@ class EventBus:
         from emulated_account.rds_sim import export_finished_event
 
         now = self.clock.now()
-        for task, ended_at in self.rds.export_endings():
-            key = (task.export_task_identifier, ended_at)
+        for bus, task, ended_at in self._export_endings():
+            key = (f"{bus}:{task.export_task_identifier}", ended_at)
             if ended_at > now or key in self._announced:
                 continue
             self._announced.add(key)
-            event = export_finished_event(task, ended_at, self.rds.region, self.rds.account_id)
+            rds = self.source_rds.get(bus, self.rds)
+            event = export_finished_event(task, ended_at, rds.region, rds.account_id)
             self.published.append(event)
             if self.delivery.drop:
                 continue
             for copy in range(self.delivery.copies):
                 due = ended_at + self.delivery.delay_seconds + copy * self.delivery.copy_interval_seconds
-                heapq.heappush(self._pending, _Pending(due, next(self._sequence), event))
+                heapq.heappush(self._pending, _Pending(due, next(self._sequence), event, bus))
+
+    def _export_endings(self) -> list[tuple[str, Any, float]]:
+        """(bus, task, end) of every export of the lake ("") and of each source account."""
+        endings = [("", task, ended_at) for task, ended_at in self.rds.export_endings()]
+        for account, rds in self.source_rds.items():
+            endings += [(account, task, ended_at) for task, ended_at in rds.export_endings()]
+        return endings
 
     def put_event(self, event: dict[str, Any], at: float) -> None:
         """Deliver ``event`` at simulated time ``at``, whatever RDS does (a forged, early or stray event)."""
@@ -125,6 +163,29 @@ class EventBus:
             self.published.append(event)
             heapq.heappush(self._pending, _Pending(float(at), next(self._sequence), event))
 
+    def put_source_event(self, account_id: str, event: dict[str, Any], at: float) -> None:
+        """``event`` on the default bus of source account ``account_id`` (as its RDS publishes it) at ``at``.
+
+        EventBridge stamps the bus's account into ``account``; the source's rules decide where it goes.
+        """
+        if account_id not in self.source_rds:
+            raise ValueError(f"{account_id} is not a source account of this organization ({sorted(self.source_rds)})")
+        stamped = {**event, "account": account_id}
+        with self._lock:
+            self.published.append(stamped)
+            heapq.heappush(self._pending, _Pending(float(at), next(self._sequence), stamped, account_id))
+
+    def put_event_from(self, account_id: str, event: dict[str, Any], at: float) -> bool:
+        """PutEvents by ``account_id`` straight onto the lake's bus: True when the bus policy takes it.
+
+        EventBridge sets ``account`` to the sender's: no sender can claim another account.
+        """
+        stamped = {**event, "account": account_id}
+        if self.organization is None or not self.organization.bus_accepts(account_id, None):
+            self.refused.append(Refusal(account_id, "PutEvents", stamped, "the lake's bus policy does not allow this account events:PutEvents"))
+            return False
+        self.put_event(stamped, at)
+        return True
     def next_due(self) -> float | None:
         """The next instant something is delivered (an export's end plus the delay counts)."""
         with self._lock:
@@ -133,8 +194,8 @@ class EventBus:
             # An export's end is when RDS publishes its event (delivered, or lost, later).
             times += [
                 ended_at
-                for task, ended_at in self.rds.export_endings()
-                if (task.export_task_identifier, ended_at) not in self._announced
+                for bus, task, ended_at in self._export_endings()
+                if (f"{bus}:{task.export_task_identifier}", ended_at) not in self._announced
             ]
             return min(times, default=None)
 
@@ -149,16 +210,53 @@ class EventBus:
             self._deliver(pending)
 
     def _deliver(self, pending: _Pending) -> None:
+        if pending.bus:
+            self._forward(pending)
+            return
         for logical_id, pattern, targets in self.rules:
             if not pattern.matches_event(pending.event):
                 continue
             for target in targets:
                 self.deliveries.append(self._invoke(logical_id, target, pending))
 
-    def _invoke(self, rule: str, target: dict[str, Any], pending: _Pending) -> Delivery:
-        import json
+    def _forward(self, pending: _Pending) -> None:
+        """An event on a source account's bus: its rules forward it to the lake's bus, or not."""
+        from moto.events.models import EventPattern
 
+        assert self.organization is not None
+        source = self.organization.sources[pending.bus]
+        for logical_id, properties in source.rules:
+            if not EventPattern(None, properties["EventPattern"]).matches_event(pending.event):
+                continue
+            for target in properties.get("Targets") or []:
+                name = f"{pending.bus}:{logical_id}"
+                if set(target) & {"Input", "InputPath", "InputTransformer"}:
+                    # PutTargets refuses these on a cross-account bus target (FIDELITY.md, organization).
+                    raise NotImplementedError(f"rule {name}: target {target.get('Id')} transforms the event, which a bus target of another account cannot")
+                if target.get("Arn") != self.organization.lake_bus_arn:
+                    raise NotImplementedError(f"rule {name}: target {target.get('Arn')} is not the lake's bus ({self.organization.lake_bus_arn})")
+                role = target.get("RoleArn")
+                if not role or not self.organization.bus_accepts(pending.bus, str(role)):
+                    reason = f"PutEvents on the lake's bus refused to {role or 'a target without RoleArn'}"
+                    self.refused.append(Refusal(pending.bus, name, pending.event, reason))
+                    # A permission error is not retried: the event goes to the target's dead-letter queue, if any.
+                    dead_letter_queue = (target.get("DeadLetterConfig") or {}).get("Arn")
+                    if dead_letter_queue:
+                        from emulated_account.organization import dead_letter
+
+                        rule_arn = source.template.get_att(logical_id, "Arn")
+                        dead_letter(str(dead_letter_queue), pending.event, str(rule_arn), str(target.get("Arn")), reason)
+                    continue
+                self.deliveries.append(Delivery(name, str(target.get("Id")), pending.event, pending.due, delivered_at=self.clock.now()))
+                self._deliver(_Pending(pending.due, pending.sequence, pending.event))
+
+    def _invoke(self, rule: str, target: dict[str, Any], pending: _Pending) -> Delivery:
         delivery = Delivery(rule, str(target.get("Id")), pending.event, pending.due, delivered_at=self.clock.now())
+        arn = str(target.get("Arn", ""))
+        if ":states:" in arn and ":stateMachine:" in arn and self.start_execution is not None and set(target) <= {"Id", "Arn", "RoleArn", "InputTransformer", "RetryPolicy", "DeadLetterConfig"}:
+            text = apply_input_transformer(target["InputTransformer"], pending.event) if "InputTransformer" in target else json.dumps(pending.event)
+            delivery.result = self.start_execution(arn, text)
+            return delivery
         unsupported = {"Input", "InputPath", "InputTransformer"} & set(target)
         if unsupported:
             raise NotImplementedError(f"rule {rule}: target {target.get('Id')} uses {sorted(unsupported)}, which the emulated EventBridge does not apply")
@@ -186,3 +284,40 @@ class EventBus:
             self.deliver_due()
             if done is not None and done():
                 return True
+
+
+def _json_path(document: Any, path: str) -> Any:
+    """The subset of JSONPath InputPathsMap uses here: ``$.a.b``."""
+    if not re.fullmatch(r"\$(\.[A-Za-z0-9_-]+)+", path):
+        raise ValueError(f"unsupported InputPathsMap path {path!r}")
+    for key in path[2:].split("."):
+        document = document[key]
+    return document
+
+
+def apply_input_transformer(transformer: dict[str, Any], event: dict[str, Any]) -> str:
+    """EventBridge's InputTransformer: each <name> of InputTemplate becomes the value at its path.
+
+    Outside a JSON string a placeholder takes the JSON value (a string gets its quotes);
+    inside one, the text is inserted escaped, without quotes.
+    """
+    values = {name: _json_path(event, path) for name, path in transformer.get("InputPathsMap", {}).items()}
+    template: str = transformer["InputTemplate"]
+    out, in_string, i = [], False, 0
+    while i < len(template):
+        ch = template[i]
+        match = re.match(r"<([A-Za-z0-9_.-]+)>", template[i:])
+        if match and match.group(1) in values:
+            value = values[match.group(1)]
+            out.append(json.dumps(value)[1:-1] if in_string and isinstance(value, str) else json.dumps(value))
+            i += match.end()
+            continue
+        if ch == "\\" and in_string:
+            out.append(template[i : i + 2])
+            i += 2
+            continue
+        if ch == '"':
+            in_string = not in_string
+        out.append(ch)
+        i += 1
+    return "".join(out)

@@ -184,6 +184,9 @@ class CallRecord:
     params: dict[str, Any]
     at: float  # simulated time
     error: str | None = None
+    # The access key that signed the call: names the account and role it acted as
+    # (organization.principal_of), for calls into source accounts through an assumed role.
+    access_key: str = ""
 
     @property
     def action(self) -> str:
@@ -244,7 +247,8 @@ def installed(plan: FaultPlan, recorder: CallRecorder, now: Any, api_call_second
             caller = interpreter_caller() or (STATE_MACHINE if (service, operation_name) == ("lambda", "Invoke") else None)
         record = None
         if caller is not None:
-            record = CallRecord(service, operation_name, caller, _summarise(api_params), now())
+            credentials = getattr(self._request_signer, "_credentials", None)
+            record = CallRecord(service, operation_name, caller, _summarise(api_params), now(), access_key=str(getattr(credentials, "access_key", "") or ""))
             recorder.add(record)
         if api_call_seconds and advance is not None:
             advance(api_call_seconds)

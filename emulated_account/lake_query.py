@@ -63,6 +63,11 @@ def sample_query(message: str) -> str | None:
     return found.group(1) if found else None
 
 
+def sample_queries(message: str) -> list[str]:
+    """Every SELECT a notification suggests, in order (a fleet's suggests one per exported source)."""
+    return list(dict.fromkeys(found.group(1) for found in _SAMPLE_QUERY.finditer(message)))
+
+
 def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 

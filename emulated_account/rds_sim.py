@@ -120,8 +120,14 @@ class RdsSimulator:
         snapshot_seconds: float = 180.0,
         account_id: str = data.ACCOUNT_ID,
         region: str = data.REGION,
+        clusters: Sequence[data.Cluster] | None = None,
     ) -> None:
         self.clock = clock
+        # The clusters of this account; None: the lake account's own (data.CLUSTERS).
+        self.clusters = tuple(clusters) if clusters is not None else None
+        # Decides the writes of this account's exports into a bucket of another account
+        # (organization.Organization.export_write_refusal); None refuses every such write.
+        self.cross_account_write_refusal: Any = None
         self.behaviour = behaviour or ExportBehaviour()
         self.snapshot_seconds = snapshot_seconds
         self.account_id = account_id
@@ -142,16 +148,22 @@ class RdsSimulator:
         return rds_backends[self.account_id][self.region]
 
     def cluster_for(self, identifier: str) -> data.Cluster | None:
-        try:
-            found = data.cluster(identifier)
-        except KeyError:
-            return None
+        if self.clusters is not None:
+            found = next((c for c in self.clusters if c.identifier == identifier), None)
+            if found is None:
+                return None
+        else:
+            try:
+                found = data.cluster(identifier)
+            except KeyError:
+                return None
         tables = self.table_changes.get(found.identifier)
         return found if tables is None else dataclasses.replace(found, tables=tables)
 
     def set_tables(self, cluster_identifier: str, tables: Sequence[data.Table]) -> None:
         """What the cluster's databases hold from now on (as the application's users changed them)."""
-        data.cluster(cluster_identifier)  # a cluster of the account
+        if self.cluster_for(cluster_identifier) is None:
+            raise KeyError(f"{self.account_id}:{cluster_identifier}")  # a cluster of the account
         self.table_changes[cluster_identifier] = tuple(tables)
 
     def db_instance_for(self, identifier: str) -> data.DbInstance | None:
@@ -163,7 +175,8 @@ class RdsSimulator:
             return None
 
     # -- setting up the account -----------------------------------------------------------------
-    def create_clusters(self, clusters: Sequence[data.Cluster] = data.CLUSTERS) -> None:
+    def create_clusters(self, clusters: Sequence[data.Cluster] | None = None) -> None:
+        clusters = clusters if clusters is not None else (self.clusters if self.clusters is not None else data.CLUSTERS)
         for spec in clusters:
             self.backend.create_db_cluster(
                 {
@@ -351,10 +364,12 @@ class RdsSimulator:
         if ":" in prefix:
             raise _rds_error("StartExportTask", "InvalidParameterValue", "The S3 prefix can't contain a colon (:).")
         bucket = kwargs.get("s3_bucket_name") or ""
-        if bucket not in s3_backends[self.account_id]["aws"].buckets:
+        # S3 bucket names are global: the bucket may belong to another account (the lake's).
+        if bucket not in s3_backends[self.account_id]["aws"].buckets and bucket not in s3_backends.bucket_accounts:
             raise _rds_error("StartExportTask", "InvalidS3BucketFault", f"The S3 bucket {bucket} doesn't exist.")
         self._check_role(kwargs.get("iam_role_arn") or "")
         self._check_kms_key(kwargs.get("kms_key_id") or "")
+        refusal = self._cross_account_refusal(bucket, kwargs, export_id)
         cluster = database
         if cluster is None:
             raise _rds_error("StartExportTask", "InvalidExportSourceState", f"The source of {source_arn} is not known to the export simulator.")
@@ -379,8 +394,8 @@ class RdsSimulator:
             cluster=cluster,
             started_at=self.clock.now(),
             duration=float(self.behaviour.duration_seconds),
-            outcome=self.behaviour.outcome,
-            failure_cause=self.behaviour.failure_cause,
+            outcome="failed" if refusal else self.behaviour.outcome,
+            failure_cause=refusal or self.behaviour.failure_cause,
         )
         task._clock = self.clock
         task._simulator = self
@@ -449,6 +464,25 @@ class RdsSimulator:
         task._run.canceled_at = self.clock.now()
         return task
 
+    def _cross_account_refusal(self, bucket: str, kwargs: dict[str, Any], export_id: str) -> str | None:
+        """Why the export may not write into ``bucket`` of another account (None: same account, or allowed).
+
+        UNCONFIRMED when RDS finds out: the task starts and ends FAILED with the refusal as its
+        FailureCause, and nothing is written (FIDELITY.md, organization).
+        """
+        from moto.s3.models import s3_backends
+
+        owner = s3_backends.bucket_accounts.get(bucket, ("aws", self.account_id))[1]
+        if owner == self.account_id:
+            return None
+        role_arn = kwargs.get("iam_role_arn") or ""
+        prefix = (kwargs.get("s3_prefix") or "").strip("/")
+        key = f"{prefix}/{export_id}/export_info_{export_id}.json" if prefix else f"{export_id}/export_info_{export_id}.json"
+        if self.cross_account_write_refusal is None:
+            return f"S3 refused s3:PutObject of s3://{bucket}/{key} to {role_arn}: the bucket belongs to account {owner}, which grants this account nothing."
+        refusal: str | None = self.cross_account_write_refusal(role_arn, bucket, key, kwargs.get("kms_key_id") or "")
+        return refusal
+
     def _check_role(self, role_arn: str) -> None:
         from moto.iam.models import iam_backends
 
@@ -460,8 +494,10 @@ class RdsSimulator:
     def _check_kms_key(self, key_id: str) -> None:
         from moto.kms.models import kms_backends
 
+        # A key of another account is named by its ARN (FIDELITY.md, organization): look there.
+        owner = key_id.split(":")[4] if key_id.startswith("arn:") and key_id.count(":") >= 5 else self.account_id
         try:
-            key = kms_backends[self.account_id][self.region].describe_key(key_id)
+            key = kms_backends[owner][self.region].describe_key(key_id)
         except Exception:
             key = None
         if key is None or not key_id:
@@ -731,31 +767,43 @@ def _simulated_classes_cached() -> tuple[type, type]:
 
 
 @contextlib.contextmanager
-def installed(simulator: RdsSimulator) -> Iterator[RdsSimulator]:
-    """Route moto's RDS snapshot and export operations through ``simulator``."""
+def installed(simulator: RdsSimulator, *others: RdsSimulator) -> Iterator[RdsSimulator]:
+    """Route moto's RDS snapshot and export operations through ``simulator`` (and ``others``, one per account).
+
+    Each call goes to the simulator of the account whose backend serves it (the caller's
+    credentials decide it); an account with no simulator fails loudly, naming it.
+    """
     from moto.rds.models import RDSBackend
     from moto.rds.responses import RDSResponse
+
+    by_account = {s.account_id: s for s in (simulator, *others)}
+
+    def simulator_of(backend: Any) -> RdsSimulator:
+        found = by_account.get(backend.account_id)
+        if found is None:
+            raise NotImplementedError(f"RDS was called in account {backend.account_id}, which the emulated account does not simulate (it simulates {sorted(by_account)})")
+        return found
 
     original_create = RDSBackend.create_db_cluster_snapshot
     original_create_db_snapshot = RDSBackend.create_db_snapshot
 
     def create_db_cluster_snapshot(backend: Any, *args: Any, **kwargs: Any) -> Any:
-        return simulator.create_db_cluster_snapshot(original_create, backend, *args, **kwargs)
+        return simulator_of(backend).create_db_cluster_snapshot(original_create, backend, *args, **kwargs)
 
     def create_db_snapshot(backend: Any, *args: Any, **kwargs: Any) -> Any:
-        return simulator.create_db_snapshot(original_create_db_snapshot, backend, *args, **kwargs)
+        return simulator_of(backend).create_db_snapshot(original_create_db_snapshot, backend, *args, **kwargs)
 
     def start_export_task(backend: Any, kwargs: dict[str, Any]) -> Any:
-        return simulator.start_export_task(backend, kwargs)
+        return simulator_of(backend).start_export_task(backend, kwargs)
 
     def cancel_export_task(backend: Any, export_task_identifier: str) -> Any:
-        return simulator.cancel_export_task(backend, export_task_identifier)
+        return simulator_of(backend).cancel_export_task(backend, export_task_identifier)
 
     def describe_export_tasks_response(self: Any) -> Any:
         from moto.core.responses import ActionResult
 
         filters = {f["Name"]: f["Values"] for f in self.params.get("Filters", [])}
-        tasks = simulator.describe_export_tasks(
+        tasks = simulator_of(self.backend).describe_export_tasks(
             self.backend,
             self.params.get("ExportTaskIdentifier"),
             self.params.get("SourceArn"),

@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 DEFAULT_INPUT: dict[str, Any] = {"cluster_identifier": "demo-aurora-cluster"}
+# Inputs with these keys go to the fleet state machine.
+FLEET_KEYS = frozenset({"cluster_identifiers", "db_instance_identifiers", "source_accounts"})
 
 
 class _Parser(argparse.ArgumentParser):
@@ -65,7 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--input", metavar="FILE",
         help="execution input (JSON); default: a new snapshot of demo-aurora-cluster. An object with "
-        "cluster_identifiers or db_instance_identifiers starts the fleet state machine",
+        "cluster_identifiers, db_instance_identifiers or source_accounts starts the fleet state machine; "
+        "with source_accounts (or account_id) the lake deploys with the emulated organization's source accounts",
     )
     parser.add_argument("--json", action="store_true", help="print a JSON summary as the last line of stdout")
     parser.add_argument("--export-outcome", choices=("complete", "failed", "canceled"), default="complete", help="how the export task ends")
@@ -134,6 +137,8 @@ class LakeQueries:
     """The queries run after a successful execution, in order; the first failure stops them."""
 
     sample_sql: str | None
+    # The notification's other suggested queries that run too (a fleet over source accounts: one per source).
+    more_samples: list[str] = field(default_factory=list)
     results: list[Any] = field(default_factory=list)
     error: str | None = None
     failed_sql: str | None = None
@@ -145,23 +150,35 @@ class LakeQueries:
             entries.append({"sql": self.failed_sql, "error": self.error})
         if self.sample_sql is None:
             return {"query": None, "queries": entries}
+        if self.more_samples:
+            # ``sample_queries``: every suggested query that ran, the first included.
+            samples = entries[: 1 + len(self.more_samples)]
+            return {"query": entries[0], "sample_queries": samples, "queries": entries[1 + len(self.more_samples) :]}
         return {"query": entries[0], "queries": entries[1:]}
 
 
-def query_the_lake(account: Any, result: Any, extra_sql: Sequence[str]) -> LakeQueries:
-    """The notification's sample query, then each of ``extra_sql``, over the tables the run created."""
+def query_the_lake(account: Any, result: Any, extra_sql: Sequence[str], every_sample: bool = False) -> LakeQueries:
+    """The notification's sample query (``every_sample``: each one it suggests), then each of ``extra_sql``."""
     from emulated_account import lake_query
 
     message = email_body(result.notifications[-1]["message"]) if result.notifications else ""
     outcome = LakeQueries(sample_sql=lake_query.sample_query(message))
+    if every_sample and outcome.sample_sql:
+        outcome.more_samples = lake_query.sample_queries(message)[1:]
     database = str(account.template.ref("GlueDatabase"))
-    for sql in [outcome.sample_sql, *extra_sql] if outcome.sample_sql else list(extra_sql):
+    samples = [outcome.sample_sql, *outcome.more_samples] if outcome.sample_sql else []
+    for sql in [*samples, *extra_sql]:
         try:
             outcome.results.append(lake_query.run_query(sql, account.client("glue"), account.client("s3"), database))
         except (lake_query.DeclaredTypeError, lake_query.LakeQueryError) as exc:
             outcome.error, outcome.failed_sql = str(exc), sql
             break
     return outcome
+
+
+def _names_source_accounts(execution_input: Any) -> bool:
+    """Whether the input names clusters of source accounts (a fleet's source_accounts, or an account_id)."""
+    return isinstance(execution_input, dict) and ("source_accounts" in execution_input or "account_id" in execution_input)
 
 
 def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None) -> int:
@@ -181,6 +198,14 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None) -> int
     behaviour_kwargs: dict[str, Any] = {"duration_seconds": args.export_duration, "outcome": args.export_outcome, "tables_info": tables_info}
     if args.failure_cause:
         behaviour_kwargs["failure_cause"] = args.failure_cause
+    parameters = dict(args.parameter)
+    organization = _names_source_accounts(execution_input)
+    if organization:
+        from emulated_account import data
+
+        # The emulated organization's deployment, unless the command line says otherwise.
+        parameters.setdefault("SourceAccountIds", ",".join(data.SOURCE_ACCOUNT_IDS))
+        parameters.setdefault("SourceAccountClusters", ",".join(data.ALLOWED_SOURCE_CLUSTERS))
     handler_output: TextIO = sys.stderr if args.verbose else io.StringIO()
     if not args.verbose:
         import logging
@@ -193,10 +218,10 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None) -> int
             export=ExportBehaviour(**behaviour_kwargs),
             snapshot_seconds=args.snapshot_duration,
             handler_output=handler_output,
-            parameters=dict(args.parameter),
+            parameters=parameters,
         ) as account:
-            # A fleet input (cluster_identifiers, db_instance_identifiers) goes to the fleet state machine, as a user would start it.
-            fleet = isinstance(execution_input, dict) and bool({"cluster_identifiers", "db_instance_identifiers"} & set(execution_input))
+            # A fleet input goes to the fleet state machine, as a user would start it.
+            fleet = isinstance(execution_input, dict) and bool(FLEET_KEYS & set(execution_input))
             try:
                 if fleet:
                     result = account.run_fleet(execution_input, timeout=args.timeout)
@@ -207,7 +232,7 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None) -> int
                 if args.json:
                     print(json.dumps({"status": "TIMED_OUT", "error": "EmulatorTimeout", "cause": str(exc)}), file=out)
                 return 1
-            queries = query_the_lake(account, result, args.query) if result.status == "SUCCEEDED" else None
+            queries = query_the_lake(account, result, args.query, every_sample=organization) if result.status == "SUCCEEDED" else None
     finally:
         if not args.verbose and isinstance(handler_output, io.StringIO):
             handler_output.close()

@@ -11,7 +11,6 @@ import contextlib
 import io
 import json
 import logging
-import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,46 +19,10 @@ import pytest
 from moto.events.models import EventPattern
 
 from emulated_account import EmulatedAccount
+from emulated_account.eventbridge_sim import apply_input_transformer
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 NEWEST_AUTOMATED = "arn:aws:rds:us-east-1:123456789012:cluster-snapshot:rds:demo-aurora-cluster-2026-11-01-03-10"
-
-
-def _json_path(document: Any, path: str) -> Any:
-    """The subset of JSONPath InputPathsMap uses here: ``$.a.b``."""
-    if not re.fullmatch(r"\$(\.[A-Za-z0-9_-]+)+", path):
-        raise ValueError(f"unsupported InputPathsMap path {path!r}")
-    for key in path[2:].split("."):
-        document = document[key]
-    return document
-
-
-def apply_input_transformer(transformer: dict[str, Any], event: dict[str, Any]) -> str:
-    """EventBridge's InputTransformer: each <name> of InputTemplate becomes the value at its path.
-
-    Outside a JSON string a placeholder takes the JSON value (a string gets its quotes);
-    inside one, the text is inserted escaped, without quotes.
-    """
-    values = {name: _json_path(event, path) for name, path in transformer.get("InputPathsMap", {}).items()}
-    template: str = transformer["InputTemplate"]
-    out, in_string, i = [], False, 0
-    while i < len(template):
-        ch = template[i]
-        match = re.match(r"<([A-Za-z0-9_.-]+)>", template[i:])
-        if match and match.group(1) in values:
-            value = values[match.group(1)]
-            out.append(json.dumps(value)[1:-1] if in_string and isinstance(value, str) else json.dumps(value))
-            i += match.end()
-            continue
-        if ch == "\\" and in_string:
-            out.append(template[i : i + 2])
-            i += 2
-            continue
-        if ch == '"':
-            in_string = not in_string
-        out.append(ch)
-        i += 1
-    return "".join(out)
 
 
 def test_input_transformer_quotes_like_eventbridge() -> None:

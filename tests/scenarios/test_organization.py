@@ -1,0 +1,147 @@
+"""One lake for the organization, end to end: the lake account and two source accounts in the
+emulated account, with template.yaml deployed in the lake and source-account.yaml in each source.
+
+Exports of source accounts land in the lake bucket under their account's folder and become
+tables named with the account; the held-out attempts (a cluster of a source account that is not
+allowed, a snapshot of another account, an event forged in a third account, an event of one
+source account about another's snapshot) are each refused with nothing created anywhere.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from emulated_account import EmulatedAccount, data
+
+ORDERS, BILLING = data.SOURCE_ACCOUNT_IDS
+STRANGER = data.STRANGER_ACCOUNT_ID
+EVENTS = Path(__file__).resolve().parents[2] / "events"
+ORGANIZATION = {"SourceAccountIds": ",".join(data.SOURCE_ACCOUNT_IDS), "SourceAccountClusters": ",".join(data.ALLOWED_SOURCE_CLUSTERS)}
+
+
+def _snapshot_arn(account: str, name: str) -> str:
+    return f"arn:aws:rds:us-east-1:{account}:cluster-snapshot:{name}"
+
+
+def _snapshot_created(account: str, snapshot_name: str) -> dict[str, Any]:
+    """RDS's event for an automated cluster snapshot of ``account`` (the sample event, re-aimed)."""
+    event: dict[str, Any] = json.loads((EVENTS / "rds-cluster-snapshot-created-event.json").read_text())
+    arn = _snapshot_arn(account, snapshot_name)
+    event["account"], event["resources"] = account, [arn]
+    event["detail"] |= {"SourceArn": arn, "SourceIdentifier": snapshot_name}
+    return event
+
+
+@pytest.fixture
+def lake() -> Iterator[EmulatedAccount]:
+    with EmulatedAccount(parameters=ORGANIZATION, handler_output=io.StringIO()) as account:
+        yield account
+
+
+@pytest.fixture
+def triggered_lake() -> Iterator[EmulatedAccount]:
+    """The lake with its snapshot event trigger on: snapshot events of the source accounts start exports."""
+    with EmulatedAccount(parameters={**ORGANIZATION, "EnableSnapshotEventTrigger": "true"}, handler_output=io.StringIO()) as account:
+        yield account
+
+
+def _tables(account: EmulatedAccount) -> list[str]:
+    glue = account.client("glue")
+    return sorted(t["Name"] for t in glue.get_tables(DatabaseName=str(account.ref("GlueDatabase")))["TableList"])
+
+
+def _exported_keys(account: EmulatedAccount) -> list[str]:
+    listed = account.client("s3").list_objects_v2(Bucket=account.bucket, Prefix="exports/")
+    return [item["Key"] for item in listed.get("Contents", [])]
+
+
+def _assert_nothing_created(account: EmulatedAccount) -> None:
+    assert account.snapshots_created() == []
+    assert account.export_tasks() == []
+    assert _tables(account) == []
+    assert _exported_keys(account) == []
+
+
+def _executions_started_by_events(account: EmulatedAccount) -> list[str]:
+    assert account.events is not None
+    return [d.result for d in account.events.deliveries if isinstance(d.result, str) and ":execution:" in d.result]
+
+
+def test_a_source_account_cluster_is_exported_into_the_lake_under_its_account(lake: EmulatedAccount) -> None:
+    result = lake.run({"account_id": ORDERS, "cluster_identifier": "orders-aurora"})
+    assert result.status == "SUCCEEDED", result.cause
+    [task] = lake.export_tasks()
+    assert task["account_id"] == ORDERS and task["status"] == "COMPLETE"
+    assert task["iam_role_arn"] == f"arn:aws:iam::{ORDERS}:role/aurora-lake-source-export"
+    assert f"{task['s3_prefix']}/".startswith(f"exports/accounts/{ORDERS}/")
+    # The snapshot was taken and deleted in the source account, not in the lake's.
+    assert lake.snapshots_created() == [f"{ORDERS}:{name}" for name in lake.source_rds[ORDERS].snapshots_created]
+    assert {key.split("/")[2] for key in _exported_keys(lake)} == {ORDERS}
+    # Latest tables and versioned ones ("_" + latest + "__" + export id) alike carry the account.
+    assert _tables(lake) and all(name.lstrip("_").startswith(f"{ORDERS}__orders_aurora__") for name in _tables(lake))
+
+
+def test_clusters_of_one_name_in_the_lake_and_a_source_account_never_share_a_table(lake: EmulatedAccount) -> None:
+    own = lake.run({"cluster_identifier": "demo-aurora-cluster"})
+    assert own.status == "SUCCEEDED", own.cause
+    theirs = lake.run({"account_id": ORDERS, "cluster_identifier": "demo-aurora-cluster"})
+    assert theirs.status == "SUCCEEDED", theirs.cause
+    tables = _tables(lake)
+    own_tables = {t for t in tables if t.lstrip("_").startswith("demo_aurora_cluster__")}
+    their_tables = {t for t in tables if t.lstrip("_").startswith(f"{ORDERS}__demo_aurora_cluster__")}
+    assert own_tables and their_tables and own_tables | their_tables == set(tables)
+
+
+@pytest.mark.parametrize(
+    "execution_input",
+    [
+        pytest.param({"account_id": ORDERS, "cluster_identifier": "orders-secrets"}, id="not-allowed-cluster-of-a-source"),
+        pytest.param({"account_id": BILLING, "cluster_identifier": "orders-aurora"}, id="allowed-cluster-named-in-the-wrong-account"),
+        pytest.param({"snapshot_arn": _snapshot_arn(ORDERS, "orders-secrets-manual-2026-11-01")}, id="snapshot-of-a-not-allowed-cluster"),
+        pytest.param({"account_id": ORDERS, "snapshot_arn": _snapshot_arn(BILLING, "rds:billing-aurora-2026-11-01-03-10")}, id="snapshot-of-another-account"),
+        pytest.param({"snapshot_arn": _snapshot_arn(STRANGER, "rds:orders-aurora-2026-11-01-03-10")}, id="snapshot-of-a-third-account"),
+        pytest.param({"account_id": STRANGER, "cluster_identifier": "orders-aurora"}, id="cluster-of-a-third-account"),
+    ],
+)
+def test_held_out_inputs_across_accounts_are_refused_with_nothing_created(lake: EmulatedAccount, execution_input: dict[str, Any]) -> None:
+    result = lake.run(execution_input)
+    assert result.status == "FAILED", result.output
+    _assert_nothing_created(lake)
+
+
+def test_a_snapshot_event_of_a_source_account_reaches_the_lake_and_exports_it(triggered_lake: EmulatedAccount) -> None:
+    assert triggered_lake.events is not None
+    triggered_lake.events.put_source_event(ORDERS, _snapshot_created(ORDERS, "rds:orders-aurora-2026-11-01-03-10"), triggered_lake.clock.now())
+    triggered_lake.events.wait(60)
+    [execution] = _executions_started_by_events(triggered_lake)
+    result = triggered_lake.wait(execution)
+    assert result.status == "SUCCEEDED", result.cause
+    assert [t["account_id"] for t in triggered_lake.export_tasks()] == [ORDERS]
+
+
+def test_an_event_forged_in_a_third_account_never_reaches_the_lake(triggered_lake: EmulatedAccount) -> None:
+    assert triggered_lake.events is not None
+    forged = _snapshot_created(ORDERS, "rds:orders-aurora-2026-11-01-03-10")
+    assert triggered_lake.events.put_event_from(STRANGER, forged, triggered_lake.clock.now()) is False
+    triggered_lake.events.wait(60)
+    assert _executions_started_by_events(triggered_lake) == []
+    _assert_nothing_created(triggered_lake)
+
+
+def test_an_event_of_one_source_account_about_another_s_snapshot_is_refused(triggered_lake: EmulatedAccount) -> None:
+    assert triggered_lake.events is not None
+    # Account 111111111111 forwards an event naming a snapshot of 222222222222: the lake's bus takes
+    # it (111111111111 is a source), the run it starts refuses the snapshot of another account.
+    forged = _snapshot_created(BILLING, "rds:billing-aurora-2026-11-01-03-10")
+    triggered_lake.events.put_source_event(ORDERS, forged, triggered_lake.clock.now())
+    triggered_lake.events.wait(60)
+    [execution] = _executions_started_by_events(triggered_lake)
+    result = triggered_lake.wait(execution)
+    assert result.status in ("SUCCEEDED", "FAILED")  # ends quietly or fails: either way, it creates nothing
+    _assert_nothing_created(triggered_lake)
