@@ -93,6 +93,20 @@ def job(**overrides: Any) -> dict[str, Any]:
     return base
 
 
+# The export state machine of the handler tests' stack, and ValidateInput's event for one of its executions.
+MACHINE = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:aurora-lake"
+
+
+def validation_event(raw: Any, execution_name: str = "run-1") -> dict[str, Any]:
+    return {
+        "input": raw,
+        "execution_arn": f"arn:aws:states:{REGION}:{ACCOUNT}:execution:aurora-lake:{execution_name}",
+        "execution_name": execution_name,
+        "started_at": "2026-11-27T00:00:00Z",
+        "state_machine_arn": MACHINE,
+    }
+
+
 @pytest.fixture
 def environment(monkeypatch: pytest.MonkeyPatch) -> Any:
     def apply(**values: str) -> None:

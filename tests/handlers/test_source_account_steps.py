@@ -9,7 +9,7 @@ import pytest
 
 from aurora_lake import clients, errors
 
-from .conftest import ACCOUNT, REGION, load_handler
+from .conftest import ACCOUNT, REGION, load_handler, validation_event
 
 validate = load_handler("validate_input")
 create = load_handler("create_snapshot")
@@ -20,19 +20,6 @@ clean_up = load_handler("delete_snapshot")
 
 ORDERS_ACCOUNT = "111111111111"
 BILLING_ACCOUNT = "222222222222"
-MACHINE = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:aurora-lake"
-
-
-def validation_event(raw: Any, execution_name: str = "run-1") -> dict[str, Any]:
-    return {
-        "input": raw,
-        "execution_arn": f"{MACHINE.replace(':stateMachine:', ':execution:')}:{execution_name}",
-        "execution_name": execution_name,
-        "started_at": "2026-12-06T00:00:00Z",
-        "state_machine_arn": MACHINE,
-    }
-
-
 def rds(account: str | None = None) -> Any:
     return clients.client("rds", account=account)
 

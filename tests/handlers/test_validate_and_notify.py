@@ -10,23 +10,10 @@ import pytest
 
 from aurora_lake import errors
 
-from .conftest import ACCOUNT, REGION, job, load_handler
+from .conftest import ACCOUNT, REGION, job, load_handler, validation_event
 
 validate = load_handler("validate_input")
 notify = load_handler("notify")
-
-MACHINE = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:aurora-lake"
-
-
-def validation_event(raw: Any, execution_name: str = "run-1") -> dict[str, Any]:
-    return {
-        "input": raw,
-        "execution_arn": f"arn:aws:states:{REGION}:{ACCOUNT}:execution:aurora-lake:{execution_name}",
-        "execution_name": execution_name,
-        "started_at": "2026-11-27T00:00:00Z",
-        "state_machine_arn": MACHINE,
-    }
-
 
 def test_valid_cluster_input_gets_a_deterministic_snapshot_name(aws: None, context: object) -> None:
     first = validate.lambda_handler(validation_event({"cluster_identifier": "demo-aurora-cluster"}), context)["job"]
