@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from emulated_account import athena_sim, data, eventbridge_sim, organization, rds_sim, runtime, sfn_integrations, sns_sim
+from emulated_account import athena_sim, data, distributed_map, eventbridge_sim, organization, rds_sim, runtime, sfn_integrations, sns_sim
 from emulated_account import faults as fault_injection
 from emulated_account.clock import DEFAULT_START, VirtualClock
 from emulated_account.clock import installed as clock_installed
@@ -201,6 +201,8 @@ class EmulatedAccount:
         self.functions: dict[str, runtime.FunctionSpec] = {}
         # Task parameters whose serialisation no AWS recording shows: each fails the run loudly.
         self.unknown_parameter_forms: list[sfn_integrations.UnknownParameterForm] = []
+        # Every Distributed Map run's child executions (what its ResultWriter writes).
+        self.map_runs: distributed_map.MapRuns | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------
     def __enter__(self) -> EmulatedAccount:
@@ -224,6 +226,7 @@ class EmulatedAccount:
             stack.callback(self._clients.clear)
             stack.enter_context(_shared_interpreter_clients())
             stack.enter_context(sfn_integrations.installed(self.unknown_parameter_forms.append))
+            self.map_runs = stack.enter_context(distributed_map.installed(self.clock.utcnow, self.unknown_parameter_forms.append))
             stack.enter_context(sns_sim.installed())
             stack.enter_context(_interpreter_calls_attributed(self))
             stack.enter_context(_spent_task_tokens_refused())
