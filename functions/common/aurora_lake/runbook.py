@@ -43,7 +43,10 @@ RUNBOOK: dict[str, str] = {
     "InvalidDBClusterStateFault": "The cluster stayed busy (for example in a backup) longer than the retries allow. Start again later.",
     "ClusterExportInProgress": "Another export of this cluster or DB instance kept running past the wait. Start again once it has ended (RDS console, Exports in Amazon S3).",
     "ExportTaskLimitReachedFault": "The account kept 5 exports running past the wait. Start again once some have ended (RDS console, Exports in Amazon S3).",
-    "FleetExportFailed": "Some clusters of the fleet run were not exported: each is listed above with its error and its own execution. Fix them and start a fleet run (or a cluster's own export) again.",
+    "FleetExportFailed": "Some sources of the fleet run were not exported: the e-mail lists the first of them with their errors, the fleet's report in S3 lists every one with its own execution. Fix them and start a fleet run (or a source's own export) again.",
+    "FleetSourcesNotListed": "The fleet could not list an account's sources: a scheduled fleet needs AllowedClusterIdentifiers and AllowedDBInstanceIdentifiers listed by name (not '*'), and one account takes at most 200 sources per run. Fix the parameter or split the fleet.",
+    "FleetResultsUnreadable": "The fleet's Distributed Map results in S3 (fleet-runs/EXECUTION/results/) are missing or not as Step Functions writes them. Check the map run in the Step Functions console; each source's own execution still holds its outcome.",
+    "InvalidTriggerEvent": "An event reached the trigger router that names no snapshot this deployment can export (forged or malformed). It is in the trigger dead-letter queue: read it, then delete it. Nothing was started.",
     "States.Timeout": "The step or the execution ran past its time limit.",
     "States.DataLimitExceeded": "The execution input is too large for Step Functions (256 KiB with the execution's context). Shorten it (export_only lists databases or schemas instead of tables) and start a new execution. Nothing was created.",
 }
