@@ -195,6 +195,15 @@ class Source:
             return settings.source_accounts().get(self.account, frozenset())
         return settings.allowed_identifiers(self.allowed_variable)
 
+    def opt_in_refusal(self, job: dict[str, Any]) -> str | None:
+        """Why a triggered export of this source must not start although the source is allowed (None: it may).
+
+        The trigger router asks it after the allow-lists (``triggers.route``), before anything is
+        started: the place for a check against the source's own account, such as its owner's
+        opt-in. The lake's parameters are all this deployment checks today, so nothing is refused here.
+        """
+        return None
+
     def is_allowed(self, identifier: str | None, allowed: frozenset[str] | None) -> bool:
         if allowed is None:
             return True
