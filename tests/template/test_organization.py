@@ -16,7 +16,6 @@ from typing import Any
 import pytest
 from moto.events.models import EventPattern
 
-from tests.scenarios.test_triggers import apply_input_transformer
 from tools.cfn_resolve import Resolver
 from tools.sam_translate import REPO_ROOT
 
@@ -29,7 +28,8 @@ EVENTS = REPO_ROOT / "events"
 # Everything the template adds for source accounts: resources, and statements (by Sid) of resources
 # that exist anyway.
 SOURCE_RESOURCES = {"SourceAccountsEventBusPolicy", "SourceSnapshotCreatedRule", "SourceAwsBackupJobCompletedRule",
-                    "SourceExportFinishedRule", "SourceExportFinishedRulePermission"}
+                    "SourceExportFinishedRule", "SourceExportFinishedRulePermission",
+                    "SourceSnapshotCreatedRulePermission", "SourceAwsBackupJobCompletedRulePermission"}
 SOURCE_SIDS = {"SourceAccountsExportWithKey", "SourceExportRolesWriteOwnFolder", "SourceExportRolesListOwnFolder",
                "SourceExportRolesLocateBucket", "AssumeSourceAccessRoles", "EventBridgeKeepsUndeliveredSourceExportEvents",
                "SourceSnapshotEventRuleDeadLetters", "SourceAwsBackupRuleDeadLetters"}
@@ -100,7 +100,7 @@ def test_source_accounts_add_only_their_resources_statements_and_settings(cfn: d
 def test_every_function_gets_the_source_settings_as_given(cfn: dict[str, Any]) -> None:
     deployed = _deployed(cfn, {**WITH_SOURCES, "SourceAccessRoleName": "lake-access", "SourceExportRoleName": "lake-export"})
     functions = [r for r in deployed.values() if r["Type"] == "AWS::Lambda::Function"]
-    assert len(functions) == 9
+    assert len(functions) == 12
     for function in functions:
         variables = function["Properties"]["Environment"]["Variables"]
         assert {name: variables[name] for name in SOURCE_VARIABLES} == {
@@ -295,26 +295,36 @@ def test_each_event_reaches_exactly_one_rule_and_a_third_accounts_none(cfn: dict
     assert _matching_rules(_deployed(cfn, BASE), event(SOURCE_A)) == set()
 
 
-def test_a_source_snapshot_event_starts_the_export_naming_the_events_account(cfn: dict[str, Any]) -> None:
-    rule = _deployed(cfn, WITH_SOURCES)["SourceSnapshotCreatedRule"]["Properties"]
-    [target] = rule["Targets"]
-    assert target["Arn"] == "<ExportStateMachine>" and target["RoleArn"] == "<SnapshotEventRuleRole.Arn>"
+def _router_input(event: dict[str, Any]) -> dict[str, Any]:
+    """The export input the trigger router builds from an event the rule delivers as it is."""
+    from aurora_lake import triggers
+
+    return triggers.export_input(event, LAKE)
+
+
+def test_a_source_snapshot_event_goes_to_the_router_which_names_the_events_account(cfn: dict[str, Any]) -> None:
+    deployed = _deployed(cfn, WITH_SOURCES)
+    [target] = deployed["SourceSnapshotCreatedRule"]["Properties"]["Targets"]
+    assert target["Arn"] == "<RouteTriggerFunction.Arn>" and not {"Input", "InputPath", "InputTransformer", "RoleArn"} & set(target)
     assert target["DeadLetterConfig"] == {"Arn": "<TriggerDeadLetterQueue.Arn>"}
+    assert deployed["SourceSnapshotCreatedRulePermission"]["Properties"] == {
+        "Action": "lambda:InvokeFunction", "FunctionName": "<RouteTriggerFunction.Arn>", "Principal": "events.amazonaws.com",
+        "SourceArn": "<SourceSnapshotCreatedRule.Arn>"}
     event = _snapshot_event(SOURCE_A)
-    assert json.loads(apply_input_transformer(target["InputTransformer"], event)) == {
-        "snapshot_arn": event["detail"]["SourceArn"], "trigger": "snapshot-event", "event_account": SOURCE_A}
+    assert _router_input(event) == {"snapshot_arn": event["detail"]["SourceArn"], "trigger": "snapshot-event", "event_account": SOURCE_A}
     for kind, ids in (("manual", ["RDS-EVENT-0075"]), ("automated", ["RDS-EVENT-0169"])):
         pattern = _deployed(cfn, {**WITH_SOURCES, "SnapshotEventTypes": kind})["SourceSnapshotCreatedRule"]["Properties"]["EventPattern"]
         assert pattern["detail"]["EventID"] == ids
 
 
-def test_a_source_aws_backup_job_starts_the_export_naming_the_events_account(cfn: dict[str, Any]) -> None:
-    rule = _deployed(cfn, WITH_SOURCES)["SourceAwsBackupJobCompletedRule"]["Properties"]
+def test_a_source_aws_backup_job_goes_to_the_router_which_names_the_events_account(cfn: dict[str, Any]) -> None:
+    deployed = _deployed(cfn, WITH_SOURCES)
+    rule = deployed["SourceAwsBackupJobCompletedRule"]["Properties"]
     [target] = rule["Targets"]
-    assert target["Arn"] == "<ExportStateMachine>" and target["RoleArn"] == "<AwsBackupRuleRole.Arn>"
+    assert target["Arn"] == "<RouteTriggerFunction.Arn>" and not {"Input", "InputPath", "InputTransformer", "RoleArn"} & set(target)
+    assert deployed["SourceAwsBackupJobCompletedRulePermission"]["Properties"]["SourceArn"] == "<SourceAwsBackupJobCompletedRule.Arn>"
     event = _backup_event(SOURCE_B)
-    assert json.loads(apply_input_transformer(target["InputTransformer"], event)) == {
-        "aws_backup_job": event["detail"], "trigger": "aws-backup", "event_account": SOURCE_B}
+    assert _router_input(event) == {"aws_backup_job": event["detail"], "trigger": "aws-backup", "event_account": SOURCE_B}
     # Clusters only: DB instances of source accounts are not exported.
     assert not EventPattern(None, rule["EventPattern"]).matches_event({**event, "detail": {**event["detail"], "resourceType": "RDS"}})
 
