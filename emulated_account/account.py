@@ -498,6 +498,14 @@ class EmulatedAccount:
     def run(self, execution_input: Any, name: str | None = None, timeout: float = 120.0, state_machine: str = EXPORT_STATE_MACHINE) -> ExecutionResult:
         return self.wait(self.start_execution(execution_input, name, state_machine), timeout)
 
+    def deliver_event(self, event: dict[str, Any]) -> list[eventbridge_sim.Delivery]:
+        """``event`` on the lake's default bus now, delivered to every rule it matches; returns those deliveries."""
+        assert self.events is not None
+        before = len(self.events.deliveries)
+        self.events.put_event(event, self.clock.now())
+        self.events.deliver_due()
+        return self.events.deliveries[before:]
+
     def run_fleet(self, execution_input: Any, name: str | None = None, timeout: float = 300.0) -> ExecutionResult:
         """A run of the fleet state machine (each cluster one execution of the export state machine)."""
         return self.run(execution_input, name, timeout, FLEET_STATE_MACHINE)

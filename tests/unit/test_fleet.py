@@ -34,7 +34,9 @@ def problems(raw: object) -> list[str]:
 
 
 def sources_of(item: dict[str, Any]) -> list[dict[str, Any]]:
-    return fleet.list_account_sources(item, LAKE)["sources"]
+    """The account's sources with the input each export gets (the map merges in the shared options)."""
+    listed = fleet.list_account_sources(item, LAKE)
+    return [{**source, "input": fleet.export_input(source, listed["options"])} for source in listed["sources"]]
 
 
 def test_the_plan_is_one_item_per_account_and_carries_no_source_input() -> None:
@@ -139,7 +141,7 @@ def test_a_scheduled_fleet_lists_every_known_source_in_its_accounts_own_step(mon
     listed = fleet.list_account_sources(item, LAKE)
     assert listed["listed_from"] == "known sources"
     assert [(s["kind"], s["identifier"]) for s in listed["sources"]] == [("cluster", "billing"), ("cluster", "orders"), ("instance", "crm-db")]
-    assert all(s["input"]["use_latest_automated_snapshot"] is True for s in listed["sources"])
+    assert listed["options"] == {"use_latest_automated_snapshot": True}
 
 
 def test_a_scheduled_fleet_refuses_an_allow_list_it_cannot_enumerate(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -169,7 +171,7 @@ def test_the_source_execution_s_own_error_is_read_from_the_sync_task_cause_in_ei
     source = {"kind": "cluster", "identifier": "orders", "name": "orders-1"}
     pascal = fleet.source_failure(source, {"Error": "States.TaskFailed", "Cause": _described(ExecutionArn=arn, Status="FAILED", Error="ExportFailed", Cause="KMS key check failed")})
     camel = fleet.source_failure(source, {"Error": "States.TaskFailed", "Cause": _described(executionArn=arn, status="FAILED", error="ExportFailed", cause="KMS key check failed")})
-    assert pascal == camel == {**source, "result": {"status": "FAILED", "error": "ExportFailed", "cause": "KMS key check failed", "execution_arn": arn}}
+    assert pascal == camel == {**source, "result": {"status": "FAILED", "error": "ExportFailed", "cause": "KMS key check failed", "ran": True}}
     for refusal in ("ClusterNotAllowed", "DBInstanceNotAllowed", "AccountNotAllowed"):
         refused = fleet.source_failure(source, {"Error": "States.TaskFailed", "Cause": _described(Status="FAILED", Error=refusal, Cause="no")})
         assert refused["result"]["status"] == "REFUSED"
@@ -181,8 +183,12 @@ def test_the_source_execution_s_own_error_is_read_from_the_sync_task_cause_in_ei
 def test_a_huge_cause_is_cut_so_an_account_s_state_stays_small() -> None:
     failure = fleet.source_failure({"kind": "cluster", "identifier": "orders", "name": "n"},
                                    {"Error": "E" * 500, "Cause": _described(Status="FAILED", Error="ExportFailed", Cause="x" * 40_000)})
-    assert len(failure["result"]["cause"]) <= fleet.CAUSE_LIMIT and "more characters" in failure["result"]["cause"]
-    assert len(json.dumps(failure)) < 1_500
+    assert len(json.dumps(failure["result"]["cause"])) <= fleet.CAUSE_LIMIT and "more characters" in failure["result"]["cause"]
+    assert len(json.dumps(failure["result"]["error"])) <= fleet.ERROR_LIMIT
+    # Counted as JSON: a cause of control characters (escaped six bytes each) is cut as short.
+    hidden = fleet.source_failure({"kind": "cluster", "identifier": "orders", "name": "n"}, {"Error": "E", "Cause": "\x01" * 5_000})
+    assert len(json.dumps(hidden["result"]["cause"])) <= fleet.CAUSE_LIMIT
+    assert len(json.dumps(failure)) < 800
 
 
 # --- the results read back -----------------------------------------------------------------------

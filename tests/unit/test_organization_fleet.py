@@ -55,7 +55,7 @@ def test_each_account_is_one_item_with_its_own_concurrency() -> None:
     ]
     assert plan["source_count"] == 5 and plan["account_count"] == 3
     orders = listed(plan["accounts"][1])
-    assert orders["sources"][0]["input"] == {"cluster_identifier": "orders-aurora", "account_id": ORDERS_ACCOUNT}
+    assert fleet.export_input(orders["sources"][0], orders["options"]) == {"cluster_identifier": "orders-aurora", "account_id": ORDERS_ACCOUNT}
     assert orders["lake_account"] is False and orders["max_concurrency"] == 5
     assert listed(plan["accounts"][0])["sources"][0]["input"] == {"cluster_identifier": "demo-aurora-cluster"}
 
@@ -114,7 +114,7 @@ def test_a_scheduled_fleet_covers_the_lake_and_each_source_account(monkeypatch: 
     monkeypatch.setenv("SOURCE_ACCOUNT_CLUSTERS", f"{ORDERS_ACCOUNT}:orders-aurora,{BILLING_ACCOUNT}:billing-aurora")
     plan = validate({"scheduled": True})
     assert [item["account_id"] for item in plan["accounts"]] == [LAKE, ORDERS_ACCOUNT, BILLING_ACCOUNT]
-    assert [[s["input"] for s in listed(item)["sources"]] for item in plan["accounts"]] == [
+    assert [[fleet.export_input(s, listed(item)["options"]) for s in listed(item)["sources"]] for item in plan["accounts"]] == [
         [{"cluster_identifier": "demo-aurora-cluster"}],
         [{"cluster_identifier": "orders-aurora", "account_id": ORDERS_ACCOUNT}],
         [{"cluster_identifier": "billing-aurora", "account_id": BILLING_ACCOUNT}],

@@ -80,9 +80,10 @@ MAX_CLUSTERS = inventory.MAX_SOURCES_PER_ACCOUNT
 SUCCEEDED, PARTIAL, FAILED, REFUSED = "SUCCEEDED", "PARTIAL", "FAILED", "REFUSED"
 # The errors of a source this deployment may not export (refused before anything is created).
 REFUSALS = ("ClusterNotAllowed", "DBInstanceNotAllowed", "AccountNotAllowed", "SourceNotOptedIn")
-# A cause kept in an account's state and in the results: enough to read, never enough to grow the state.
-CAUSE_LIMIT = 600
-ERROR_LIMIT = 128
+# A failed source's error and cause in its account's state, in bytes of JSON: enough to read, never
+# enough to grow the state (the full cause stays in the source's own execution).
+CAUSE_LIMIT = 400
+ERROR_LIMIT = 160
 
 
 # --- 1. the plan: the input checked, one item per account --------------------------------------
@@ -283,10 +284,11 @@ def list_account_sources(item: Mapping[str, Any], lake_account: str) -> dict[str
     for source in listed:
         if source.kind not in INPUT_KEYS or identifier_problems(source.identifier, CLUSTER_IDENTIFIER_MAX_LENGTH):
             raise FleetSourcesNotListed(f"account {account} lists a source that is not a cluster or DB instance identifier ({source.identifier[:80]!r})")
+        # The shared options are kept once, in the account's state: the map merges them into each
+        # source's input (States.JsonMerge), so a long s3_prefix is not repeated for every source.
         export_input: dict[str, Any] = {INPUT_KEYS[source.kind]: source.identifier}
         if not is_lake:
             export_input["account_id"] = account
-        export_input.update(options)
         sources.append({
             "kind": source.kind,
             "identifier": source.identifier,
@@ -296,14 +298,24 @@ def list_account_sources(item: Mapping[str, Any], lake_account: str) -> dict[str
     max_concurrency = item.get("max_concurrency")
     if not isinstance(max_concurrency, int) or not 1 <= max_concurrency <= MAX_CONCURRENCY:
         raise FleetSourcesNotListed(f"the fleet item of account {account} has no concurrency between 1 and {MAX_CONCURRENCY}")
-    return {"account_id": account, "lake_account": is_lake, "listed_from": listed_from, "max_concurrency": max_concurrency, "sources": sources}
+    return {"account_id": account, "lake_account": is_lake, "listed_from": listed_from, "max_concurrency": max_concurrency,
+            "options": options, "sources": sources}
+
+
+def export_input(source: Mapping[str, Any], options: Mapping[str, Any]) -> dict[str, Any]:
+    """One source's export input as the fleet's map builds it: its own keys and the shared options."""
+    return {**source["input"], **options}
 
 
 # --- 3. a source that was not exported ---------------------------------------------------------
 
 
 def source_failure(source: Mapping[str, Any], failure: Mapping[str, Any]) -> dict[str, Any]:
-    """A source whose execution failed or could not start, as its account's outcome keeps it (bounded)."""
+    """A source whose execution failed or could not start, as its account's outcome keeps it.
+
+    Bounded (its error and cause cut, counted as JSON), so 200 such outcomes fit in the account's
+    state; ``ran`` says whether the source's execution ran (its ARN follows from its name).
+    """
     error, cause, execution_arn = child_failure(failure.get("Error"), failure.get("Cause"))
     return {
         "kind": source.get("kind"),
@@ -311,9 +323,9 @@ def source_failure(source: Mapping[str, Any], failure: Mapping[str, Any]) -> dic
         "name": source.get("name"),
         "result": {
             "status": REFUSED if error in REFUSALS else FAILED,
-            "error": error[:ERROR_LIMIT],
+            "error": _cut(error, ERROR_LIMIT),
             "cause": _cut(cause, CAUSE_LIMIT),
-            "execution_arn": execution_arn,
+            "ran": execution_arn is not None,
         },
     }
 
@@ -336,7 +348,18 @@ def child_failure(error: Any, cause: Any) -> tuple[str, str, str | None]:
 
 
 def _cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 30] + f"...[{len(text) - limit + 30} more characters]"
+    """``text``, cut so that it takes at most ``limit`` bytes as JSON (every character counted at its
+    escaped length, as a state holds it), with a marker saying how much was cut."""
+    if len(json.dumps(text)) <= limit:
+        return text
+    low, high = 0, len(text)
+    while low < high:  # the longest head that fits with its marker
+        middle = (low + high + 1) // 2
+        if len(json.dumps(text[:middle] + f"...[{len(text) - middle} more characters]")) <= limit:
+            low = middle
+        else:
+            high = middle - 1
+    return text[:low] + f"...[{len(text) - low} more characters]"
 
 
 # --- 4. the results, read back -----------------------------------------------------------------
@@ -416,7 +439,7 @@ def read_results(s3: Any, bucket: str, fleet_execution_name: str, map_run: Mappi
             account = str(output["account_id"])
             seen.add(account)
             if output.get("error"):
-                results.problems.append(AccountProblem(account, str(output["error"])[:ERROR_LIMIT], _cut(cause_text(output.get("cause")), CAUSE_LIMIT)))
+                results.problems.append(AccountProblem(account, _cut(str(output["error"]), ERROR_LIMIT), _cut(cause_text(output.get("cause")), CAUSE_LIMIT)))
                 continue
             for source in output["sources"]:
                 results.outcomes.append(_outcome(account, lake_of.get(account, False), source, export_state_machine_arn))
@@ -425,7 +448,7 @@ def read_results(s3: Any, bucket: str, fleet_execution_name: str, map_run: Mappi
             account = str(item.get("account_id")) if isinstance(item, dict) else "unknown"
             seen.add(account)
             error = str(entry.get("Error") or f"States.{status.title()}")
-            results.problems.append(AccountProblem(account, error[:ERROR_LIMIT], _cut(cause_text(entry.get("Cause")), CAUSE_LIMIT)))
+            results.problems.append(AccountProblem(account, _cut(error, ERROR_LIMIT), _cut(cause_text(entry.get("Cause")), CAUSE_LIMIT)))
     not_run = "the fleet's map run ended before this account's step ran"
     if isinstance(map_error, Mapping):
         not_run += f": {map_error.get('Error') or 'UnknownError'}: {_cut(cause_text(map_error.get('Cause')), CAUSE_LIMIT)}"
@@ -482,7 +505,7 @@ def _outcome(account: str, lake_account: bool, source: Any, export_state_machine
         raise FleetResultsUnreadable(f"an outcome of account {account} is not a source's: {str(source)[:200]}")
     result = source["result"]
     name = source.get("name")
-    execution_arn = result.get("execution_arn") or _execution_arn(export_state_machine_arn, name)
+    execution_arn = None if result.get("ran") is False else _execution_arn(export_state_machine_arn, name)
     outcome = SourceOutcome(
         account=account, lake_account=lake_account, kind=str(source.get("kind")), identifier=str(source.get("identifier")),
         status=str(result.get("status") or FAILED), execution_arn=execution_arn,
@@ -494,7 +517,7 @@ def _outcome(account: str, lake_account: bool, source: Any, export_state_machine
         outcome.sample_table = _text(result.get("sample_table"))
     else:
         outcome.status = REFUSED if result.get("error") in REFUSALS else FAILED
-        outcome.error = str(result.get("error") or "UnknownError")[:ERROR_LIMIT]
+        outcome.error = _cut(str(result.get("error") or "UnknownError"), ERROR_LIMIT)
         outcome.cause = _cut(str(result.get("cause") or ""), CAUSE_LIMIT)
     return outcome
 

@@ -13,6 +13,7 @@ an unreadable marker as no success at all (the source is reported stale, never f
 
 from __future__ import annotations
 
+import contextvars
 import json
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -91,14 +92,25 @@ def record_success(s3: Any, bucket: str, source: SourceRef, document: Mapping[st
 
 
 def last_successes(s3: Any, bucket: str, sources: Iterable[SourceRef]) -> dict[SourceRef, float | None]:
-    """Each source's last success (epoch seconds), None when it has no readable marker."""
+    """Each source's last success (epoch seconds), None when it has no readable marker.
+
+    The markers of each account are listed first and only those that exist are read: a GetObject of
+    a missing key is refused as AccessDenied, not NoSuchKey, to a caller that may not list the
+    bucket, and the summary's role lists only ``state/last-success/``.
+    """
     unique = list(dict.fromkeys(sources))
+    existing: set[str] = set()
+    for account in sorted({source.account for source in unique}):
+        pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"{naming.LAST_SUCCESS_FOLDER}{account}/")
+        existing.update(item["Key"] for page in pages for item in page.get("Contents", []))
 
     def read(source: SourceRef) -> float | None:
+        if source.key not in existing:
+            return None
         try:
             body = s3.get_object(Bucket=bucket, Key=source.key)["Body"].read()
         except ClientError as error:
-            if error_code(error) in _NOT_FOUND:
+            if error_code(error) in _NOT_FOUND:  # deleted since it was listed
                 return None
             raise
         try:
@@ -109,7 +121,9 @@ def last_successes(s3: Any, bucket: str, sources: Iterable[SourceRef]) -> dict[S
         return float(at) if isinstance(at, (int, float)) and not isinstance(at, bool) else None
 
     with ThreadPoolExecutor(max_workers=READ_WORKERS) as pool:
-        return dict(zip(unique, pool.map(read, unique)))
+        # Each read in a copy of this context: the logger's keys (and whatever else the caller set) go along.
+        futures = [pool.submit(contextvars.copy_context().run, read, source) for source in unique]
+        return {source: future.result() for source, future in zip(unique, futures)}
 
 
 def stale(last: Mapping[SourceRef, float | None], now: float, hours: float) -> list[dict[str, Any]]:

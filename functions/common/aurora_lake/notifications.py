@@ -415,7 +415,7 @@ def fleet_message(
                 lines.append(f"          {select}")
     if stale_sources is not None:
         lines += ["", f"Freshness:    {len(stale_sources)} of {stale_checked} sources stale (no export within "
-                      f"{shown(fleet.get('freshness_hours'))} hours)" + (":" if stale_sources else ".")]
+                      f"{float(fleet.get('freshness_hours') or 0):g} hours)" + (":" if stale_sources else ".")]
         for entry in stale_sources[:FLEET_STALE_SHOWN]:
             kind = "DB instance " if entry.get("kind") == "instance" else ""
             last = _utc(entry.get("last_success"))
