@@ -7,23 +7,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from aurora_lake import clock, deadline, naming, settings, sources, triggers
+from aurora_lake import clock, deadline, naming, sources, triggers
 from aurora_lake.handler import step_handler
-from aurora_lake.input_schema import validate_execution_input
+from aurora_lake.input_schema import validate_for_deployment
 
 
 def build_job(event: dict[str, Any]) -> dict[str, Any]:
     machine = naming.parse_state_machine_arn(event["state_machine_arn"])
-    job = validate_execution_input(
-        event.get("input"),
-        region=machine.region,
-        account=machine.account,
-        partition=machine.partition,
-        allowed_clusters=settings.allowed_clusters(),
-        allowed_db_instances=settings.allowed_db_instances(),
-        default_s3_prefix=settings.optional("DEFAULT_S3_PREFIX", "exports/"),
-        source_accounts=settings.source_accounts(),
-    )
+    job = validate_for_deployment(event.get("input"), machine.region, machine.account, machine.partition)
     job.update(
         execution_name=event["execution_name"],
         execution_arn=event["execution_arn"],

@@ -362,6 +362,24 @@ def validate_execution_input(
     return job
 
 
+def validate_for_deployment(raw: object, region: str, account: str, partition: str) -> dict[str, Any]:
+    """``validate_execution_input`` with this deployment's settings (its allowed sources, default
+    prefix and source accounts, from the function's environment): what ValidateInput and the
+    trigger router both check."""
+    from aurora_lake import settings
+
+    return validate_execution_input(
+        raw,
+        region=region,
+        account=account,
+        partition=partition,
+        allowed_clusters=settings.allowed_clusters(),
+        allowed_db_instances=settings.allowed_db_instances(),
+        default_s3_prefix=settings.optional("DEFAULT_S3_PREFIX", "exports/"),
+        source_accounts=settings.source_accounts(),
+    )
+
+
 def _refuse_unless_allowed(
     identifier: str, allowed: frozenset[str] | None, field: str, label: str, parameter: str, error: type[Exception], where: str = ""
 ) -> None:

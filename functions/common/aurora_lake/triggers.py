@@ -123,22 +123,13 @@ def route(event: Mapping[str, Any], *, state_machine_arn: str, start: Any) -> di
     """
     from botocore.exceptions import ClientError
 
-    from aurora_lake import settings, sources
+    from aurora_lake import sources
     from aurora_lake.errors import error_code
-    from aurora_lake.input_schema import validate_execution_input
+    from aurora_lake.input_schema import validate_for_deployment
 
     machine = naming.parse_state_machine_arn(state_machine_arn)
     execution_input = export_input(event, machine.account)
-    job = validate_execution_input(
-        execution_input,
-        region=machine.region,
-        account=machine.account,
-        partition=machine.partition,
-        allowed_clusters=settings.allowed_clusters(),
-        allowed_db_instances=settings.allowed_db_instances(),
-        default_s3_prefix=settings.optional("DEFAULT_S3_PREFIX", "exports/"),
-        source_accounts=settings.source_accounts(),
-    )
+    job = validate_for_deployment(execution_input, machine.region, machine.account, machine.partition)
     job["trigger"] = execution_input["trigger"]
     source = sources.of_job(job)
     reason = reason_to_ignore(job, source.allowed(), source) or source.opt_in_refusal(job)
