@@ -188,13 +188,6 @@ def _account_lines(state: dict[str, Any], width: int) -> list[str]:
     return [f"{'Account:':<{width}}{account} (source account)"] if account else []
 
 
-def _lake_account(state: dict[str, Any]) -> str | None:
-    """The lake's own account: the fleet execution's ARN names it."""
-    arn = state.get("execution_arn")
-    parts = arn.split(":") if isinstance(arn, str) else []
-    return parts[4] if len(parts) > 4 and _ACCOUNT_ID.fullmatch(parts[4]) else None
-
-
 def _error_name(error: str) -> str | None:
     return error if _ERROR_NAME.fullmatch(error) else None
 
