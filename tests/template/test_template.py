@@ -362,7 +362,7 @@ def test_the_fleet_state_machine_role_runs_its_own_children_and_reads_and_writes
     own = "arn:aws:states:us-east-1:123456789012:stateMachine:aurora-lake-ExportFleet"
     assert statements["RunAccountChildWorkflows"]["Action"] == "states:StartExecution"
     assert statements["RunAccountChildWorkflows"]["Resource"] == own
-    assert statements["FollowAndStopAccountChildWorkflows"]["Resource"] == own.replace(":stateMachine:", ":execution:") + "/*:*"
+    assert statements["FollowAndStopAccountChildWorkflows"]["Resource"] == own.replace(":stateMachine:", ":execution:") + "/*"
     assert statements["StartExportExecutions"]["Resource"] == "<ExportStateMachine>"
     assert statements["ReadItemsWriteResults"]["Resource"] == "arn:aws:s3:::<ExportBucket>/fleet-runs/*"
     assert set(statements["InvokeFleetFunctions"]["Resource"]) == {"<FleetFunction.Arn>", "<ListSourcesFunction.Arn>", "<NotifyFunction.Arn>"}
