@@ -74,8 +74,6 @@ SOURCE_ACCOUNT_KEYS = ("account_id", "cluster_identifiers")
 # Accounts one fleet run exports: the summary reads every account's outcomes back in one
 # invocation (a test measures it at this size).
 MAX_FLEET_ACCOUNTS = 2_000
-# Kept for callers of earlier releases: the most sources one list of the input names.
-MAX_CLUSTERS = inventory.MAX_SOURCES_PER_ACCOUNT
 
 SUCCEEDED, PARTIAL, FAILED, REFUSED = "SUCCEEDED", "PARTIAL", "FAILED", "REFUSED"
 # The errors of a source this deployment may not export (refused before anything is created).
