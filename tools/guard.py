@@ -36,6 +36,7 @@ import argparse
 import base64
 import hashlib
 import json
+import os
 import platform
 import re
 import shutil
@@ -44,6 +45,7 @@ import sys
 import tarfile
 import tempfile
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -90,6 +92,8 @@ SCENARIOS: dict[str, dict[str, dict[str, str]]] = {
             "PermissionsBoundaryArn": f"arn:aws:iam::{ACCOUNT}:policy/org/Boundary",
             "CreateLakeFormationGrants": "true",
             "LakeFormationReaderArn": f"arn:aws:iam::{ACCOUNT}:role/analysts",
+            "FunctionSubnetIds": "subnet-0a1b2c3d4e5f60718,subnet-0b1c2d3e4f5a60718",
+            "FunctionSecurityGroupIds": "sg-0a1b2c3d4e5f60718",
         },
         "existing bucket and key": {
             "AllowedClusterIdentifiers": "orders-prod",
@@ -192,6 +196,16 @@ class _NumberResolver(Resolver):
         if name in self._numbers and isinstance(value, str) and re.fullmatch(r"-?[0-9]+", value):
             return int(value)
         return value
+
+
+def _without_suppressions(document: dict[str, Any]) -> dict[str, Any]:
+    """What cfn-guard reads: rules that honour Metadata.guard themselves (the registry's) must
+    report every finding, so that this check applies every suppression and sees the stale ones."""
+    resources = {}
+    for name, resource in document["Resources"].items():
+        metadata = {key: value for key, value in (resource.get("Metadata") or {}).items() if key != "guard"}
+        resources[name] = {**{k: v for k, v in resource.items() if k != "Metadata"}, **({"Metadata": metadata} if metadata else {})}
+    return {**document, "Resources": resources}
 
 
 def scenarios_for(template: Path) -> dict[str, dict[str, str]]:
@@ -300,7 +314,12 @@ def failed_rules(file_report: Mapping[str, Any]) -> Iterator[tuple[str, set[str]
 
 
 def run_cfn_guard(binary: Path, rules: Sequence[Path], data: Sequence[Path]) -> list[dict[str, Any]]:
-    """cfn-guard's structured report for every data file, or GuardError."""
+    """cfn-guard's structured report for every data file (one process each, in parallel), or GuardError."""
+    with ThreadPoolExecutor(max_workers=max(1, min(len(data), os.cpu_count() or 1))) as pool:
+        return [report for reports in pool.map(lambda path: _run_cfn_guard(binary, rules, [path]), data) for report in reports]
+
+
+def _run_cfn_guard(binary: Path, rules: Sequence[Path], data: Sequence[Path]) -> list[dict[str, Any]]:
     command = [str(binary), "validate", "--output-format", "json", "--structured", "--show-summary", "none"]
     for path in rules:
         command += ["--rules", str(path)]
@@ -349,7 +368,7 @@ def _check(binary: Path, templates: list[Path], rules: list[Path], work: Path) -
         for index, (scenario, parameters) in enumerate(scenarios_for(template).items()):
             document = resolved_document(cfn, parameters)
             path = work / f"{template.stem}.{index}.json"
-            path.write_text(json.dumps(document, indent=1), encoding="utf-8")
+            path.write_text(json.dumps(_without_suppressions(document), indent=1), encoding="utf-8")
             data.append((template.name, scenario, path, document))
     file_reports = run_cfn_guard(binary, rules, [path for _, _, path, _ in data])
 
@@ -405,8 +424,14 @@ def render(report: Report) -> tuple[list[str], list[str]]:
     if report.unevaluated_suppressions:
         out.append("guard: suppressions of rules these rule sets do not have (not checked here): "
                    + ", ".join(sorted(report.unevaluated_suppressions)))
-    err = [f"guard: {f.template} [{f.scenario}]: {f.control or f.rule} ({f.rule}) fails on {f.resource}: {f.message}"
-           for f in report.findings]
+    failing: dict[tuple[str, str, str, str], tuple[set[str], set[str]]] = defaultdict(lambda: (set(), set()))
+    for finding in report.findings:
+        resources, scenarios = failing[(finding.template, finding.control or finding.rule, finding.rule, finding.message)]
+        resources.add(finding.resource)
+        scenarios.add(finding.scenario)
+    err = [f"guard: {template}: {control} ({rule}) fails on {', '.join(sorted(resources))} "
+           f"[{', '.join(sorted(scenarios))}]: {message}"
+           for (template, control, rule, message), (resources, scenarios) in sorted(failing.items())]
     err += [f"guard: {problem}" for problem in report.problems]
     if report.ok:
         out.append("guard: no unexplained finding")
