@@ -211,7 +211,8 @@ class Deployment:
         resources = self.cfn["Resources"]
         properties = resources[role]["Properties"]
         # The only managed policy a role may carry is the stack's network-interface policy, with the functions' VPC.
-        assert not self.resolver.resolve(properties.get("ManagedPolicyArns") or []), f"{role} has managed policies this test cannot read"
+        managed = self.resolver.resolve({"arns": properties.get("ManagedPolicyArns") or []}).get("arns")
+        assert not managed, f"{role} has managed policies this test cannot read"
         documents = [self.resolver.resolve(p["PolicyDocument"]) for p in properties.get("Policies", [])]
         for logical_id, resource in resources.items():
             if resource["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy") and self.resolver.resource_exists(logical_id):
