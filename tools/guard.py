@@ -385,8 +385,12 @@ def _check(binary: Path, templates: list[Path], rules: list[Path], work: Path) -
         open_count = suppressed_count = 0
         for rule, names, control, message in failed:
             if not names:
-                report.problems.append(f"{template_name} [{scenario}]: {control or rule} failed on no resource the report names: {message}")
-                continue
+                # A rule that fails on a whole document names no resource: it is explained only by
+                # the resources of the document that suppress it.
+                names = {name for name, resource in resources.items() if rule in suppressions(resource)[0]}
+                if not names:
+                    report.problems.append(f"{template_name} [{scenario}]: {control or rule} failed on no resource the report names: {message}")
+                    continue
             for name in sorted(names):
                 finding = Finding(template_name, scenario, rule, name, control, message)
                 if name in resources and rule in suppressions(resources[name])[0]:

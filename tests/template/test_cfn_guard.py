@@ -139,6 +139,23 @@ def test_more_rule_sets_run_beside_the_controls(tmp_path: Path) -> None:
     assert "ORG_QUEUES_TAGGED (ORG_QUEUES_TAGGED) fails on Queue" in done.stderr
 
 
+def test_a_rule_that_fails_on_no_resource_is_explained_only_by_a_resource_that_suppresses_it(tmp_path: Path) -> None:
+    rules = tmp_path / "whole-document.guard"
+    rules.write_text("let tagged = Resources.*[ Type == 'AWS::SQS::Queue'\n  Properties.Tags exists\n]\n"
+                     "rule ORG_SOME_QUEUE_TAGGED {\n  %tagged !empty\n}\n")
+    template = _suppress(_suppress(_copy(VIOLATING), "Queue", "sqs_dlq_check"), "Logs", "cloudwatch_log_group_retention_period_check")
+
+    unexplained = _run(tmp_path, template, "--rules", str(rules))
+    template["Resources"]["Queue"]["Metadata"]["guard"]["SuppressedRules"].append("ORG_SOME_QUEUE_TAGGED")
+    template["Resources"]["Queue"]["Metadata"]["guard"]["SuppressionReasons"]["ORG_SOME_QUEUE_TAGGED"] = REASON
+    explained = _run(tmp_path, template, "--rules", str(rules))
+
+    assert unexplained.returncode == 1
+    assert "ORG_SOME_QUEUE_TAGGED failed on no resource the report names" in unexplained.stderr
+    assert explained.returncode == 0, explained.stderr
+    assert "suppressed ORG_SOME_QUEUE_TAGGED (ORG_SOME_QUEUE_TAGGED) in violating.yaml: Queue" in explained.stdout
+
+
 def test_every_suppression_in_the_templates_names_a_rule_and_gives_its_reason(cfn: dict[str, Any]) -> None:
     from tools.sam_translate import translate
 
@@ -149,7 +166,7 @@ def test_every_suppression_in_the_templates_names_a_rule_and_gives_its_reason(cf
             rules, reasons = guard.suppressions(resource)
             assert set(rules) == set(reasons)
             suppressions += len(rules)
-    assert suppressions >= 40
+    assert suppressions >= 70
 
 
 def test_the_checked_documents_are_what_the_hook_sees(cfn: dict[str, Any]) -> None:
