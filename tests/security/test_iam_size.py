@@ -62,8 +62,8 @@ def test_every_role_and_managed_policy_fits_iam_limits_with_the_most_clusters(cf
                        "EnableSnapshotEventTrigger": "true", "EnableAwsBackupTrigger": "true",
                        "ExistingExportBucketName": "b" * 63,
                        "ExistingKmsKeyArn": "arn:aws:kms:us-east-1:123456789012:key/" + "1" * 36,
-                       "SourceAccountIds": ",".join(f"{n:012d}" for n in range(_most_clusters_accepted(sam, "SourceAccountIds"))),
-                       "SourceAccessRoleName": "a" * 64}
+                       "OrganizationId": "o-" + "a" * 32,
+                       "SourceOrganizationalUnitIds": ",".join(f"ou-{'a' * 32}-{n:032d}" for n in range(_most_clusters_accepted(sam, "SourceOrganizationalUnitIds")))}
     resolver = Resolver(cfn, parameters, physical=lambda logical_id, attribute: PHYSICAL_PLACEHOLDER,
                         region="us-gov-west-1", account="123456789012", stack_name="s" * 128)
     roles = managed = 0
