@@ -605,6 +605,10 @@ def judged_calls(organization: Callable[[], Organization | None]) -> Iterator[li
             return original(client, operation_name, api_params)
         region = client.meta.region_name
         session = _session_name(key)
+        if _role(role_arn) is None:
+            # The role was deleted (its stack instance went with the account leaving the OUs): its
+            # sessions act as nothing. UNCONFIRMED which code AWS answers (FIDELITY.md): AccessDenied.
+            raise _access_denied(operation_name, role_arn, session, iam_policy.Request(f"{service}:{operation_name}", "*"))
         if service == "rds":
             backend = rds_backends[account][region]
             identity = org.role_policy(role_arn)
