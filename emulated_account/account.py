@@ -67,6 +67,7 @@ SOURCE_EXISTING_SNAPSHOTS: tuple[tuple[str, str, str, str], ...] = (
     ("111111111111", "orders-secrets", SOURCE_FOREIGN_AWS_BACKUP_SNAPSHOT, "awsbackup"),
     ("222222222222", "billing-aurora", "rds:billing-aurora-2026-11-01-03-10", "automated"),
     ("222222222222", "billing-payroll", "billing-payroll-manual-2026-11-01", "manual"),
+    ("222222222222", "billing-reports", "rds:billing-reports-2026-11-01-03-10", "automated"),
 )
 # DB snapshots of the source accounts' DB instances that exist before any execution.
 SOURCE_EXISTING_DB_SNAPSHOTS: tuple[tuple[str, str, str, str], ...] = (

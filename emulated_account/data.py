@@ -334,6 +334,8 @@ SOURCE_ACCOUNT_CLUSTERS: dict[str, tuple[Cluster, ...]] = {
             ("payroll",),
             (Table("payroll", "payroll", "salaries", (Column("employee_id", "bigint", "int64"), Column("salary", "decimal", STRING)), rows=5),),
         ),
+        # Opted in, but its automated snapshots do not copy its tags.
+        Cluster("billing-reports", "aurora-mysql", "8.0.mysql_aurora.3.08.0", ("shop",), MYSQL_TABLES[:1]),
     ),
     SANDBOX_ACCOUNT_ID: (Cluster("sandbox-aurora", "aurora-postgresql", "16.4", ("mydb",), POSTGRES_TABLES[:1]),),
 }
@@ -348,12 +350,13 @@ OPT_IN_TAGS: dict[str, str] = {
     "111111111111:orders-secrets": "other-lake",
     "222222222222:billing-aurora": LAKE_STACK_NAME,
     "222222222222:billing-db": LAKE_STACK_NAME,
+    "222222222222:billing-reports": LAKE_STACK_NAME,
     # Opted in, but its account is outside the stack set's OUs.
     f"{SANDBOX_ACCOUNT_ID}:sandbox-aurora": LAKE_STACK_NAME,
 }
 # Sources whose automated snapshots carry their tags (CopyTagsToSnapshot).
 COPY_TAGS_TO_SNAPSHOT: frozenset[str] = frozenset({
-    "111111111111:orders-aurora", "111111111111:orders-db", "222222222222:billing-aurora", "222222222222:billing-db",
+    "111111111111:orders-aurora", "111111111111:demo-aurora-cluster", "111111111111:orders-db", "222222222222:billing-aurora", "222222222222:billing-db",
 })
 
 # The clusters of source accounts opted in to the demo lake, as ACCOUNT:cluster.

@@ -69,7 +69,9 @@ def test_each_account_has_its_own_databases_and_their_owners_tags(org_account: E
     snapshots = {s["DBClusterSnapshotIdentifier"]: s.get("TagList", [])
                  for s in org_account.client("rds", ORDERS).describe_db_cluster_snapshots(SnapshotType="automated")["DBClusterSnapshots"]}
     assert snapshots["rds:orders-aurora-2026-11-01-03-10"] == [{"Key": "aurora-lake:export", "Value": "aurora-lake"}]
-    assert snapshots["rds:demo-aurora-cluster-2026-11-01-03-10"] == []
+    billing = {s["DBClusterSnapshotIdentifier"]: s.get("TagList", [])
+               for s in org_account.client("rds", BILLING).describe_db_cluster_snapshots(SnapshotType="automated")["DBClusterSnapshots"]}
+    assert billing["rds:billing-reports-2026-11-01-03-10"] == []  # opted in, but its snapshots do not copy tags
 
 
 def _start_export(account: EmulatedAccount, source: str, snapshot_arn: str, prefix_account: str, task_id: str) -> dict:

@@ -109,7 +109,7 @@ def test_clusters_of_one_name_in_the_lake_and_a_source_account_never_share_a_tab
         pytest.param({"account_id": ORDERS, "db_instance_identifier": "orders-hr-db"}, id="db-instance-not-opted-in"),
         pytest.param({"account_id": BILLING, "cluster_identifier": "orders-aurora"}, id="opted-in-cluster-named-in-the-wrong-account"),
         pytest.param({"snapshot_arn": _snapshot_arn(ORDERS, "orders-secrets-manual-2026-11-01")}, id="snapshot-of-a-cluster-not-opted-in"),
-        pytest.param({"snapshot_arn": _snapshot_arn(ORDERS, "rds:demo-aurora-cluster-2026-11-01-03-10")}, id="automated-snapshot-without-the-tag"),
+        pytest.param({"snapshot_arn": _snapshot_arn(BILLING, "rds:billing-reports-2026-11-01-03-10")}, id="automated-snapshot-without-the-tag"),
         pytest.param({"account_id": ORDERS, "snapshot_arn": _snapshot_arn(BILLING, "rds:billing-aurora-2026-11-01-03-10")}, id="snapshot-of-another-account"),
         pytest.param({"snapshot_arn": _snapshot_arn(STRANGER, "rds:orders-aurora-2026-11-01-03-10")}, id="snapshot-of-an-account-outside-the-organization"),
         pytest.param({"account_id": SANDBOX, "cluster_identifier": "sandbox-aurora"}, id="opted-in-cluster-of-an-account-outside-the-ou"),

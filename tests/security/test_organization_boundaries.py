@@ -102,13 +102,14 @@ def test_the_access_role_cannot_snapshot_a_source_that_did_not_opt_in(lake: Emul
 @pytest.mark.parametrize("snapshot", [
     "orders-secrets-manual-2026-11-01",  # a user's snapshot of a cluster opted in to another lake
     SOURCE_FOREIGN_AWS_BACKUP_SNAPSHOT,  # an AWS Backup recovery point of that cluster
-    "rds:demo-aurora-cluster-2026-11-01-03-10",  # an automated snapshot of an opted-in cluster that does not copy tags
+    "rds:billing-reports-2026-11-01-03-10",  # an automated snapshot of an opted-in cluster that does not copy tags
 ])
 def test_the_access_role_cannot_export_a_snapshot_without_the_tag(lake: EmulatedAccount, snapshot: str) -> None:
-    rds = _as(ORDERS, ACCESS, "rds")
+    account = BILLING if "billing" in snapshot else ORDERS
+    rds = _as(account, ACCESS, "rds")
     _denied(lambda: rds.start_export_task(
-        ExportTaskIdentifier="attack-1", SourceArn=_rds(ORDERS, "cluster-snapshot", snapshot), S3BucketName=lake.bucket,
-        S3Prefix=f"exports/accounts/{ORDERS}", IamRoleArn=_role(ORDERS, EXPORT), KmsKeyId=_key_arn(lake)))
+        ExportTaskIdentifier="attack-1", SourceArn=_rds(account, "cluster-snapshot", snapshot), S3BucketName=lake.bucket,
+        S3Prefix=f"exports/accounts/{account}", IamRoleArn=_role(account, EXPORT), KmsKeyId=_key_arn(lake)))
     assert [t for t in lake.export_tasks() if t["id"] == "attack-1"] == []
 
 
