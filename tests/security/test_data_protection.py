@@ -41,9 +41,9 @@ def test_key_policy_lets_cloudwatch_alarms_use_the_key_only_from_this_account(cf
             assert statement["Action"] == "kms:CreateGrant" and statement["Condition"] == {"BoolIfExists": {
                 "kms:GrantIsForAWSResource": "false", "aws:PrincipalIsAWSService": "false"}}, statement
             continue
-        # No open principal, and every service principal is narrowed by a condition.
-        assert "*" not in _principals(statement) and not any(p.endswith(":root") and p != f"arn:aws:iam::{ACCOUNT}:root"
-                                                             for p in _principals(statement)), statement
+        # No open principal but in a Deny (CT.KMS.PR.3's grant Deny), and every service principal narrowed by a condition.
+        assert ("*" not in _principals(statement) or statement["Effect"] == "Deny") and not any(
+            p.endswith(":root") and p != f"arn:aws:iam::{ACCOUNT}:root" for p in _principals(statement)), statement
         if "Service" in statement["Principal"]:
             assert statement.get("Condition"), statement["Sid"]
 

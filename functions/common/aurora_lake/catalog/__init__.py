@@ -5,7 +5,8 @@ The handlers and the rest of the library call only what this module exports:
 * ``create_athena_tables(state, Settings.from_env(), deadline)`` plans an export's tables,
   then creates them in bounded batches (one call per invocation, resumed from the state);
 * ``record_export`` and ``prune_expired_exports`` keep the catalog to the exports whose files
-  still exist (``RetentionError`` when tables could not be dropped).
+  still exist (``RetentionError`` when tables could not be dropped);
+* ``run_source(state)`` names the source a run exported (its account, kind and identifier).
 
 Inside, one module per concern:
 
@@ -20,7 +21,7 @@ Inside, one module per concern:
 from __future__ import annotations
 
 from aurora_lake.catalog.retention import RetentionError, RetentionResult, prune_expired_exports, record_export
-from aurora_lake.catalog.tables import Settings, create_athena_tables
+from aurora_lake.catalog.tables import Settings, create_athena_tables, run_source
 
 __all__ = [
     "RetentionError",
@@ -29,4 +30,5 @@ __all__ = [
     "create_athena_tables",
     "prune_expired_exports",
     "record_export",
+    "run_source",
 ]

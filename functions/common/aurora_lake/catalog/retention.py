@@ -4,8 +4,10 @@ Exports expire through the bucket's lifecycle rules (``ExportExpirationDays``) o
 deleted by hand; their versioned tables (``_{latest name}__{export id}``) would then linger,
 empty, in the Glue database. Each run therefore
 
-1. records its export in a small ledger object, ``athena-catalog/<export id>.json``, holding
-   the export's S3 root (the ledger is outside every lifecycle rule), and
+1. records its export in a small ledger object, ``athena-catalog/<account>/<export id>.json``
+   (export task identifiers are unique per account only; entries written before keys carried the
+   account, ``athena-catalog/<export id>.json``, are read as well), holding the export's S3 root
+   (the ledger is outside every lifecycle rule), and
 2. checks the oldest recorded exports (at most ``MAX_EXPORT_CHECKS`` per run, and only those
    older than the expiry when one is set): one ListObjectsV2 with MaxKeys=1 on the export's
    root each. For an export with no object left, its versioned tables are listed with a name
@@ -59,14 +61,18 @@ def _split(uri: str) -> tuple[str, str]:
     return bucket, key
 
 
-def ledger_key(export_id: str) -> str:
-    return f"{LEDGER_PREFIX}{names.sanitize(export_id)}.json"
+def ledger_key(export_id: str, account: str | None = None) -> str:
+    """``athena-catalog/<account>/<export id>.json`` (``account`` None: the key of older entries)."""
+    folder = naming.account_folder(account) if account is not None else ""
+    return f"{LEDGER_PREFIX}{folder}{names.sanitize(export_id)}.json"
 
 
-def record_export(s3: Any, bucket: str, export_id: str, export_root: str, database: str) -> str:
-    """Remember this export so that a later run can drop its tables once its files are gone."""
-    key = ledger_key(export_id)
+def record_export(s3: Any, bucket: str, export_id: str, export_root: str, database: str, account: str | None = None) -> str:
+    """Remember this export (of ``account``) so that a later run can drop its tables once its files are gone."""
+    key = ledger_key(export_id, account)
     body = {"export_task_identifier": export_id, "export_root": export_root, "glue_database": database}
+    if account is not None:
+        body["account"] = account
     s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(body).encode(), ContentType="application/json")
     return key
 
@@ -111,9 +117,10 @@ def prune_expired_exports(
     current_export_id: str,
     now: float,
     min_age_seconds: float = 0.0,
+    current_account: str | None = None,
 ) -> RetentionResult:
     result = RetentionResult()
-    current = ledger_key(current_export_id)
+    current = ledger_key(current_export_id, current_account)
     listed = s3.list_objects_v2(Bucket=bucket, Prefix=LEDGER_PREFIX, MaxKeys=MAX_LEDGER_ENTRIES).get("Contents", [])
     candidates = sorted(
         (entry for entry in listed if entry["Key"] != current and now - entry["LastModified"].timestamp() >= min_age_seconds),

@@ -5,9 +5,9 @@ The step runs in a loop of the state machine until ``$.athena.done`` is true:
 1. The first invocation (no ``$.athena`` yet) reads every metadata file of the
    export, maps every column type, derives every name, and writes two objects
    to the export bucket: the *plan* (every DDL statement and every Glue table
-   input, in order) at ``athena-plans/EXPORT_ID/plan.json`` and the *report*
+   input, in order) at ``athena-plans/ACCOUNT/EXPORT_ID/plan.json`` and the *report*
    (every table created and every table missing, with reasons) at
-   ``athena-plans/EXPORT_ID/report.json``. It returns their keys, counts and a
+   ``athena-plans/ACCOUNT/EXPORT_ID/report.json`` (ACCOUNT: where the export ran). It returns their keys, counts and a
    cursor; nothing else, so the state stays a few KiB whatever the table count.
    Every check happens here, before any table is touched: a type that cannot
    be mapped fails the step; a table that cannot be catalogued is left out and
@@ -403,7 +403,8 @@ def plan_step(state: Mapping[str, Any], settings: Settings) -> dict[str, Any]:
     units = build_units(plans, settings.glue_database, location.export_id, owner)
     latest = latest_table_inputs(plans, location.export_id, owner)
 
-    base = f"{PLAN_PREFIX}{names.sanitize(location.export_id)}/"
+    # Export task identifiers are unique per account only: the account's folder keeps plans apart.
+    base = f"{PLAN_PREFIX}{naming.account_folder(owner.source.account)}{names.sanitize(location.export_id)}/"
     plan_key, report_key = base + "plan.json", base + "report.json"
     tables_missing = [entry for entry in missing if entry.target != EXPORT_LEVEL]
     partial = bool(missing)
