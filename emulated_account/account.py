@@ -53,13 +53,27 @@ EXISTING_SNAPSHOTS: tuple[tuple[str, str, str], ...] = (
     ("forbidden-cluster", FORBIDDEN_AWS_BACKUP_SNAPSHOT, "awsbackup"),
 )
 
+# AWS Backup recovery points in source accounts: of an opted-in cluster that copies its tags, and of a
+# cluster opted in to another lake.
+SOURCE_AWS_BACKUP_SNAPSHOT = "awsbackup:job-5a7c9e1b-3d2f-4a6b-8c0d-1e2f3a4b5c6d"
+SOURCE_FOREIGN_AWS_BACKUP_SNAPSHOT = "awsbackup:job-0b1c2d3e-4f5a-4b6c-9d7e-8f9a0b1c2d3e"
 # Snapshots of the source accounts' clusters that exist before any execution (organization only).
+# Their tags are their cluster's when it copies tags to snapshots (data.COPY_TAGS_TO_SNAPSHOT).
 SOURCE_EXISTING_SNAPSHOTS: tuple[tuple[str, str, str, str], ...] = (
     ("111111111111", "orders-aurora", "rds:orders-aurora-2026-11-01-03-10", "automated"),
     ("111111111111", "demo-aurora-cluster", "rds:demo-aurora-cluster-2026-11-01-03-10", "automated"),
     ("111111111111", "orders-secrets", "orders-secrets-manual-2026-11-01", "manual"),
+    ("111111111111", "orders-aurora", SOURCE_AWS_BACKUP_SNAPSHOT, "awsbackup"),
+    ("111111111111", "orders-secrets", SOURCE_FOREIGN_AWS_BACKUP_SNAPSHOT, "awsbackup"),
     ("222222222222", "billing-aurora", "rds:billing-aurora-2026-11-01-03-10", "automated"),
     ("222222222222", "billing-payroll", "billing-payroll-manual-2026-11-01", "manual"),
+    ("222222222222", "billing-reports", "rds:billing-reports-2026-11-01-03-10", "automated"),
+)
+# DB snapshots of the source accounts' DB instances that exist before any execution.
+SOURCE_EXISTING_DB_SNAPSHOTS: tuple[tuple[str, str, str, str], ...] = (
+    ("111111111111", "orders-db", "rds:orders-db-2026-11-01-04-20", "automated"),
+    ("111111111111", "orders-hr-db", "rds:orders-hr-db-2026-11-01-04-20", "automated"),
+    ("222222222222", "billing-db", "rds:billing-db-2026-11-01-04-20", "automated"),
 )
 
 DB_AWS_BACKUP_SNAPSHOT = "awsbackup:job-6b1e4f0c-2d7a-4e93-8c15-0f9a3b7d2e64"
@@ -148,10 +162,14 @@ class EmulatedAccount:
         export_events: eventbridge_sim.EventDelivery | None = None,
         source_accounts: Mapping[str, Sequence[str]] | None = None,
         source_template: str | Path | None = None,
+        with_organization: bool | None = None,
+        stack_set_target_ous: Sequence[str] = data.STACK_SET_TARGET_OUS,
     ) -> None:
-        """``source_accounts`` (account ID -> its allowed clusters) sets up the organization even when
-        the template has no ``SourceAccountIds``; without it the organization exists only when that
-        parameter is not empty. ``source_template``: ``source-account.yaml`` beside the template by default.
+        """``with_organization`` True sets up the emulated organization (moto's organizations backend, the
+        source template as a stack set over ``stack_set_target_ous``) even when the template has no
+        ``OrganizationId``; None: when that parameter is not empty. ``source_accounts`` (any
+        mapping, kept for older callers) means ``with_organization`` True: which databases export is their
+        owners' tags (``data.OPT_IN_TAGS``). ``source_template``: ``source-account.yaml`` beside the template.
         """
         self.region = data.REGION
         self.account_id = data.ACCOUNT_ID
@@ -173,14 +191,23 @@ class EmulatedAccount:
         self.fault_plan = fault_injection.FaultPlan.of(faults)
         self.calls = fault_injection.CallRecorder()
         self.rds = rds_sim.RdsSimulator(self.clock, export, snapshot_seconds, self.account_id, self.region)
-        self.source_accounts = self._source_accounts(source_accounts)
+        self.organization_enabled = self._organization_enabled(with_organization, source_accounts)
+        self.stack_set_target_ous = tuple(stack_set_target_ous)
         self.source_template = Path(source_template) if source_template else self.template.base_dir / organization.SOURCE_TEMPLATE_NAME
-        # One RDS per source account (moto keeps each account's apart); empty without an organization.
+        # One RDS per account of the organization that has databases (moto keeps each account's
+        # apart), whether or not the stack set reached it; empty without an organization.
+        accounts = sorted(set(data.SOURCE_ACCOUNT_CLUSTERS) | set(data.SOURCE_ACCOUNT_DB_INSTANCES)) if self.organization_enabled else []
         self.source_rds = {
-            account: rds_sim.RdsSimulator(self.clock, export, snapshot_seconds, account, self.region, organization.clusters_of(account))
-            for account in self.source_accounts
+            account: rds_sim.RdsSimulator(
+                self.clock, export, snapshot_seconds, account, self.region, organization.clusters_of(account), organization.db_instances_of(account)
+            )
+            for account in accounts
         }
+        # The accounts where the source template is deployed now (the stack set's instances).
+        self.source_accounts: dict[str, tuple[str, ...]] = {}
         self.organization: organization.Organization | None = None
+        # (role, action, resource) of every call into another account that IAM, as emulated, allowed.
+        self.judged_calls: list[tuple[str, str, str]] = []
         self.athena = athena_sim.AthenaSimulator(
             self.clock, ddl_latency_seconds=athena_ddl_latency, ddl_concurrency=athena_ddl_concurrency
         )
@@ -215,8 +242,9 @@ class EmulatedAccount:
             stack.enter_context(_aws_environment(self.region))
             stack.enter_context(clock_installed(self.clock))
             stack.enter_context(rds_sim.installed(self.rds, *self.source_rds.values()))
-            if self.source_accounts:
+            if self.organization_enabled:
                 stack.enter_context(organization.assume_role_judged(lambda: self.organization, self._caller_role))
+                self.judged_calls = stack.enter_context(organization.judged_calls(lambda: self.organization))
             stack.enter_context(athena_sim.installed(self.athena))
             stack.enter_context(
                 fault_injection.installed(self.fault_plan, self.calls, self.clock.now, self._api_call_seconds, self.clock.advance)
@@ -269,27 +297,23 @@ class EmulatedAccount:
         return self._clients[service]
 
     # -- the organization ------------------------------------------------------------------------
-    def _source_accounts(self, explicit: Mapping[str, Sequence[str]] | None) -> dict[str, tuple[str, ...]]:
-        """Each source account with its allowed clusters: the option, else the lake's parameters."""
+    def _organization_enabled(self, explicit: bool | None, source_accounts: Mapping[str, Sequence[str]] | None) -> bool:
         if explicit is not None:
-            return {account: tuple(clusters) for account, clusters in explicit.items()}
+            return explicit
+        if source_accounts is not None:
+            return True
         declared = self.template.document.get("Parameters") or {}
-        if "SourceAccountIds" not in declared:
-            return {}
-        ids = [a.strip() for a in str(self.template.parameter("SourceAccountIds")).split(",") if a.strip()]
-        if not ids:
-            return {}
-        clusters = str(self.template.parameter("SourceAccountClusters")) if "SourceAccountClusters" in declared else ""
-        return organization.parse_source_clusters(clusters, ids)
+        return "OrganizationId" in declared and bool(str(self.template.parameter("OrganizationId")).strip())
 
     def _deploy_organization(self) -> None:
-        """The lake's resource policies, then ``source-account.yaml`` and the clusters in each source account."""
+        """The organization, the lake's resource policies, the stack set of ``source-account.yaml``, the databases."""
         t = self.template
         if not self.source_template.is_file():
             raise organization.OrganizationError(f"the organization needs {self.source_template}, which does not exist")
         environment = self.functions["StartExportFunction"].environment
         key_arn = environment.get("EXPORT_KMS_KEY_ARN", "")
-        org = organization.Organization(self.account_id, self.region, {})
+        organization.create_organization(self.region)
+        org = organization.Organization(self.account_id, self.region)
         # Kept for organization.Organization, not put into moto: moto's S3 would judge every object
         # request by it with an evaluator that takes the TLS-only Deny's condition as always met.
         for resource in t.resources_of_type("AWS::S3::BucketPolicy").values():
@@ -304,17 +328,29 @@ class EmulatedAccount:
             for resource in t.resources_of_type("AWS::Events::EventBusPolicy").values()
             for statement in _bus_policy_statements(t.resolve(resource["Properties"]))
         ]}
-        for account, allowed in self.source_accounts.items():
-            declared = (organization.load_parameters(self.source_template))
-            parameters = organization.source_template_parameters(t, self.bucket, key_arn, allowed, declared)
-            org.sources[account] = organization.deploy_source_account(self.source_template, account, parameters, self.region)
-            simulator = self.source_rds[account]
+        for account, simulator in self.source_rds.items():
             simulator.cross_account_write_refusal = org.export_write_refusal
             simulator.create_clusters()
+            simulator.create_db_instances()
         for account, cluster_id, snapshot_id, snapshot_type in SOURCE_EXISTING_SNAPSHOTS:
             if account in self.source_rds:
                 self.source_rds[account].add_snapshot(cluster_id, snapshot_id, snapshot_type)
+        for account, instance_id, snapshot_id, snapshot_type in SOURCE_EXISTING_DB_SNAPSHOTS:
+            if account in self.source_rds:
+                self.source_rds[account].add_db_snapshot(instance_id, snapshot_id, snapshot_type)
+        parameters = organization.source_template_parameters(t, self.bucket, key_arn, organization.load_parameters(self.source_template))
+        org.stack_set = organization.StackSet(self.source_template, parameters, self.stack_set_target_ous, self.region, on_change=self._source_stack_changed)
         self.organization = org
+        org.stack_set.sync()
+
+    def _source_stack_changed(self, account: str, deployed: organization.SourceAccount | None) -> None:
+        """Keep ``source_accounts`` (the accounts the stack set reaches now) in step with the stack set."""
+        if deployed is None:
+            self.source_accounts.pop(account, None)
+        else:
+            self.source_accounts[account] = tuple(
+                c.identifier for c in organization.clusters_of(account) if data.OPT_IN_TAGS.get(f"{account}:{c.identifier}") == self.template.stack_name
+            )
 
     def _caller_role(self) -> str | None:
         """The role of the function whose handler is running (None outside the workflow's functions)."""
@@ -351,7 +387,8 @@ class EmulatedAccount:
             properties = resource.get("Properties") or {}
             name = t.physical_name(logical_id)
             iam.create_role(
-                RoleName=name, AssumeRolePolicyDocument=json.dumps(t.resolve(properties.get("AssumeRolePolicyDocument", {})))
+                RoleName=name, AssumeRolePolicyDocument=json.dumps(t.resolve(properties.get("AssumeRolePolicyDocument", {}))),
+                Tags=t.resolve(properties.get("Tags") or []),
             )
             for policy in t.resolve(properties.get("Policies") or []):
                 iam.put_role_policy(RoleName=name, PolicyName=policy["PolicyName"], PolicyDocument=json.dumps(policy["PolicyDocument"]))
@@ -431,7 +468,7 @@ class EmulatedAccount:
         self.rds.create_db_instances()
         for instance_id, snapshot_id, snapshot_type in self._existing_db_snapshots:
             self.rds.add_db_snapshot(instance_id, snapshot_id, snapshot_type)
-        if self.source_accounts:
+        if self.organization_enabled:
             self._deploy_organization()
         for simulator in (self.rds, *self.source_rds.values()):
             simulator.snapshots_created.clear()  # from here on, only what the workflow creates

@@ -121,10 +121,12 @@ class RdsSimulator:
         account_id: str = data.ACCOUNT_ID,
         region: str = data.REGION,
         clusters: Sequence[data.Cluster] | None = None,
+        db_instances: Sequence[data.DbInstance] | None = None,
     ) -> None:
         self.clock = clock
-        # The clusters of this account; None: the lake account's own (data.CLUSTERS).
+        # The clusters and DB instances of this account; None: the lake account's own (data.CLUSTERS, data.DB_INSTANCES).
         self.clusters = tuple(clusters) if clusters is not None else None
+        self.db_instances = tuple(db_instances) if db_instances is not None else None
         # Decides the writes of this account's exports into a bucket of another account
         # (organization.Organization.export_write_refusal); None refuses every such write.
         self.cross_account_write_refusal: Any = None
@@ -169,6 +171,8 @@ class RdsSimulator:
     def db_instance_for(self, identifier: str) -> data.DbInstance | None:
         if identifier in self.extra_db_instances:
             return self.extra_db_instances[identifier]
+        if self.db_instances is not None:
+            return next((i for i in self.db_instances if i.identifier == identifier), None)
         try:
             return data.db_instance(identifier)
         except KeyError:
@@ -187,6 +191,9 @@ class RdsSimulator:
                     "master_username": "admin_user",
                     "master_user_password": "not-a-real-password-1",
                     "storage_encrypted": True,
+                    # The owner's opt-in (a source account's), and whether snapshots copy it.
+                    "tags": data.source_tags(self.account_id, spec.identifier),
+                    "copy_tags_to_snapshot": f"{self.account_id}:{spec.identifier}" in data.COPY_TAGS_TO_SNAPSHOT,
                 }
             )
         # moto reports a new cluster "creating" once, on the first read of its status; the account's
@@ -198,9 +205,11 @@ class RdsSimulator:
         for identifier in [i for i, s in self.backend.cluster_snapshots.items() if s.snapshot_type == "automated"]:
             del self.backend.cluster_snapshots[identifier]
 
-    def create_db_instances(self, instances: Sequence[data.DbInstance] = data.DB_INSTANCES) -> None:
+    def create_db_instances(self, instances: Sequence[data.DbInstance] | None = None) -> None:
+        if instances is None:
+            instances = self.db_instances if self.db_instances is not None else data.DB_INSTANCES
         for spec in instances:
-            if spec not in data.DB_INSTANCES:
+            if spec not in data.DB_INSTANCES and spec not in (self.db_instances or ()):
                 self.extra_db_instances[spec.identifier] = spec
             self.backend.create_db_instance(
                 {
@@ -216,23 +225,35 @@ class RdsSimulator:
                     "storage_encrypted": True,
                     # moto knows no default port for RDS Custom engines.
                     "port": 1433 if "sqlserver" in spec.engine else None,
+                    "tags": data.source_tags(self.account_id, spec.identifier),
+                    "copy_tags_to_snapshot": f"{self.account_id}:{spec.identifier}" in data.COPY_TAGS_TO_SNAPSHOT,
                 }
             )
         # As for clusters: moto's automated snapshot of a new DB instance is dated by the wall clock.
         for identifier in [i for i, s in self.backend.database_snapshots.items() if s.snapshot_type == "automated"]:
             del self.backend.database_snapshots[identifier]
 
-    def add_db_snapshot(self, db_instance_identifier: str, snapshot_identifier: str, snapshot_type: str = "manual") -> str:
-        """An existing DB snapshot, already available (automated ``rds:...``, AWS Backup ``awsbackup:...``)."""
-        snapshot = self.backend.create_db_snapshot(db_instance_identifier, snapshot_identifier, snapshot_type)
+    def add_db_snapshot(
+        self, db_instance_identifier: str, snapshot_identifier: str, snapshot_type: str = "manual", tags: list[dict[str, str]] | None = None
+    ) -> str:
+        """An existing DB snapshot, already available (automated ``rds:...``, AWS Backup ``awsbackup:...``).
+
+        ``tags`` None: the DB instance's, when it copies tags to snapshots (moto's rule, as RDS's).
+        """
+        snapshot = self.backend.create_db_snapshot(db_instance_identifier, snapshot_identifier, snapshot_type, tags)
         _make_simulated_snapshot(
             snapshot, self, ready_after=0.0, created_at=_time_in_name(snapshot_identifier) or self.clock.now() - 3600, kind="instance"
         )
         return snapshot.arn
 
-    def add_snapshot(self, cluster_identifier: str, snapshot_identifier: str, snapshot_type: str = "manual") -> str:
-        """An existing snapshot, already available (for example an automated one, ``rds:...``)."""
-        snapshot = self.backend.create_db_cluster_snapshot(cluster_identifier, snapshot_identifier, snapshot_type)
+    def add_snapshot(
+        self, cluster_identifier: str, snapshot_identifier: str, snapshot_type: str = "manual", tags: list[dict[str, str]] | None = None
+    ) -> str:
+        """An existing snapshot, already available (for example an automated one, ``rds:...``).
+
+        ``tags`` None: the cluster's, when it copies tags to snapshots (moto's rule, as RDS's).
+        """
+        snapshot = self.backend.create_db_cluster_snapshot(cluster_identifier, snapshot_identifier, snapshot_type, tags)
         _make_simulated_snapshot(snapshot, self, ready_after=0.0, created_at=_time_in_name(snapshot_identifier) or self.clock.now() - 3600)
         return snapshot.arn
 
@@ -476,11 +497,10 @@ class RdsSimulator:
         if owner == self.account_id:
             return None
         role_arn = kwargs.get("iam_role_arn") or ""
-        prefix = (kwargs.get("s3_prefix") or "").strip("/")
-        key = f"{prefix}/{export_id}/export_info_{export_id}.json" if prefix else f"{export_id}/export_info_{export_id}.json"
+        prefix = kwargs.get("s3_prefix") or ""
         if self.cross_account_write_refusal is None:
-            return f"S3 refused s3:PutObject of s3://{bucket}/{key} to {role_arn}: the bucket belongs to account {owner}, which grants this account nothing."
-        refusal: str | None = self.cross_account_write_refusal(role_arn, bucket, key, kwargs.get("kms_key_id") or "")
+            return f"S3 refused s3:PutObject into s3://{bucket}/{prefix} to {role_arn}: the bucket belongs to account {owner}, which grants this account nothing."
+        refusal: str | None = self.cross_account_write_refusal(role_arn, bucket, prefix, export_id, kwargs.get("kms_key_id") or "")
         return refusal
 
     def _check_role(self, role_arn: str) -> None:

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from aurora_lake import clock, deadline, naming, sources, triggers
+from aurora_lake import clock, deadline, naming, opt_in, sources, triggers
+from aurora_lake.errors import SourceNotOptedIn
 from aurora_lake.handler import step_handler
 from aurora_lake.input_schema import validate_for_deployment
 
@@ -33,6 +34,14 @@ def build_job(event: dict[str, Any]) -> dict[str, Any]:
         reason = triggers.reason_to_ignore(job, source.allowed(), source)
         if reason:
             job.update(triggers.ignored(job, reason))
+    if job.get("source_account") and not job.get("ignored"):
+        # Before anything is created: a source account's source (or given snapshot) carries the
+        # opt-in tag, read through the account's access role. A start from an event ends quietly.
+        refusal = opt_in.job_refusal(job)
+        if refusal and job.get("trigger"):
+            job.update(triggers.ignored(job, refusal))
+        elif refusal:
+            raise SourceNotOptedIn(refusal[0].upper() + refusal[1:] + ". Nothing was created.")
     if job["snapshot_mode"] == "cluster":
         job["cluster_arn"] = naming.cluster_arn(machine.partition, machine.region, job["account"], job["cluster_identifier"])
     return job

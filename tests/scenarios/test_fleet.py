@@ -195,7 +195,7 @@ def _most_at_once(spans: list[tuple[float, float]]) -> int:
 
 
 def test_each_account_exports_at_most_fleet_max_concurrency_at_once_and_accounts_run_side_by_side() -> None:
-    organization = {"SourceAccountIds": ",".join(data.SOURCE_ACCOUNT_IDS), "SourceAccountClusters": ",".join(data.ALLOWED_SOURCE_CLUSTERS),
+    organization = {"OrganizationId": data.ORGANIZATION_ID, "SourceOrganizationalUnitIds": data.WORKLOADS_OU,
                     "FleetMaxConcurrency": "1"}
     given = {**json.loads((EVENTS / "organization.json").read_text()), "cluster_identifiers": list(ALLOWED)}
     with EmulatedAccount(parameters=organization, export=ExportBehaviour(duration_seconds=3600)) as emulated:
@@ -211,7 +211,7 @@ def test_each_account_exports_at_most_fleet_max_concurrency_at_once_and_accounts
 
 
 def test_fleet_max_accounts_caps_the_accounts_exporting_at_once() -> None:
-    organization = {"SourceAccountIds": ",".join(data.SOURCE_ACCOUNT_IDS), "SourceAccountClusters": ",".join(data.ALLOWED_SOURCE_CLUSTERS),
+    organization = {"OrganizationId": data.ORGANIZATION_ID, "SourceOrganizationalUnitIds": data.WORKLOADS_OU,
                     "FleetMaxConcurrency": "5", "FleetMaxAccounts": "1"}
     given = json.loads((EVENTS / "organization.json").read_text())
     with EmulatedAccount(parameters=organization, export=ExportBehaviour(duration_seconds=3600)) as emulated:

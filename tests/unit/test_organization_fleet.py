@@ -107,15 +107,12 @@ def test_a_fleet_of_two_hundred_accounts_and_a_thousand_sources_is_planned_as_tw
     assert max(len(json.dumps(item)) for item in plan["accounts"]) < 1_000
 
 
-def test_a_scheduled_fleet_covers_the_lake_and_each_source_account(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_scheduled_fleet_without_an_organization_covers_the_lakes_own_allowed_sources(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ALLOWED_CLUSTERS", "demo-aurora-cluster")
-    monkeypatch.setenv("ALLOWED_DB_INSTANCES", "")
-    monkeypatch.setenv("SOURCE_ACCOUNT_IDS", f"{ORDERS_ACCOUNT},{BILLING_ACCOUNT}")
-    monkeypatch.setenv("SOURCE_ACCOUNT_CLUSTERS", f"{ORDERS_ACCOUNT}:orders-aurora,{BILLING_ACCOUNT}:billing-aurora")
+    monkeypatch.setenv("ALLOWED_DB_INSTANCES", "demo-postgres-db")
+    monkeypatch.delenv("ORGANIZATION_ID", raising=False)
     plan = validate({"scheduled": True})
-    assert [item["account_id"] for item in plan["accounts"]] == [LAKE, ORDERS_ACCOUNT, BILLING_ACCOUNT]
+    assert [item["account_id"] for item in plan["accounts"]] == [LAKE]
     assert [[fleet.export_input(s, listed(item)["options"]) for s in listed(item)["sources"]] for item in plan["accounts"]] == [
-        [{"cluster_identifier": "demo-aurora-cluster"}],
-        [{"cluster_identifier": "orders-aurora", "account_id": ORDERS_ACCOUNT}],
-        [{"cluster_identifier": "billing-aurora", "account_id": BILLING_ACCOUNT}],
+        [{"cluster_identifier": "demo-aurora-cluster"}, {"db_instance_identifier": "demo-postgres-db"}],
     ]

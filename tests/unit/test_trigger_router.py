@@ -26,8 +26,8 @@ def _event(name: str) -> dict[str, Any]:
 def deployment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ALLOWED_CLUSTERS", "demo-aurora-cluster")
     monkeypatch.setenv("ALLOWED_DB_INSTANCES", "demo-mariadb-db")
-    monkeypatch.setenv("SOURCE_ACCOUNT_IDS", "111111111111")
-    monkeypatch.setenv("SOURCE_ACCOUNT_CLUSTERS", "111111111111:orders-aurora")
+    monkeypatch.setenv("ORGANIZATION_ID", "o-a1b2c3d4e5")
+    monkeypatch.setenv("AURORA_LAKE_STACK", "aurora-lake")
 
 
 class Starts:
@@ -122,6 +122,27 @@ def test_the_opt_in_hook_is_asked_after_the_allow_lists(monkeypatch: pytest.Monk
     event["detail"]["SourceArn"] = ARN.replace(LAKE, "111111111111").replace("demo-aurora-cluster", "orders-aurora")
     assert route(event, starts) == {"ignored": "the owner of cluster 111111111111 has not opted in"}
     assert starts.started == {} and asked[0]["snapshot_arn"] == event["detail"]["SourceArn"]
+
+
+def test_the_opt_in_hook_reads_the_source_accounts_tags_and_never_the_lakes(monkeypatch: pytest.MonkeyPatch) -> None:
+    from aurora_lake import opt_in
+
+    judged: list[dict[str, Any]] = []
+
+    def job_refusal(job: dict[str, Any]) -> str | None:
+        judged.append(job)
+        return "snapshot x has not opted in to lake aurora-lake"
+
+    monkeypatch.setattr(opt_in, "job_refusal", job_refusal)
+    starts = Starts()
+    event = _event("rds-cluster-snapshot-created-event.json")
+    event["account"] = "111111111111"
+    event["detail"]["SourceArn"] = ARN.replace(LAKE, "111111111111").replace("demo-aurora-cluster", "orders-aurora")
+    assert route(event, starts) == {"ignored": "snapshot x has not opted in to lake aurora-lake"} and starts.started == {}
+    # Judged as a start from an event (a snapshot the lake took itself is a reason too), in its own account.
+    assert judged[0]["source_account"] == "111111111111" and judged[0]["trigger"] == "snapshot-event"
+    # The lake's own snapshots are its allow-lists' to decide: no tag is read for them.
+    assert route(_event("rds-cluster-snapshot-created-event.json"), starts)["execution_name"] and len(judged) == 1
 
 
 def test_an_event_of_one_account_about_another_account_s_snapshot_is_refused() -> None:

@@ -25,7 +25,11 @@ class ClusterNotAllowed(WorkflowError):
 
 
 class AccountNotAllowed(WorkflowError):
-    """The input names an account that is neither the lake's own nor one of its source accounts (SourceAccountIds)."""
+    """The input names another account, and this lake takes no source accounts (OrganizationId is empty)."""
+
+
+class SourceNotOptedIn(WorkflowError):
+    """A source account's cluster, DB instance or snapshot does not carry the opt-in tag with this lake's name."""
 
 
 class DBInstanceNotAllowed(WorkflowError):

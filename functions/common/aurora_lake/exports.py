@@ -18,8 +18,8 @@ check. Step Functions makes that window a few milliseconds wide.
 
 A source account's export runs in that account (its snapshot, its export task, its 5 running
 exports), through its access role: the task writes into the lake's bucket under the account's own
-folder with the account's export role (SourceExportRoleName; ``iam:PassRole`` passes a role of the
-caller's account only) and the lake's key named by its full ARN (a key ID would resolve in the
+folder with the account's export role (``<lake>-source-export-<Region>``, naming.py; ``iam:PassRole``
+passes a role of the caller's account only) and the lake's key named by its full ARN (a key ID would resolve in the
 source account).
 """
 
@@ -126,7 +126,7 @@ def export_role_arn(job: dict[str, Any], lake_export_role_arn: str) -> str:
     account = job.get("source_account")
     if account is None:
         return lake_export_role_arn
-    return naming.iam_role_arn(job["partition"], account, settings.source_export_role_name())
+    return naming.iam_role_arn(job["partition"], account, naming.source_export_role_name(settings.lake_stack_name(), job["region"]))
 
 
 def export_kms_key_id(job: dict[str, Any], kms_key_arn: str) -> str:

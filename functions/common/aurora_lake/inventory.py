@@ -4,11 +4,11 @@ The one place that knows where the lake's sources come from. A fleet names its s
 input; a scheduled fleet (``"scheduled": true``) asks this module instead, once for the accounts
 (``scheduled_accounts``, when the run is planned) and once per account (``known_sources``, in
 that account's own step of the Distributed Map, so an account's list never travels with the
-others'). Today both come from the deployment's parameters: the lake's own AllowedClusterIdentifiers
-and AllowedDBInstanceIdentifiers, and each source account's clusters of SourceAccountClusters.
-Discovering accounts and sources elsewhere (an organization's accounts, the sources' tags) means
-changing these two functions and nothing else: the fleet, its state machine and its summary stay
-as they are.
+others'). The lake's own account's sources are its allow-lists, AllowedClusterIdentifiers and
+AllowedDBInstanceIdentifiers. Source accounts are not listed in any parameter: a fleet exports
+their sources when its input names them (``source_accounts``). Discovering them (the organization's
+accounts, the sources' opt-in tags) means changing these two functions and nothing else: the fleet,
+its state machine and its summary stay as they are.
 """
 
 from __future__ import annotations
@@ -32,8 +32,8 @@ class KnownSource:
 
 
 def scheduled_accounts(lake_account: str) -> list[str]:
-    """Every account a scheduled fleet exports: the lake's own first, then each source account."""
-    return [lake_account, *sorted(account for account in settings.source_accounts() if account != lake_account)]
+    """Every account a scheduled fleet exports: the lake's own."""
+    return [lake_account]
 
 
 def known_sources(account: str, lake_account: str) -> list[KnownSource]:
@@ -44,12 +44,11 @@ def known_sources(account: str, lake_account: str) -> list[KnownSource]:
     """
     if not naming.is_account_id(account):
         raise FleetSourcesNotListed(f"{str(account)[:40]!r} is not a 12-digit account ID")
-    if account == lake_account:
-        clusters = _listed("ALLOWED_CLUSTERS", "AllowedClusterIdentifiers")
-        instances = _listed("ALLOWED_DB_INSTANCES", "AllowedDBInstanceIdentifiers")
-        found = [KnownSource("cluster", name) for name in clusters] + [KnownSource("instance", name) for name in instances]
-    else:
-        found = [KnownSource("cluster", name) for name in sorted(settings.source_accounts().get(account, frozenset()))]
+    if account != lake_account:
+        raise FleetSourcesNotListed(f"account {account} is not the lake's: a fleet exports a source account's sources when its input names them")
+    clusters = _listed("ALLOWED_CLUSTERS", "AllowedClusterIdentifiers")
+    instances = _listed("ALLOWED_DB_INSTANCES", "AllowedDBInstanceIdentifiers")
+    found = [KnownSource("cluster", name) for name in clusters] + [KnownSource("instance", name) for name in instances]
     if len(found) > MAX_SOURCES_PER_ACCOUNT:
         raise FleetSourcesNotListed(
             f"account {account} has {len(found)} sources; one fleet run exports at most {MAX_SOURCES_PER_ACCOUNT} per account"

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 RUNBOOK: dict[str, str] = {
     "InvalidInput": "Fix the execution input as listed above and start a new execution. Nothing was created.",
-    "ClusterNotAllowed": "Export only clusters listed in the AllowedClusterIdentifiers parameter (SourceAccountClusters for a source account's), or add the cluster there (sam deploy).",
-    "AccountNotAllowed": "The account is neither the lake's own nor one of its source accounts. Add it to SourceAccountIds and deploy source-account.yaml there (docs/organization.md). Nothing was created.",
+    "ClusterNotAllowed": "Export only clusters listed in the AllowedClusterIdentifiers parameter, or add the cluster there (sam deploy). A source account's clusters opt in with a tag instead (docs/organization.md).",
+    "AccountNotAllowed": "This lake takes no source accounts: deploy it with OrganizationId, and source-account.yaml in the account through the stack set (docs/organization.md). Nothing was created.",
+    "SourceNotOptedIn": "The source account's owner tags the cluster or DB instance aurora-lake:export = this lake's stack name; a given snapshot must carry the tag itself (CopyTagsToSnapshot for automated snapshots, tag copy for AWS Backup). Nothing was created.",
     "DBInstanceNotAllowed": "Export only DB instances listed in the AllowedDBInstanceIdentifiers parameter, or add the DB instance there (sam deploy).",
     "SourceCannotExport": "RDS cannot export this source (engine, version, storage, or a DB instance without a snapshot), as the cause says. Nothing was created; export a supported source.",
     "ExportFailed": "Read the FailureCause above. IAM role or KMS problems: check the export role's trust and S3 permissions and the key policy, then start a new execution.",

@@ -13,12 +13,13 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from aurora_lake import clock, exports, polling, sources
+from aurora_lake import clock, exports, opt_in, polling, settings, sources
 from aurora_lake.errors import (
     NoAutomatedSnapshot,
     SnapshotDeadlineExceeded,
     SnapshotFailed,
     SnapshotSourceMismatch,
+    SourceNotOptedIn,
     error_code,
 )
 
@@ -47,13 +48,6 @@ def _record(source: sources.Source, description: sources.SnapshotDescription, cr
     }
 
 
-def _tags(job: Job) -> list[dict[str, str]]:
-    return [
-        {"Key": "aurora-lake:execution", "Value": job["execution_name"]},
-        {"Key": "aurora-lake:purpose", "Value": "export-to-data-lake"},
-    ]
-
-
 def create_or_adopt(job: Job) -> Snapshot:
     """Create this execution's manual snapshot, or adopt it if it already exists."""
     source = sources.of_job(job)
@@ -62,7 +56,7 @@ def create_or_adopt(job: Job) -> Snapshot:
     # Refused before anything is created (a DB instance of an engine RDS cannot export).
     source.refuse_unexportable_source(source_identifier)
     try:
-        description = source.create_snapshot(source_identifier, identifier, _tags(job))
+        description = source.create_snapshot(source_identifier, identifier, opt_in.snapshot_tags(job))
     except ClientError as error:
         if error_code(error) not in source.snapshot_exists_codes:
             # Named after the AWS error (a busy source's InvalidDBClusterStateFault or
@@ -116,7 +110,13 @@ def check(job: Job, previous: Snapshot | None, deadline_seconds: float) -> Snaps
     if description is None:
         # Named after what RDS answered, as when StartExportTask finds no snapshot.
         raise exports.reported(source.snapshot_not_found(str(wanted)))
-    if not source.is_allowed(description.source_identifier, source.allowed()):
+    if source.account is not None:
+        # A source account's snapshot is exported only when it carries the opt-in tag itself (IAM
+        # checks the same on StartExportTask); checked again here, whatever validation saw.
+        refusal = opt_in.snapshot_refusal(source, description, settings.lake_stack_name())
+        if refusal:
+            raise SourceNotOptedIn(refusal[0].upper() + refusal[1:] + ". Nothing was exported.")
+    elif not source.is_allowed(description.source_identifier, source.allowed()):
         raise source.not_allowed_error(
             f"Snapshot {description.identifier} was taken of {source.label} {description.source_identifier}{source.where}, "
             f"which this deployment is not allowed to export. Add it to {source.allowed_parameter} to allow it."

@@ -10,13 +10,15 @@ The rules follow every cluster and DB instance of the account and Region (an eve
 cannot hold every allowed source, nor tell an AWS Backup recovery point's source). A snapshot this
 deployment does not export is therefore expected, not a failure: it is logged and counted (metric
 ``TriggersIgnored``) and starts nothing. The same snapshot named in a start by hand still fails
-with ClusterNotAllowed (DBInstanceNotAllowed). The export's own ValidateInput keeps the same
-check (``reason_to_ignore``) for an input with ``trigger`` started by anyone else.
+with ClusterNotAllowed (DBInstanceNotAllowed, SourceNotOptedIn). The export's own ValidateInput
+keeps the same checks (``reason_to_ignore``, opt_in.job_refusal) for an input with ``trigger``
+started by anyone else.
 
 Events of source accounts reach the lake's bus through their forwarding rules; the router adds
 the account the event came from (``event_account``) to every event not of the lake's account, and
 the input schema refuses, loudly, an event of one account about another account's snapshot. A
-source account's snapshot of a cluster it does not allow, or of a DB instance, is ignored like the
+source account's snapshot that did not opt in (opt_in.py: the source's or the snapshot's own tag,
+read through the account's access role), or that the lake took itself, starts nothing, like the
 lake's own.
 """
 
@@ -40,8 +42,8 @@ def reason_to_ignore(job: Mapping[str, Any], allowed: Iterable[str] | None, sour
     """
     if not job.get("trigger"):
         return None
-    if source.account is not None and not source.in_source_accounts:
-        return f"a {source.label} of source account {source.account}: only clusters of source accounts are exported"
+    if source.account is not None:
+        return None  # a source account's snapshots are judged by their tags (opt_in.job_refusal)
     if allowed is None:
         return None
     clusters = sorted(allowed)

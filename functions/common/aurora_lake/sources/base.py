@@ -7,8 +7,9 @@ instance has DB snapshots (DescribeDBSnapshots, ``DBSnapshotArn``, ...). A ``Sou
 hides those differences; the steps (snapshots.py, exports.py) only ever ask it.
 
 A Source is also bound to the account its databases live in (``in_account``): the lake's own
-(``account`` None) or a source account, whose RDS it calls through the account's access role and
-whose allowed clusters are SourceAccountClusters'. The steps never branch on the account either.
+(``account`` None), whose allowed sources its parameters list, or a source account, whose RDS it
+calls through the account's access role and whose sources opted in with a tag (opt_in.py). The
+steps never branch on the account either.
 """
 
 from __future__ import annotations
@@ -43,6 +44,12 @@ class SnapshotDescription:
     percent_progress: int
     created_at: dt.datetime | None
     storage_type: str | None = None
+    # The snapshot's own tags (TagList), as RDS reports them: the opt-in tag of a source account's
+    # snapshot is read here, never inferred from its source.
+    tags: tuple[tuple[str, str], ...] = ()
+
+    def tag(self, key: str) -> str | None:
+        return tags_of(self.tags).get(key)
 
 
 @dataclass(frozen=True)
@@ -70,7 +77,23 @@ class RdsNames:
             percent_progress=int(record.get("PercentProgress") or 0),
             created_at=record.get("SnapshotCreateTime"),
             storage_type=record.get("StorageType"),
+            tags=tag_pairs(record.get("TagList")),
         )
+
+
+def tag_pairs(tag_list: Any) -> tuple[tuple[str, str], ...]:
+    """RDS's TagList (``[{"Key": ..., "Value": ...}]``) as (key, value) pairs; anything else is no tag."""
+    if not isinstance(tag_list, list):
+        return ()
+    return tuple(
+        (tag["Key"], str(tag.get("Value") or ""))
+        for tag in tag_list
+        if isinstance(tag, dict) and isinstance(tag.get("Key"), str)
+    )
+
+
+def tags_of(pairs: Any) -> dict[str, str]:
+    return dict(pairs if isinstance(pairs, tuple) else tag_pairs(pairs))
 
 
 class Source:
@@ -90,8 +113,12 @@ class Source:
     not_allowed_error: type[WorkflowError]
     # The source account this source lives in; None: the lake's own account.
     account: str | None = None
-    # Whether sources of this kind are exported from source accounts (the source template covers clusters only).
-    in_source_accounts: bool = False
+    # Whether sources of this kind are exported from source accounts (both kinds are).
+    in_source_accounts: bool = True
+    # DescribeDBClusters / DescribeDBInstances: the source's own record (its TagList), and the errors of a missing one.
+    describe_source: str
+    source_list: str
+    source_not_found_codes: frozenset[str]
 
     # -- the account ------------------------------------------------------------------------
     def in_account(self, account: str | None) -> Source:
@@ -102,10 +129,6 @@ class Source:
             return self
         bound = copy.copy(self)
         bound.account = account
-        if account is not None:
-            bound.allowed_parameter, bound.allowed_variable = "SourceAccountClusters", "SOURCE_ACCOUNT_CLUSTERS"
-        else:
-            bound.allowed_parameter, bound.allowed_variable = type(self).allowed_parameter, type(self).allowed_variable
         return bound
 
     @property
@@ -153,6 +176,18 @@ class Source:
         created = create(**{self.rds.source_parameter: source_identifier, self.rds.snapshot_parameter: snapshot_identifier}, Tags=tags)
         return self.rds.description(created[self.rds.snapshot_record])
 
+    def source_tags(self, source_identifier: str) -> dict[str, str] | None:
+        """The tags of the cluster or DB instance itself (its TagList), or None when RDS knows none of that name."""
+        describe = getattr(self.rds_client(), self.describe_source)
+        try:
+            found = describe(**{self.rds.source_parameter: source_identifier})
+        except ClientError as error:
+            if error_code(error) in self.source_not_found_codes:
+                return None
+            raise
+        records = found.get(self.source_list) or []
+        return tags_of(records[0].get("TagList")) if records else None
+
     def automated_snapshots(self, source_identifier: str) -> list[SnapshotDescription]:
         """Every automated snapshot of the source."""
         pages = self.rds_client().get_paginator(self.rds.describe).paginate(**{self.rds.source_parameter: source_identifier}, SnapshotType="automated")
@@ -187,22 +222,30 @@ class Source:
 
     # -- allowed sources ---------------------------------------------------------------------
     def allowed(self) -> frozenset[str] | None:
-        """The sources of this kind the deployment may export (None: no restriction)."""
+        """The sources of this kind the deployment may export (None: no list restriction).
+
+        A source account's sources are not listed anywhere: they opt in with a tag, which opt_in.py
+        checks (and IAM enforces) instead.
+        """
         from aurora_lake import settings
 
         if self.account is not None:
-            # A source account's allowed clusters are always listed: no entry, nothing allowed.
-            return settings.source_accounts().get(self.account, frozenset())
+            return None
         return settings.allowed_identifiers(self.allowed_variable)
 
     def opt_in_refusal(self, job: dict[str, Any]) -> str | None:
         """Why a triggered export of this source must not start although the source is allowed (None: it may).
 
         The trigger router asks it after the allow-lists (``triggers.route``), before anything is
-        started: the place for a check against the source's own account, such as its owner's
-        opt-in. The lake's parameters are all this deployment checks today, so nothing is refused here.
+        started. A source account's source (or the snapshot the event names) must have opted in with
+        its own tag, and a snapshot the lake took itself is already being exported (opt_in.job_refusal,
+        read through the account's access role); the lake's own sources are its parameters' to decide.
         """
-        return None
+        if self.account is None:
+            return None
+        from aurora_lake import opt_in  # opt_in imports the sources
+
+        return opt_in.job_refusal({**job, "trigger": job.get("trigger") or True})
 
     def is_allowed(self, identifier: str | None, allowed: frozenset[str] | None) -> bool:
         if allowed is None:

@@ -21,8 +21,10 @@ class ClusterSource(Source):
     snapshot_exists_codes = frozenset({"DBClusterSnapshotAlreadyExistsFault", "DBClusterSnapshotAlreadyExists"})
     not_found_error = ("DBClusterSnapshotNotFoundFault", "DescribeDBClusterSnapshots")
     exports_directly = True
-    in_source_accounts = True
     not_allowed_error = ClusterNotAllowed
+    describe_source = "describe_db_clusters"
+    source_list = "DBClusters"
+    source_not_found_codes = frozenset({"DBClusterNotFoundFault", "DBClusterNotFound"})
     rds = RdsNames(
         describe="describe_db_cluster_snapshots",
         create="create_db_cluster_snapshot",

@@ -76,6 +76,9 @@ class InstanceSource(Source):
     snapshot_exists_codes = frozenset({"DBSnapshotAlreadyExists", "DBSnapshotAlreadyExistsFault"})
     not_found_error = ("DBSnapshotNotFound", "DescribeDBSnapshots")
     not_allowed_error = DBInstanceNotAllowed
+    describe_source = "describe_db_instances"
+    source_list = "DBInstances"
+    source_not_found_codes = INSTANCE_NOT_FOUND_CODES
     rds = RdsNames(
         describe="describe_db_snapshots",
         create="create_db_snapshot",

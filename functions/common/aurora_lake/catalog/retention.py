@@ -4,8 +4,10 @@ Exports expire through the bucket's lifecycle rules (``ExportExpirationDays``) o
 deleted by hand; their versioned tables (``_{latest name}__{export id}``) would then linger,
 empty, in the Glue database. Each run therefore
 
-1. records its export in a small ledger object, ``athena-catalog/<export id>.json``, holding
-   the export's S3 root (the ledger is outside every lifecycle rule), and
+1. records its export in a small ledger object, ``athena-catalog/<account>/<export id>.json``
+   (export task identifiers are unique per account only; entries written before keys carried the
+   account, ``athena-catalog/<export id>.json``, are read as well), holding the export's S3 root
+   (the ledger is outside every lifecycle rule), and
 2. checks the oldest recorded exports (at most ``MAX_EXPORT_CHECKS`` per run, and only those
    older than the expiry when one is set): one ListObjectsV2 with MaxKeys=1 on the export's
    root each. For an export with no object left, its versioned tables are listed with a name
@@ -27,8 +29,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from aurora_lake import athena_names, naming
-from aurora_lake.catalog import ownership
+from aurora_lake import naming
+from aurora_lake.catalog import names, ownership
 from aurora_lake.export_metadata import is_data_file
 
 LEDGER_PREFIX = naming.ATHENA_CATALOG_FOLDER
@@ -59,14 +61,18 @@ def _split(uri: str) -> tuple[str, str]:
     return bucket, key
 
 
-def ledger_key(export_id: str) -> str:
-    return f"{LEDGER_PREFIX}{athena_names.sanitize(export_id)}.json"
+def ledger_key(export_id: str, account: str | None = None) -> str:
+    """``athena-catalog/<account>/<export id>.json`` (``account`` None: the key of older entries)."""
+    folder = naming.account_folder(account) if account is not None else ""
+    return f"{LEDGER_PREFIX}{folder}{names.sanitize(export_id)}.json"
 
 
-def record_export(s3: Any, bucket: str, export_id: str, export_root: str, database: str) -> str:
-    """Remember this export so that a later run can drop its tables once its files are gone."""
-    key = ledger_key(export_id)
+def record_export(s3: Any, bucket: str, export_id: str, export_root: str, database: str, account: str | None = None) -> str:
+    """Remember this export (of ``account``) so that a later run can drop its tables once its files are gone."""
+    key = ledger_key(export_id, account)
     body = {"export_task_identifier": export_id, "export_root": export_root, "glue_database": database}
+    if account is not None:
+        body["account"] = account
     s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(body).encode(), ContentType="application/json")
     return key
 
@@ -83,15 +89,15 @@ def _files_exist(s3: Any, export_root: str) -> bool:
 def _versioned_tables(glue: Any, database: str, export_id: str, root: str, stack: str) -> Iterator[str]:
     # The filter narrows the listing to one export's versioned tables; the ownership record
     # and the location decide: only a versioned table this stack created for that export goes.
-    suffix = athena_names.SEPARATOR + athena_names.sanitize(export_id)
-    expression = f"{athena_names.VERSIONED_MARK}.*{suffix}"
+    suffix = names.SEPARATOR + names.sanitize(export_id)
+    expression = f"{names.VERSIONED_MARK}.*{suffix}"
     kwargs: dict[str, Any] = {"DatabaseName": database, "Expression": expression, "MaxResults": 100}
     while True:
         page = glue.get_tables(**kwargs)
         for table in page.get("TableList", []):
             location = ((table.get("StorageDescriptor") or {}).get("Location")) or ""
             if (
-                table["Name"].startswith(athena_names.VERSIONED_MARK)
+                table["Name"].startswith(names.VERSIONED_MARK)
                 and table["Name"].endswith(suffix)
                 and location.startswith(root)
                 and ownership.is_stack_table(table.get("Parameters"), stack, ownership.VERSIONED, export_id)
@@ -111,9 +117,10 @@ def prune_expired_exports(
     current_export_id: str,
     now: float,
     min_age_seconds: float = 0.0,
+    current_account: str | None = None,
 ) -> RetentionResult:
     result = RetentionResult()
-    current = ledger_key(current_export_id)
+    current = ledger_key(current_export_id, current_account)
     listed = s3.list_objects_v2(Bucket=bucket, Prefix=LEDGER_PREFIX, MaxKeys=MAX_LEDGER_ENTRIES).get("Contents", [])
     candidates = sorted(
         (entry for entry in listed if entry["Key"] != current and now - entry["LastModified"].timestamp() >= min_age_seconds),
@@ -134,21 +141,21 @@ def prune_expired_exports(
         if _files_exist(s3, root):
             continue
         result.exports_gone.append(export_id)
-        names: list[str] = []
+        to_drop: list[str] = []
         for name in _versioned_tables(glue, database, export_id, root, stack):
-            if len(names) == budget:
+            if len(to_drop) == budget:
                 result.more = True
                 break
-            names.append(name)
-        for start in range(0, len(names), DELETE_BATCH):
+            to_drop.append(name)
+        for start in range(0, len(to_drop), DELETE_BATCH):
             response = glue.batch_delete_table(DatabaseName=database,
-                                               TablesToDelete=names[start : start + DELETE_BATCH])
+                                               TablesToDelete=to_drop[start : start + DELETE_BATCH])
             # A table dropped meanwhile (another run, a person) is what we wanted anyway.
             failed = [e for e in response.get("Errors", []) if (e.get("ErrorDetail") or {}).get("ErrorCode") != "EntityNotFoundException"]
             if failed:
                 raise RetentionError(f"could not drop {len(failed)} table(s) of expired export {export_id}: {failed[0]}")
-        result.tables_dropped += len(names)
-        budget -= len(names)
+        result.tables_dropped += len(to_drop)
+        budget -= len(to_drop)
         if result.more:
             break
         s3.delete_object(Bucket=bucket, Key=entry["Key"])  # every table of this export is gone
