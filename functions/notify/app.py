@@ -33,9 +33,9 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if event.get("outcome") == "success":
         notification = notifications.success_message(state, clock.now(), settings.optional("ATHENA_WORKGROUP", ""))
         message_id = publish(notification, topic_arn)
-        # What the freshness alarms and the PARTIAL alarm watch.
+        # What the freshness alarms and the PARTIAL alarm watch: a run that catalogued no table is not fresh.
         cluster = (state.get("job") or {}).get("cluster_identifier") or (state.get("snapshot") or {}).get("source_cluster_identifier")
-        if cluster:
+        if cluster and notifications.counts_as_fresh(state):
             count_for_cluster("ExportsSucceeded", str(cluster), (state.get("job") or {}).get("source_account"))
         if notification["status"] == "PARTIAL":
             metrics.add_metric(name="PartialExports", unit=MetricUnit.Count, value=1)

@@ -103,6 +103,8 @@ def subject(status: str, cluster: str | None, detail: str, label: str = "") -> s
     room = SUBJECT_LIMIT - len(head) - len(detail) - 2 - len(ELLIPSIS)
     if cluster and room >= 8:
         return f"{head} {cluster[:room]}{ELLIPSIS} {detail}"
+    if detail and len(f"{head} {detail}") <= SUBJECT_LIMIT:
+        return f"{head} {detail}"
     return candidates[1][: SUBJECT_LIMIT - len(ELLIPSIS)] + ELLIPSIS
 
 
@@ -237,6 +239,21 @@ def _source_line(snapshot: dict[str, Any]) -> str:
     return f"Snapshot:      {shown(snapshot.get('snapshot_arn'))}"
 
 
+def tables_catalogued(state: dict[str, Any]) -> int:
+    """How many tables the run made queryable (CreateAthenaTables' count; 0 when it reports none)."""
+    count = (state.get("athena") or {}).get("tables_created")
+    return count if isinstance(count, int) and not isinstance(count, bool) and count > 0 else 0
+
+
+def counts_as_fresh(state: dict[str, Any]) -> bool:
+    """Whether a run that ended well makes its source fresh (what the freshness alarms count).
+
+    Only a run that catalogued at least one table does: an export whose every table was left out
+    (or that listed none) changed nothing an analyst can query.
+    """
+    return tables_catalogued(state) > 0
+
+
 def success_message(state: dict[str, Any], now: float, workgroup: str) -> dict[str, Any]:
     job = state.get("job") or {}
     snapshot = state.get("snapshot") or {}
@@ -245,13 +262,17 @@ def success_message(state: dict[str, Any], now: float, workgroup: str) -> dict[s
     cleanup = state.get("cleanup") or {}
     cluster = _cluster(state)
     export_id = str(export.get("export_task_identifier") or "")
-    partial = bool(athena.get("partial")) or bool(export.get("warning_message"))
+    empty = not counts_as_fresh(state)
+    partial = bool(athena.get("partial")) or bool(export.get("warning_message")) or empty
     status = "PARTIAL" if partial else "SUCCEEDED"
     location = f"s3://{export.get('s3_bucket')}/{export.get('s3_prefix') or ''}{export_id}/"
     database = athena.get("database")
     workgroup = athena.get("workgroup") or workgroup
     created, skipped = athena.get("tables_created", 0), athena.get("tables_skipped", 0)
-    if partial:
+    if empty:
+        headline = (f"The export of {cluster or 'the snapshot'} catalogued no table: nothing of it is queryable in Athena, "
+                    f"{shown(skipped)} tables missing (listed below). It is not counted as a fresh export.")
+    elif partial:
         headline = f"The export of {cluster or 'the snapshot'} finished with missing tables: {shown(created)} queryable in Athena, {shown(skipped)} missing (listed below)."
     else:
         headline = f"The export of {cluster or 'the snapshot'} to the data lake succeeded: {shown(created)} tables are queryable in Athena."
@@ -292,7 +313,8 @@ def success_message(state: dict[str, Any], now: float, workgroup: str) -> dict[s
         lines += ["", f"Snapshot cleanup: {shown(cleanup.get('snapshot_identifier'))}: {shown(cleanup.get('reason'))}"]
     lines += _footer(state)
     return {
-        "subject": subject(status, cluster, export_id, label="export"),
+        # "(0 tables)" stays in every subject, however long the names: the export id is then dropped last.
+        "subject": subject(f"{status} (0 tables)" if empty else status, cluster, export_id, label="export"),
         "message": "\n".join(lines),
         "attributes": _attributes(
             status, cluster, export_id=_validated_identifier(export_id, EXPORT_TASK_IDENTIFIER_MAX_LENGTH), account=_account(state)
