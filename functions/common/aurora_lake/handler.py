@@ -16,7 +16,8 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from aurora_lake import deadline
-from aurora_lake.errors import aws_error
+from aurora_lake.errors import AwsServiceError, WorkflowError, aws_error
+from aurora_lake.limits import ERROR_MESSAGE_MAX_BYTES, cut_text, for_log
 from aurora_lake.observability import logger, metrics, traced, use_stack_dimension
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
@@ -40,7 +41,7 @@ def step_handler(step: str, *, within_deadline: bool = False) -> Callable[[Handl
             logger.append_keys(step=step)
             logger.set_correlation_id(execution_name(event))
             use_stack_dimension()
-            logger.debug("event", extra={"event": event})
+            logger.debug("event", extra={"event": for_log(event)})
             job = event.get("job") if isinstance(event.get("job"), dict) else None
             try:
                 if within_deadline:
@@ -50,11 +51,14 @@ def step_handler(step: str, *, within_deadline: bool = False) -> Callable[[Handl
                     result["wait_seconds"] = deadline.bounded_wait(job, result["wait_seconds"])
             except ClientError as error:
                 failure = aws_error(error)
-                logger.error("AWS call failed", extra={"error": type(failure).__name__, "cause": str(failure)})
-                raise failure from error
+                logger.error("AWS call failed", extra={"error": type(failure).__name__, "cause": for_log(str(failure))})
+                raise bounded_error(failure) from error
             except Exception as error:
-                logger.error("step failed", extra={"error": type(error).__name__, "cause": str(error)})
-                raise
+                logger.error("step failed", extra={"error": type(error).__name__, "cause": for_log(str(error))})
+                bounded = bounded_error(error)
+                if bounded is error:
+                    raise
+                raise bounded from error
             logger.info("step done", extra={"result": _summary(result)})
             return result
 
@@ -64,8 +68,23 @@ def step_handler(step: str, *, within_deadline: bool = False) -> Callable[[Handl
 
 
 def _summary(result: dict[str, Any]) -> dict[str, Any]:
-    """Scalar fields only: results can hold lists of table names."""
-    return {key: value for key, value in result.items() if isinstance(value, (str, int, float, bool)) or value is None}
+    """Scalar fields only, strings cut: results can hold lists of table names and RDS's warnings."""
+    return {key: for_log(value) for key, value in result.items() if isinstance(value, (str, int, float, bool)) or value is None}
+
+
+def bounded_error(error: Exception) -> Exception:
+    """``error``, or one of its class with its message cut: the message becomes the step's Cause,
+    which the state carries (``limits.ERROR_MESSAGE_MAX_BYTES``) and the notification shows."""
+    message = str(error)
+    cut = cut_text(message, ERROR_MESSAGE_MAX_BYTES, encodings=2)
+    if cut == message:
+        return error
+    try:
+        if isinstance(error, AwsServiceError):
+            return type(error)(cut, error.operation, error.code)
+        return type(error)(cut)
+    except Exception:  # a class that takes other arguments: a plain error of the same name
+        return type(type(error).__name__, (WorkflowError,), {"__module__": type(error).__module__})(cut)
 
 
 def remaining_seconds(context: Any, default: float = 900.0) -> float:
