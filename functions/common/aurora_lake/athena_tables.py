@@ -59,7 +59,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from aurora_lake import athena_ddl, athena_names, clients, clock, naming, sources
+from aurora_lake import athena_ddl, athena_names, clients, clock, limits, naming, run_report, sources
 from aurora_lake.athena_runner import DEFAULT_GLUE_WORKERS, Unit, run_units, upsert_glue_tables
 from aurora_lake.athena_types import UnknownExportedType, athena_type
 from aurora_lake.catalog import glue_limits, ownership
@@ -389,7 +389,7 @@ def plan_step(state: Mapping[str, Any], settings: Settings) -> dict[str, Any]:
     plan_bucket = settings.plan_bucket or location.bucket
     owner = Owner(ownership.stack_identity(settings.glue_database, plan_bucket), run_source(state))
     metadata = read_export_metadata(clients.client("s3"), location)
-    missing = metadata.skipped + skipped_from_warning(export.get("warning_message"))
+    missing = metadata.skipped + skipped_from_warning(run_report.full_warning_message(export, job.get("execution_arn")))
     if not metadata.tables and not missing:
         missing.append(SkippedTable(EXPORT_LEVEL, "the export's metadata lists no tables"))
     # Every check before the first catalog change: names, folders, data, Glue's limits, owners.
@@ -458,7 +458,7 @@ def plan_step(state: Mapping[str, Any], settings: Settings) -> dict[str, Any]:
         "tables_skipped": len(tables_missing),
         "sample_table": plans[0].latest if plans else None,
         "partial": partial,
-        "missing_tables": [{"table": e.target[:REASON_CHARS], "reason": e.reason[:REASON_CHARS]} for e in shown],
+        "missing_tables": [{"table": limits.cut_text(e.target, REASON_CHARS), "reason": limits.cut_text(e.reason, REASON_CHARS)} for e in shown],
         "missing_tables_more": len(tables_missing) - len(shown),
         "invocations": 1,
         "statements_succeeded": 0,
