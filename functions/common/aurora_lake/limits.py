@@ -28,14 +28,30 @@ STATE_LIMIT_BYTES = 256 * 1024
 SNS_MESSAGE_LIMIT_BYTES = 256 * 1024
 SNS_SUBJECT_LIMIT = 100
 
-# What a run adds to the job, at most (measured: tests/scenarios/test_state_limits.py).
+# What a run adds to the job, at most: the sum of the shares below over the parts a state can
+# hold together (tests/scenarios/test_state_limits.py adds them up for every state of the definition).
 RUN_STATE_MAX_BYTES = 56 * 1024
-# The job's share: whatever the run adds, the state then still fits.
+# The job's share: whatever the run adds, the state then still fits (ValidateInput refuses more).
 JOB_MAX_BYTES = STATE_LIMIT_BYTES - RUN_STATE_MAX_BYTES
+
+# Each step's result, at most: the step fails with StateBudgetExceeded (caught, cleaned up and
+# notified) rather than hand Step Functions a state it cannot hold (uncaught DataLimitExceeded).
+STEP_RESULT_MAX_BYTES = {
+    "CreateSnapshot": 4 * 1024,
+    "CheckSnapshot": 4 * 1024,
+    "StartExport": 6 * 1024,
+    "CheckExport": 6 * 1024,
+    "CreateAthenaTables": 12 * 1024,
+    "CleanUpSnapshot": 3 * 1024,
+}
 
 # An error message (the Cause of a failed step), as the state holds it: a Lambda error's Cause
 # is its JSON text held in a JSON string, so the message is measured encoded twice.
 ERROR_MESSAGE_MAX_BYTES = 4_000
+# A caught error in the state ({"Error", "Cause"}): the message above, the error's name (at most
+# 256 characters in Step Functions) and the Lambda runtime's stack trace (the few frames between the
+# handler's entry and the step wrapper, which raises every error afresh), with room to spare.
+ERROR_OBJECT_MAX_BYTES = 8 * 1024
 # RDS's WarningMessage kept in the state when it is longer (the whole text goes to the report).
 WARNING_MESSAGE_MAX_BYTES = 1_000
 # Lines of a warning or of skipped tables named in the state and the notification, each cut.

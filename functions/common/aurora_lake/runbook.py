@@ -54,6 +54,7 @@ RUNBOOK: dict[str, str] = {
     "ClusterExportInProgress": "Another export of this cluster or DB instance kept running past the wait. Start again once it has ended (RDS console, Exports in Amazon S3).",
     "ExportTaskLimitReachedFault": "The account kept 5 exports running past the wait. Start again once some have ended (RDS console, Exports in Amazon S3).",
     "FleetExportFailed": "Some clusters of the fleet run were not exported: each is listed above with its error and its own execution. Fix them and start a fleet run (or a cluster's own export) again.",
+    "StateBudgetExceeded": "A step's result would have outgrown its share of Step Functions' 256 KiB per state; the run stopped there instead of failing uncaught. The cause names the step and the sizes: report it with the run report.",
     "AccessDenied": "An AWS call was refused (access denied): the call, the role and the policy that refused it are named above.",
     "AccessDeniedException": "An AWS call was refused (access denied): the call, the role and the policy that refused it are named above.",
     "AuthorizationError": "SNS refused the call (access denied): the call, the role and the policy that refused it are named above.",
