@@ -301,7 +301,9 @@ def test_the_readme_deploy_command_is_non_interactive_and_needs_only_the_allowed
     assert words[:2] == [".venv-sam/bin/sam", "deploy"] and "--guided" not in words
     assert words[words.index("--config-env") + 1] == "ci"
     overrides = dict(word.split("=", 1) for word in words[words.index("--parameter-overrides") + 1:])
-    assert set(overrides) == {"AllowedClusterIdentifiers", "NotificationEmail"}
+    # The first deploy subscribes someone to the alarms: a default deployment would send them nowhere.
+    assert set(overrides) == {"AllowedClusterIdentifiers", "NotificationEmail", "AlarmNotificationEmail"}
+    assert overrides["AlarmNotificationEmail"]
     required = {name for name, spec in sam["Parameters"].items() if "Default" not in spec}
     assert required == {"AllowedClusterIdentifiers"}
     for name, value in overrides.items():
