@@ -29,6 +29,8 @@ def with_report(state: dict[str, Any], outcome: str, build: Any) -> dict[str, An
     # Before validation (a refused input) the state holds the execution's name itself.
     name = str(job.get("execution_name") or state.get("execution_name") or "")
     arn = job.get("execution_arn") or state.get("execution_arn")
+    if not job:
+        return build(None, None)  # a refused input: nothing is created, not even a report
     if not bucket or not name:
         return build(None, "the run has no execution name or export bucket")
     uri = run_report.uri_of(bucket, run_report.key_for(name))

@@ -207,7 +207,7 @@ def _lifecycle(cfn: dict[str, Any], **parameters: str) -> dict[str, dict[str, An
 def test_default_retention_keeps_exports_and_expires_only_old_versions_and_query_results(cfn: dict[str, Any]) -> None:
     rules = _lifecycle(cfn)
     assert set(rules) == {"AbortIncompleteUploads", "ExpireExportWaitTokens", "ExpireNoncurrentVersions", "ExpireAthenaResults",
-                          "ExpireAthenaPlans"}
+                          "ExpireAthenaPlans", "ExpireRunReports"}
     assert rules["AbortIncompleteUploads"]["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 7}
     # An export wait's task token is worthless after the wait (12 hours at most).
     assert rules["ExpireExportWaitTokens"] == {"Id": "ExpireExportWaitTokens", "Status": "Enabled", "Prefix": "export-waits/",
@@ -216,6 +216,9 @@ def test_default_retention_keeps_exports_and_expires_only_old_versions_and_query
     assert "Prefix" not in rules["ExpireNoncurrentVersions"]
     assert rules["ExpireAthenaResults"]["Prefix"] == "athena-results/"
     assert rules["ExpireAthenaPlans"]["Prefix"] == "athena-plans/"
+    # The runs' reports name the table reports: both expire together.
+    assert rules["ExpireRunReports"]["Prefix"] == "reports/runs/"
+    assert rules["ExpireRunReports"]["ExpirationInDays"] == rules["ExpireAthenaPlans"]["ExpirationInDays"]
     assert all(rule["Status"] == "Enabled" for rule in rules.values())
     # Nothing touches the exports themselves unless asked.
     assert not any(rule.get("Prefix") == "exports/" for rule in rules.values())

@@ -184,26 +184,30 @@ def clean_up_after_failure(
         return {"deleted": False, "snapshot_identifier": None, "reason": "this execution creates no snapshot", "snapshot_created": None, **facts}
     identifier = job["snapshot_identifier"]
     kept = {"deleted": False, "snapshot_identifier": identifier, **facts}
+    created: bool | None = None  # not known until RDS has answered
     try:
         description = source.describe_snapshot(identifier)
         if description is None:
             return {**kept, "reason": "no snapshot was created", "snapshot_created": False}
         if description.source_identifier != _job_source_identifier(job):
             return {**kept, "reason": f"kept: it belongs to another {source.label}", "snapshot_created": False}
+        created = True
         running = facts["export_task_status"] in exports.RUNNING_STATUSES
         if running or (facts["export_task_identifier"] and facts["export_task_status"] is None):
             state = facts["export_task_status"] or "in an unknown state"
             return {
                 **kept,
                 "snapshot_created": True,
-                "reason": f"kept: export task {facts['export_task_identifier']} is {state} and may still read it; "
+                "reason": f"kept: export task {facts['export_task_identifier']} is {state}, still reading it; "
                 "delete it once the export has ended",
             }
         if not job.get("delete_snapshot_after_export", True):
             return {**kept, "reason": "kept: delete_snapshot_after_export is false", "snapshot_created": True}
         source.delete_snapshot(identifier)
     except ClientError as error:
-        return {**kept, "reason": f"could not be checked or deleted ({error_code(error)}); if it exists, delete it by hand", "snapshot_created": None}
+        if created:
+            return {**kept, "reason": f"could not be deleted ({error_code(error)}); delete it by hand", "snapshot_created": True}
+        return {**kept, "reason": f"could not be checked ({error_code(error)}); if it exists, delete it by hand", "snapshot_created": None}
     return {"deleted": True, "snapshot_identifier": identifier, "reason": "deleted after the failure", "snapshot_created": True, **facts}
 
 
