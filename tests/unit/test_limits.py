@@ -140,3 +140,35 @@ def test_the_largest_notifications_stay_within_snss_limits() -> None:
     # The failure's result (it becomes $.failure) stays within the Notify share the state walk counts.
     result = {"step": "CheckExport", "error": failure["error"], "cause": failure["cause"]}
     assert limits.encoded_size(result) <= limits.ERROR_OBJECT_MAX_BYTES
+
+
+# --- the job's share -------------------------------------------------------------------------
+
+
+def test_a_job_past_its_share_is_refused_naming_export_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    from aurora_lake.input_schema import refuse_unless_it_fits, validate_execution_input
+
+    entries = [f"mydb.public.t{index:06d}" for index in range(2000)]
+    job = validate_execution_input({"cluster_identifier": "c", "export_only": entries}, region="us-east-1", account="123456789012",
+                                   partition="aws", allowed_clusters=None, default_s3_prefix="exports/")
+    refuse_unless_it_fits(job)  # 50 KB: well inside the share
+    monkeypatch.setattr(limits, "JOB_MAX_BYTES", 40_000)
+    with pytest.raises(errors.InvalidInput, match=r"^export_only: the run would carry \d+ bytes of this input in every state; at most 40000 fit"):
+        refuse_unless_it_fits(job)
+
+
+def test_the_largest_valid_job_fits_its_share() -> None:
+    from aurora_lake.input_schema import refuse_unless_it_fits, validate_execution_input
+
+    entries, size = ["mydb"], len('["mydb"]')
+    while size < 200_000 - 40:
+        entries.append(f"mydb.public.t{len(entries):07d}")
+        size += len(entries[-1]) + 4
+    prefix = "exports/" + ("x_" * 450)[:891] + "/"
+    job = validate_execution_input({"cluster_identifier": "c" * 63, "export_only": entries, "s3_prefix": prefix}, region="us-east-1",
+                                   account="123456789012", partition="aws", allowed_clusters=None, default_s3_prefix="exports/")
+    job.update(execution_name="n" * 80, execution_arn="arn:aws:states:us-east-1:123456789012:execution:" + "m" * 80 + ":" + "n" * 80,
+               snapshot_identifier="c" * 63 + "-lake-0123456789ab", region="us-east-1", account="123456789012", partition="aws",
+               started_epoch=1e9, deadline_epoch=1e9)
+    refuse_unless_it_fits(job)
+    assert limits.encoded_size(job) < limits.JOB_MAX_BYTES - 8_000
