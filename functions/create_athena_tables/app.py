@@ -6,8 +6,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from aurora_lake import athena_retention, clock, settings
-from aurora_lake.athena_tables import Settings, create_athena_tables
+from aurora_lake import catalog, clock, settings
 from aurora_lake.clients import client
 from aurora_lake.handler import remaining_seconds, step_handler
 from aurora_lake.observability import MetricUnit, logger, metrics
@@ -31,12 +30,12 @@ def drop_tables_of_expired_exports(event: dict[str, Any], result: dict[str, Any]
     bucket = result.get("plan_bucket") or settings.required("EXPORT_BUCKET")
     try:
         s3, glue = client("s3"), client("glue")
-        athena_retention.record_export(s3, bucket, export_id, result["export_root"], result["database"])
-        pruned = athena_retention.prune_expired_exports(
+        catalog.record_export(s3, bucket, export_id, result["export_root"], result["database"])
+        pruned = catalog.prune_expired_exports(
             s3, glue, bucket, result["database"], current_export_id=export_id, now=clock.now(),
             min_age_seconds=86400 * settings.seconds("EXPORT_EXPIRATION_DAYS", 0),
         )
-    except (ClientError, athena_retention.RetentionError, KeyError, ValueError) as error:
+    except (ClientError, catalog.RetentionError, KeyError, ValueError) as error:
         logger.warning("Tables of expired exports not dropped", extra={"error": type(error).__name__, "cause": str(error)})
         return {"error": f"{type(error).__name__}: {error}"[:300]}
     if pruned.exports_gone:
@@ -48,7 +47,7 @@ def drop_tables_of_expired_exports(event: dict[str, Any], result: dict[str, Any]
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     deadline = clock.now() + work_budget(remaining_seconds(context))
     first = not (event.get("athena") or {}).get("plan_key")
-    result = create_athena_tables(event, Settings.from_env(), deadline)
+    result = catalog.create_athena_tables(event, catalog.Settings.from_env(), deadline)
     if first:  # once per run, after the plan is written
         result["retention"] = drop_tables_of_expired_exports(event, result)
     # Once per execution: on the invocation that finishes, not on every batch.

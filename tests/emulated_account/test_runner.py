@@ -99,10 +99,10 @@ def test_the_demo_ends_with_the_sample_query_read_through_the_tables_it_created(
 
 
 def test_a_declared_type_the_files_cannot_back_fails_the_demo_naming_table_and_column(monkeypatch: pytest.MonkeyPatch) -> None:
-    from aurora_lake import athena_types
+    from aurora_lake.catalog import types
 
     # The known bug of a public DDL generator: 64-bit integers declared int.
-    monkeypatch.setitem(athena_types._PLAIN, "INT64", "int")
+    monkeypatch.setitem(types._PLAIN, "INT64", "int")
     out = io.StringIO()
     assert runner.main(["--json"], stdout=out) == 1
     summary = json.loads(out.getvalue().splitlines()[-1])

@@ -135,14 +135,16 @@ def test_synthetic_five_thousand_table_export_is_fast(fixture_template: Path) ->
         arn = _snapshot(account, "s1")
         rds = boto3.client("rds")
         rds.start_export_task(ExportTaskIdentifier="big", SourceArn=arn, **setup)
-        started = time.monotonic()
+        # The simulator's own cost, in this process's CPU time (every thread): wall time also
+        # counts whatever else the machine runs, and made this test fail under load.
+        started = time.process_time()
         account.clock.advance(60)
         assert rds.describe_export_tasks(ExportTaskIdentifier="big")["ExportTasks"][0]["Status"] == "COMPLETE"
-        elapsed = time.monotonic() - started
+        elapsed = time.process_time() - started
         s3 = boto3.client("s3")
         info_files = s3.list_objects_v2(Bucket=setup["S3BucketName"], Prefix="big/export_tables_info_")["KeyCount"]
     assert info_files == 50
-    assert elapsed < 10
+    assert elapsed < 5  # about 1.7 s here
 
 
 def test_athena_queries_take_their_latency_and_share_the_ddl_limit(fixture_template: Path) -> None:

@@ -15,7 +15,8 @@ from unittest import mock
 import boto3
 import pytest
 
-from aurora_lake import athena_names, clients
+from aurora_lake import clients
+from aurora_lake.catalog import names
 from aurora_lake.errors import CatalogTableNotOwned
 
 from .test_create_athena_tables import (  # noqa: F401  (lake is a fixture)
@@ -52,7 +53,7 @@ def location(name: str) -> str:
 def test_a_table_named_like_an_earlier_exports_versioned_table_cannot_rewrite_history(lake: Lake) -> None:
     write_export("exp-1", [[USERS]])
     run_until_done(lake, state("exp-1"))
-    versioned = athena_names.versioned_table_name("demo-aurora-cluster", "mydb", "public", "users", "exp-1")
+    versioned = names.versioned_table_name("demo-aurora-cluster", "mydb", "public", "users", "exp-1")
     history = dict(lake.athena.tables)
     recorded = glue_table(versioned)
     # The database user plants tables spelled like exp-1's (and a later export's) versioned table.
@@ -76,9 +77,9 @@ def test_no_latest_name_is_ever_a_versioned_name() -> None:
     for _ in range(2000):
         parts = ["".join(rng.choice(alphabet) for _ in range(rng.randint(1, 12))) for _ in range(3)]
         cluster = rng.choice(string.ascii_lowercase) + "".join(rng.choice(string.ascii_lowercase + "-") for _ in range(8))
-        latest = athena_names.latest_table_name(cluster, *parts)
+        latest = names.latest_table_name(cluster, *parts)
         assert latest[0].isalpha()
-        assert athena_names.versioned_table_name(cluster, *parts, "exp-1").startswith(athena_names.VERSIONED_MARK)
+        assert names.versioned_table_name(cluster, *parts, "exp-1").startswith(names.VERSIONED_MARK)
 
 
 def test_a_skipped_table_keeps_its_latest_table_when_another_takes_its_spelling(lake: Lake) -> None:
@@ -203,6 +204,6 @@ def test_a_foreign_table_the_listing_missed_is_still_never_overwritten(lake: Lak
     boto3.client("glue").create_table(DatabaseName=DATABASE, TableInput={
         "Name": USERS_LATEST, "StorageDescriptor": {"Location": "s3://analytics/users/"}, "Parameters": {"owner": "analytics"}})
     write_export("exp-1", [[USERS]])
-    with mock.patch("aurora_lake.athena_tables.existing_tables", return_value={}), pytest.raises(CatalogTableNotOwned):
+    with mock.patch("aurora_lake.catalog.tables.existing_tables", return_value={}), pytest.raises(CatalogTableNotOwned):
         run_until_done(lake, state("exp-1"))
     assert location(USERS_LATEST) == "s3://analytics/users/"

@@ -27,7 +27,7 @@ from moto.glue.models import glue_backends
 from moto.s3.models import s3_backends
 
 from aurora_lake import clients, clock
-from aurora_lake.athena_runner import DEFAULT_GLUE_WORKERS
+from aurora_lake.catalog.runner import DEFAULT_GLUE_WORKERS
 from aurora_lake.errors import AthenaQueryFailed, PartialExport, UnmappableColumnType
 from emulated_account import athena_sim
 from emulated_account.clock import VirtualClock
@@ -641,7 +641,7 @@ def test_many_missing_tables_keep_the_result_small(lake: Lake) -> None:
 
 
 def test_settings_from_environment() -> None:
-    from aurora_lake.athena_tables import Settings
+    from aurora_lake.catalog import Settings
 
     settings = Settings.from_env({"GLUE_DATABASE": "lake", "ATHENA_WORKGROUP": "wg", "EXPORT_BUCKET": "b",
                                   "ATHENA_DDL_CONCURRENCY": "5", "FAIL_ON_PARTIAL_EXPORT": "TRUE"})

@@ -49,9 +49,9 @@ def test_packages_leave_out_what_a_step_does_not_use() -> None:
     validate = modules_for(ROOT / "functions/validate_input/app.py")
     athena = modules_for(ROOT / "functions/create_athena_tables/app.py")
     assert "aurora_lake/input_schema.py" in validate
-    assert not [module for module in validate if "athena" in module or module.endswith(("snapshots.py", "exports.py"))]
+    assert not [module for module in validate if "/catalog/" in module or module.endswith(("snapshots.py", "exports.py"))]
     assert "aurora_lake/input_schema.py" not in athena
-    assert "aurora_lake/athena_types.py" in athena
+    assert "aurora_lake/catalog/types.py" in athena
 
 
 def test_development_only_libraries_never_reach_a_function() -> None:

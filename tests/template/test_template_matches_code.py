@@ -20,7 +20,7 @@ ENV_READ = re.compile(r"env(?:\.get\(|\[)\s*\"([A-Z0-9_]+)\"")
 # Settings every function shares through the template's Globals.
 GLOBAL_SETTINGS = set(TEMPLATE["Globals"]["Function"]["Environment"]["Variables"])
 # Library modules that read settings on a handler's behalf, by the handler's folder.
-LIBRARY_READERS = {"create_athena_tables": ["athena_tables.py"]}
+LIBRARY_READERS = {"create_athena_tables": ["catalog/tables.py"]}
 
 
 def settings_read_by(code_dir: Path) -> set[str]:

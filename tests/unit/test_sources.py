@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from aurora_lake import sources
-from aurora_lake.athena_types import athena_type
+from aurora_lake.catalog.types import athena_type
 from aurora_lake.sources.instance import export_refusal
 
 ACCOUNT = "123456789012"

@@ -71,7 +71,7 @@ def value_problems(what: str, value: str, shape: str) -> list[str]:
 
 
 def table_input_problems(table_input: Mapping[str, Any]) -> list[str]:
-    """Every field of a Glue ``TableInput`` (as athena_ddl builds it) that Glue would refuse."""
+    """Every field of a Glue ``TableInput`` (as ``ddl`` builds it) that Glue would refuse."""
     problems = value_problems("table name", str(table_input.get("Name", "")), "NameString")
     if "Description" in table_input:
         problems += value_problems("table description", str(table_input["Description"]), "DescriptionString")

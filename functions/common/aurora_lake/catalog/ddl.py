@@ -25,7 +25,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from aurora_lake.athena_names import quote, quote_if_needed
+from aurora_lake.catalog.names import quote, quote_if_needed
 
 # The export writes gzip-compressed Parquet (part-*.gz.parquet).
 EXPORT_COMPRESSION = "GZIP"

@@ -23,7 +23,7 @@ import pytest
 from moto import mock_aws
 
 from aurora_lake import clients
-from aurora_lake.athena_tables import Settings, plan_step
+from aurora_lake.catalog.tables import Settings, plan_step
 from emulated_account.parquet import read_parquet, write_parquet
 
 BUCKET = "lake-bucket"

@@ -19,7 +19,7 @@ The step runs in a loop of the state machine until ``$.athena.done`` is true:
 2. Every later invocation runs the plan from the cursor until its time budget
    is nearly spent, and returns the new cursor, or ``done: true``.
 
-Two phases, one Athena DDL query per table (see ``athena_names`` for the names):
+Two phases, one Athena DDL query per table (see ``names`` for the names):
 
 * phase 1, Athena DDL: ``CREATE EXTERNAL TABLE IF NOT EXISTS`` of the
   *versioned* table of each exported table (its name includes the export
@@ -59,10 +59,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from aurora_lake import athena_ddl, athena_names, clients, clock, limits, naming, run_report, sources
-from aurora_lake.athena_runner import DEFAULT_GLUE_WORKERS, Unit, run_units, upsert_glue_tables
-from aurora_lake.athena_types import UnknownExportedType, athena_type
-from aurora_lake.catalog import glue_limits, ownership
+from aurora_lake import clients, clock, limits, naming, run_report, sources
+from aurora_lake.catalog import ddl, glue_limits, names, ownership
+from aurora_lake.catalog.runner import DEFAULT_GLUE_WORKERS, Unit, run_units, upsert_glue_tables
+from aurora_lake.catalog.types import UnknownExportedType, athena_type
 from aurora_lake.errors import (
     ExportMetadataInvalid,
     InvalidInput,
@@ -124,7 +124,7 @@ class TablePlan:
     latest: str
     versioned: str
     location: str
-    columns: tuple[athena_ddl.Column, ...]
+    columns: tuple[ddl.Column, ...]
 
 
 def source_cluster(job: Mapping[str, Any], snapshot: Mapping[str, Any] | None = None) -> str:
@@ -163,7 +163,7 @@ def _table_problems(table: ExportedTable) -> list[str]:
     slashed = [f"{what} {part!r}" for what, part in (("database", table.database), ("schema", table.schema), ("table", table.table)) if "/" in part]
     if slashed:
         problems.append(f"its {', '.join(slashed)} holds '/': its folder would not be its own (it could lie inside another table's); rename it")
-    clashes = athena_names.find_collisions((column.name, athena_names.column_name(column.name)) for column in table.columns)
+    clashes = names.find_collisions((column.name, names.column_name(column.name)) for column in table.columns)
     problems += [f"columns {' and '.join(sources)} would all be column {name} in Athena; rename all but one of them" for name, sources in sorted(clashes.items())]
     return problems
 
@@ -185,7 +185,7 @@ def plan_tables(
         columns = []
         for column in table.columns:
             try:
-                columns.append(athena_ddl.Column(athena_names.column_name(column.name), athena_type(column.exported_type), column.original_type))
+                columns.append(ddl.Column(names.column_name(column.name), athena_type(column.exported_type), column.original_type))
             except UnknownExportedType as exc:
                 unmappable.append(f"{table.target}.{column.name}: {exc}")
         problems = _table_problems(table)
@@ -194,8 +194,8 @@ def plan_tables(
         plans.append(
             TablePlan(
                 source=table,
-                latest=athena_names.latest_table_name(cluster, table.database, table.schema, table.table, account),
-                versioned=athena_names.versioned_table_name(cluster, table.database, table.schema, table.table, location.export_id, account),
+                latest=names.latest_table_name(cluster, table.database, table.schema, table.table, account),
+                versioned=names.versioned_table_name(cluster, table.database, table.schema, table.table, location.export_id, account),
                 location=location.table_uri(table.database, table.schema, table.table),
                 columns=tuple(columns),
             )
@@ -203,7 +203,7 @@ def plan_tables(
     if unmappable:
         raise UnmappableColumnType(_listing(f"{len(unmappable)} column(s) have an exported type with no exact Athena type", unmappable))
     for what, key in (("would all be named", lambda plan: plan.latest), ("would all be read from the folder", lambda plan: plan.location)):
-        for shared, sources in athena_names.find_collisions((plan.source.target, key(plan)) for plan in plans).items():
+        for shared, sources in names.find_collisions((plan.source.target, key(plan)) for plan in plans).items():
             for target in sources:
                 others = " and ".join(other for other in sources if other != target)
                 refused.setdefault(target, []).append(
@@ -270,15 +270,15 @@ class Owner:
 
 def versioned_statement(plan: TablePlan, database: str, export_id: str, owner: Owner) -> str:
     """The versioned table's CREATE EXTERNAL TABLE IF NOT EXISTS, with its ownership record."""
-    return athena_ddl.create_table(database, plan.versioned, plan.columns, plan.location,
-                                   comment=_comment(plan, export_id), properties=owner.record(plan, ownership.VERSIONED, export_id))
+    return ddl.create_table(database, plan.versioned, plan.columns, plan.location,
+                            comment=_comment(plan, export_id), properties=owner.record(plan, ownership.VERSIONED, export_id))
 
 
 def latest_table_input(plan: TablePlan, export_id: str, owner: Owner) -> dict[str, Any]:
     """The Glue TableInput of a latest table: the versioned table's definition under the stable name."""
-    return athena_ddl.glue_table_input(plan.latest, plan.columns, plan.location, comment=_comment(plan, export_id),
-                                       properties={**owner.record(plan, ownership.LATEST, export_id),
-                                                   "aurora_lake.versioned_table": plan.versioned})
+    return ddl.glue_table_input(plan.latest, plan.columns, plan.location, comment=_comment(plan, export_id),
+                                properties={**owner.record(plan, ownership.LATEST, export_id),
+                                            "aurora_lake.versioned_table": plan.versioned})
 
 
 def build_units(plans: list[TablePlan], database: str, export_id: str, owner: Owner) -> list[Unit]:
@@ -297,7 +297,7 @@ def definition_problems(plans: list[TablePlan], database: str, export_id: str, o
         try:
             problems = glue_limits.table_input_problems(latest_table_input(plan, export_id, owner))
             problems += glue_limits.table_input_problems(
-                athena_ddl.glue_table_input(plan.versioned, plan.columns, plan.location, properties=owner.record(plan, ownership.VERSIONED, export_id))
+                ddl.glue_table_input(plan.versioned, plan.columns, plan.location, properties=owner.record(plan, ownership.VERSIONED, export_id))
             )
             problems += glue_limits.statement_problems([versioned_statement(plan, database, export_id, owner)])
         except ValueError as exc:  # e.g. a table with no columns
@@ -335,9 +335,9 @@ def ownership_problems(
 
     Two listings, narrowed by name: the cluster's latest tables, and this export's versioned ones.
     """
-    prefix = athena_names.cluster_name_prefix(cluster, account)
+    prefix = names.cluster_name_prefix(cluster, account)
     existing = existing_tables(glue, database, f"{prefix}.*")
-    existing.update(existing_tables(glue, database, f"{athena_names.VERSIONED_MARK}{prefix}.*{athena_names.SEPARATOR}{athena_names.sanitize(export_id)}"))
+    existing.update(existing_tables(glue, database, f"{names.VERSIONED_MARK}{prefix}.*{names.SEPARATOR}{names.sanitize(export_id)}"))
     kept, refused = [], []
     for plan in plans:
         problems = []
@@ -403,7 +403,7 @@ def plan_step(state: Mapping[str, Any], settings: Settings) -> dict[str, Any]:
     units = build_units(plans, settings.glue_database, location.export_id, owner)
     latest = latest_table_inputs(plans, location.export_id, owner)
 
-    base = f"{PLAN_PREFIX}{athena_names.sanitize(location.export_id)}/"
+    base = f"{PLAN_PREFIX}{names.sanitize(location.export_id)}/"
     plan_key, report_key = base + "plan.json", base + "report.json"
     tables_missing = [entry for entry in missing if entry.target != EXPORT_LEVEL]
     partial = bool(missing)
@@ -488,7 +488,7 @@ def run_step(state: Mapping[str, Any], settings: Settings, deadline: float) -> d
     cursor = int(previous.get("cursor") or 0)
     succeeded = repointed = throttled = 0
     if cursor < len(units):
-        ddl = run_units(
+        statements_run = run_units(
             clients.client("athena"),
             units,
             cursor,
@@ -497,10 +497,10 @@ def run_step(state: Mapping[str, Any], settings: Settings, deadline: float) -> d
             concurrency=settings.concurrency,
             deadline=deadline,
         )
-        cursor, succeeded, throttled = ddl.cursor, ddl.statements_succeeded, ddl.throttled
-        logger.info("Athena statements run", extra={"cursor": ddl.cursor, "units": len(units), "done": ddl.done,
-                                                    "succeeded": ddl.statements_succeeded, "throttled": ddl.throttled,
-                                                    "start_calls": ddl.start_calls, "status_calls": ddl.status_calls})
+        cursor, succeeded, throttled = statements_run.cursor, statements_run.statements_succeeded, statements_run.throttled
+        logger.info("Athena statements run", extra={"cursor": statements_run.cursor, "units": len(units), "done": statements_run.done,
+                                                    "succeeded": statements_run.statements_succeeded, "throttled": statements_run.throttled,
+                                                    "start_calls": statements_run.start_calls, "status_calls": statements_run.status_calls})
     if cursor >= len(units):  # every versioned table exists: re-point the latest tables
         glue = upsert_glue_tables(
             clients.client("glue"), plan["glue_database"], latest, cursor - len(units),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from aurora_lake.athena_types import UnknownExportedType, athena_type
+from aurora_lake.catalog.types import UnknownExportedType, athena_type
 
 MAPPED = [
     # plain physical types

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from aurora_lake.athena_ddl import Column, create_table, glue_table_input
+from aurora_lake.catalog.ddl import Column, create_table, glue_table_input
 
 
 def test_create_table_text() -> None:

@@ -15,7 +15,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from aurora_lake import clock
-from aurora_lake.athena_runner import (
+from aurora_lake.catalog.runner import (
     BATCH_GET_LIMIT,
     MAX_GLUE_ATTEMPTS,
     MAX_QUERY_ATTEMPTS,

@@ -27,8 +27,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from aurora_lake import athena_names, naming
-from aurora_lake.catalog import ownership
+from aurora_lake import naming
+from aurora_lake.catalog import names, ownership
 from aurora_lake.export_metadata import is_data_file
 
 LEDGER_PREFIX = naming.ATHENA_CATALOG_FOLDER
@@ -60,7 +60,7 @@ def _split(uri: str) -> tuple[str, str]:
 
 
 def ledger_key(export_id: str) -> str:
-    return f"{LEDGER_PREFIX}{athena_names.sanitize(export_id)}.json"
+    return f"{LEDGER_PREFIX}{names.sanitize(export_id)}.json"
 
 
 def record_export(s3: Any, bucket: str, export_id: str, export_root: str, database: str) -> str:
@@ -83,15 +83,15 @@ def _files_exist(s3: Any, export_root: str) -> bool:
 def _versioned_tables(glue: Any, database: str, export_id: str, root: str, stack: str) -> Iterator[str]:
     # The filter narrows the listing to one export's versioned tables; the ownership record
     # and the location decide: only a versioned table this stack created for that export goes.
-    suffix = athena_names.SEPARATOR + athena_names.sanitize(export_id)
-    expression = f"{athena_names.VERSIONED_MARK}.*{suffix}"
+    suffix = names.SEPARATOR + names.sanitize(export_id)
+    expression = f"{names.VERSIONED_MARK}.*{suffix}"
     kwargs: dict[str, Any] = {"DatabaseName": database, "Expression": expression, "MaxResults": 100}
     while True:
         page = glue.get_tables(**kwargs)
         for table in page.get("TableList", []):
             location = ((table.get("StorageDescriptor") or {}).get("Location")) or ""
             if (
-                table["Name"].startswith(athena_names.VERSIONED_MARK)
+                table["Name"].startswith(names.VERSIONED_MARK)
                 and table["Name"].endswith(suffix)
                 and location.startswith(root)
                 and ownership.is_stack_table(table.get("Parameters"), stack, ownership.VERSIONED, export_id)
@@ -134,21 +134,21 @@ def prune_expired_exports(
         if _files_exist(s3, root):
             continue
         result.exports_gone.append(export_id)
-        names: list[str] = []
+        to_drop: list[str] = []
         for name in _versioned_tables(glue, database, export_id, root, stack):
-            if len(names) == budget:
+            if len(to_drop) == budget:
                 result.more = True
                 break
-            names.append(name)
-        for start in range(0, len(names), DELETE_BATCH):
+            to_drop.append(name)
+        for start in range(0, len(to_drop), DELETE_BATCH):
             response = glue.batch_delete_table(DatabaseName=database,
-                                               TablesToDelete=names[start : start + DELETE_BATCH])
+                                               TablesToDelete=to_drop[start : start + DELETE_BATCH])
             # A table dropped meanwhile (another run, a person) is what we wanted anyway.
             failed = [e for e in response.get("Errors", []) if (e.get("ErrorDetail") or {}).get("ErrorCode") != "EntityNotFoundException"]
             if failed:
                 raise RetentionError(f"could not drop {len(failed)} table(s) of expired export {export_id}: {failed[0]}")
-        result.tables_dropped += len(names)
-        budget -= len(names)
+        result.tables_dropped += len(to_drop)
+        budget -= len(to_drop)
         if result.more:
             break
         s3.delete_object(Bucket=bucket, Key=entry["Key"])  # every table of this export is gone

@@ -10,8 +10,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from aurora_lake import athena_retention
-from aurora_lake.catalog import ownership
+from aurora_lake.catalog import ownership, retention
 
 BUCKET = "lake-bucket"
 DATABASE = "aurora_lake"
@@ -45,7 +44,7 @@ def export(s3: Any, glue: Any, export_id: str, tables: int) -> None:
             "StorageDescriptor": {"Location": f"{root(export_id)}mydb/public.t{n}/"},
             "Parameters": ownership.record(STACK, SOURCE, f"mydb.public.t{n}", ownership.VERSIONED, export_id),
         })
-    athena_retention.record_export(s3, BUCKET, export_id, root(export_id), DATABASE)
+    retention.record_export(s3, BUCKET, export_id, root(export_id), DATABASE)
 
 
 def expire(s3: Any, export_id: str) -> None:
@@ -57,8 +56,8 @@ def tables(glue: Any) -> set[str]:
     return {t["Name"] for t in glue.get_tables(DatabaseName=DATABASE)["TableList"]}
 
 
-def prune(s3: Any, glue: Any, **options: Any) -> athena_retention.RetentionResult:
-    return athena_retention.prune_expired_exports(s3, glue, BUCKET, DATABASE, current_export_id=NEW, now=time.time(), **options)
+def prune(s3: Any, glue: Any, **options: Any) -> retention.RetentionResult:
+    return retention.prune_expired_exports(s3, glue, BUCKET, DATABASE, current_export_id=NEW, now=time.time(), **options)
 
 
 def test_versioned_tables_of_an_expired_export_are_dropped_and_nothing_else(aws: tuple[Any, Any]) -> None:
@@ -77,7 +76,7 @@ def test_versioned_tables_of_an_expired_export_are_dropped_and_nothing_else(aws:
     assert {"orders__mydb__public__t0", f"other__x__{OLD.replace('-', '_')}"} <= tables(glue)
     assert len([n for n in tables(glue) if n.endswith(NEW.replace("-", "_"))]) == 3
     ledger = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix="athena-catalog/")["Contents"]]
-    assert ledger == [athena_retention.ledger_key(NEW)]  # the expired export is forgotten
+    assert ledger == [retention.ledger_key(NEW)]  # the expired export is forgotten
 
 
 def test_exports_whose_files_remain_keep_their_tables(aws: tuple[Any, Any]) -> None:
@@ -99,19 +98,19 @@ def test_exports_younger_than_the_expiry_are_not_even_checked(aws: tuple[Any, An
 
 def test_drops_are_bounded_per_run_and_the_next_run_finishes(aws: tuple[Any, Any], monkeypatch: pytest.MonkeyPatch) -> None:
     s3, glue = aws
-    monkeypatch.setattr(athena_retention, "MAX_TABLE_DROPS", 4)
+    monkeypatch.setattr(retention, "MAX_TABLE_DROPS", 4)
     export(s3, glue, OLD, tables=7)
     expire(s3, OLD)
     first = prune(s3, glue)
     assert first.tables_dropped == 4 and first.more is True
-    assert athena_retention.ledger_key(OLD) in [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET)["Contents"]]
+    assert retention.ledger_key(OLD) in [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET)["Contents"]]
     second = prune(s3, glue)
     assert second.tables_dropped == 3 and second.more is False and tables(glue) == set()
 
 
 def test_exports_checked_per_run_are_bounded(aws: tuple[Any, Any], monkeypatch: pytest.MonkeyPatch) -> None:
     s3, glue = aws
-    monkeypatch.setattr(athena_retention, "MAX_EXPORT_CHECKS", 2)
+    monkeypatch.setattr(retention, "MAX_EXPORT_CHECKS", 2)
     for n in range(5):
         export(s3, glue, f"orders-lake-{n:012d}-000000000000", tables=1)
     assert prune(s3, glue).exports_checked == 2

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from aurora_lake.athena_names import (
+from aurora_lake.catalog.names import (
     MAX_NAME_LENGTH,
     column_name,
     find_collisions,
@@ -104,7 +104,7 @@ def test_collisions_after_lower_casing_are_reported_with_every_source() -> None:
 
 
 def test_a_source_accounts_names_begin_with_the_account() -> None:
-    from aurora_lake import athena_names as names
+    from aurora_lake.catalog import names
 
     assert names.latest_table_name("orders-aurora", "shop", "public", "orders", "111111111111") == "111111111111__orders_aurora__shop__public__orders"
     assert names.versioned_table_name("orders-aurora", "shop", "public", "orders", "exp-1", "111111111111") == "_111111111111__orders_aurora__shop__public__orders__exp_1"
@@ -118,7 +118,7 @@ def test_a_source_accounts_names_begin_with_the_account() -> None:
 
 @pytest.mark.parametrize("account", ["11111111111", "11111111111a", "x11111111111", "１１１１１１１１１１１１", "111111111111__x", ""])
 def test_a_source_account_that_is_not_twelve_digits_never_names_a_table(account: str) -> None:
-    from aurora_lake import athena_names as names
+    from aurora_lake.catalog import names
 
     with pytest.raises(ValueError, match="12-digit"):
         names.latest_table_name("orders-aurora", "shop", "public", "orders", account)
