@@ -245,7 +245,9 @@ class EmulatedAccount:
                 self.judged_calls = stack.enter_context(organization.judged_calls(lambda: self.organization))
             stack.enter_context(athena_sim.installed(self.athena))
             stack.enter_context(
-                fault_injection.installed(self.fault_plan, self.calls, self.clock.now, self._api_call_seconds, self.clock.advance)
+                fault_injection.installed(
+                    self.fault_plan, self.calls, self.clock.now, self._api_call_seconds, self.clock.advance, principal=self._principal_of_call
+                )
             )
             self._reset_clients()
             stack.callback(self._reset_clients)
@@ -354,6 +356,22 @@ class EmulatedAccount:
         caller = fault_injection.current_caller()
         spec = self.functions.get(caller) if caller else None
         return spec.role_arn if spec is not None else None
+
+    def _principal_of_call(self, caller: str | None, access_key: str) -> tuple[str, str]:
+        """Who made a call, as AWS names it in a refusal (an assumed-role session), and the account it acted in.
+
+        A call through credentials of an assumed role (a source account's access role) is that
+        role's; any other call of a function is its own role's, the session named after the function.
+        """
+        if self.source_accounts and access_key:
+            account, role_arn = organization.principal_of(access_key)
+            if role_arn:
+                return f"arn:aws:sts::{account}:assumed-role/{role_arn.rsplit('/', 1)[-1]}/{caller or 'session'}", account
+        spec = self.functions.get(caller) if caller else None
+        if spec is not None and spec.role_arn:
+            return f"arn:aws:sts::{self.account_id}:assumed-role/{spec.role_arn.rsplit('/', 1)[-1]}/{spec.name}", self.account_id
+        role = getattr(self, "state_machine_role_arn", "") or f"arn:aws:iam::{self.account_id}:role/unknown"
+        return f"arn:aws:sts::{self.account_id}:assumed-role/{role.rsplit('/', 1)[-1]}/{caller or 'session'}", self.account_id
 
     def _start_from_event(self, state_machine_arn: str, execution_input: str) -> str:
         """What EventBridge does for a rule targeting a state machine: StartExecution with the transformed input."""

@@ -207,7 +207,7 @@ def _lifecycle(cfn: dict[str, Any], **parameters: str) -> dict[str, dict[str, An
 def test_default_retention_keeps_exports_and_expires_only_old_versions_and_query_results(cfn: dict[str, Any]) -> None:
     rules = _lifecycle(cfn)
     assert set(rules) == {"AbortIncompleteUploads", "ExpireExportWaitTokens", "ExpireNoncurrentVersions", "ExpireAthenaResults",
-                          "ExpireAthenaPlans"}
+                          "ExpireAthenaPlans", "ExpireRunReports"}
     assert rules["AbortIncompleteUploads"]["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 7}
     # An export wait's task token is worthless after the wait (12 hours at most).
     assert rules["ExpireExportWaitTokens"] == {"Id": "ExpireExportWaitTokens", "Status": "Enabled", "Prefix": "export-waits/",
@@ -216,6 +216,9 @@ def test_default_retention_keeps_exports_and_expires_only_old_versions_and_query
     assert "Prefix" not in rules["ExpireNoncurrentVersions"]
     assert rules["ExpireAthenaResults"]["Prefix"] == "athena-results/"
     assert rules["ExpireAthenaPlans"]["Prefix"] == "athena-plans/"
+    # The runs' reports name the table reports: both expire together.
+    assert rules["ExpireRunReports"]["Prefix"] == "reports/runs/"
+    assert rules["ExpireRunReports"]["ExpirationInDays"] == rules["ExpireAthenaPlans"]["ExpirationInDays"]
     assert all(rule["Status"] == "Enabled" for rule in rules.values())
     # Nothing touches the exports themselves unless asked.
     assert not any(rule.get("Prefix") == "exports/" for rule in rules.values())
@@ -301,7 +304,9 @@ def test_the_readme_deploy_command_is_non_interactive_and_needs_only_the_allowed
     assert words[:2] == [".venv-sam/bin/sam", "deploy"] and "--guided" not in words
     assert words[words.index("--config-env") + 1] == "ci"
     overrides = dict(word.split("=", 1) for word in words[words.index("--parameter-overrides") + 1:])
-    assert set(overrides) == {"AllowedClusterIdentifiers", "NotificationEmail"}
+    # The first deploy subscribes someone to the alarms: a default deployment would send them nowhere.
+    assert set(overrides) == {"AllowedClusterIdentifiers", "NotificationEmail", "AlarmNotificationEmail"}
+    assert overrides["AlarmNotificationEmail"]
     required = {name for name, spec in sam["Parameters"].items() if "Default" not in spec}
     assert required == {"AllowedClusterIdentifiers"}
     for name, value in overrides.items():

@@ -432,7 +432,10 @@ ATHENA_RESULTS_FOLDER = "athena-results/"
 ATHENA_PLANS_FOLDER = "athena-plans/"
 ATHENA_CATALOG_FOLDER = "athena-catalog/"
 EXPORT_WAITS_FOLDER = "export-waits/"
-STACK_FOLDERS = (ATHENA_RESULTS_FOLDER, ATHENA_PLANS_FOLDER, ATHENA_CATALOG_FOLDER, EXPORT_WAITS_FOLDER)
+# Reports for people: reports/runs/<execution name>.json, one per run of the export state machine.
+REPORTS_FOLDER = "reports/"
+RUN_REPORTS_FOLDER = REPORTS_FOLDER + "runs/"
+STACK_FOLDERS = (ATHENA_RESULTS_FOLDER, ATHENA_PLANS_FOLDER, ATHENA_CATALOG_FOLDER, EXPORT_WAITS_FOLDER, REPORTS_FOLDER)
 
 
 def folders_overlap(a: str, b: str) -> bool:

@@ -63,7 +63,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from aurora_lake import clients, clock, naming, sources
+from aurora_lake import clients, clock, limits, naming, run_report, sources
 from aurora_lake.catalog import ddl, glue_limits, names, ownership
 from aurora_lake.catalog.runner import DEFAULT_GLUE_WORKERS, Unit, run_units, upsert_glue_tables
 from aurora_lake.catalog.types import UnknownExportedType, athena_type
@@ -428,7 +428,7 @@ def plan_step(state: Mapping[str, Any], settings: Settings) -> dict[str, Any]:
     plan_bucket = settings.plan_bucket or location.bucket
     owner = Owner(ownership.stack_identity(settings.glue_database, plan_bucket), run_source(state))
     metadata = read_export_metadata(clients.client("s3"), location)
-    missing = metadata.skipped + skipped_from_warning(export.get("warning_message"))
+    missing = metadata.skipped + skipped_from_warning(run_report.full_warning_message(export, job.get("execution_arn")))
     if not metadata.tables and not metadata.unplaced and not missing:
         missing.append(SkippedTable(EXPORT_LEVEL, "the export's metadata lists no tables"))
     # Every check before the first catalog change: names, folders, data, Glue's limits, owners.
@@ -498,7 +498,7 @@ def plan_step(state: Mapping[str, Any], settings: Settings) -> dict[str, Any]:
         "tables_skipped": len(tables_missing),
         "sample_table": plans[0].latest if plans else None,
         "partial": partial,
-        "missing_tables": [{"table": e.target[:REASON_CHARS], "reason": e.reason[:REASON_CHARS]} for e in shown],
+        "missing_tables": [{"table": limits.cut_text(e.target, REASON_CHARS), "reason": limits.cut_text(e.reason, REASON_CHARS)} for e in shown],
         "missing_tables_more": len(tables_missing) - len(shown),
         "invocations": 1,
         "statements_succeeded": 0,
