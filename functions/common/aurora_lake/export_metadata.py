@@ -128,8 +128,8 @@ class SkippedTable:
 class UnplacedTable:
     """A table the metadata lists under a target that does not say which table it is.
 
-    Never catalogued. ``folders`` holds every folder below the export root (``DB/SCHEMA.TABLE/``)
-    where RDS may have written its files, whatever table it is.
+    Never catalogued. ``folders`` holds the folders below the export root (``DB/SCHEMA.TABLE/``)
+    where RDS may have written its files and a catalogued table's folder could hold them.
     """
 
     target: str
@@ -185,20 +185,18 @@ def target_readings(target: str) -> Iterator[tuple[str, str, str]]:
 
 
 def target_folders(target: str) -> tuple[str, ...]:
-    """Every folder below the export root where RDS may have written the files of a table named ``target``.
+    """The folders below the export root where a table named ``target`` may have its files, and a catalogued table's folder may hold them.
 
-    A folder is ``DATABASE/SCHEMA.TABLE/``: it depends only on where the database name ends,
-    so there are at most two per dot (``DATABASE/REST/`` and, for MySQL, ``DATABASE/DATABASE.REST/``).
+    A folder is ``DATABASE/SCHEMA.TABLE/``. A catalogued table's names hold no dot, so its folder
+    can only be, or hold, a folder whose database is the target's first part: ``FIRST/REST/`` (a
+    schema and a table) or ``FIRST/FIRST.REST/`` (MySQL). Readings whose database holds a dot lie
+    in folders no catalogued table reads, so at most two folders a target, whatever its dots.
     """
-    folders: dict[str, None] = {}
-    for index, char in enumerate(target):
-        database, rest = target[:index], target[index + 1:]
-        if char != "." or not database or not rest:
-            continue
-        if "." in rest:
-            folders[f"{s3_path(database)}/{s3_path(rest)}/"] = None
-        folders[table_folder(database, database, rest)] = None
-    return tuple(folders)
+    database, _, rest = target.partition(".")
+    if not database or not rest:
+        return ()
+    folders = [f"{s3_path(database)}/{s3_path(rest)}/"] if "." in rest else []
+    return (*folders, table_folder(database, database, rest))
 
 
 def _readings_text(target: str) -> str:
