@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from emulated_account import athena_sim, data, eventbridge_sim, organization, rds_sim, runtime, sfn_integrations, sns_sim
+from emulated_account import athena_sim, caches, data, eventbridge_sim, organization, rds_sim, runtime, sfn_integrations, sns_sim
 from emulated_account import faults as fault_injection
 from emulated_account.clock import DEFAULT_START, VirtualClock
 from emulated_account.clock import installed as clock_installed
@@ -208,6 +208,7 @@ class EmulatedAccount:
 
         stack = contextlib.ExitStack()
         try:
+            stack.enter_context(caches.installed())
             stack.enter_context(_on_sys_path([p for p in self._library_paths if p.is_dir()]))
             stack.enter_context(mock_aws(config=MOTO_CONFIG))
             stack.enter_context(_aws_environment(self.region))

@@ -36,3 +36,12 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         for name, value in getattr(report, "user_properties", []):
             if name == "report":
                 terminalreporter.write_line(str(value))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _process_caches() -> Any:
+    """botocore's service models and moto's ASL syntax trees read once per process (emulated_account.caches)."""
+    from emulated_account import caches
+
+    with caches.installed():
+        yield

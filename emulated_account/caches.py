@@ -1,0 +1,83 @@
+"""What a process builds once instead of once per emulated account (or per moto mock).
+
+Entering an account starts a fresh moto mock, which also drops boto3's default session, so
+every client of every account would re-read and re-parse botocore's service models (several
+megabytes of JSON for RDS, S3, Glue...), and every state machine created or executed would be
+parsed again from its ASL text by moto's ANTLR parser. Neither input changes while the process
+runs, so both are kept here, process-wide:
+
+* botocore's data loader: one ``botocore.loaders.Loader`` per search path, shared by every
+  session (the loader caches what it has read; botocore already shares it between the clients
+  of one session, so sharing it between sessions adds no new sharing of mutable state);
+* the ANTLR parse tree of each ASL definition text (the syntax step of
+  ``AmazonStateLanguageParser.parse``). The evaluation program is still built afresh from the
+  tree for every state machine and execution, as moto does, so no execution shares state with
+  another; a definition with a syntax error is never kept and fails every time.
+
+Moto's EC2 backend, which moto's RDS creates for its default VPC, would also load about 1,500
+default AMIs for every account; the emulated account uses none (``MOTO_EC2_LOAD_DEFAULT_AMIS``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator
+from typing import Any
+from unittest import mock
+
+# moto reads it when an account's EC2 backend is created: no AMI is used by this application.
+MOTO_ENVIRONMENT = {"MOTO_EC2_LOAD_DEFAULT_AMIS": "false"}
+
+_lock = threading.Lock()
+_loaders: dict[str | None, Any] = {}
+_asl_trees: dict[str, Any] = {}
+
+
+def shared_loader(search_path_string: str | None = None) -> Any:
+    """``botocore.loaders.create_loader``, returning one loader per search path for the process."""
+    from botocore import loaders
+
+    with _lock:
+        loader = _loaders.get(search_path_string)
+        if loader is None:
+            loader = _loaders[search_path_string] = loaders.create_loader(search_path_string)
+        return loader
+
+
+def parse_asl(definition: str) -> tuple[Any, Any]:
+    """``AmazonStateLanguageParser.parse`` with the syntax tree of each definition text kept."""
+    from moto.stepfunctions.parser.asl.parse.asl_parser import ASLParserException, SyntaxErrorListener
+    from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
+
+    tree = _asl_trees.get(definition)
+    if tree is None:
+        from antlr4 import CommonTokenStream, InputStream
+
+        from moto.stepfunctions.parser.asl.antlr.runtime.ASLLexer import ASLLexer
+        from moto.stepfunctions.parser.asl.antlr.runtime.ASLParser import ASLParser
+
+        # The same steps as AmazonStateLanguageParser.parse, up to the syntax tree.
+        listener = SyntaxErrorListener()
+        parser = ASLParser(CommonTokenStream(ASLLexer(InputStream(definition))))
+        parser.removeErrorListeners()
+        parser.addErrorListener(listener)
+        tree = parser.state_machine()
+        if listener.errors:
+            raise ASLParserException(errors=listener.errors)
+        _asl_trees[definition] = tree
+    return Preprocessor().visit(tree), tree
+
+
+@contextlib.contextmanager
+def installed() -> Iterator[None]:
+    """Use the process's shared botocore loader and ASL trees while the context is active."""
+    import os
+
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(mock.patch("botocore.session.create_loader", shared_loader))
+        stack.enter_context(mock.patch.object(AmazonStateLanguageParser, "parse", staticmethod(parse_asl)))
+        stack.enter_context(mock.patch.dict(os.environ, MOTO_ENVIRONMENT))
+        yield
