@@ -135,10 +135,12 @@ def test_synthetic_five_thousand_table_export_is_fast(fixture_template: Path) ->
         arn = _snapshot(account, "s1")
         rds = boto3.client("rds")
         rds.start_export_task(ExportTaskIdentifier="big", SourceArn=arn, **setup)
-        started = time.monotonic()
+        # CPU seconds of this process: the work is the simulator's, and the machine's other
+        # processes (a loaded CI host, parallel test workers) do not count against it.
+        started = time.process_time()
         account.clock.advance(60)
         assert rds.describe_export_tasks(ExportTaskIdentifier="big")["ExportTasks"][0]["Status"] == "COMPLETE"
-        elapsed = time.monotonic() - started
+        elapsed = time.process_time() - started
         s3 = boto3.client("s3")
         info_files = s3.list_objects_v2(Bucket=setup["S3BucketName"], Prefix="big/export_tables_info_")["KeyCount"]
     assert info_files == 50
