@@ -16,6 +16,11 @@ runs, so both are kept here, process-wide:
 
 Moto's EC2 backend, which moto's RDS creates for its default VPC, would also load about 1,500
 default AMIs for every account; the emulated account uses none (``MOTO_EC2_LOAD_DEFAULT_AMIS``).
+
+Moto also lists the methods of a service's response class (``inspect.getmembers``) on every
+request to find the action's handler, a tenth of the cost of a simple call. The list is kept
+per class and computed again whenever an attribute of the class or of a base class is added,
+removed or replaced (the emulated account patches some of them while it runs).
 """
 
 from __future__ import annotations
@@ -69,9 +74,24 @@ def parse_asl(definition: str) -> tuple[Any, Any]:
     return Preprocessor().visit(tree), tree
 
 
+_method_names: dict[type, tuple[tuple[int, ...], list[str]]] = {}
+
+
+def method_names_from_class(cls: type) -> list[str]:
+    """``moto.core.utils.method_names_from_class``, kept until the class's attributes change."""
+    from moto.core import utils
+
+    # The identity of every attribute of the class and its bases: a patch changes it.
+    signature = tuple(id(value) for klass in cls.__mro__ for value in vars(klass).values())
+    found = _method_names.get(cls)
+    if found is None or found[0] != signature:
+        found = _method_names[cls] = (signature, utils.method_names_from_class(cls))
+    return found[1]
+
+
 @contextlib.contextmanager
 def installed() -> Iterator[None]:
-    """Use the process's shared botocore loader and ASL trees while the context is active."""
+    """Use the process's shared botocore loader, ASL trees and method lists while the context is active."""
     import os
 
     from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
@@ -79,5 +99,6 @@ def installed() -> Iterator[None]:
     with contextlib.ExitStack() as stack:
         stack.enter_context(mock.patch("botocore.session.create_loader", shared_loader))
         stack.enter_context(mock.patch.object(AmazonStateLanguageParser, "parse", staticmethod(parse_asl)))
+        stack.enter_context(mock.patch("moto.core.responses.method_names_from_class", method_names_from_class))
         stack.enter_context(mock.patch.dict(os.environ, MOTO_ENVIRONMENT))
         yield
