@@ -24,8 +24,6 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
-from samtranslator.translator.managed_policy_translator import ManagedPolicyLoader
-from samtranslator.translator.transform import transform
 from samtranslator.yaml_helper import intrinsics_multi_constructor
 import yaml
 
@@ -53,14 +51,22 @@ _parsed: OrderedDict[bytes, Any] = OrderedDict()
 _parsed_lock = threading.Lock()
 
 
-class _OfflinePolicyLoader(ManagedPolicyLoader):
-    """Resolves no managed policy names; the template names none by short name."""
+def _offline_policy_loader() -> Any:
+    """A managed policy loader that resolves no names (the template names none by short name).
 
-    def __init__(self) -> None:  # no IAM client: nothing is looked up
-        pass
+    The translator is imported here, when a template is translated: it takes a few tenths of a
+    second, which the emulated account and the tools that only read templates do not pay.
+    """
+    from samtranslator.translator.managed_policy_translator import ManagedPolicyLoader
 
-    def load(self) -> dict[str, str]:
-        return {}
+    class _OfflinePolicyLoader(ManagedPolicyLoader):
+        def __init__(self) -> None:  # no IAM client: nothing is looked up
+            pass
+
+        def load(self) -> dict[str, str]:
+            return {}
+
+    return _OfflinePolicyLoader()
 
 
 def load_template(template_path: str | Path = TEMPLATE_PATH) -> dict[str, Any]:
@@ -126,6 +132,8 @@ def translate_template(
     """
     if "Transform" not in template:
         return copy.deepcopy(template)
+    from samtranslator.translator.transform import transform
+
     base = Path(base_dir)
     definitions = state_machine_definitions(template, base)
     sam = _with_placeholder_locations(template)
@@ -133,7 +141,7 @@ def translate_template(
     # samtranslator derives the partition of generated ARNs from the Region.
     os.environ["AWS_DEFAULT_REGION"] = region or previous_region or DEFAULT_REGION
     try:
-        translated = transform(sam, dict(parameter_values or {}), _OfflinePolicyLoader())
+        translated = transform(sam, dict(parameter_values or {}), _offline_policy_loader())
     finally:
         if previous_region is None:
             os.environ.pop("AWS_DEFAULT_REGION", None)
