@@ -74,11 +74,13 @@ checkov: $(CHECKOV_VENV_STAMP)
 iam: venv
 	cd $(ROOT) && PYTHONPATH=$(DEV_PYTHONPATH) $(VENV_PYTHON) -m tools.iam_reference $(TEMPLATES)
 
+# One worker per core; tests marked slow are collected first (tests/conftest.py) and idle
+# workers take pending tests from busy ones (worksteal), so the workers finish together.
 test: venv
 	$(MAKE) --no-print-directory -f $(ROOT)Makefile lint
 	$(MAKE) --no-print-directory -f $(ROOT)Makefile checkov
 	$(MAKE) --no-print-directory -f $(ROOT)Makefile iam
-	cd $(ROOT) && PYTHONPATH=$(DEV_PYTHONPATH) $(VENV_PYTHON) -m pytest -q -n auto tests $(PYTEST_ARGS)
+	cd $(ROOT) && PYTHONPATH=$(DEV_PYTHONPATH) $(VENV_PYTHON) -m pytest -q -n auto --dist worksteal tests $(PYTEST_ARGS)
 
 # An ordinary recipe, so every make flag behaves as usual (-s, -j, -n prints and runs nothing).
 # make exits 0 exactly when the execution SUCCEEDED and the queries over its tables ran; any

@@ -33,6 +33,7 @@ def _summary(stdout: str) -> dict:
     return json.loads([line for line in stdout.splitlines() if line.startswith("{")][-1])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("flags", FLAGS, ids=lambda f: " ".join(f) or "plain")
 def test_a_failed_execution_fails_make_under_every_flag(flags: list[str], tmp_path: Path) -> None:
     refused = tmp_path / "input.json"
@@ -42,6 +43,7 @@ def test_a_failed_execution_fails_make_under_every_flag(flags: list[str], tmp_pa
     assert _summary(done.stdout)["error"] == "InvalidInput"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("flags", [["-s"], ["-j2", "--no-print-directory"]], ids=lambda f: " ".join(f))
 def test_a_succeeded_execution_exits_0(flags: list[str], tmp_path: Path) -> None:
     done = _make(flags, "--json", tmp_path)

@@ -129,6 +129,7 @@ def test_export_rules_duplicate_id_busy_snapshot_and_quota(fixture_template: Pat
         assert _error(lambda: rds.start_export_task(ExportTaskIdentifier="x2", SourceArn=missing, **setup)) == "DBClusterSnapshotNotFoundFault"
 
 
+@pytest.mark.slow
 def test_synthetic_five_thousand_table_export_is_fast(fixture_template: Path) -> None:
     with EmulatedAccount(fixture_template, export=ExportBehaviour(duration_seconds=60, synthetic_tables=5000)) as account:
         setup = _export_setup(account)

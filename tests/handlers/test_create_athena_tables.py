@@ -552,6 +552,7 @@ def max_concurrent_ddl(records: list[athena_sim.QueryRecord]) -> int:
     return peak
 
 
+@pytest.mark.slow
 def test_five_thousand_tables_within_600_simulated_seconds_and_small_state(
     realistic_lake: tuple[Lake, ClientSideAthena], capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -206,6 +206,7 @@ def _source_requests(call: Any, account: str, region: str = REGION) -> list[tupl
     raise AssertionError(f"no IAM mapping for rds:{operation} made in {account}: add one before judging it")
 
 
+@pytest.mark.slow
 def test_every_call_of_organization_runs_into_a_source_account_is_allowed_by_its_access_role(org: Organization, lake: EmulatedAccount) -> None:
     from emulated_account.organization import principal_of
 

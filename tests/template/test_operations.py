@@ -308,6 +308,7 @@ def test_the_readme_deploy_command_is_non_interactive_and_needs_only_the_allowed
         assert re.fullmatch(sam["Parameters"][name]["AllowedPattern"], value), name
 
 
+@pytest.mark.slow
 def test_the_template_rendered_with_the_readme_parameters_passes_the_lint(tmp_path: Path) -> None:
     """What CloudFormation deploys from the README's command: the SAM transform, cfn-lint and the ASL checks."""
     import shutil

@@ -305,6 +305,7 @@ def test_the_access_role_fits_iam_limits_with_the_most_clusters(source: dict[str
 # --- the checks of make lint and make iam ------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_the_source_template_lints_clean_and_a_broken_one_does_not(tmp_path: Any) -> None:
     from tools import lint_template
 
