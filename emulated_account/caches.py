@@ -17,10 +17,18 @@ runs, so both are kept here, process-wide:
 Moto's EC2 backend, which moto's RDS creates for its default VPC, would also load about 1,500
 default AMIs for every account; the emulated account uses none (``MOTO_EC2_LOAD_DEFAULT_AMIS``).
 
+Creating a state machine makes moto build the evaluation program of its definition only to
+check it; a definition text that passed once passes again (the check is a function of the text
+alone), so it is checked once per process. Every execution still builds its own program.
+
+moto's KMS creates a 2,048-bit RSA private key with every key, symmetric ones too, though only
+the asymmetric Sign and Verify use it: about 40 ms of CPU for each key of each account. The key
+is now generated the first time it is used.
+
 Moto also lists the methods of a service's response class (``inspect.getmembers``) on every
 request to find the action's handler, a tenth of the cost of a simple call. The list is kept
 per class and computed again whenever an attribute of the class or of a base class is added,
-removed or replaced (the emulated account patches some of them while it runs).
+removed or replaced by a value of another kind (the emulated account patches some while it runs).
 """
 
 from __future__ import annotations
@@ -74,15 +82,46 @@ def parse_asl(definition: str) -> tuple[Any, Any]:
     return Preprocessor().visit(tree), tree
 
 
-_method_names: dict[type, tuple[tuple[int, ...], list[str]]] = {}
+_valid_definitions: set[str] = set()
+
+
+def _validate_definition_once(original: Any) -> Any:
+    def validate(definition: str) -> None:
+        if definition in _valid_definitions:
+            return
+        original(definition)  # raises InvalidDefinition for a definition moto refuses
+        _valid_definitions.add(definition)
+
+    return staticmethod(validate)
+
+
+class _KeyOnFirstUse:
+    """moto's private key of a KMS key, generated when first used (Sign, Verify, GetPublicKey)."""
+
+    def __init__(self, key_spec: str, generate: Any) -> None:
+        self._key_spec = key_spec
+        self._generate = generate
+        self._key: Any = None
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        with self._lock:
+            if self._key is None:
+                self._key = self._generate(self._key_spec)
+        return getattr(self._key, name)
+
+
+_method_names: dict[type, tuple[tuple[tuple[str, type], ...], list[str]]] = {}
 
 
 def method_names_from_class(cls: type) -> list[str]:
     """``moto.core.utils.method_names_from_class``, kept until the class's attributes change."""
     from moto.core import utils
 
-    # The identity of every attribute of the class and its bases: a patch changes it.
-    signature = tuple(id(value) for klass in cls.__mro__ for value in vars(klass).values())
+    # The list depends only on the names of the attributes of the class and its bases and on
+    # what kind of value each is (a function or not); a counter moto keeps on a base class
+    # changes its value with every request, never its kind.
+    signature = tuple((name, type(value)) for klass in cls.__mro__ for name, value in vars(klass).items())
     found = _method_names.get(cls)
     if found is None or found[0] != signature:
         found = _method_names[cls] = (signature, utils.method_names_from_class(cls))
@@ -91,7 +130,7 @@ def method_names_from_class(cls: type) -> list[str]:
 
 @contextlib.contextmanager
 def installed() -> Iterator[None]:
-    """Use the process's shared botocore loader, ASL trees and method lists while the context is active."""
+    """Use the process's shared loader, ASL trees, checked definitions and method lists, and KMS keys made on use."""
     import os
 
     with contextlib.ExitStack() as stack:
@@ -102,5 +141,12 @@ def installed() -> Iterator[None]:
 
         stack.enter_context(mock.patch.object(AmazonStateLanguageParser, "parse", staticmethod(parse_asl)))
         stack.enter_context(mock.patch("moto.core.responses.method_names_from_class", method_names_from_class))
+        from moto.kms import models as kms_models
+        from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+        validate = vars(StepFunctionsParserBackend)["_validate_definition"].__func__
+        stack.enter_context(mock.patch.object(StepFunctionsParserBackend, "_validate_definition", _validate_definition_once(validate)))
+        generate = kms_models.generate_private_key
+        stack.enter_context(mock.patch.object(kms_models, "generate_private_key", lambda key_spec: _KeyOnFirstUse(key_spec, generate)))
         stack.enter_context(mock.patch.dict(os.environ, MOTO_ENVIRONMENT))
         yield
