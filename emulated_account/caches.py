@@ -25,6 +25,10 @@ moto's KMS creates a 2,048-bit RSA private key with every key, symmetric ones to
 the asymmetric Sign and Verify use it: about 40 ms of CPU for each key of each account. The key
 is now generated the first time it is used.
 
+moto's Step Functions interpreter compiles each JSONPath of the definition (``$.job.x``) with
+jsonpath_ng, which builds a new parser, tables and all, for every path it reads: a twelfth of a
+run's CPU. A compiled path is an immutable expression tree; each text is compiled once.
+
 Moto also lists the methods of a service's response class (``inspect.getmembers``) on every
 request to find the action's handler, a tenth of the cost of a simple call. The list is kept
 per class and computed again whenever an attribute of the class or of a base class is added,
@@ -34,6 +38,7 @@ removed or replaced by a value of another kind (the emulated account patches som
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -83,6 +88,14 @@ def parse_asl(definition: str) -> tuple[Any, Any]:
 
 
 _valid_definitions: set[str] = set()
+
+
+@functools.lru_cache(maxsize=4096)
+def jsonpath(path: str) -> Any:
+    """``jsonpath_ng.ext.parse``, once per path text."""
+    from jsonpath_ng.ext import parse
+
+    return parse(path)
 
 
 def _validate_definition_once(original: Any) -> Any:
@@ -146,6 +159,7 @@ def installed() -> Iterator[None]:
 
         validate = vars(StepFunctionsParserBackend)["_validate_definition"].__func__
         stack.enter_context(mock.patch.object(StepFunctionsParserBackend, "_validate_definition", _validate_definition_once(validate)))
+        stack.enter_context(mock.patch("moto.stepfunctions.parser.asl.utils.json_path.parse", jsonpath))
         generate = kms_models.generate_private_key
         stack.enter_context(mock.patch.object(kms_models, "generate_private_key", lambda key_spec: _KeyOnFirstUse(key_spec, generate)))
         stack.enter_context(mock.patch.dict(os.environ, MOTO_ENVIRONMENT))
