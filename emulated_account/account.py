@@ -11,8 +11,12 @@ the simulators and patches, leaving it restores them.
 from __future__ import annotations
 
 import contextlib
+import datetime as _dt
+import enum
 import io
 import json
+import re
+import threading
 import time
 import uuid
 import zipfile
@@ -21,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from emulated_account import athena_sim, data, distributed_map, eventbridge_sim, organization, rds_sim, runtime, sfn_integrations, sns_sim
+from emulated_account import athena_sim, caches, data, distributed_map, eventbridge_sim, organization, rds_sim, runtime, sfn_integrations, sns_sim
 from emulated_account import faults as fault_injection
 from emulated_account.clock import DEFAULT_START, VirtualClock
 from emulated_account.clock import installed as clock_installed
@@ -237,6 +241,7 @@ class EmulatedAccount:
 
         stack = contextlib.ExitStack()
         try:
+            stack.enter_context(caches.installed())
             stack.enter_context(_on_sys_path([p for p in self._library_paths if p.is_dir()]))
             stack.enter_context(mock_aws(config=MOTO_CONFIG))
             stack.enter_context(_aws_environment(self.region))
@@ -245,9 +250,12 @@ class EmulatedAccount:
             if self.organization_enabled:
                 stack.enter_context(organization.assume_role_judged(lambda: self.organization, self._caller_role))
                 self.judged_calls = stack.enter_context(organization.judged_calls(lambda: self.organization))
+                stack.enter_context(organization.delegated_reads(lambda: self.organization))
             stack.enter_context(athena_sim.installed(self.athena))
             stack.enter_context(
-                fault_injection.installed(self.fault_plan, self.calls, self.clock.now, self._api_call_seconds, self.clock.advance)
+                fault_injection.installed(
+                    self.fault_plan, self.calls, self.clock.now, self._api_call_seconds, self.clock.advance, principal=self._principal_of_call
+                )
             )
             self._reset_clients()
             stack.callback(self._reset_clients)
@@ -314,6 +322,8 @@ class EmulatedAccount:
         key_arn = environment.get("EXPORT_KMS_KEY_ARN", "")
         organization.create_organization(self.region)
         org = organization.Organization(self.account_id, self.region)
+        # The organization's delegation policy lets the lake account read its accounts and OUs (docs/organization.md).
+        org.delegated_readers.add(self.account_id)
         # Kept for organization.Organization, not put into moto: moto's S3 would judge every object
         # request by it with an evaluator that takes the TLS-only Deny's condition as always met.
         for resource in t.resources_of_type("AWS::S3::BucketPolicy").values():
@@ -357,6 +367,22 @@ class EmulatedAccount:
         caller = fault_injection.current_caller()
         spec = self.functions.get(caller) if caller else None
         return spec.role_arn if spec is not None else None
+
+    def _principal_of_call(self, caller: str | None, access_key: str) -> tuple[str, str]:
+        """Who made a call, as AWS names it in a refusal (an assumed-role session), and the account it acted in.
+
+        A call through credentials of an assumed role (a source account's access role) is that
+        role's; any other call of a function is its own role's, the session named after the function.
+        """
+        if self.source_accounts and access_key:
+            account, role_arn = organization.principal_of(access_key)
+            if role_arn:
+                return f"arn:aws:sts::{account}:assumed-role/{role_arn.rsplit('/', 1)[-1]}/{caller or 'session'}", account
+        spec = self.functions.get(caller) if caller else None
+        if spec is not None and spec.role_arn:
+            return f"arn:aws:sts::{self.account_id}:assumed-role/{spec.role_arn.rsplit('/', 1)[-1]}/{spec.name}", self.account_id
+        role = getattr(self, "state_machine_role_arn", "") or f"arn:aws:iam::{self.account_id}:role/unknown"
+        return f"arn:aws:sts::{self.account_id}:assumed-role/{role.rsplit('/', 1)[-1]}/{caller or 'session'}", self.account_id
 
     def _start_from_event(self, state_machine_arn: str, execution_input: str) -> str:
         """What EventBridge does for a rule targeting a state machine: StartExecution with the transformed input."""
@@ -512,21 +538,26 @@ class EmulatedAccount:
         )["executionArn"]
 
     def wait(self, execution_arn: str, timeout: float = 120.0) -> ExecutionResult:
-        """Poll until the execution ends (real-time ``timeout`` guards against a hang)."""
+        """Wait until the execution ends (real-time ``timeout`` guards against a hang).
+
+        The status is read from moto's execution object, as DescribeExecution would report it,
+        and DescribeExecution is called once it has ended: through the API, each poll cost as
+        much CPU as a Lambda invocation, taken from the execution's own thread (one GIL).
+        """
+        from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
         sfn = self.client("stepfunctions")
+        execution = stepfunctions_parser_backends[self.account_id][self.region].describe_execution(execution_arn)
         deadline = time.monotonic() + timeout
-        # Polling costs the execution thread CPU (both go through moto under one GIL):
-        # start fast for short runs, then back off.
-        pause = 0.002
-        while True:
-            described = sfn.describe_execution(executionArn=execution_arn)
-            if described["status"] != "RUNNING":
-                break
+        pause = 0.001
+        while execution.status == "RUNNING":
             if time.monotonic() > deadline:
                 sfn.stop_execution(executionArn=execution_arn, error="EmulatorTimeout", cause=f"still running after {timeout} s of real time")
                 raise TimeoutError(f"{execution_arn} still RUNNING after {timeout} s of real time (simulated {self.clock.elapsed():.0f} s)")
             time.sleep(pause)
-            pause = min(pause * 1.5, 0.05)
+            pause = min(pause * 1.5, 0.01)
+        described = sfn.describe_execution(executionArn=execution_arn)
+        assert described["status"] != "RUNNING", described["status"]
         if self.unknown_parameter_forms:
             # The state machine may have caught the task's error: the emulated account must not.
             raise self.unknown_parameter_forms[0]
@@ -604,16 +635,22 @@ class EmulatedAccount:
             )
         return result
 
+    def history(self, execution_arn: str) -> list[dict[str, Any]]:
+        """Every event of an execution, exactly as GetExecutionHistory returns them through boto3.
+
+        Read from moto's Step Functions backend instead of through the API: moto's response
+        serializer and botocore's parser cost a third of a run's CPU for a hundred events, and
+        add nothing but what ``_as_returned`` does. tests/emulated_account checks that both
+        ways give the same events, to their key order, types and time zones.
+        """
+        from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+        backend = stepfunctions_parser_backends[self.account_id][self.region]
+        shape = self.client("stepfunctions").meta.service_model.operation_model("GetExecutionHistory").output_shape
+        return _as_returned(backend.get_execution_history(execution_arn), shape)["events"]
+
     def _result(self, execution_arn: str, described: dict[str, Any]) -> ExecutionResult:
-        sfn = self.client("stepfunctions")
-        events: list[dict[str, Any]] = []
-        kwargs: dict[str, Any] = {"executionArn": execution_arn, "maxResults": 1000}
-        while True:
-            page = sfn.get_execution_history(**kwargs)
-            events.extend(page["events"])
-            if not page.get("nextToken"):
-                break
-            kwargs["nextToken"] = page["nextToken"]
+        events = self.history(execution_arn)
         start = described["startDate"].timestamp()
         entries: list[StateEntry] = []
         transitions = 0
@@ -681,6 +718,42 @@ def _bus_policy_statements(properties: dict[str, Any]) -> list[dict[str, Any]]:
     return [statement]
 
 
+def _as_returned(value: Any, shape: Any) -> Any:
+    """A value of moto's backend as boto3 returns it for ``shape`` (see ``EmulatedAccount.history``).
+
+    What moto's serializer and botocore's parser do to it: members in the shape's order (absent
+    ones left out), enumerations as their strings, timestamps as sent (epoch seconds, milliseconds
+    kept) and read back by botocore's own parser.
+    """
+    kind = shape.type_name
+    if kind == "structure":
+        return {name: _as_returned(value[name], member) for name, member in shape.members.items() if value.get(name) is not None}
+    if kind == "list":
+        return [_as_returned(item, shape.member) for item in value]
+    if kind == "map":
+        return {key: _as_returned(item, shape.value) for key, item in value.items()}
+    if kind == "timestamp":
+        return _returned_timestamp(value)
+    if isinstance(value, enum.Enum):
+        return value.value
+    return value
+
+
+_ISO_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?Z")
+
+
+def _returned_timestamp(value: Any) -> Any:
+    from botocore.utils import parse_timestamp, parse_to_aware_datetime
+    from moto.core.serialize import TimestampSerializer
+
+    if isinstance(value, str) and _ISO_UTC.fullmatch(value):
+        # moto's own form; the same instant botocore's parse_to_aware_datetime reads, without dateutil.
+        aware = _dt.datetime.fromisoformat(value[:-1]).replace(tzinfo=_dt.timezone.utc)
+    else:
+        aware = parse_to_aware_datetime(value)
+    return parse_timestamp(TimestampSerializer._timestamp_unixtimestamp(aware))
+
+
 def _plain_attributes(attributes: Any) -> dict[str, Any]:
     result = {}
     for name, value in (attributes or {}).items():
@@ -693,21 +766,36 @@ def _plain_attributes(attributes: Any) -> dict[str, Any]:
 
 @contextlib.contextmanager
 def _shared_interpreter_clients() -> Any:
-    """One Lambda client for the interpreter's invocations instead of a new one per task (slow to build)."""
+    """One client per service (and credentials) for the interpreter's tasks instead of a new one per task.
+
+    moto's Lambda, AWS SDK and Step Functions integrations each build a boto3 client for every
+    task they run (5 to 12 ms of CPU each); every module that imported moto's
+    ``boto_client_for`` gets the account's cached one.
+    """
+    import sys
     from unittest import mock
 
     from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+    from moto.stepfunctions.parser.asl.utils import boto_client
 
-    original = lambda_eval_utils.boto_client_for
+    original = boto_client.boto_client_for
     cache: dict[tuple[Any, ...], Any] = {}
+    lock = threading.Lock()
 
     def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
         key = (region, service, repr(state_credentials))
-        if key not in cache:
-            cache[key] = original(region=region, service=service, state_credentials=state_credentials)
-        return cache[key]
+        with lock:
+            if key not in cache:
+                cache[key] = original(region=region, service=service, state_credentials=state_credentials)
+            return cache[key]
 
-    with mock.patch.object(lambda_eval_utils, "boto_client_for", boto_client_for):
+    modules = {lambda_eval_utils, *(
+        module for name, module in list(sys.modules.items())
+        if name.startswith("moto.stepfunctions.parser.") and getattr(module, "boto_client_for", None) is original
+    )}
+    with contextlib.ExitStack() as stack:
+        for module in modules:
+            stack.enter_context(mock.patch.object(module, "boto_client_for", boto_client_for))
         yield
 
 

@@ -61,7 +61,7 @@ FUNCTION_CLIENTS: dict[str, tuple[str, ...]] = {
     "CheckExportFunction": ("rds",),
     "CreateAthenaTablesFunction": ("s3", "athena", "glue"),
     "DeleteSnapshotFunction": ("rds",),
-    "NotifyFunction": ("sns", "s3"),
+    "NotifyFunction": ("s3", "sns"),
     "WakeExportWaitFunction": ("rds", "s3", "stepfunctions"),
     "FleetFunction": ("s3", "sns"),
     "ListSourcesFunction": (),

@@ -139,6 +139,9 @@ class RdsSimulator:
         self.table_changes: dict[str, tuple[data.Table, ...]] = {}
         # DB instances created in this account beyond the declared ones (a test's own), by identifier.
         self.extra_db_instances: dict[str, data.DbInstance] = {}
+        # Whether a lookup by name alone finds an AWS Backup recovery point (as AWS's export sample
+        # relies on); False: only a lookup with SnapshotType awsbackup finds it.
+        self.aws_backup_found_by_name = True
         self._lock = threading.RLock()
         clock.on_advance(lambda _now: self.settle())
 
@@ -328,6 +331,31 @@ class RdsSimulator:
         )
 
     # -- the patched backend operations ----------------------------------------------------------
+    def describe_snapshots_by_name(self, response: Any, original: Any, kind: str) -> Any:
+        """DescribeDB(Cluster)Snapshots: a lookup by name alone as the RDS model describes it.
+
+        The identifier's constraint asks for SnapshotType for an automated snapshot, so a name alone
+        finds a manual snapshot or, when ``aws_backup_found_by_name``, an AWS Backup recovery point
+        (never an automated one). moto filters such a lookup to manual and automated snapshots, as a
+        listing is; every other form is moto's own.
+        """
+        from moto.core.responses import ActionResult
+        from moto.rds.exceptions import DBClusterSnapshotNotFoundError, DBSnapshotNotFoundFault
+
+        identifier_key, source_key, list_key, method = _SNAPSHOT_LOOKUPS[kind]
+        params = response.params
+        if not params.get(identifier_key) or any(params.get(key) for key in ("SnapshotType", source_key, "Filters")):
+            return original(response)
+        describe = getattr(response.backend, method)
+        identifier = params[identifier_key]
+        if self.aws_backup_found_by_name:
+            try:
+                return ActionResult({list_key: describe(None, identifier, "manual", {})})
+            except (DBSnapshotNotFoundFault, DBClusterSnapshotNotFoundError):
+                pass  # not a manual snapshot: perhaps a recovery point
+            return ActionResult({list_key: describe(None, identifier, "awsbackup", {})})
+        return ActionResult({list_key: describe(None, identifier, "manual", {})})
+
     def create_db_cluster_snapshot(self, original: Any, backend: Any, *args: Any, **kwargs: Any) -> Any:
         snapshot = original(backend, *args, **kwargs)
         _make_simulated_snapshot(snapshot, self, ready_after=self.snapshot_seconds, created_at=self.clock.now())
@@ -786,6 +814,14 @@ def _simulated_classes_cached() -> tuple[type, type]:
     return _CLASSES
 
 
+# DescribeDBSnapshots and DescribeDBClusterSnapshots: (identifier parameter, source parameter,
+# response list, backend and response method).
+_SNAPSHOT_LOOKUPS = {
+    "instance": ("DBSnapshotIdentifier", "DBInstanceIdentifier", "DBSnapshots", "describe_db_snapshots"),
+    "cluster": ("DBClusterSnapshotIdentifier", "DBClusterIdentifier", "DBClusterSnapshots", "describe_db_cluster_snapshots"),
+}
+
+
 @contextlib.contextmanager
 def installed(simulator: RdsSimulator, *others: RdsSimulator) -> Iterator[RdsSimulator]:
     """Route moto's RDS snapshot and export operations through ``simulator`` (and ``others``, one per account).
@@ -819,6 +855,14 @@ def installed(simulator: RdsSimulator, *others: RdsSimulator) -> Iterator[RdsSim
     def cancel_export_task(backend: Any, export_task_identifier: str) -> Any:
         return simulator_of(backend).cancel_export_task(backend, export_task_identifier)
 
+    original_describe_snapshots = {kind: getattr(RDSResponse, _SNAPSHOT_LOOKUPS[kind][3]) for kind in _SNAPSHOT_LOOKUPS}
+
+    def by_name(kind: str) -> Any:
+        def describe(self: Any) -> Any:
+            return simulator_of(self.backend).describe_snapshots_by_name(self, original_describe_snapshots[kind], kind)
+
+        return describe
+
     def describe_export_tasks_response(self: Any) -> Any:
         from moto.core.responses import ActionResult
 
@@ -842,6 +886,8 @@ def installed(simulator: RdsSimulator, *others: RdsSimulator) -> Iterator[RdsSim
         stack.enter_context(mock.patch.object(RDSBackend, "start_export_task", start_export_task))
         stack.enter_context(mock.patch.object(RDSBackend, "cancel_export_task", cancel_export_task))
         stack.enter_context(mock.patch.object(RDSResponse, "describe_export_tasks", describe_export_tasks_response))
+        for kind, (*_, method) in _SNAPSHOT_LOOKUPS.items():
+            stack.enter_context(mock.patch.object(RDSResponse, method, by_name(kind)))
         yield simulator
 
 

@@ -1,13 +1,13 @@
-"""NotifySuccess / NotifyFailure: publish the run's outcome to the SNS topic."""
+"""NotifySuccess / NotifyFailure: write the run's report, then publish the run's outcome to the SNS topic."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from aurora_lake import clock, freshness, notifications, settings
+from aurora_lake import clock, freshness, limits, notifications, run_report, settings
 from aurora_lake.clients import client
 from aurora_lake.handler import step_handler
-from aurora_lake.observability import MetricUnit, count_for_cluster, metrics
+from aurora_lake.observability import MetricUnit, count_for_cluster, logger, metrics
 
 
 def publish(notification: dict[str, Any], topic_arn: str) -> str:
@@ -20,15 +20,54 @@ def publish(notification: dict[str, Any], topic_arn: str) -> str:
     return str(response["MessageId"])
 
 
+def with_report(state: dict[str, Any], outcome: str, build: Any) -> dict[str, Any]:
+    """The notification, built by ``build(report_uri, report_error)`` naming the run's report, and
+    the report written with it (its ``outcome`` section). A report that cannot be written never
+    stops the notification: the e-mail says so instead of naming it."""
+    bucket = settings.optional("EXPORT_BUCKET", "")
+    job = state.get("job") or {}
+    # Before validation (a refused input) the state holds the execution's name itself.
+    name = str(job.get("execution_name") or state.get("execution_name") or "")
+    arn = job.get("execution_arn") or state.get("execution_arn")
+    if not job:
+        return build(None, None)  # a refused input: nothing is created, not even a report
+    if not bucket or not name:
+        return build(None, "the run has no execution name or export bucket")
+    uri = run_report.uri_of(bucket, run_report.key_for(name))
+    notification = build(uri, None)
+    try:
+        # CheckExport started the report when the state names it (RDS's warnings): its section is kept.
+        merge = bool((state.get("export") or {}).get("run_report"))
+        run_report.add_section(bucket, name, arn, "outcome", _outcome(state, outcome, notification), merge=merge)
+    except Exception as error:  # whatever stops the report must not stop the notification
+        logger.warning("run report not written", extra={"error": type(error).__name__, "cause": limits.for_log(str(error))})
+        notification = build(None, f"{type(error).__name__}")
+    return notification
+
+
+def _outcome(state: dict[str, Any], outcome: str, notification: dict[str, Any]) -> dict[str, Any]:
+    """The report's outcome: the state's parts in full (export_only, causes) and the notification as sent."""
+    keys = ("job", "snapshot", "export", "athena", "cleanup", "failure", "cleanup_error", "export_wait_error")
+    return {
+        "outcome": outcome,
+        "status": notification.get("status") or "FAILED",
+        **{key: state[key] for key in keys if key in state},
+        "notification": {"subject": notification["subject"], "message": notification["message"]},
+    }
+
+
 @step_handler("Notify")
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     state = event.get("state") or {}
     topic_arn = settings.required("TOPIC_ARN")
     if event.get("outcome") == "success":
-        notification = notifications.success_message(state, clock.now(), settings.optional("ATHENA_WORKGROUP", ""))
-        # What the freshness alarms and the stale-sources check count: a run that catalogued at
-        # least one table. The source's marker first, so a notified success is always recorded.
-        fresh = freshness.catalogued_any_table(state)
+        workgroup = settings.optional("ATHENA_WORKGROUP", "")
+        notification = with_report(
+            state, "success", lambda uri, error: notifications.success_message(state, clock.now(), workgroup, report_uri=uri, report_error=error)
+        )
+        # What the freshness alarms, the stale-sources check and ExportsSucceeded count: a run that
+        # catalogued at least one table. The source's marker first, so a notified success is always recorded.
+        fresh = notifications.counts_as_fresh(state)
         source = freshness.source_of(state)
         if fresh and source is not None:
             freshness.record_success(client("s3"), settings.required("EXPORT_BUCKET"), source, freshness.marker(state, clock.now()))
@@ -39,7 +78,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         if notification["status"] == "PARTIAL":
             metrics.add_metric(name="PartialExports", unit=MetricUnit.Count, value=1)
         return {"status": notification["status"], "message_id": message_id}
-    notification = notifications.failure_message(state, clock.now())
+    notification = with_report(state, "failure", lambda uri, error: notifications.failure_message(state, clock.now(), report_uri=uri, report_error=error))
     publish(notification, topic_arn)
-    # Becomes $.failure, which the Fail state reads: the original error and a readable cause.
+    # Becomes $.failure, which the Fail state reads: the original error and a readable, bounded cause.
     return {"step": (state.get("failure") or {}).get("step"), "error": notification["error"], "cause": notification["cause"]}

@@ -10,7 +10,7 @@ from typing import Any
 from aurora_lake import clock, deadline, naming, opt_in, sources, triggers
 from aurora_lake.errors import SourceNotOptedIn
 from aurora_lake.handler import step_handler
-from aurora_lake.input_schema import validate_for_deployment
+from aurora_lake.input_schema import refuse_unless_it_fits, validate_for_deployment
 
 
 def build_job(event: dict[str, Any]) -> dict[str, Any]:
@@ -44,6 +44,7 @@ def build_job(event: dict[str, Any]) -> dict[str, Any]:
             raise SourceNotOptedIn(refusal[0].upper() + refusal[1:] + ". Nothing was created.")
     if job["snapshot_mode"] == "cluster":
         job["cluster_arn"] = naming.cluster_arn(machine.partition, machine.region, job["account"], job["cluster_identifier"])
+    refuse_unless_it_fits(job)
     return job
 
 

@@ -43,27 +43,9 @@ handler = load_handler("create_athena_tables")
 
 
 class FailingAthena(athena_sim.AthenaSimulator):
-    """The simulator, plus DDL that fails with a given reason when its text holds a given string.
-
-    ``running_ddl`` gives the simulator's answer from a heap of end times instead of
-    scanning every query ever started (which made 5,000 starts quadratic).
-    """
+    """The simulator, plus DDL that fails with a given reason when its text holds a given string."""
 
     failures: dict[str, str]
-    _ends: list[float]
-
-    def start(self, backend: Any, params: dict[str, Any]) -> str:
-        before = len(self.queries)
-        query_id = super().start(backend, params)
-        if len(self.queries) > before and self.queries[-1].ddl:
-            heapq.heappush(self.__dict__.setdefault("_ends", []), self.queries[-1].finishes_at)
-        return query_id
-
-    def running_ddl(self) -> int:
-        ends, now = self.__dict__.setdefault("_ends", []), self.clock.now()
-        while ends and ends[0] <= now:
-            heapq.heappop(ends)
-        return len(ends)
 
     def _apply_ddl(self, query: str, database: str | None) -> str | None:
         for text, reason in getattr(self, "failures", {}).items():
@@ -571,6 +553,7 @@ def max_concurrent_ddl(records: list[athena_sim.QueryRecord]) -> int:
     return peak
 
 
+@pytest.mark.slow
 def test_five_thousand_tables_within_600_simulated_seconds_and_small_state(
     realistic_lake: tuple[Lake, ClientSideAthena], capsys: pytest.CaptureFixture[str]
 ) -> None:

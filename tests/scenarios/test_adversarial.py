@@ -134,6 +134,57 @@ def test_a_schema_holding_a_slash_cannot_put_rows_into_another_tables_folder(acc
     assert "holds '/'" in second.notifications[-1]["message"]
 
 
+def test_names_the_metadata_cannot_place_are_left_out_and_the_rest_catalogued(account: EmulatedAccount) -> None:
+    first = account.run(INPUT)
+    before = catalog(account)
+    # RDS names a table by its database, schema and table joined with ".": a table "x.", and
+    # schema "a.b" with table "c" beside schema "a" with table "b.c" (both "mydb.a.b.c", both
+    # written into mydb/a.b.c/), cannot be told apart from other tables.
+    unplaceable = [
+        table("x.", ("secret", STRING)),
+        table("c", ("secret", STRING), schema="a.b"),
+        table("b.c", ("id", "int64"), schema="a"),
+    ]
+    account.rds.set_tables(CLUSTER, [*data.POSTGRES_TABLES, *unplaceable])
+    second = account.run(INPUT)
+    after = catalog(account)
+    assert (first.status, second.status) == ("SUCCEEDED", "SUCCEEDED"), second.cause
+    note = second.notifications[-1]
+    assert note["subject"].startswith("[aurora-lake] PARTIAL")
+    message = note["message"]
+    assert "mydb.public.x.: the export's metadata cannot tell which table it is" in message
+    assert "lists 2 tables as mydb.a.b.c" in message
+    assert 'schema "a.b", table "c"' in message and 'schema "a", table "b.c"' in message
+    # Every other table moved on to the second export; none of the three is in the catalog.
+    [first_task] = first.export_tasks
+    [second_task] = [t for t in second.export_tasks if t["id"] != first_task["id"]]
+    for source in data.POSTGRES_TABLES:
+        latest = "demo_aurora_cluster__mydb__public__" + source.name.lower().replace(" ", "_")
+        assert f"/{second_task['id']}/" in after[latest]["StorageDescriptor"]["Location"], latest
+    sources = {(entry["Parameters"] or {}).get("aurora_lake.source_table") for entry in after.values()}
+    assert not {"mydb.public.x.", "mydb.a.b.c"} & sources
+    assert set(before) <= set(after)
+    assert_clean(message, [])
+
+
+def test_an_export_that_catalogues_no_table_is_reported_so_and_never_counts_as_fresh() -> None:
+    output = io.StringIO()
+    parameters = {"EnableSchedule": "true", "ScheduleClusterIdentifier": CLUSTER}
+    with EmulatedAccount(parameters=parameters, handler_output=output) as emulated:
+        emulated.rds.set_tables(CLUSTER, [table("x.", ("secret", STRING)), table("c", ("id", "int64"), schema="a.b"),
+                                          table("b.c", ("id", "int64"), schema="a")])
+        result = emulated.run(INPUT)
+        tables = catalog(emulated)
+    assert result.status == "SUCCEEDED", result.cause
+    [note] = result.notifications
+    assert note["subject"].startswith("[aurora-lake] PARTIAL") and "(0 tables)" in note["subject"]
+    assert note["message"].startswith(f"The export of {CLUSTER} catalogued no table")
+    assert not [name for name in tables if not name.startswith("_")]
+    # The freshness alarm's metric is not published: the source is no fresher than before.
+    assert '"ExportsSucceeded"' not in output.getvalue()
+    assert '"PartialExports"' in output.getvalue()
+
+
 @pytest.mark.parametrize(
     "prefix",
     [

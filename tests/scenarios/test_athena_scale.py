@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from emulated_account import EmulatedAccount, ExportBehaviour
 
 TABLES = 5_000
@@ -17,6 +19,7 @@ STATE_LIMIT_BYTES = 256 * 1024
 ATHENA_STEP_LIMIT_SECONDS = 600
 
 
+@pytest.mark.slow
 def test_five_thousand_tables_stay_small_in_the_state_and_fast_in_athena(record_property: Any) -> None:
     with EmulatedAccount(
         export=ExportBehaviour(duration_seconds=600, synthetic_tables=TABLES, tables_per_info_file=1_000),

@@ -493,6 +493,7 @@ def _all_roles(cfn: dict[str, Any]) -> list[str]:
 
 # One test over the runs: with pytest-xdist, a module fixture used by several tests can run
 # once per worker, and the runs are the expensive part.
+@pytest.mark.slow
 def test_least_privilege_in_both_directions(judged: Judged) -> None:
     # The runs end as intended, so they exercise the steps they stand for.
     for run in (run for scenario in SCENARIOS for run in scenario.runs):

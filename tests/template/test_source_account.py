@@ -367,6 +367,7 @@ def test_the_roles_fit_iam_limits_whatever_the_organizations_size(source: dict[s
 # --- the checks of make lint and make iam ------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_the_source_template_lints_clean_and_a_broken_one_does_not(tmp_path: Any) -> None:
     from tools import lint_template
 

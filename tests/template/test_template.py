@@ -388,17 +388,27 @@ def test_the_fleet_function_reads_and_writes_only_the_fleet_s_folders(cfn: dict[
     for statement in statements.values():
         for action in _as_list(statement["Action"]):
             by_action.setdefault(action, set()).update(_as_list(statement["Resource"]))
-    assert by_action["s3:PutObject"] == {f"{bucket}/fleet-runs/*", f"{bucket}/reports/fleets/*", f"{bucket}/reports/freshness/*"}
+    assert by_action["s3:PutObject"] == {f"{bucket}/fleet-runs/*", f"{bucket}/reports/fleets/*", f"{bucket}/reports/freshness/*",
+                                         f"{bucket}/reports/sources/*"}
     assert by_action["s3:GetObject"] == {f"{bucket}/fleet-runs/*", f"{bucket}/state/last-success/*"}
     assert by_action["s3:ListBucket"] == {bucket}
     assert statements["ListLastSuccesses"]["Condition"] == {"StringLike": {"s3:prefix": "state/last-success/*"}}
     assert by_action["sns:Publish"] == {"<NotificationTopic>"}
-    assert not [a for a in by_action if a.startswith(("states:", "rds:", "glue:", "athena:", "sts:", "iam:"))]
+    assert not [a for a in by_action if a.startswith(("states:", "rds:", "glue:", "athena:", "sts:", "iam:", "organizations:"))]
+    # With an organization, discovery: its accounts (read-only) and the access roles of this lake in it.
+    org = Resolver(cfn, {"AllowedClusterIdentifiers": ALLOWED, "OrganizationId": "o-a1b2c3d4e5"})
+    found = {sid: statement for sid, statement in _statements_by_sid(org, cfn, "FleetRole").items()}
+    assert set(_as_list(found["ListOrganizationAccounts"]["Action"])) == {
+        "organizations:DescribeOrganization", "organizations:ListAccounts", "organizations:ListAccountsForParent",
+        "organizations:ListOrganizationalUnitsForParent"}
+    assert found["AssumeSourceAccessRoles"]["Resource"].endswith(":role/<AWS::StackName>-source-access-<AWS::Region>") or \
+        found["AssumeSourceAccessRoles"]["Resource"].endswith("-source-access-us-east-1")
+    assert found["AssumeSourceAccessRoles"]["Condition"]["StringEquals"] == {"aws:ResourceOrgID": "o-a1b2c3d4e5"}
     # The inventory calls no AWS API; Notify writes only the freshness markers.
     assert set(_statements_by_sid(resolver, cfn, "ListSourcesRole")) == {"WriteOwnLogs", "WriteTraces"}
     notify = _statements_by_sid(resolver, cfn, "NotifyRole")
-    assert [r for s in notify.values() if "s3:PutObject" in _as_list(s["Action"]) for r in _as_list(s["Resource"])] == [
-        f"{bucket}/state/last-success/*"]
+    assert sorted(r for s in notify.values() if "s3:PutObject" in _as_list(s["Action"]) for r in _as_list(s["Resource"])) == [
+        f"{bucket}/reports/runs/*", f"{bucket}/state/last-success/*"]
 
 
 def test_the_schedule_starts_the_fleet_over_every_source_the_lake_knows(cfn: dict[str, Any]) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from aurora_lake import freshness, naming
+from aurora_lake import freshness, naming, notifications
 from aurora_lake.freshness import SourceRef
 
 LAKE = "123456789012"
@@ -23,8 +23,9 @@ def _state(tables: Any = 3, **job: Any) -> dict[str, Any]:
 
 @pytest.mark.parametrize(("tables", "fresh"), [(3, True), (1, True), (0, False), (None, False), ("3", False), (True, False)])
 def test_only_a_run_that_catalogued_a_table_counts(tables: Any, fresh: bool) -> None:
-    assert freshness.catalogued_any_table(_state(tables)) is fresh
-    assert freshness.catalogued_any_table({"athena": None}) is False
+    # One rule for fresh, the notification's: what Notify records a marker for and counts as succeeded.
+    assert notifications.counts_as_fresh(_state(tables)) is fresh
+    assert notifications.counts_as_fresh({"athena": None}) is False
 
 
 def test_a_marker_key_names_only_a_validated_account_kind_and_identifier() -> None:

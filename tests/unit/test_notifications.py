@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from aurora_lake import notifications
 
 JOB = {
@@ -114,6 +116,30 @@ def test_longest_cluster_and_export_id_still_keep_the_export_id_whole() -> None:
     subject = _success(cluster, export_id)["subject"]
     assert len(subject) <= 100 and subject.endswith(export_id)
     assert subject.startswith("[aurora-lake] SUCCEEDED c-x-x")
+
+
+@pytest.mark.parametrize("cluster_export", [("orders", "orders-lake-0123456789ab-0123456789ab"),
+                                            ("c" + "-x" * 31, ("c" + "-x" * 31 + "-lake")[:47] + "-0123456789ab"),
+                                            ("a" * 63, "snapshot-from-elsewhere-0123456789ab-0123456789ab")])
+def test_a_run_that_catalogued_no_table_says_so_in_every_subject_and_is_never_fresh(cluster_export: tuple[str, str]) -> None:
+    cluster, export_id = cluster_export
+    empty = _success(cluster, export_id, tables_created=0, tables_skipped=2, partial=True, sample_table=None)
+    assert empty["status"] == "PARTIAL"
+    assert empty["subject"].startswith("[aurora-lake] PARTIAL (0 tables) ")
+    assert len(empty["subject"]) <= 100 and empty["subject"].endswith(export_id)
+    assert empty["message"].startswith(f"The export of {cluster} catalogued no table")
+    assert "SELECT" not in empty["message"]
+
+
+@pytest.mark.parametrize(("athena", "fresh"), [
+    ({"tables_created": 1}, True), ({"tables_created": 5000}, True),
+    ({"tables_created": 0}, False), ({}, False), (None, False),
+    ({"tables_created": "3"}, False), ({"tables_created": True}, False), ({"tables_created": -1}, False),
+])
+def test_only_a_run_that_catalogued_a_table_counts_as_fresh(athena: object, fresh: bool) -> None:
+    assert notifications.counts_as_fresh({"athena": athena}) is fresh
+    # Whatever the export said: an empty catalogue never counts, a partial one with tables does.
+    assert notifications.counts_as_fresh({"athena": athena, "export": {"warning_message": "x"}}) is fresh
 
 
 def test_export_id_not_derived_from_the_cluster_shortens_the_cluster_instead() -> None:

@@ -155,5 +155,9 @@ class NoAutomatedSnapshot(WorkflowError):
     """use_latest_automated_snapshot was asked for but the cluster has none available."""
 
 
+class StateBudgetExceeded(WorkflowError):
+    """A step's result would take more than its share of Step Functions' 256 KiB per state."""
+
+
 class CatalogTableNotOwned(WorkflowError):
     """A table appeared under a planned name while the plan was applied, and it is another source's."""

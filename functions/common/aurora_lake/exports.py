@@ -27,11 +27,12 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from aurora_lake import clock, naming, polling, runbook, settings, sources
+from aurora_lake import clock, limits, naming, polling, runbook, settings, sources
 from aurora_lake.clients import client
 from aurora_lake.errors import (
     ClusterExportInProgress,
@@ -40,6 +41,7 @@ from aurora_lake.errors import (
     ExportFailed,
     ExportSourceMismatch,
     UnknownExportStatus,
+    aws_error,
     aws_error_with_advice,
     error_code,
 )
@@ -60,7 +62,7 @@ def reported(error: ClientError) -> Exception:
     are: the state machine retries those by name.
     """
     code = error_code(error)
-    return aws_error_with_advice(error, runbook.advice_for(code) if runbook.has_advice(code) else None)
+    return aws_error_with_advice(error, runbook.advice_for(code, cause=str(aws_error(error))) if runbook.has_advice(code) else None)
 
 
 def describe(export_task_identifier: str, account: str | None = None) -> dict[str, Any] | None:
@@ -95,18 +97,35 @@ def _same_export(task: dict[str, Any], snapshot_arn: str, bucket: str, export_on
 
 
 def _record(task: dict[str, Any], s3_prefix: str, progress: polling.Progress) -> Export:
+    """The export as the state keeps it: bounded, whatever the task's ExportOnly or WarningMessage hold.
+
+    ``export_only`` is not repeated here (the job holds it once); RDS's WarningMessage, one entry
+    per skipped table, is kept whole only while it is short (``warning_message_truncated`` says
+    when it is cut; CheckExport writes it whole to the run's report, ``run_report``).
+    """
     return {
         "export_task_identifier": task["ExportTaskIdentifier"],
         "source_arn": task.get("SourceArn"),
         "source_type": task.get("SourceType"),
         "s3_bucket": task.get("S3Bucket"),
         "s3_prefix": s3_prefix,
-        "export_only": task.get("ExportOnly") or None,
         "status": status_of(task),
         "percent_progress": int(task.get("PercentProgress") or 0),
         "total_extracted_gb": task.get("TotalExtractedDataInGB"),
-        "warning_message": task.get("WarningMessage") or None,
+        **warning_fields(task.get("WarningMessage") or None),
         "progress": progress.to_dict(),
+    }
+
+
+def warning_fields(warning_message: str | None) -> dict[str, Any]:
+    """RDS's WarningMessage, bounded: the text (cut when long), its item count and its first items."""
+    lines = warning_summary(warning_message)
+    kept = limits.cut_text(warning_message, limits.WARNING_MESSAGE_MAX_BYTES) if warning_message else None
+    return {
+        "warning_message": kept,
+        "warning_message_truncated": kept != warning_message,
+        "warning_count": len(lines),
+        "warning_lines": limits.bounded_lines(lines),
     }
 
 
@@ -232,8 +251,14 @@ def _source_of(source_arn: str, source_identifier: str, account: str | None = No
     return (source.kind, source_identifier.lower()) if bare.startswith(source_identifier.lower() + "-") else None
 
 
-def check(export: Export, deadline_seconds: float, account: str | None = None) -> Export:
-    """Follow the export task (of ``account``, the job's source account; None: the lake's own)."""
+def check(
+    export: Export, deadline_seconds: float, account: str | None = None, keep_warning: Callable[[str], str] | None = None
+) -> Export:
+    """Follow the export task (of ``account``, the job's source account; None: the lake's own).
+
+    ``keep_warning`` writes a COMPLETE task's whole WarningMessage where people read it (the
+    run's report) and returns where: the record names it as ``run_report``.
+    """
     identifier = export["export_task_identifier"]
     task = describe(identifier, account)
     if task is None:
@@ -251,6 +276,8 @@ def check(export: Export, deadline_seconds: float, account: str | None = None) -
     if status == COMPLETE:
         record["wait_seconds"] = 0
         record["duration_seconds"] = int(now - progress.started_at)
+        if task.get("WarningMessage") and keep_warning is not None:
+            record["run_report"] = keep_warning(str(task["WarningMessage"]))
         return record
     if now - progress.started_at > deadline_seconds:
         raise ExportDeadlineExceeded(

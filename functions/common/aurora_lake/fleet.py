@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -69,7 +69,7 @@ MAX_CONCURRENCY = 5
 # A Distributed Map runs up to 10,000 child workflows at once (MaxConcurrency 0 or unset).
 MAX_ACCOUNTS_AT_ONCE = 10_000
 SHARED_OPTIONS = ("use_latest_automated_snapshot", "export_cluster_directly", "s3_prefix", "delete_snapshot_after_export")
-KNOWN_KEYS = ("cluster_identifiers", "db_instance_identifiers", "source_accounts", "scheduled", *SHARED_OPTIONS)
+KNOWN_KEYS = ("cluster_identifiers", "db_instance_identifiers", "source_accounts", "scheduled", "report_only", *SHARED_OPTIONS)
 SOURCE_ACCOUNT_KEYS = ("account_id", "cluster_identifiers")
 # Accounts one fleet run exports: the summary reads every account's outcomes back in one
 # invocation (a test measures it at this size).
@@ -97,9 +97,13 @@ def validate_fleet_input(
     execution_name: str,
     max_concurrency: int,
     max_accounts: int = 0,
+    discovery: Callable[[], tuple[inventory.Discovery, Callable[[inventory.KnownSource, str], bool]]] | None = None,
 ) -> dict[str, Any]:
     """The run's plan: ``accounts`` (one item per account, for accounts.json) and its counts.
 
+    ``discovery``, for a scheduled run (or ``report_only``): called once the input is valid, it
+    returns what the organization's accounts showed (``inventory.discover``) and whether a source
+    of an account is due now; without it a scheduled run covers ``inventory.scheduled_accounts``.
     Raises InvalidInput listing every problem; ValueError for a deployment's own bad settings.
     """
     if not 1 <= max_concurrency <= MAX_CONCURRENCY:
@@ -117,8 +121,15 @@ def validate_fleet_input(
     scheduled = raw.get("scheduled", False)
     if scheduled is not True and scheduled is not False:
         problems.append(Problem("scheduled", f"must be a JSON boolean (true or false), got {json_type(scheduled)}"))
+    report_only = raw.get("report_only", False)
+    if report_only is not True and report_only is not False:
+        problems.append(Problem("report_only", f"must be a JSON boolean (true or false), got {json_type(report_only)}"))
+    elif report_only is True and set(raw) - {"report_only"}:
+        problems.append(Problem("report_only", "writes the sources report and exports nothing: give it alone"))
     lists = [key for key in ("cluster_identifiers", "db_instance_identifiers", "source_accounts") if key in raw]
-    if scheduled is True and lists:
+    if report_only is True:
+        lists = []
+    elif scheduled is True and lists:
         problems.append(Problem("scheduled", f"exports every source the lake knows: give it alone, without {' and '.join(lists)}"))
     elif scheduled is not True and not lists:
         problems.append(Problem("input", "give cluster_identifiers, db_instance_identifiers or source_accounts (the sources to export), or scheduled"))
@@ -149,7 +160,14 @@ def validate_fleet_input(
         raise invalid_input(problems)
     common = {"fleet_execution_name": execution_name, "max_concurrency": max_concurrency, "options": options}
     items: list[dict[str, Any]] = []
-    if scheduled is True:
+    found = discovery() if discovery is not None and (scheduled is True or report_only is True) else None
+    if report_only is True:
+        pass
+    elif scheduled is True and found is not None:
+        items = scheduled_items(*found, common)
+        if len(items) > MAX_FLEET_ACCOUNTS:
+            raise invalid_input([Problem("scheduled", f"the lake knows {len(items)} accounts with sources; a fleet run exports at most {MAX_FLEET_ACCOUNTS}")])
+    elif scheduled is True:
         accounts = inventory.scheduled_accounts(account)
         if len(accounts) > MAX_FLEET_ACCOUNTS:
             raise invalid_input([Problem("scheduled", f"the lake knows {len(accounts)} accounts; a fleet run exports at most {MAX_FLEET_ACCOUNTS}")])
@@ -161,15 +179,48 @@ def validate_fleet_input(
         items += [{"account_id": source_account, "lake_account": False,
                    "sources": [{"kind": "cluster", "identifier": cluster} for cluster in clusters], **common}
                   for source_account, clusters in foreign]
+    listed = [item["sources"] for item in items]
     return {
         "accounts": items,
         "account_count": len(items),
-        # Known now when the input names them; a scheduled run learns them account by account.
-        "source_count": None if scheduled is True else sum(len(item["sources"]) for item in items),
+        # Known now when the input names them or discovery found them; else learnt account by account.
+        "source_count": sum(len(sources) for sources in listed) if all(isinstance(s, list) for s in listed) else None,
         "scheduled": scheduled is True,
+        "report_only": report_only is True,
+        "discovery": found[0] if found is not None else None,
         "max_concurrency": max_concurrency,
         "max_accounts": max_accounts,
     }
+
+
+def scheduled_items(found: inventory.Discovery, is_due: Callable[[inventory.KnownSource, str], bool], common: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """A scheduled run's items: the lake's own account (its allow-lists, listed in its own step) and
+    each reached account with a source due now (discovered; the others of its sources kept for the
+    freshness check). Accounts with nothing due start no child execution."""
+    items: list[dict[str, Any]] = []
+    if found.lake_sources or found.lake_problem:
+        items.append({"account_id": found.lake_account, "lake_account": True, "sources": None, **common})
+    for account in found.reached():
+        due = [source for source in account.sources if is_due(source, account.account)]
+        if not due:
+            continue
+        items.append({
+            "account_id": account.account, "lake_account": False,
+            "sources": [{"kind": s.kind, "identifier": s.identifier, "schedule": s.schedule} for s in due],
+            "not_due": [{"kind": s.kind, "identifier": s.identifier, "schedule": s.schedule} for s in account.sources if s not in due],
+            **common,
+        })
+    return items
+
+
+def planned_schedules(items: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str, str], str]:
+    """(account, kind, identifier) -> schedule of every discovered source of a run's items (due or not)."""
+    found: dict[tuple[str, str, str], str] = {}
+    for item in items:
+        for source in [*(item.get("sources") or []), *(item.get("not_due") or [])]:
+            if isinstance(source, Mapping) and source.get("schedule") in inventory.SCHEDULES:
+                found[(str(item.get("account_id")), str(source.get("kind")), str(source.get("identifier")))] = str(source["schedule"])
+    return found
 
 
 def _source_accounts(value: object, lake_account: str, problems: list[Problem]) -> list[tuple[str, list[str]]]:
@@ -272,7 +323,7 @@ def list_account_sources(item: Mapping[str, Any], lake_account: str) -> dict[str
     is_lake = account == lake_account
     if isinstance(item.get("sources"), list):
         listed = [inventory.KnownSource(str(s.get("kind")), str(s.get("identifier"))) for s in item["sources"] if isinstance(s, dict)]
-        listed_from = "input"
+        listed_from = "discovery" if "not_due" in item else "input"
     else:
         listed = inventory.known_sources(str(account), lake_account)
         listed_from = "known sources"

@@ -1,6 +1,6 @@
 """Freshness per source: when each source last exported, and which ones are stale.
 
-A run that catalogued at least one table leaves a marker, ``state/last-success/<account>/<kind>/
+A run that counts as fresh (notifications.counts_as_fresh: it catalogued at least one table) leaves a marker, ``state/last-success/<account>/<kind>/
 <identifier>.json`` (``naming.last_success_key``), where it counts its success (Notify). The
 scheduled fleet's summary reads the markers of every source it was asked to export and calls a
 source stale when its last success is older than the schedule allows (FreshnessAlarmHours), or
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import contextvars
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -43,13 +43,6 @@ class SourceRef:
     @property
     def key(self) -> str:
         return naming.last_success_key(self.account, self.kind, self.identifier)
-
-
-def catalogued_any_table(state: Mapping[str, Any]) -> bool:
-    """Whether a successful run catalogued at least one table: only such a run counts as fresh."""
-    athena = state.get("athena") if isinstance(state.get("athena"), dict) else {}
-    created = athena.get("tables_created")
-    return isinstance(created, int) and not isinstance(created, bool) and created > 0
 
 
 def source_of(state: Mapping[str, Any]) -> SourceRef | None:
@@ -126,14 +119,22 @@ def last_successes(s3: Any, bucket: str, sources: Iterable[SourceRef]) -> dict[S
         return {source: future.result() for source, future in zip(unique, futures)}
 
 
-def stale(last: Mapping[SourceRef, float | None], now: float, hours: float) -> list[dict[str, Any]]:
-    """The sources whose last success is older than ``hours`` (or that never exported), oldest first."""
-    limit = now - hours * 3600
+def stale(
+    last: Mapping[SourceRef, float | None], now: float, hours: float, hours_of: Callable[[SourceRef], float | None] | None = None
+) -> list[dict[str, Any]]:
+    """The sources whose last success is older than ``hours`` (or that never exported), oldest first.
+
+    ``hours_of``: a source's own limit (its schedule's: inventory.stale_after_hours), None for a
+    source that is never stale (manual).
+    """
+    def limit_of(source: SourceRef) -> float | None:
+        return hours if hours_of is None else hours_of(source)
+
     found = [
         {"account": source.account, "kind": source.kind, "identifier": source.identifier, "last_success": at,
          "hours_since": None if at is None else round((now - at) / 3600, 1)}
         for source, at in last.items()
-        if at is None or at < limit
+        if (limit := limit_of(source)) is not None and (at is None or at < now - limit * 3600)
     ]
     return sorted(found, key=lambda entry: (entry["last_success"] is not None, entry["last_success"] or 0, entry["account"], entry["identifier"]))
 

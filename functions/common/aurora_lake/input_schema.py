@@ -79,6 +79,7 @@ import json
 import re
 from typing import Any, NamedTuple
 
+from aurora_lake import limits
 from aurora_lake.errors import AccountNotAllowed, ClusterNotAllowed, DBInstanceNotAllowed, InvalidInput
 from aurora_lake.naming import (
     AUTOMATED_SNAPSHOT_PREFIX,
@@ -371,6 +372,20 @@ def validate_for_deployment(raw: object, region: str, account: str, partition: s
         organization_id=settings.organization_id(),
     )
 
+def refuse_unless_it_fits(job: dict[str, Any]) -> None:
+    """InvalidInput when the job (the validated input and the names derived from it) would leave the
+    run too little of Step Functions' 256 KiB per state: refused before anything is created."""
+    size = limits.encoded_size(job)
+    if size <= limits.JOB_MAX_BYTES:
+        return
+    export_only = job.get("export_only") or []
+    field = "export_only" if limits.encoded_size(export_only) > size // 2 else "input"
+    raise invalid_input([Problem(field, (
+        f"the run would carry {size} bytes of this input in every state; at most {limits.JOB_MAX_BYTES} fit beside what "
+        f"the run adds ({limits.RUN_STATE_MAX_BYTES} bytes) within Step Functions' {limits.STATE_LIMIT_BYTES} bytes per state: "
+        "name databases or schemas in export_only instead of tables"
+    ))])
+
 
 def _refuse_unless_allowed(
     identifier: str, allowed: frozenset[str] | None, field: str, label: str, parameter: str, error: type[Exception], where: str = ""
@@ -388,12 +403,19 @@ def _refuse_unless_allowed(
 
 
 def invalid_input(problems: list[Problem]) -> InvalidInput:
-    """InvalidInput listing ``problems`` ordered by field, at most MAX_LISTED_PROBLEMS of them."""
+    """InvalidInput listing ``problems`` ordered by field: at most MAX_LISTED_PROBLEMS of them, and
+    no more than fit in a step's Cause (``limits.ERROR_MESSAGE_MAX_BYTES``); one line counts the rest."""
     ordered = sorted(problems, key=_sort_key)
     lines = [str(problem) for problem in ordered[:MAX_LISTED_PROBLEMS]]
-    if len(ordered) > MAX_LISTED_PROBLEMS:
-        lines.append(f"input: {len(ordered) - MAX_LISTED_PROBLEMS} more problems not listed")
-    error = InvalidInput("\n".join(lines))
+
+    def message(shown: int) -> str:
+        rest = len(ordered) - shown
+        return "\n".join(lines[:shown] + ([f"input: {rest} more problems not listed"] if rest else []))
+
+    shown = len(lines)
+    while shown > 1 and limits.cut_text(message(shown), limits.ERROR_MESSAGE_MAX_BYTES, encodings=2) != message(shown):
+        shown -= 1
+    error = InvalidInput(message(shown))
     error.problems = ordered  # type: ignore[attr-defined]  # the full list, for callers and tests
     return error
 
@@ -682,5 +704,6 @@ __all__ = [
     "SNAPSHOT_MODES",
     "invalid_input",
     "json_type",
+    "refuse_unless_it_fits",
     "validate_execution_input",
 ]

@@ -432,11 +432,13 @@ ATHENA_RESULTS_FOLDER = "athena-results/"
 ATHENA_PLANS_FOLDER = "athena-plans/"
 ATHENA_CATALOG_FOLDER = "athena-catalog/"
 EXPORT_WAITS_FOLDER = "export-waits/"
-# A fleet run's items and its Distributed Map's results (fleet-runs/<execution>/...), the reports
-# people read (reports/fleets/, reports/freshness/), and the state the stack keeps between runs
-# (state/last-success/: when each source last exported).
+# Reports for people: reports/runs/<execution name>.json (one per run of the export state machine),
+# reports/fleets/ and reports/freshness/; a fleet run's items and its Distributed Map's results
+# (fleet-runs/<execution>/...); and the state the stack keeps between runs (state/last-success/:
+# when each source last exported).
 FLEET_RUNS_FOLDER = "fleet-runs/"
 REPORTS_FOLDER = "reports/"
+RUN_REPORTS_FOLDER = REPORTS_FOLDER + "runs/"
 STATE_FOLDER = "state/"
 STACK_FOLDERS = (
     ATHENA_RESULTS_FOLDER, ATHENA_PLANS_FOLDER, ATHENA_CATALOG_FOLDER, EXPORT_WAITS_FOLDER,
@@ -502,6 +504,15 @@ def fleet_report_key(fleet_execution_name: str) -> str:
 
 
 FRESHNESS_REPORT_KEY = f"{REPORTS_FOLDER}freshness/latest.json"
+SOURCES_REPORT_KEY = f"{REPORTS_FOLDER}sources/latest.json"
+
+
+def sources_report_key(epoch: float, fleet_execution_name: str) -> str:
+    """The dated copy of the sources report: ``reports/sources/<UTC date>/<execution>.json``."""
+    import datetime as dt
+
+    day = dt.datetime.fromtimestamp(epoch, dt.timezone.utc).strftime("%Y-%m-%d")
+    return f"{REPORTS_FOLDER}sources/{day}/{_execution_folder(fleet_execution_name)}.json"
 LAST_SUCCESS_FOLDER = f"{STATE_FOLDER}last-success/"
 
 

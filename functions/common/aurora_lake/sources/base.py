@@ -28,6 +28,8 @@ from aurora_lake.errors import WorkflowError, error_code
 
 # DescribeDB(Cluster)Snapshots' SnapshotType of AWS Backup recovery points (DescribeDBSnapshots reference).
 AWS_BACKUP_SNAPSHOT_TYPE = "awsbackup"
+# How RDS refuses a parameter value (common errors of every RDS operation).
+INVALID_PARAMETER_CODES = frozenset({"InvalidParameterValue", "InvalidParameterCombination"})
 
 
 @dataclass(frozen=True)
@@ -155,14 +157,35 @@ class Source:
         raise NotImplementedError(f"a {self.label} cannot be exported without a snapshot")
 
     # -- snapshots --------------------------------------------------------------------------
-    def snapshot_type_for(self, snapshot_identifier: str) -> str | None:
-        """The SnapshotType RDS needs to find a snapshot by this name (None: not needed)."""
-        return "automated" if snapshot_identifier.startswith(naming.AUTOMATED_SNAPSHOT_PREFIX) else None
+    def snapshot_lookups(self, snapshot_identifier: str) -> tuple[dict[str, str], ...]:
+        """The DescribeDB(Cluster)Snapshots parameters, beside the name, that find a snapshot, in the order tried.
+
+        RDS needs ``SnapshotType`` only for an automated snapshot (the identifier's constraint in
+        the RDS model); any other is found by its name alone, an AWS Backup recovery point too, as
+        AWS's export sample finds one. A recovery point the name does not find is looked up once
+        more with SnapshotType ``awsbackup``.
+        """
+        if snapshot_identifier.startswith(naming.AUTOMATED_SNAPSHOT_PREFIX):
+            return ({"SnapshotType": "automated"},)
+        if snapshot_identifier.startswith(naming.AWS_BACKUP_SNAPSHOT_PREFIX):
+            return ({}, {"SnapshotType": AWS_BACKUP_SNAPSHOT_TYPE})
+        return ({},)
 
     def describe_snapshot(self, snapshot_identifier: str) -> SnapshotDescription | None:
         """The snapshot, or None when RDS knows none of that name."""
-        snapshot_type = self.snapshot_type_for(snapshot_identifier)
-        return self._describe(snapshot_identifier, {"SnapshotType": snapshot_type} if snapshot_type else {})
+        first, *others = self.snapshot_lookups(snapshot_identifier)
+        found = self._describe(snapshot_identifier, first)
+        for extra in others:
+            if found is not None:
+                break
+            try:
+                found = self._describe(snapshot_identifier, extra)
+            except ClientError as error:
+                # The model documents SnapshotType awsbackup for DB snapshots only: refused for a
+                # cluster snapshot, the lookup by name has already said there is none.
+                if error_code(error) not in INVALID_PARAMETER_CODES:
+                    raise
+        return found
 
     def _describe(self, snapshot_identifier: str, extra: dict[str, str]) -> SnapshotDescription | None:
         describe = getattr(self.rds_client(), self.rds.describe)
