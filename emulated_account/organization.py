@@ -641,7 +641,6 @@ def judged_calls(organization: Callable[[], Organization | None]) -> Iterator[li
         yield allowed
 
 
-@contextlib.contextmanager
 # --------------------------------------------------------------------------------- AWS Organizations reads
 
 # What the lake's discovery calls (botocore's organizations model): moto answers them in the
@@ -692,6 +691,7 @@ def delegated_reads(organization: Callable[[], Organization | None]) -> Iterator
         yield
 
 
+@contextlib.contextmanager
 def assume_role_judged(organization: Callable[[], Organization | None], caller_role: Callable[[], str | None]) -> Iterator[None]:
     """STS AssumeRole into another account as IAM decides it, for the workflow's own calls.
 
