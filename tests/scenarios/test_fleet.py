@@ -57,7 +57,7 @@ def test_the_sample_fleet_exports_each_cluster_once_and_names_each_in_one_summar
     # Each cluster's execution sent its own notification too.
     assert len(result.notifications) == 3
     # The accounts' steps are child executions of their own: the fleet's history holds none of their states.
-    assert result.states == ["ValidateFleetInput", "ExportEachAccount", "NotifyFleetSummary", "DidEverySourceExport", "FleetSucceeded"]
+    assert result.states == ["ValidateFleetInput", "IsReportOnly", "ExportEachAccount", "NotifyFleetSummary", "DidEverySourceExport", "FleetSucceeded"]
     # Items and results travel through S3, never through the state.
     assert [item["account_id"] for item in items] == [data.ACCOUNT_ID]
     [succeeded] = manifest["ResultFiles"]["SUCCEEDED"]

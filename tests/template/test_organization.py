@@ -33,10 +33,11 @@ SOURCE_RESOURCES = {"SourceAccountsEventBusPolicy", "SourceSnapshotCreatedRule",
                     "SourceSnapshotCreatedRulePermission", "SourceAwsBackupJobCompletedRulePermission"}
 SOURCE_SIDS = {"SourceExportRolesUseKey", "SourceAccessRolesLetRdsCheckKey", "SourceAccessRolesLetRdsCreateGrants",
                "SourceExportRolesWriteOwnFolder", "SourceExportRolesListAndLocateBucket", "AssumeSourceAccessRoles",
-               "EventBridgeKeepsUndeliveredSourceExportEvents", "SourceSnapshotEventRuleDeadLetters", "SourceAwsBackupRuleDeadLetters"}
+               "EventBridgeKeepsUndeliveredSourceExportEvents", "SourceSnapshotEventRuleDeadLetters", "SourceAwsBackupRuleDeadLetters",
+               "ListOrganizationAccounts"}
 # The roles of the functions that call RDS (ValidateInput and the trigger router check the opt-in tag), and the wake-up's.
 RDS_CALLERS = {"ValidateInputRole", "CreateSnapshotRole", "CheckSnapshotRole", "StartExportRole", "CheckExportRole", "DeleteSnapshotRole",
-               "WakeExportWaitRole", "RouteTriggerRole"}
+               "WakeExportWaitRole", "RouteTriggerRole", "FleetRole"}  # the fleet's discovery reads the sources' tags
 BUCKET = "arn:aws:s3:::lake-bucket"
 KEY = "<ExportKey.Arn>"
 
@@ -118,7 +119,7 @@ def test_an_organization_adds_only_its_resources_statements_and_setting(cfn: dic
         if isinstance(value, list):
             return [strip(item) for item in value if not (isinstance(item, dict) and item.get("Sid") in SOURCE_SIDS)]
         if isinstance(value, dict):
-            return {key: strip(item) for key, item in value.items() if key != "ORGANIZATION_ID"}
+            return {key: strip(item) for key, item in value.items() if key not in ("ORGANIZATION_ID", "SOURCE_ORGANIZATIONAL_UNIT_IDS")}
         return value
 
     for name in without:
@@ -133,7 +134,10 @@ def test_no_function_environment_lists_accounts_or_databases_of_the_organization
     for function in functions:
         variables = function["Properties"]["Environment"]["Variables"]
         assert variables["ORGANIZATION_ID"] == ORG
-        assert WORKLOADS not in json.dumps(variables) and SOURCE_A not in json.dumps(variables)
+        # Only the fleet's discovery names the OUs (at most 4, the parameter's pattern): never an account.
+        others = {key: value for key, value in variables.items() if key != "SOURCE_ORGANIZATIONAL_UNIT_IDS"}
+        assert WORKLOADS not in json.dumps(others) and SOURCE_A not in json.dumps(variables)
+    assert [f["Properties"]["Environment"]["Variables"].get("SOURCE_ORGANIZATIONAL_UNIT_IDS") for f in functions].count(WORKLOADS) == 1
 
 
 # --- parameters ----------------------------------------------------------------------------

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextvars
 import datetime as dt
-import json
 import os
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -50,8 +49,6 @@ WEEKLY_EXTRA_HOURS = 144.0
 # Accounts read at once (each: AssumeRole and two describes); AWS Organizations' List* calls are
 # sequential (paged by 20 at most).
 DISCOVERY_WORKERS = 16
-# Characters of a value read from another account that a report keeps (json-escaped).
-REPORT_VALUE_CHARS = 64
 # Entries of each kind a sources report names (its counts are always whole).
 REPORT_LIST_LIMIT = 5_000
 
@@ -74,10 +71,11 @@ class AccountDiscovery:
     unreachable: str | None = None  # why the account could not be read (None: it was)
 
 
-def shown(value: object, limit: int = REPORT_VALUE_CHARS) -> str:
-    """A value another account wrote, JSON-escaped (control characters and all) and cut."""
-    text = str(value)
-    return json.dumps(text[:limit], ensure_ascii=True) + ("..." if len(text) > limit else "")
+def shown(value: object) -> str:
+    """A value another account wrote, JSON-escaped (control characters and all) and cut (opt_in.shown)."""
+    from aurora_lake import opt_in
+
+    return opt_in.shown(value)
 
 
 def organizational_unit_ids() -> list[str]:
