@@ -97,9 +97,10 @@ iam: venv
 # The Control Tower proactive controls (cfn-guard rules) as the CloudFormation Hook evaluates them:
 # each template translated and resolved for every parameter set of tools/guard.py. The first run
 # installs the pinned @cdklabs/cdk-validator-cfnguard (cfn-guard and the rules) under .guard/ with
-# npm; later runs are offline. A finding that is right as it is carries a suppression with its
-# reason in the resource's Metadata (guard). GUARD_RULES="PATH ..." adds rule sets, such as a
-# release of the AWS Guard Rules Registry or the organization's own.
+# npm; later runs are offline. The AWS Guard Rules Registry's rules (tools/guard-rules-registry/,
+# pinned) run beside them. A finding that is right as it is carries a suppression with its
+# reason in the resource's Metadata (guard). GUARD_RULES="PATH ..." adds rule sets, such as the
+# organization's own.
 GUARD_RULES ?=
 guard: venv
 	cd $(ROOT) && PYTHONPATH=$(DEV_PYTHONPATH) $(VENV_PYTHON) -m tools.guard $(addprefix --rules ,$(GUARD_RULES)) $(TEMPLATES)

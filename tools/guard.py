@@ -3,8 +3,9 @@
 The controls are the CloudFormation Guard rules that Control Tower runs in a CloudFormation
 Hook when an organization turns them on; AWS publishes them, with the ``cfn-guard`` binary,
 in the npm package ``@cdklabs/cdk-validator-cfnguard`` (pinned below, installed under
-``.guard/``). More rule sets (a release of the AWS Guard Rules Registry, an organization's
-own) are added with ``--rules``.
+``.guard/``). Beside them run the AWS Guard Rules Registry's rules, kept in
+``tools/guard-rules-registry/`` at a pinned commit (no package registry ships them; see its
+README). More rule sets (an organization's own) are added with ``--rules``.
 
 What is checked is what the Hook sees: each template is translated (the SAM transform of
 ``tools.sam_translate``) and resolved (``tools.cfn_resolve``) for every parameter set of
@@ -26,7 +27,7 @@ reason without a suppression), any suppression of a rule that was evaluated and 
 to suppress, and any run of cfn-guard that does not end as a validation does (exit 0 or 19
 with a report for every data file): a rule file that does not parse, data it cannot read.
 
-Usage: ``python -m tools.guard [--rules PATH ...] TEMPLATE ...`` (installs on first use);
+Usage: ``python -m tools.guard [--rules PATH ...] [--without-registry] TEMPLATE ...`` (installs on first use);
 ``python -m tools.guard --install`` only installs.
 """
 
@@ -65,6 +66,9 @@ CFN_GUARD_VERSION = "3.1.1"
 GUARD_DIR = REPO_ROOT / ".guard"
 INSTALL_DIR = GUARD_DIR / f"cdk-validator-cfnguard-{PACKAGE_VERSION}"
 CONTROL_TOWER_RULES = INSTALL_DIR / "rules" / "control-tower" / "cfn-guard"
+# The AWS Guard Rules Registry's rule files, unchanged, at this commit of its main branch.
+REGISTRY_COMMIT = "7f7340c26ae5d5e8874651dbffeb12e0e9f505b6"
+REGISTRY_RULES = REPO_ROOT / "tools" / "guard-rules-registry" / "rules"
 
 # cfn-guard validate's exit codes (guard/src/commands/mod.rs): 0 every rule passed or was
 # skipped, 19 at least one failed. Anything else (5: a rule file did not parse, with a report
@@ -347,10 +351,13 @@ def _run_cfn_guard(binary: Path, rules: Sequence[Path], data: Sequence[Path]) ->
 # --- the check ---------------------------------------------------------------------------
 
 
-def check(templates: Sequence[str | Path], extra_rules: Sequence[str | Path] = (), workdir: Path | None = None) -> Report:
-    """Every template, every scenario, every rule set: what failed, what is suppressed and why."""
+def check(templates: Sequence[str | Path], extra_rules: Sequence[str | Path] = (), workdir: Path | None = None,
+          registry: bool = True) -> Report:
+    """Every template, every scenario, every rule set: what failed, what is suppressed and why.
+
+    ``registry=False`` leaves the Guard Rules Registry out (for checks of the controls alone)."""
     binary = install()
-    rules = [CONTROL_TOWER_RULES, *(Path(path) for path in extra_rules)]
+    rules = [CONTROL_TOWER_RULES, *([REGISTRY_RULES] if registry else []), *(Path(path) for path in extra_rules)]
     for path in rules:
         if not path.exists():
             raise GuardError(f"rules {path} do not exist")
@@ -420,7 +427,8 @@ def _scratch_root() -> Path:
 
 def render(report: Report) -> tuple[list[str], list[str]]:
     """(stdout lines, stderr lines)."""
-    out = [f"guard: {PACKAGE}@{PACKAGE_VERSION} (cfn-guard {CFN_GUARD_VERSION}), {len(report.evaluated_rules)} rules"]
+    out = [f"guard: {PACKAGE}@{PACKAGE_VERSION} (cfn-guard {CFN_GUARD_VERSION}) and the AWS Guard Rules Registry at "
+           f"{REGISTRY_COMMIT[:7]}: {len(report.evaluated_rules)} rules"]
     out += [f"guard: {line}" for line in report.summaries]
     grouped: dict[tuple[str, str, str], set[str]] = defaultdict(set)
     for finding in report.suppressed:
@@ -450,14 +458,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("templates", nargs="*", metavar="template")
     parser.add_argument("--rules", action="append", default=[], metavar="PATH",
-                        help="more cfn-guard rule files or directories (e.g. a Guard Rules Registry release)")
+                        help="more cfn-guard rule files or directories (e.g. an organization's own rules)")
+    parser.add_argument("--without-registry", action="store_true",
+                        help="run the Control Tower controls without the Guard Rules Registry's rules")
     parser.add_argument("--install", action="store_true", help=f"only install {PACKAGE}@{PACKAGE_VERSION} under .guard/")
     args = parser.parse_args(argv)
     try:
         if args.install or not args.templates:
             print(f"guard: cfn-guard at {install()}")
             return 0
-        report = check(args.templates, args.rules)
+        report = check(args.templates, args.rules, registry=not args.without_registry)
     except GuardError as error:
         print(f"guard: {error}", file=sys.stderr)
         return 1

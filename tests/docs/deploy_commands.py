@@ -28,8 +28,8 @@ from markdown_it import MarkdownIt
 
 from tools.sam_translate import REPO_ROOT
 
-# The pages a newcomer deploys from (docs/organization.md has its own tests).
-PAGES = tuple(REPO_ROOT / name for name in ("README.md", "docs/operations.md", "docs/sources.md", "docs/development.md"))
+# The pages a newcomer deploys from (docs/organization.md's stack set commands also have their own tests).
+PAGES = tuple(REPO_ROOT / name for name in ("README.md", "docs/operations.md", "docs/sources.md", "docs/development.md", "docs/organization.md"))
 _MARKDOWN = MarkdownIt("commonmark")
 _COMMAND = re.compile(r"^(?:\.venv-sam/bin/)?sam (?:deploy|delete)\b|^aws cloudformation\b")
 _OPTION = re.compile(r"^--[a-z][a-z-]*$")

@@ -178,7 +178,20 @@ def test_botocore_finds_the_region_in_aws_default_region_or_the_profile_never_in
 # --- aws cloudformation and sam delete ------------------------------------------------------
 
 
-@pytest.mark.parametrize("command", [c for c in COMMANDS if c.program == "aws cloudformation"], ids=_id)
+def _cloudformation_operation(command: Command) -> str:
+    return command.text.split()[2] if len(command.text.split()) > 2 else ""
+
+
+# Stack set commands (docs/organization.md) are rendered into requests by tests/docs/test_stack_set_commands.py.
+STACK_SET_OPERATIONS = {"create-stack-set", "create-stack-instances", "update-stack-set"}
+
+
+def test_every_aws_cloudformation_command_is_one_the_tests_render() -> None:
+    operations = {_cloudformation_operation(c) for c in COMMANDS if c.program == "aws cloudformation" and len(c.text.split()) > 3}
+    assert operations <= {"describe-stacks"} | STACK_SET_OPERATIONS, operations
+
+
+@pytest.mark.parametrize("command", [c for c in COMMANDS if _cloudformation_operation(c) == "describe-stacks"], ids=_id)
 def test_every_aws_cloudformation_command_names_a_deployed_stack_and_its_outputs(command: Command) -> None:
     import re
     import shlex

@@ -45,10 +45,13 @@ def _suppress(template: dict[str, Any], resource: str, rule: str, reason: str | 
     return template
 
 
-def _run(tmp_path: Path, template: dict[str, Any], *options: str) -> subprocess.CompletedProcess[str]:
+def _run(tmp_path: Path, template: dict[str, Any], *options: str, registry: bool = False) -> subprocess.CompletedProcess[str]:
+    """tools.guard on ``template``; the mechanism is shown with the Control Tower controls alone unless ``registry``."""
     path = tmp_path / "violating.yaml"
     path.write_text(yaml.safe_dump(template))
     env = {**os.environ, "PYTHONPATH": f"{REPO_ROOT}{os.pathsep}{REPO_ROOT / 'functions' / 'common'}"}
+    if not registry:
+        options = (*options, "--without-registry")
     return subprocess.run([sys.executable, "-m", "tools.guard", *options, str(path)], cwd=REPO_ROOT, env=env,
                           capture_output=True, text=True, timeout=300, check=False)
 
@@ -65,13 +68,37 @@ def real_report() -> guard.Report:
 def test_the_real_templates_pass_with_every_finding_explained(real_report: guard.Report) -> None:
     assert real_report.ok, guard.render(real_report)[1]
     assert len(real_report.evaluated_rules) >= 200  # every control of the package ran
-    suppressed = {(f.template, f.control, f.resource) for f in real_report.suppressed}
+    suppressed = {(f.template, f.control, f.resource) for f in real_report.suppressed if f.control}
     functions = {f.resource for f in real_report.suppressed if f.control == "CT.LAMBDA.PR.3"}
     assert suppressed == {("template.yaml", "CT.S3.PR.2", "ExportBucket"), ("template.yaml", "CT.S3.PR.9", "ExportBucket")} | {
         ("template.yaml", "CT.LAMBDA.PR.3", name) for name in functions}
     assert len(functions) == 12  # the trigger router's is checked in a scenario with the trigger on
     # The VPC option satisfies CT.LAMBDA.PR.3: with it, the control finds nothing.
     assert not {f for f in real_report.suppressed if f.scenario == "everything on" and f.control == "CT.LAMBDA.PR.3"}
+
+
+def test_the_guard_rules_registry_runs_beside_the_controls_and_every_suppression_is_checked(real_report: guard.Report) -> None:
+    assert len(list(guard.REGISTRY_RULES.rglob("*.guard"))) == 209  # the pinned commit's rule files, all of them
+    # Rule names come from the files' contents; these are some of the registry's, by name.
+    assert {"S3_BUCKET_SSL_REQUESTS_ONLY", "IAM_NO_INLINE_POLICY_CHECK", "SNS_ENCRYPTED_KMS"} <= real_report.evaluated_rules
+    # Every suppression in the templates names a rule that ran and found something to suppress.
+    assert real_report.unevaluated_suppressions == set()
+    registry_findings = {(f.template, f.rule) for f in real_report.suppressed if not f.control}
+    assert ("template.yaml", "S3_BUCKET_POLICY_NO_WILDCARD_PRINCIPAL") in registry_findings
+    assert ("source-account.yaml", "SNS_ENCRYPTED_KMS") in registry_findings
+
+
+def test_the_guard_rules_registry_fails_what_the_controls_let_through(tmp_path: Path) -> None:
+    # A queue with a dead-letter queue passes CT.SQS.PR.1, but has no customer managed key.
+    template = {"AWSTemplateFormatVersion": "2010-09-09", "Resources": {
+        "DeadLetters": {"Type": "AWS::SQS::Queue", "Properties": {"SqsManagedSseEnabled": True, "RedriveAllowPolicy": {"redrivePermission": "allowAll"}}}}}
+
+    controls_only = _run(tmp_path, template)
+    with_registry = _run(tmp_path, template, registry=True)
+
+    assert controls_only.returncode == 0, controls_only.stderr
+    assert with_registry.returncode == 1
+    assert "SQS_QUEUE_KMS_MASTER_KEY_ID_RULE (SQS_QUEUE_KMS_MASTER_KEY_ID_RULE) fails on DeadLetters" in with_registry.stderr
 
 
 def test_a_template_that_violates_the_controls_fails(tmp_path: Path) -> None:
