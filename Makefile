@@ -197,3 +197,12 @@ build-NotifyFunction:
 
 build-WakeExportWaitFunction:
 	$(call package_function,wake_export_wait)
+
+build-FleetFunction:
+	$(call package_function,fleet)
+
+build-ListSourcesFunction:
+	$(call package_function,list_sources)
+
+build-RouteTriggerFunction:
+	$(call package_function,route_trigger)

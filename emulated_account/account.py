@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from emulated_account import athena_sim, caches, data, eventbridge_sim, organization, rds_sim, runtime, sfn_integrations, sns_sim
+from emulated_account import athena_sim, caches, data, distributed_map, eventbridge_sim, organization, rds_sim, runtime, sfn_integrations, sns_sim
 from emulated_account import faults as fault_injection
 from emulated_account.clock import DEFAULT_START, VirtualClock
 from emulated_account.clock import installed as clock_installed
@@ -232,6 +232,8 @@ class EmulatedAccount:
         self.functions: dict[str, runtime.FunctionSpec] = {}
         # Task parameters whose serialisation no AWS recording shows: each fails the run loudly.
         self.unknown_parameter_forms: list[sfn_integrations.UnknownParameterForm] = []
+        # Every Distributed Map run's child executions (what its ResultWriter writes).
+        self.map_runs: distributed_map.MapRuns | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------
     def __enter__(self) -> EmulatedAccount:
@@ -248,6 +250,7 @@ class EmulatedAccount:
             if self.organization_enabled:
                 stack.enter_context(organization.assume_role_judged(lambda: self.organization, self._caller_role))
                 self.judged_calls = stack.enter_context(organization.judged_calls(lambda: self.organization))
+                stack.enter_context(organization.delegated_reads(lambda: self.organization))
             stack.enter_context(athena_sim.installed(self.athena))
             stack.enter_context(
                 fault_injection.installed(
@@ -259,6 +262,7 @@ class EmulatedAccount:
             stack.callback(self._clients.clear)
             stack.enter_context(_shared_interpreter_clients())
             stack.enter_context(sfn_integrations.installed(self.unknown_parameter_forms.append))
+            self.map_runs = stack.enter_context(distributed_map.installed(self.clock.utcnow, self.unknown_parameter_forms.append))
             stack.enter_context(sns_sim.installed())
             stack.enter_context(_interpreter_calls_attributed(self))
             stack.enter_context(_spent_task_tokens_refused())
@@ -318,6 +322,8 @@ class EmulatedAccount:
         key_arn = environment.get("EXPORT_KMS_KEY_ARN", "")
         organization.create_organization(self.region)
         org = organization.Organization(self.account_id, self.region)
+        # The organization's delegation policy lets the lake account read its accounts and OUs (docs/organization.md).
+        org.delegated_readers.add(self.account_id)
         # Kept for organization.Organization, not put into moto: moto's S3 would judge every object
         # request by it with an evaluator that takes the TLS-only Deny's condition as always met.
         for resource in t.resources_of_type("AWS::S3::BucketPolicy").values():
@@ -559,6 +565,14 @@ class EmulatedAccount:
 
     def run(self, execution_input: Any, name: str | None = None, timeout: float = 120.0, state_machine: str = EXPORT_STATE_MACHINE) -> ExecutionResult:
         return self.wait(self.start_execution(execution_input, name, state_machine), timeout)
+
+    def deliver_event(self, event: dict[str, Any]) -> list[eventbridge_sim.Delivery]:
+        """``event`` on the lake's default bus now, delivered to every rule it matches; returns those deliveries."""
+        assert self.events is not None
+        before = len(self.events.deliveries)
+        self.events.put_event(event, self.clock.now())
+        self.events.deliver_due()
+        return self.events.deliveries[before:]
 
     def run_fleet(self, execution_input: Any, name: str | None = None, timeout: float = 300.0) -> ExecutionResult:
         """A run of the fleet state machine (each cluster one execution of the export state machine)."""

@@ -63,6 +63,9 @@ FUNCTION_CLIENTS: dict[str, tuple[str, ...]] = {
     "DeleteSnapshotFunction": ("rds",),
     "NotifyFunction": ("s3", "sns"),
     "WakeExportWaitFunction": ("rds", "s3", "stepfunctions"),
+    "FleetFunction": ("s3", "sns"),
+    "ListSourcesFunction": (),
+    "RouteTriggerFunction": ("stepfunctions",),
 }
 # Environment of a cold start as the emulated account gives it (no X-Ray daemon: tracing off).
 COLD_START_ENV = {

@@ -68,6 +68,22 @@ class Delivery:
     result: Any = None
 
 
+# EventBridge invokes a Lambda target asynchronously: Lambda runs a failing event twice more, then
+# sends it to the function's dead-letter queue (Lambda Developer Guide, asynchronous invocation).
+LAMBDA_ASYNC_ATTEMPTS = 3
+
+
+@dataclass
+class FunctionDeadLetter:
+    """An event a function kept failing on, past Lambda's retries of an asynchronous invocation."""
+
+    function: str
+    queue_arn: str | None  # the function's DeadLetterQueue; None: Lambda discards the event
+    event: dict[str, Any]
+    error_type: str
+    attempts: int
+
+
 @dataclass(order=True)
 class _Pending:
     due: float
@@ -108,6 +124,8 @@ class EventBus:
         # Starts a state machine (ARN, input text), for lake rules that target one.
         self.start_execution = start_execution
         self.refused: list[Refusal] = []
+        # Events a Lambda target kept failing on: in its dead-letter queue (or lost, queue_arn None).
+        self.function_dead_letters: list[FunctionDeadLetter] = []
         self.clock = clock
         self.rds = rds
         self.runtime = runtime
@@ -266,9 +284,32 @@ class EventBus:
         spec = self.runtime.resolve(str(target.get("Arn", "")))
         if spec is None:
             raise NotImplementedError(f"rule {rule}: target {target.get('Arn')} is not one of the template's functions")
-        delivery.error_type, body = self.runtime.run(spec, pending.event)
+        for attempt in range(1, LAMBDA_ASYNC_ATTEMPTS + 1):
+            delivery.error_type, body = self.runtime.run(spec, pending.event)
+            if delivery.error_type is None:
+                break
         delivery.result = json.loads(body) if body else None
+        if delivery.error_type is not None:
+            self.function_dead_letters.append(
+                FunctionDeadLetter(spec.logical_id, self._dead_letter_queue(spec.logical_id), pending.event, delivery.error_type, attempt)
+            )
         return delivery
+
+    def _dead_letter_queue(self, logical_id: str) -> str | None:
+        properties = self.template.resources.get(logical_id, {}).get("Properties") or {}
+        queue = properties.get("DeadLetterQueue")
+        return str(self.template.resolve(queue["TargetArn"])) if isinstance(queue, dict) and "TargetArn" in queue else None
+
+    def executions_started(self) -> list[str]:
+        """Every execution a delivery started: a rule's state machine target, or the trigger router's start."""
+        started = []
+        for delivery in self.deliveries:
+            result = delivery.result
+            if isinstance(result, dict):
+                result = result.get("execution_arn")
+            if isinstance(result, str) and ":execution:" in result:
+                started.append(result)
+        return started
 
     # -- waiting ----------------------------------------------------------------------------------
     def wait(self, seconds: float, done: Callable[[], bool] | None = None) -> bool:

@@ -302,6 +302,9 @@ class Organization:
     key_policies: dict[str, dict[str, Any]] = field(default_factory=dict)  # key ARN -> policy
     bus_policy: dict[str, Any] = field(default_factory=dict)  # the lake's default bus
     stack_set: StackSet | None = None
+    # Member accounts the organization's delegation policy lets read its accounts and OUs
+    # (docs/organization.md: the lake account, as the documented command sets it up).
+    delegated_readers: set[str] = field(default_factory=set)
 
     @property
     def sources(self) -> dict[str, SourceAccount]:
@@ -636,6 +639,56 @@ def judged_calls(organization: Callable[[], Organization | None]) -> Iterator[li
 
     with mock.patch.object(BaseClient, "_make_api_call", make_api_call):
         yield allowed
+
+
+# --------------------------------------------------------------------------------- AWS Organizations reads
+
+# What the lake's discovery calls (botocore's organizations model): moto answers them in the
+# management account only; a member's calls are answered here as AWS Organizations does.
+ORGANIZATIONS_READS = ("describe_organization", "list_accounts", "list_accounts_for_parent", "list_organizational_units_for_parent")
+
+
+def _organizations_access_denied() -> Exception:
+    from moto.organizations.exceptions import OrganizationsClientError
+
+    # The wire code of the model's AccessDeniedException shape, with AWS Organizations' message.
+    return OrganizationsClientError("AccessDeniedException", "You don't have permissions to access this resource.")
+
+
+@contextlib.contextmanager
+def delegated_reads(organization: Callable[[], Organization | None]) -> Iterator[None]:
+    """A member account's reads of the organization, as AWS Organizations answers them.
+
+    The management account reads its own (moto). A member account reads the organization's
+    accounts and OUs only when the organization's delegation policy allows it
+    (``Organization.delegated_readers``): AccessDeniedException otherwise; DescribeOrganization
+    is open to every member (moto answers it). An account outside: AWSOrganizationsNotInUseException.
+    """
+    from unittest import mock
+
+    from moto.organizations.exceptions import AWSOrganizationsNotInUseException
+    from moto.organizations.models import OrganizationsBackend
+
+    originals = {name: getattr(OrganizationsBackend, name) for name in ORGANIZATIONS_READS}
+
+    def judged(name: str) -> Callable[..., Any]:
+        original = originals[name]
+
+        def call(backend: Any, *args: Any, **kwargs: Any) -> Any:
+            org = organization()
+            if org is None or backend.org is not None or name == "describe_organization":
+                return original(backend, *args, **kwargs)
+            management = _organizations()
+            if management.org is None or parent_of(backend.account_id) is None:
+                raise AWSOrganizationsNotInUseException()
+            if backend.account_id not in org.delegated_readers:
+                raise _organizations_access_denied()
+            return original(management, *args, **kwargs)
+
+        return call
+
+    with mock.patch.multiple(OrganizationsBackend, **{name: judged(name) for name in ORGANIZATIONS_READS}):
+        yield
 
 
 @contextlib.contextmanager

@@ -24,7 +24,7 @@ from typing import Any, TextIO
 
 DEFAULT_INPUT: dict[str, Any] = {"cluster_identifier": "demo-aurora-cluster"}
 # Inputs with these keys go to the fleet state machine.
-FLEET_KEYS = frozenset({"cluster_identifiers", "db_instance_identifiers", "source_accounts"})
+FLEET_KEYS = frozenset({"cluster_identifiers", "db_instance_identifiers", "source_accounts", "scheduled"})
 
 
 class _Parser(argparse.ArgumentParser):
@@ -67,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--input", metavar="FILE",
         help="execution input (JSON); default: a new snapshot of demo-aurora-cluster. An object with "
-        "cluster_identifiers, db_instance_identifiers or source_accounts starts the fleet state machine; "
+        "cluster_identifiers, db_instance_identifiers, source_accounts or scheduled starts the fleet state machine; "
         "with source_accounts (or account_id) the lake deploys with the emulated organization's source accounts",
     )
     parser.add_argument("--json", action="store_true", help="print a JSON summary as the last line of stdout")

@@ -99,8 +99,10 @@ SCENARIOS: dict[str, dict[str, dict[str, str]]] = {
             "FunctionSubnetIds": "subnet-0a1b2c3d4e5f60718,subnet-0b1c2d3e4f5a60718",
             "FunctionSecurityGroupIds": "sg-0a1b2c3d4e5f60718",
         },
+        # Outside a VPC, with the triggers on: the trigger router (a function only triggers create) is checked too.
         "existing bucket and key": {
             "AllowedClusterIdentifiers": "orders-prod",
+            "EnableSnapshotEventTrigger": "true",
             "ExistingExportBucketName": "org-data-lake",
             "ExistingKmsKeyArn": LAKE_KEY_ARN,
         },

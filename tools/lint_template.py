@@ -45,7 +45,7 @@ SERVERLESS_IGNORED: dict[tuple[str, str], str] = {
                              "which the rule does not follow"
        for function in ("ValidateInputFunction", "CreateSnapshotFunction", "CheckSnapshotFunction", "StartExportFunction",
                         "CheckExportFunction", "CreateAthenaTablesFunction", "DeleteSnapshotFunction", "NotifyFunction",
-                        "WakeExportWaitFunction")},
+                        "WakeExportWaitFunction", "FleetFunction", "ListSourcesFunction", "RouteTriggerFunction")},
     ("ES6000", "TriggerDeadLetterQueue"): "it is the dead-letter queue itself; its depth alarm reports what lands there",
     ("ES6000", "ExportEventsDeadLetterQueue"): "it is the dead-letter queue itself (of the export events and their wake-ups)",
     ("ES6000", "ForwardedEventsDeadLetterQueue"): "it is the dead-letter queue itself (source-account.yaml: of the events "
@@ -54,6 +54,10 @@ SERVERLESS_IGNORED: dict[tuple[str, str], str] = {
                                                 "(ExportEventsDeadLetterQueue), which an EventInvokeConfig would duplicate",
     ("ES1007", "SourceExportFinishedRulePermission"): "the function's asynchronous invocations that fail go to its DeadLetterQueue "
                                                       "(ExportEventsDeadLetterQueue), which an EventInvokeConfig would duplicate",
+    **{("ES1007", permission): "the trigger router's asynchronous invocations that fail go to its DeadLetterQueue "
+                               "(TriggerDeadLetterQueue), which an EventInvokeConfig would duplicate"
+       for permission in ("SnapshotCreatedRulePermission", "DBSnapshotCreatedRulePermission", "AwsBackupJobCompletedRulePermission",
+                          "SourceSnapshotCreatedRulePermission", "SourceAwsBackupJobCompletedRulePermission")},
     ("ES7000", "NotificationEmailSubscription"): "an e-mail subscription: SNS retries e-mail delivery itself, and the "
                                                  "failure notifications are also kept in the execution history",
     ("ES7000", "AlarmEmailSubscription"): "an e-mail subscription: SNS retries e-mail delivery itself, and every alarm "

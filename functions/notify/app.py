@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aurora_lake import clock, limits, notifications, run_report, settings
+from aurora_lake import clock, freshness, limits, notifications, run_report, settings
 from aurora_lake.clients import client
 from aurora_lake.handler import step_handler
 from aurora_lake.observability import MetricUnit, count_for_cluster, logger, metrics
@@ -60,21 +60,20 @@ def _outcome(state: dict[str, Any], outcome: str, notification: dict[str, Any]) 
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     state = event.get("state") or {}
     topic_arn = settings.required("TOPIC_ARN")
-    if event.get("outcome") == "fleet":
-        notification = notifications.fleet_message(state, clock.now())
-        message_id = publish(notification, topic_arn)
-        # The fleet's Choice and Fail states read these: any cluster not exported fails the run.
-        keys = ("status", "failed", "error", "cause")
-        return {"message_id": message_id, **{key: notification[key] for key in keys}}
     if event.get("outcome") == "success":
         workgroup = settings.optional("ATHENA_WORKGROUP", "")
         notification = with_report(
             state, "success", lambda uri, error: notifications.success_message(state, clock.now(), workgroup, report_uri=uri, report_error=error)
         )
+        # What the freshness alarms, the stale-sources check and ExportsSucceeded count: a run that
+        # catalogued at least one table. The source's marker first, so a notified success is always recorded.
+        fresh = notifications.counts_as_fresh(state)
+        source = freshness.source_of(state)
+        if fresh and source is not None:
+            freshness.record_success(client("s3"), settings.required("EXPORT_BUCKET"), source, freshness.marker(state, clock.now()))
         message_id = publish(notification, topic_arn)
-        # What the freshness alarms and the PARTIAL alarm watch: a run that catalogued no table is not fresh.
         cluster = (state.get("job") or {}).get("cluster_identifier") or (state.get("snapshot") or {}).get("source_cluster_identifier")
-        if cluster and notifications.counts_as_fresh(state):
+        if fresh and cluster:
             count_for_cluster("ExportsSucceeded", str(cluster), (state.get("job") or {}).get("source_account"))
         if notification["status"] == "PARTIAL":
             metrics.add_metric(name="PartialExports", unit=MetricUnit.Count, value=1)

@@ -1,30 +1,21 @@
 """ValidateInput: check the execution input and derive every name the run uses.
 
-The fleet state machine calls it too (``"fleet": true``): the clusters' and DB instances' inputs and names.
+A fleet's input is checked by the fleet's own function (functions/fleet), which also writes its items.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from aurora_lake import clock, deadline, fleet, naming, opt_in, settings, sources, triggers
+from aurora_lake import clock, deadline, naming, opt_in, sources, triggers
 from aurora_lake.errors import SourceNotOptedIn
 from aurora_lake.handler import step_handler
-from aurora_lake.input_schema import refuse_unless_it_fits, validate_execution_input
+from aurora_lake.input_schema import refuse_unless_it_fits, validate_for_deployment
 
 
 def build_job(event: dict[str, Any]) -> dict[str, Any]:
     machine = naming.parse_state_machine_arn(event["state_machine_arn"])
-    job = validate_execution_input(
-        event.get("input"),
-        region=machine.region,
-        account=machine.account,
-        partition=machine.partition,
-        allowed_clusters=settings.allowed_clusters(),
-        allowed_db_instances=settings.allowed_db_instances(),
-        default_s3_prefix=settings.optional("DEFAULT_S3_PREFIX", "exports/"),
-        organization_id=settings.organization_id(),
-    )
+    job = validate_for_deployment(event.get("input"), machine.region, machine.account, machine.partition)
     job.update(
         execution_name=event["execution_name"],
         execution_arn=event["execution_arn"],
@@ -57,23 +48,6 @@ def build_job(event: dict[str, Any]) -> dict[str, Any]:
     return job
 
 
-def build_fleet(event: dict[str, Any]) -> dict[str, Any]:
-    machine = naming.parse_state_machine_arn(event["state_machine_arn"])
-    job = fleet.validate_fleet_input(
-        event.get("input"),
-        region=machine.region,
-        account=machine.account,
-        partition=machine.partition,
-        default_s3_prefix=settings.optional("DEFAULT_S3_PREFIX", "exports/"),
-        execution_name=event["execution_name"],
-        max_concurrency=int(settings.optional("FLEET_MAX_CONCURRENCY", "2")),
-    )
-    job.update(started_epoch=clock.now(), region=machine.region)
-    return {"fleet": job, "execution_arn": event["execution_arn"], "execution_name": event["execution_name"]}
-
-
 @step_handler("ValidateInput")
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    if event.get("fleet") is True:
-        return build_fleet(event)
     return {"job": build_job(event)}

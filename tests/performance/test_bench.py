@@ -53,8 +53,15 @@ def test_every_function_of_the_template_has_its_cold_start_measured() -> None:
 
 
 def test_each_cold_start_creates_the_clients_its_function_uses_in_a_run() -> None:
-    with EmulatedAccount(handler_output=io.StringIO()) as account:
+    from pathlib import Path
+
+    event = json.loads((Path(__file__).resolve().parents[2] / "events" / "rds-cluster-snapshot-created-event.json").read_text())
+    with EmulatedAccount(parameters={"EnableSnapshotEventTrigger": "true"}, handler_output=io.StringIO()) as account:
         assert account.run(bench.EXECUTION_INPUT).status == "SUCCEEDED"
+        # The fleet's functions and the trigger router run in a fleet run and for a snapshot event.
+        assert account.run_fleet({"cluster_identifiers": ["demo-mysql-cluster"], "use_latest_automated_snapshot": True}).status == "SUCCEEDED"
+        [started] = [d.result["execution_arn"] for d in account.deliver_event(event)]
+        assert account.wait(started).status == "SUCCEEDED"
         used: dict[str, set[str]] = {name: set() for name in bench.FUNCTION_CLIENTS}
         for call in account.calls.calls:
             if call.caller in used:

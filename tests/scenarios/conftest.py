@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from emulated_account import EmulatedAccount, ExecutionResult
+from emulated_account.eventbridge_sim import Delivery
 
 @contextmanager
 def account(**options: Any) -> Iterator[EmulatedAccount]:
@@ -19,3 +20,12 @@ def manual_snapshots(emulated: EmulatedAccount) -> list[str]:
 
 def polls(result: ExecutionResult, state: str) -> int:
     return result.states.count(state)
+
+
+def routed(emulated: EmulatedAccount, event: dict[str, Any]) -> tuple[list[Delivery], ExecutionResult | None]:
+    """``event`` on the lake's bus as EventBridge delivers it (its rules, the trigger router), and
+    the export it started, run to its end (None when it started none)."""
+    deliveries = emulated.deliver_event(event)
+    started = [d.result["execution_arn"] for d in deliveries if isinstance(d.result, dict) and d.result.get("execution_arn")]
+    assert len(started) <= 1, started
+    return deliveries, (emulated.wait(started[0]) if started else None)

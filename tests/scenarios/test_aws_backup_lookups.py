@@ -18,7 +18,6 @@ from moto.events.models import EventPattern
 
 from emulated_account import EmulatedAccount
 from emulated_account.account import AWS_BACKUP_SNAPSHOT, DB_AWS_BACKUP_SNAPSHOT
-from emulated_account.eventbridge_sim import apply_input_transformer
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 ARN = "arn:aws:rds:us-east-1:123456789012:"
@@ -40,8 +39,10 @@ def _through_rule(emulated: EmulatedAccount, rule_name: str, event: dict[str, An
     """The execution input the stack's rule sends for ``event`` (the rule must match it)."""
     rule = emulated.template.resolve(emulated.template.resources[rule_name]["Properties"])
     assert EventPattern(None, rule["EventPattern"]).matches_event(event), rule_name
-    [target] = rule["Targets"]
-    return json.loads(apply_input_transformer(target["InputTransformer"], event))
+    # Every snapshot and AWS Backup rule targets the trigger router, which builds the export's input.
+    from aurora_lake.triggers import export_input
+
+    return export_input(event, emulated.account_id)
 
 
 def _given(emulated: EmulatedAccount, kind: str, form: str) -> dict[str, Any]:

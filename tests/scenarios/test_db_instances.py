@@ -12,8 +12,7 @@ from moto.events.models import EventPattern
 from emulated_account import EmulatedAccount, ExecutionResult, data, lake_query
 from emulated_account.account import DB_AWS_BACKUP_SNAPSHOT
 
-from .conftest import account
-from .test_triggers import apply_input_transformer
+from .conftest import account, routed
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 DB_SNAPSHOT_ARN = "arn:aws:rds:us-east-1:123456789012:snapshot:"
@@ -117,11 +116,11 @@ def test_a_new_db_snapshot_event_exports_that_snapshot() -> None:
         assert emulated.template.is_created("DBSnapshotCreatedRule")
         rule = emulated.template.resolve(emulated.template.resources["DBSnapshotCreatedRule"]["Properties"])
         assert EventPattern(None, rule["EventPattern"]).matches_event(event), "the rule must match the sample event"
-        [target] = rule["Targets"]
-        execution_input = apply_input_transformer(target["InputTransformer"], event)
-        result = emulated.run(json.loads(execution_input))
-    assert json.loads(execution_input) == {"snapshot_arn": event["detail"]["SourceArn"], "trigger": "snapshot-event"}
-    assert result.status == "SUCCEEDED", (result.error, result.cause)
+        [delivery], result = routed(emulated, event)
+        started = emulated.client("stepfunctions").describe_execution(executionArn=delivery.result["execution_arn"])
+    assert delivery.rule == "DBSnapshotCreatedRule"
+    assert json.loads(started["input"]) == {"snapshot_arn": event["detail"]["SourceArn"], "trigger": "snapshot-event"}
+    assert result is not None and result.status == "SUCCEEDED", (result.error, result.cause)
     [export] = result.export_tasks
     assert export["source_arn"] == event["detail"]["SourceArn"]
 
@@ -135,7 +134,7 @@ def test_a_new_db_snapshot_event_exports_that_snapshot() -> None:
         ("demo-postgres-db-lake-0123456789ab", "taken by this workflow"),
     ],
 )
-def test_a_db_snapshot_trigger_this_deployment_does_not_act_on_ends_quietly(identifier: str, reason: str, caplog: pytest.LogCaptureFixture) -> None:
+def test_a_db_snapshot_trigger_this_deployment_does_not_act_on_starts_nothing(identifier: str, reason: str, caplog: pytest.LogCaptureFixture) -> None:
     event = _event("rds-db-snapshot-created-event.json")
     arn = "arn:aws:rds:us-east-1:123456789012:snapshot:" + identifier
     event["detail"].update(SourceIdentifier=identifier, SourceArn=arn, EventID="RDS-EVENT-0042")
@@ -143,13 +142,13 @@ def test_a_db_snapshot_trigger_this_deployment_does_not_act_on_ends_quietly(iden
         rule = emulated.template.resolve(emulated.template.resources["DBSnapshotCreatedRule"]["Properties"])
         # No substring of a name decides: the rule passes every DB snapshot of the account.
         assert EventPattern(None, rule["EventPattern"]).matches_event(event), identifier
-        [target] = rule["Targets"]
-        result = emulated.run(json.loads(apply_input_transformer(target["InputTransformer"], event)))
+        [delivery], result = routed(emulated, event)
         rds_writes = [c for c in emulated.calls.calls if c.service == "rds" and not c.operation.startswith("Describe")]
-    assert (result.status, result.states[-1]) == ("SUCCEEDED", "TriggerIgnored"), (result.error, result.cause)
+        notifications = emulated.notifications()
+    assert result is None and delivery.error_type is None and reason in delivery.result["ignored"]
     [ignored] = [r for r in caplog.records if r.getMessage() == "trigger ignored"]
     assert ignored.reason.startswith("snapshot " + identifier) and reason in ignored.reason  # type: ignore[attr-defined]
-    assert result.notifications == [] and result.export_tasks == [] and result.snapshots_created == [] and rds_writes == []
+    assert notifications == [] and rds_writes == []
 
 
 def test_no_db_snapshot_rule_without_allowed_db_instances() -> None:

@@ -73,7 +73,7 @@ def _assert_nothing_created(account: EmulatedAccount) -> None:
 
 def _executions_started_by_events(account: EmulatedAccount) -> list[str]:
     assert account.events is not None
-    return [d.result for d in account.events.deliveries if isinstance(d.result, str) and ":execution:" in d.result]
+    return account.events.executions_started()
 
 
 def test_a_source_account_cluster_is_exported_into_the_lake_under_its_account(lake: EmulatedAccount) -> None:
@@ -146,13 +146,15 @@ def test_an_event_forged_in_a_third_account_never_reaches_the_lake(triggered_lak
 def test_an_event_of_one_source_account_about_another_s_snapshot_is_refused(triggered_lake: EmulatedAccount) -> None:
     assert triggered_lake.events is not None
     # Account 111111111111 forwards an event naming a snapshot of 222222222222: the lake's bus takes
-    # it (111111111111 is a source), the run it starts refuses the snapshot of another account.
+    # it (111111111111 is a source), the trigger router refuses the snapshot of another account
+    # loudly: no run starts, and the event ends in the trigger dead-letter queue after Lambda's retries.
     forged = _snapshot_created(BILLING, "rds:billing-aurora-2026-11-01-03-10")
     triggered_lake.events.put_source_event(ORDERS, forged, triggered_lake.clock.now())
     triggered_lake.events.wait(60)
-    [execution] = _executions_started_by_events(triggered_lake)
-    result = triggered_lake.wait(execution)
-    assert result.status in ("SUCCEEDED", "FAILED")  # ends quietly or fails: either way, it creates nothing
+    assert _executions_started_by_events(triggered_lake) == []
+    [dead] = triggered_lake.events.function_dead_letters
+    assert (dead.function, dead.error_type, dead.attempts) == ("RouteTriggerFunction", "InvalidInput", 3)
+    assert dead.queue_arn == triggered_lake.template.get_att("TriggerDeadLetterQueue", "Arn")
     _assert_nothing_created(triggered_lake)
 
 

@@ -13,8 +13,8 @@ from moto.events.models import EventPattern
 from emulated_account import EmulatedAccount, ExportBehaviour
 from emulated_account.account import AWS_BACKUP_SNAPSHOT, FORBIDDEN_AWS_BACKUP_SNAPSHOT
 
-from .conftest import account, manual_snapshots
-from .test_triggers import _captured_logs, apply_input_transformer
+from .conftest import account, manual_snapshots, routed
+from .test_triggers import _captured_logs
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 SNAPSHOT_ARN = "arn:aws:rds:us-east-1:123456789012:cluster-snapshot:"
@@ -185,7 +185,7 @@ def test_aws_backup_trigger_is_off_by_default() -> None:
     from emulated_account.template import Template
 
     template = Template(EVENTS.parent / "template.yaml", parameters={"AllowedClusterIdentifiers": "demo-aurora-cluster"})
-    assert not template.is_created("AwsBackupJobCompletedRule") and not template.is_created("AwsBackupRuleRole")
+    assert not template.is_created("AwsBackupJobCompletedRule") and not template.is_created("RouteTriggerFunction")
 
 
 def test_completed_aws_backup_job_event_exports_its_recovery_point() -> None:
@@ -197,12 +197,11 @@ def test_completed_aws_backup_job_event_exports_its_recovery_point() -> None:
         # A DB instance's backup ("RDS") is taken only when DB instances are allowed (see test_db_instances).
         for other in ({"state": "FAILED"}, {"state": "RUNNING"}, {"resourceType": "RDS"}, {"resourceType": "EFS"}):
             assert not pattern.matches_event({**event, "detail": {**event["detail"], **other}}), other
-        [target] = rule["Targets"]
-        assert target["Arn"] == emulated.state_machine_arn
-        execution_input = apply_input_transformer(target["InputTransformer"], event)
-        result = emulated.run(json.loads(execution_input))  # the target sends this JSON text
-    assert json.loads(execution_input) == {"aws_backup_job": event["detail"], "trigger": "aws-backup"}
-    assert result.status == "SUCCEEDED", (result.error, result.cause)
+        [delivery], result = routed(emulated, event)
+        started = emulated.client("stepfunctions").describe_execution(executionArn=delivery.result["execution_arn"])
+    assert delivery.rule == "AwsBackupJobCompletedRule"
+    assert json.loads(started["input"]) == {"aws_backup_job": event["detail"], "trigger": "aws-backup"}
+    assert result is not None and result.status == "SUCCEEDED", (result.error, result.cause)
     [export] = result.export_tasks
     assert export["source_arn"] == event["detail"]["recoveryPointArn"] == BACKUP_POINT
     assert result.snapshots_created == []
@@ -213,10 +212,11 @@ def test_aws_backup_job_of_another_cluster_is_counted_and_logged_never_notified(
     event["detail"]["recoveryPointArn"] = SNAPSHOT_ARN + FORBIDDEN_AWS_BACKUP_SNAPSHOT
     output, log_lines = io.StringIO(), io.StringIO()
     with EmulatedAccount(parameters={"EnableAwsBackupTrigger": "true"}, handler_output=output) as emulated, _captured_logs(log_lines):
-        [target] = _backup_rule(emulated)["Targets"]
-        result = emulated.run(json.loads(apply_input_transformer(target["InputTransformer"], event)))
+        # A recovery point's name carries no cluster: the router starts the export, which reads the
+        # recovery point's own cluster and ends quietly.
+        _, result = routed(emulated, event)
         starts = [call for call in emulated.calls.calls if call.operation == "StartExportTask"]
-    assert result.status == "SUCCEEDED" and result.states[-1] == "TriggerIgnored", (result.error, result.cause)
+    assert result is not None and result.status == "SUCCEEDED" and result.states[-1] == "TriggerIgnored", (result.error, result.cause)
     assert result.export_tasks == [] and starts == [] and result.notifications == []
     assert "forbidden-cluster" in log_lines.getvalue() and "TriggersIgnored" in output.getvalue()
 

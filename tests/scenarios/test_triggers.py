@@ -1,8 +1,9 @@
 """The triggers and the sample events, through the real state machine and handlers.
 
-EventBridge and EventBridge Scheduler are not emulated: what they would send is computed
-here from template.yaml exactly as declared (the rule's event pattern and InputTransformer,
-the schedule's Input), then started in the emulated account as the services would start it.
+Snapshot and AWS Backup events are delivered by the emulated EventBridge to the template's rules
+(their patterns as declared) and so to the trigger router, which starts the export. EventBridge
+Scheduler is not emulated: the schedule's Input is read from template.yaml and started as the
+service would start it.
 """
 
 from __future__ import annotations
@@ -18,8 +19,12 @@ from typing import Any
 import pytest
 from moto.events.models import EventPattern
 
+from aurora_lake import naming
+
 from emulated_account import EmulatedAccount
 from emulated_account.eventbridge_sim import apply_input_transformer
+
+from .conftest import routed
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 NEWEST_AUTOMATED = "arn:aws:rds:us-east-1:123456789012:cluster-snapshot:rds:demo-aurora-cluster-2026-11-01-03-10"
@@ -42,11 +47,14 @@ def test_snapshot_created_event_exports_that_snapshot() -> None:
         rule = _resource(account, "SnapshotCreatedRule")
         assert EventPattern(None, rule["EventPattern"]).matches_event(event), "the rule must match the sample event"
         [target] = rule["Targets"]
-        assert target["Arn"] == account.state_machine_arn
-        execution_input = apply_input_transformer(target["InputTransformer"], event)
-        result = account.run(json.loads(execution_input))  # the target sends this JSON text
-    assert json.loads(execution_input) == {"snapshot_arn": event["detail"]["SourceArn"], "trigger": "snapshot-event"}
-    assert result.status == "SUCCEEDED", (result.error, result.cause)
+        assert target["Arn"] == account.functions["RouteTriggerFunction"].arn
+        [delivery], result = routed(account, event)
+        started = account.client("stepfunctions").describe_execution(executionArn=delivery.result["execution_arn"])
+    assert delivery.rule == "SnapshotCreatedRule" and delivery.error_type is None
+    # The input the rule's input transformer used to send, under the snapshot's own name.
+    assert json.loads(started["input"]) == {"snapshot_arn": event["detail"]["SourceArn"], "trigger": "snapshot-event"}
+    assert started["name"] == naming.trigger_execution_name(NEWEST_AUTOMATED)
+    assert result is not None and result.status == "SUCCEEDED", result
     assert result.snapshots_created == []  # an event names an existing snapshot: nothing new is taken
     [export] = result.export_tasks
     assert export["source_arn"] == event["detail"]["SourceArn"] == NEWEST_AUTOMATED
@@ -193,36 +201,37 @@ def _assert_logs_and_metrics(output: str, execution_names: list[str], tables: in
     assert len(published["ExportDuration"]) == 1 and published["ExportDuration"][0] > 0
 
 
-def _triggered(account: EmulatedAccount, identifier: str) -> dict[str, Any]:
-    """What the snapshot rule sends for a "manual snapshot created" event of ``identifier``."""
+def _snapshot_event(account: EmulatedAccount, identifier: str) -> dict[str, Any]:
+    """RDS's "manual snapshot created" event of ``identifier``, which the snapshot rule matches."""
     event = json.loads((EVENTS / "rds-cluster-snapshot-created-event.json").read_text())
     arn = "arn:aws:rds:us-east-1:123456789012:cluster-snapshot:" + identifier
     event["detail"].update(SourceIdentifier=identifier, SourceArn=arn, EventID="RDS-EVENT-0075")
+    event["resources"] = [arn]
     rule = _resource(account, "SnapshotCreatedRule")
     assert EventPattern(None, rule["EventPattern"]).matches_event(event), identifier
-    [target] = rule["Targets"]
-    return json.loads(apply_input_transformer(target["InputTransformer"], event))
+    return event
 
 
 @pytest.mark.parametrize(
     ("identifier", "reason"),
     [
-        # Another cluster's snapshot: the rule follows every cluster, the run counts and logs it.
+        # Another cluster's snapshot: the rule follows every cluster, the router counts and logs it.
         ("forbidden-cluster-manual-2026-11-01", "not of a cluster this deployment may export"),
         # The workflow's own snapshot, by its exact name.
         ("demo-aurora-cluster-lake-0123456789ab", "taken by this workflow"),
     ],
 )
-def test_a_trigger_this_deployment_does_not_act_on_is_counted_and_logged_never_notified(identifier: str, reason: str) -> None:
+def test_a_trigger_this_deployment_does_not_act_on_is_counted_and_logged_and_starts_nothing(identifier: str, reason: str) -> None:
     output, log_lines = io.StringIO(), io.StringIO()
     parameters = {"EnableSnapshotEventTrigger": "true", "SnapshotEventTypes": "both"}
     with EmulatedAccount(parameters=parameters, handler_output=output) as account, _captured_logs(log_lines):
-        result = account.run(_triggered(account, identifier))
+        [delivery], result = routed(account, _snapshot_event(account, identifier))
+        executions = account.client("stepfunctions").list_executions(stateMachineArn=account.state_machine_arn)["executions"]
         rds_calls = [call for call in account.calls.calls if call.service == "rds"]
-    assert result.status == "SUCCEEDED", (result.error, result.cause)
-    assert result.states[-1] == "TriggerIgnored"
-    assert result.notifications == [] and result.export_tasks == [] and result.snapshots_created == []
-    assert rds_calls == []
+        notifications = account.notifications()
+    assert result is None and executions == [] and delivery.error_type is None
+    assert delivery.result == {"ignored": delivery.result["ignored"]} and reason in delivery.result["ignored"]
+    assert notifications == [] and rds_calls == []
     logs = [json.loads(line) for line in (log_lines.getvalue() + output.getvalue()).splitlines() if line.startswith("{")]
     [ignored] = [line for line in logs if line.get("message") == "trigger ignored"]
     assert reason in ignored["reason"] and ignored["trigger"] == "snapshot-event"
@@ -241,9 +250,22 @@ def test_a_snapshot_named_like_ours_but_of_another_shape_is_exported() -> None:
 
 
 def test_the_same_snapshot_started_by_hand_still_fails_and_notifies() -> None:
+    from aurora_lake import triggers
+
     with EmulatedAccount(parameters={"EnableSnapshotEventTrigger": "true", "SnapshotEventTypes": "both"}) as account:
-        given = _triggered(account, "forbidden-cluster-manual-2026-11-01")
+        given = triggers.export_input(_snapshot_event(account, "forbidden-cluster-manual-2026-11-01"), account.account_id)
         given.pop("trigger")
         result = account.run(given)
     assert result.status == "FAILED" and result.error in ("ClusterNotAllowed", "AccessDenied", "AccessDeniedException")
     assert result.notifications and "FAILED" in result.notifications[-1]["subject"]
+
+
+def test_a_trigger_input_started_by_hand_is_still_ignored_by_the_export_itself() -> None:
+    """The export's own ValidateInput keeps the router's check for an input that says it is a trigger."""
+    from aurora_lake import triggers
+
+    with EmulatedAccount(parameters={"EnableSnapshotEventTrigger": "true", "SnapshotEventTypes": "both"}) as account:
+        given = triggers.export_input(_snapshot_event(account, "forbidden-cluster-manual-2026-11-01"), account.account_id)
+        result = account.run(given)
+    assert (result.status, result.states[-1]) == ("SUCCEEDED", "TriggerIgnored")
+    assert result.notifications == [] and result.export_tasks == []

@@ -54,6 +54,8 @@ class Run:
     # The files of the earlier exports are gone (expired or deleted) when this run starts.
     earlier_exports_gone: bool = False
     state_machine: str = EXPORT_STATE_MACHINE
+    # An event on the lake's bus instead of an input: its rule's target (the trigger router) starts the run.
+    event: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -108,7 +110,15 @@ SCENARIOS = (
              options={"export": ExportBehaviour(outcome="failed", failure_cause="S3 credential check failed")}),
     # A fleet: one export execution per cluster through startExecution.sync:2; the refused cluster fails the run.
     Scenario((Run("fleet of an allowed and a refused cluster", {**_event("fleet.json"), "cluster_identifiers": ["demo-mysql-cluster", "forbidden-cluster"]},
-                  "FAILED", "FleetExportFailed", state_machine=FLEET_STATE_MACHINE),)),
+                  "FAILED", "FleetExportFailed", state_machine=FLEET_STATE_MACHINE),
+              Run("fleet input refused and notified", {"cluster_identifiers": "demo-mysql-cluster"}, "FAILED", "InvalidInput",
+                  state_machine=FLEET_STATE_MACHINE))),
+    # A snapshot event through the trigger router, then a scheduled fleet that checks freshness
+    # (the first run's source has a marker to read, the other none).
+    Scenario((Run("snapshot event, started by the trigger router", {}, "SUCCEEDED", event=_event("rds-cluster-snapshot-created-event.json")),
+              Run("scheduled fleet with its freshness check", {"scheduled": True, "use_latest_automated_snapshot": True}, "SUCCEEDED",
+                  state_machine=FLEET_STATE_MACHINE)),
+             options={"parameters": {"EnableSnapshotEventTrigger": "true", "EnableAwsBackupTrigger": "true", "AllowedDBInstanceIdentifiers": ""}}),
     # A redriven or retried step finds the snapshot its execution already took, and adopts it.
     Scenario((Run("transient faults retried, snapshot adopted", _event("new-snapshot.json"), "SUCCEEDED"),),
              options={"faults": ["rds:StartExportTask:ThrottlingException:1", "lambda:Invoke:TooManyRequestsException:1"],
@@ -139,11 +149,25 @@ SERVICE_USE: dict[str, dict[str, str]] = {
     "ExportStateMachineRole": STATE_MACHINE_SERVICE_USE,
     "FleetStateMachineRole": {
         **STATE_MACHINE_SERVICE_USE,
-        # states:stopExecution is used only when a fleet run is stopped while its clusters' runs go on.
-        "states:StopExecution": "Step Functions stops the running cluster executions of a fleet run that is stopped",
+        # states:stopExecution is used only when a fleet run is stopped while its sources' runs go on.
+        "states:StopExecution": "Step Functions stops the running child executions (accounts, and their sources' exports) "
+                                "of a fleet run that is stopped",
+        # The emulated account runs a Distributed Map's children in process (FIDELITY.md, Step Functions).
+        "states:StartExecution": "Step Functions starts the Distributed Map's child execution of each account with the state "
+                                 "machine's role (the export executions it starts are judged as calls)",
+        "states:DescribeExecution": "Step Functions follows the Distributed Map's child executions and the export executions "
+                                    "of startExecution.sync:2 with the state machine's role",
+        **{action: "the ResultWriter uploads a large result file in parts and aborts an unfinished upload (aws-cdk's "
+                   "ResultWriter grants; the emulated results are written whole)"
+           for action in ("s3:ListMultipartUploadParts", "s3:AbortMultipartUpload")},
         **{action: "Step Functions keeps the managed rule StepFunctionsGetEventsForStepFunctionsExecutionRule, which "
                    "tells a startExecution.sync:2 task that its execution ended, with the state machine's role"
            for action in ("events:PutTargets", "events:PutRule", "events:DescribeRule")},
+    },
+    "RouteTriggerRole": {
+        **LAMBDA_RUNTIME_USE,
+        "sqs:SendMessage": "Lambda sends an event the router kept failing on (a forged one, or a start refused past the "
+                           "retries) to the function's dead-letter queue with its execution role",
     },
     "WakeExportWaitRole": {
         **LAMBDA_RUNTIME_USE,
@@ -429,8 +453,12 @@ def judged() -> Judged:
                         SourceArn=snapshot if snapshot.startswith("arn:") else _SNAPSHOT_ARN + snapshot,
                         S3BucketName=start["EXPORT_BUCKET"], IamRoleArn=start["EXPORT_ROLE_ARN"], KmsKeyId=start["EXPORT_KMS_KEY_ARN"],
                         S3Prefix="exports")  # the export role writes only in the exports area
-                done = account.run(run.execution_input, name=scenario.execution_name or f"lp-{SCENARIOS.index(scenario)}-{number}",
-                                   state_machine=run.state_machine)
+                if run.event is not None:
+                    started = [d.result["execution_arn"] for d in account.deliver_event(run.event) if isinstance(d.result, dict)]
+                    done = account.wait(started[0])
+                else:
+                    done = account.run(run.execution_input, name=scenario.execution_name or f"lp-{SCENARIOS.index(scenario)}-{number}",
+                                       state_machine=run.state_machine)
                 result.outcomes[run.name] = (done.status, done.error, done.cause)
             deployment = Deployment(account, cfn)
             by_caller: dict[str, list[Request]] = defaultdict(list)
@@ -473,8 +501,8 @@ def test_least_privilege_in_both_directions(judged: Judged) -> None:
         assert (status, error) == (run.status, run.error), (run.name, cause)
     functions = {name for name, r in translate(REPO_ROOT / "template.yaml")["Resources"].items()
                  if r["Type"] == "AWS::Lambda::Function"}
-    # ValidateInput calls no AWS API; every other function, both state machines and RDS's export made calls.
-    assert judged.callers - {STATE_MACHINE, FLEET_STATE_MACHINE, EXPORT_ROLE} == functions - {"ValidateInputFunction"}
+    # ValidateInput and ListSources call no AWS API; every other function, both state machines and RDS's export made calls.
+    assert judged.callers - {STATE_MACHINE, FLEET_STATE_MACHINE, EXPORT_ROLE} == functions - {"ValidateInputFunction", "ListSourcesFunction"}
     assert {STATE_MACHINE, FLEET_STATE_MACHINE, EXPORT_ROLE} <= judged.callers
 
     # 1. Every call, and what AWS does with the caller's credentials for it, is allowed on its exact ARN.

@@ -36,12 +36,20 @@ def test_a_scheduled_cluster_gets_a_freshness_alarm_on_its_own_successes(cfn: di
     assert int(cfn["Parameters"]["FreshnessAlarmHours"]["MaxValue"]) * 3600 <= 7 * 86400
 
 
-def test_a_scheduled_fleet_gets_a_freshness_alarm_on_its_successful_runs(cfn: dict[str, Any]) -> None:
+def test_a_scheduled_fleet_gets_one_stale_sources_alarm_and_a_no_fleet_ran_alarm(cfn: dict[str, Any]) -> None:
     alarms = _alarms(cfn, {**SCHEDULED, "ScheduleTarget": "fleet"})
     assert "ScheduledClusterFreshnessAlarm" not in alarms
-    alarm = alarms["ScheduledFleetFreshnessAlarm"]
-    assert alarm["Dimensions"] == [{"Name": "StateMachineArn", "Value": "<FleetStateMachine>"}]
-    assert alarm["EvaluationPeriods"] == "26"
+    stack = [{"Name": "service", "Value": "aurora-lake"}, {"Name": "stack", "Value": "lake-a"}]
+    # One alarm for every source, however many: the summary's count of stale sources.
+    stale = alarms["StaleSourcesAlarm"]
+    assert (stale["Namespace"], stale["MetricName"], stale["Dimensions"]) == ("AuroraLake", "StaleSources", stack)
+    assert (stale["Statistic"], stale["ComparisonOperator"], stale["Threshold"]) == ("Maximum", "GreaterThanOrEqualToThreshold", 1)
+    # Between two scheduled runs (no datapoint) the alarm keeps its state.
+    assert stale["TreatMissingData"] == "ignore"
+    # No freshness check at all for FreshnessAlarmHours: no scheduled fleet reached its summary.
+    ran = alarms["ScheduledFleetFreshnessAlarm"]
+    assert (ran["MetricName"], ran["Dimensions"], ran["Statistic"]) == ("StaleSources", stack, "SampleCount")
+    assert ran["EvaluationPeriods"] == ran["DatapointsToAlarm"] == "26" and ran["TreatMissingData"] == "breaching"
 
 
 def test_no_schedule_or_zero_hours_no_freshness_alarm_and_partial_alarm_only_when_asked(cfn: dict[str, Any]) -> None:
@@ -71,10 +79,13 @@ def test_the_dashboard_shows_this_stacks_runs_duration_gigabytes_tables_and_poll
     resolver, created = _created(cfn, {"AllowedClusterIdentifiers": "billing"})
     body = json.loads(resolver.resolve(created["ExportsDashboard"]["Properties"])["DashboardBody"])
     titles = {widget["properties"]["title"] for widget in body["widgets"]}
-    assert titles == {"Runs by outcome", "Run duration (ms)", "Exported GB", "Tables exported and skipped", "Status polls"}
+    assert titles == {"Runs by outcome", "Run duration (ms)", "Exported GB", "Tables exported and skipped", "Status polls",
+                      "Stale sources (scheduled fleet; names in reports/freshness/latest.json)", "Triggers and fleet runs"}
     metrics = [m for widget in body["widgets"] for m in widget["properties"]["metrics"]]
     own = [m for m in metrics if m[0] == "AuroraLake"]
     assert own and all(m[m.index("stack") + 1] == "lake-a" for m in own)
+    shown = {part for m in metrics for part in m if isinstance(part, str)}
+    assert shown >= {"StaleSources", "TriggersStarted", "TriggersAlreadyStarted", "TriggersIgnored"}
 
 
 def test_the_freshness_alarm_watches_exactly_the_metric_a_successful_run_publishes() -> None:

@@ -76,7 +76,7 @@ def test_parameter_table_lists_every_parameter_with_its_default(sam: dict[str, A
 
 def test_triggers_are_off_by_default(cfn: dict[str, Any]) -> None:
     defaults = resolver(cfn)
-    for name in ("ExportSchedule", "ScheduleRole", "SnapshotCreatedRule", "SnapshotEventRuleRole"):
+    for name in ("ExportSchedule", "ScheduleRole", "SnapshotCreatedRule", "RouteTriggerFunction", "RouteTriggerRole"):
         assert not defaults.resource_exists(name), name
 
 
@@ -101,7 +101,8 @@ def test_schedule_input_follows_the_snapshot_source(cfn: dict[str, Any], source:
 def _rule_pattern(cfn: dict[str, Any], **parameters: str) -> EventPattern:
     on = resolver(cfn, EnableSnapshotEventTrigger="true", **parameters)
     rule = on.resolve(cfn["Resources"]["SnapshotCreatedRule"]["Properties"])
-    assert [target["Arn"] for target in rule["Targets"]] == ["<ExportStateMachine>"]
+    # Every snapshot rule targets the trigger router, which starts at most one export per snapshot.
+    assert [target["Arn"] for target in rule["Targets"]] == ["<RouteTriggerFunction.Arn>"]
     return EventPattern(None, rule["EventPattern"])
 
 
@@ -207,7 +208,7 @@ def _lifecycle(cfn: dict[str, Any], **parameters: str) -> dict[str, dict[str, An
 def test_default_retention_keeps_exports_and_expires_only_old_versions_and_query_results(cfn: dict[str, Any]) -> None:
     rules = _lifecycle(cfn)
     assert set(rules) == {"AbortIncompleteUploads", "ExpireExportWaitTokens", "ExpireNoncurrentVersions", "ExpireAthenaResults",
-                          "ExpireAthenaPlans", "ExpireRunReports"}
+                          "ExpireAthenaPlans", "ExpireFleetRuns", "ExpireFleetReports", "ExpireRunReports"}
     assert rules["AbortIncompleteUploads"]["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 7}
     # An export wait's task token is worthless after the wait (12 hours at most).
     assert rules["ExpireExportWaitTokens"] == {"Id": "ExpireExportWaitTokens", "Status": "Enabled", "Prefix": "export-waits/",
@@ -216,6 +217,10 @@ def test_default_retention_keeps_exports_and_expires_only_old_versions_and_query
     assert "Prefix" not in rules["ExpireNoncurrentVersions"]
     assert rules["ExpireAthenaResults"]["Prefix"] == "athena-results/"
     assert rules["ExpireAthenaPlans"]["Prefix"] == "athena-plans/"
+    # A fleet run's items, map results and report go with the runs' plans; the freshness markers
+    # (state/) and the latest freshness report never expire.
+    assert rules["ExpireFleetRuns"]["Prefix"] == "fleet-runs/" and rules["ExpireFleetReports"]["Prefix"] == "reports/fleets/"
+    assert not any(str(rule.get("Prefix", "")).startswith(("state/", "reports/freshness/")) for rule in rules.values())
     # The runs' reports name the table reports: both expire together.
     assert rules["ExpireRunReports"]["Prefix"] == "reports/runs/"
     assert rules["ExpireRunReports"]["ExpirationInDays"] == rules["ExpireAthenaPlans"]["ExpirationInDays"]

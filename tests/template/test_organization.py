@@ -15,7 +15,6 @@ import pytest
 from moto.events.models import EventPattern
 
 from emulated_account.iam_policy import Policy, Principal, Request, ResourcePolicy, decide
-from tests.scenarios.test_triggers import apply_input_transformer
 from tools.cfn_resolve import Resolver
 from tools.sam_translate import REPO_ROOT
 
@@ -30,13 +29,15 @@ WITH_OUS = {**WITH_ORG, "SourceOrganizationalUnitIds": WORKLOADS}
 EVENTS = REPO_ROOT / "events"
 # Everything the template adds for source accounts: resources, and statements (by Sid) of resources that exist anyway.
 SOURCE_RESOURCES = {"SourceAccountsEventBusPolicy", "SourceSnapshotCreatedRule", "SourceAwsBackupJobCompletedRule",
-                    "SourceExportFinishedRule", "SourceExportFinishedRulePermission"}
+                    "SourceExportFinishedRule", "SourceExportFinishedRulePermission",
+                    "SourceSnapshotCreatedRulePermission", "SourceAwsBackupJobCompletedRulePermission"}
 SOURCE_SIDS = {"SourceExportRolesUseKey", "SourceAccessRolesLetRdsCheckKey", "SourceAccessRolesLetRdsCreateGrants",
                "SourceExportRolesWriteOwnFolder", "SourceExportRolesListAndLocateBucket", "AssumeSourceAccessRoles",
-               "EventBridgeKeepsUndeliveredSourceExportEvents", "SourceSnapshotEventRuleDeadLetters", "SourceAwsBackupRuleDeadLetters"}
-# The roles of the functions that call RDS (ValidateInput checks the opt-in tag), and the wake-up's.
+               "EventBridgeKeepsUndeliveredSourceExportEvents", "SourceSnapshotEventRuleDeadLetters", "SourceAwsBackupRuleDeadLetters",
+               "ListOrganizationAccounts"}
+# The roles of the functions that call RDS (ValidateInput and the trigger router check the opt-in tag), and the wake-up's.
 RDS_CALLERS = {"ValidateInputRole", "CreateSnapshotRole", "CheckSnapshotRole", "StartExportRole", "CheckExportRole", "DeleteSnapshotRole",
-               "WakeExportWaitRole"}
+               "WakeExportWaitRole", "RouteTriggerRole", "FleetRole"}  # the fleet's discovery reads the sources' tags
 BUCKET = "arn:aws:s3:::lake-bucket"
 KEY = "<ExportKey.Arn>"
 
@@ -118,7 +119,7 @@ def test_an_organization_adds_only_its_resources_statements_and_setting(cfn: dic
         if isinstance(value, list):
             return [strip(item) for item in value if not (isinstance(item, dict) and item.get("Sid") in SOURCE_SIDS)]
         if isinstance(value, dict):
-            return {key: strip(item) for key, item in value.items() if key != "ORGANIZATION_ID"}
+            return {key: strip(item) for key, item in value.items() if key not in ("ORGANIZATION_ID", "SOURCE_ORGANIZATIONAL_UNIT_IDS")}
         return value
 
     for name in without:
@@ -129,11 +130,14 @@ def test_an_organization_adds_only_its_resources_statements_and_setting(cfn: dic
 
 def test_no_function_environment_lists_accounts_or_databases_of_the_organization(cfn: dict[str, Any]) -> None:
     functions = [r for r in _deployed(cfn, WITH_OUS).values() if r["Type"] == "AWS::Lambda::Function"]
-    assert len(functions) == 9
+    assert len(functions) == 12
     for function in functions:
         variables = function["Properties"]["Environment"]["Variables"]
         assert variables["ORGANIZATION_ID"] == ORG
-        assert WORKLOADS not in json.dumps(variables) and SOURCE_A not in json.dumps(variables)
+        # Only the fleet's discovery names the OUs (at most 4, the parameter's pattern): never an account.
+        others = {key: value for key, value in variables.items() if key != "SOURCE_ORGANIZATIONAL_UNIT_IDS"}
+        assert WORKLOADS not in json.dumps(others) and SOURCE_A not in json.dumps(variables)
+    assert [f["Properties"]["Environment"]["Variables"].get("SOURCE_ORGANIZATIONAL_UNIT_IDS") for f in functions].count(WORKLOADS) == 1
 
 
 # --- parameters ----------------------------------------------------------------------------
@@ -335,12 +339,33 @@ def test_db_instance_events_of_source_accounts_start_exports_too(cfn: dict[str, 
         assert pattern["detail"]["EventID"] == ids
 
 
-def test_a_source_snapshot_event_starts_the_export_naming_the_events_account(cfn: dict[str, Any]) -> None:
-    [target] = _deployed(cfn, WITH_ORG)["SourceSnapshotCreatedRule"]["Properties"]["Targets"]
-    assert target["Arn"] == "<ExportStateMachine>" and target["DeadLetterConfig"] == {"Arn": "<TriggerDeadLetterQueue.Arn>"}
+def _router_input(event: dict[str, Any]) -> dict[str, Any]:
+    """The export input the trigger router builds from an event the rule delivers as it is."""
+    from aurora_lake import triggers
+
+    return triggers.export_input(event, LAKE)
+
+
+def test_a_source_snapshot_event_goes_to_the_router_which_names_the_events_account(cfn: dict[str, Any]) -> None:
+    deployed = _deployed(cfn, WITH_ORG)
+    [target] = deployed["SourceSnapshotCreatedRule"]["Properties"]["Targets"]
+    assert target["Arn"] == "<RouteTriggerFunction.Arn>" and not {"Input", "InputPath", "InputTransformer", "RoleArn"} & set(target)
+    assert target["DeadLetterConfig"] == {"Arn": "<TriggerDeadLetterQueue.Arn>"}
+    assert deployed["SourceSnapshotCreatedRulePermission"]["Properties"] == {
+        "Action": "lambda:InvokeFunction", "FunctionName": "<RouteTriggerFunction.Arn>", "Principal": "events.amazonaws.com",
+        "SourceArn": "<SourceSnapshotCreatedRule.Arn>"}
     event = _snapshot_event(SOURCE_A)
-    assert json.loads(apply_input_transformer(target["InputTransformer"], event)) == {
-        "snapshot_arn": event["detail"]["SourceArn"], "trigger": "snapshot-event", "event_account": SOURCE_A}
+    assert _router_input(event) == {"snapshot_arn": event["detail"]["SourceArn"], "trigger": "snapshot-event", "event_account": SOURCE_A}
+
+
+def test_a_source_aws_backup_job_goes_to_the_router_which_names_the_events_account(cfn: dict[str, Any]) -> None:
+    deployed = _deployed(cfn, WITH_ORG)
+    [target] = deployed["SourceAwsBackupJobCompletedRule"]["Properties"]["Targets"]
+    assert target["Arn"] == "<RouteTriggerFunction.Arn>" and not {"Input", "InputPath", "InputTransformer", "RoleArn"} & set(target)
+    assert deployed["SourceAwsBackupJobCompletedRulePermission"]["Properties"]["SourceArn"] == "<SourceAwsBackupJobCompletedRule.Arn>"
+    for resource_type in ("Aurora", "RDS"):
+        event = _backup_event(SOURCE_B, resource_type)
+        assert _router_input(event) == {"aws_backup_job": event["detail"], "trigger": "aws-backup", "event_account": SOURCE_B}
 
 
 # --- the lake's roles -----------------------------------------------------------------------

@@ -21,6 +21,9 @@ FUNCTIONS = {
     "DeleteSnapshotFunction": "delete_snapshot",
     "NotifyFunction": "notify",
     "WakeExportWaitFunction": "wake_export_wait",
+    "FleetFunction": "fleet",
+    "ListSourcesFunction": "list_sources",
+    "RouteTriggerFunction": "route_trigger",
 }
 ALLOWED = "orders-prod,billing"
 ARN_PREFIX = "arn:aws:rds:us-east-1:123456789012"
@@ -186,6 +189,9 @@ def test_functions_get_the_environment_of_the_design(cfn: dict[str, Any], resolv
         "CreateAthenaTablesFunction": {"EXPORT_BUCKET", "GLUE_DATABASE", "ATHENA_WORKGROUP", "ATHENA_DDL_CONCURRENCY",
                                        "FAIL_ON_PARTIAL_EXPORT"},
         "NotifyFunction": {"TOPIC_ARN", "GLUE_DATABASE", "ATHENA_WORKGROUP", "EXPORT_BUCKET"},
+        "FleetFunction": {"EXPORT_BUCKET", "TOPIC_ARN", "FLEET_MAX_CONCURRENCY", "FLEET_MAX_ACCOUNTS", "EXPORT_STATE_MACHINE_ARN",
+                          "FRESHNESS_ALARM_HOURS", "GLUE_DATABASE", "DEFAULT_S3_PREFIX"},
+        "RouteTriggerFunction": {"STATE_MACHINE_ARN", "DEFAULT_S3_PREFIX", "ALLOWED_CLUSTERS", "ALLOWED_DB_INSTANCES"},
     }
     for name in FUNCTIONS:
         env = resolver.resolve(cfn["Resources"][name]["Properties"]["Environment"]["Variables"])
@@ -227,7 +233,7 @@ def test_outputs_name_everything_an_operator_needs(cfn: dict[str, Any]) -> None:
 
 
 def test_both_triggers_are_off_by_default(cfn: dict[str, Any], resolver: Resolver) -> None:
-    for name in ("ExportSchedule", "ScheduleRole", "SnapshotCreatedRule", "SnapshotEventRuleRole"):
+    for name in ("ExportSchedule", "ScheduleRole", "SnapshotCreatedRule", "RouteTriggerFunction", "RouteTriggerRole"):
         assert "Condition" in cfn["Resources"][name], name
         assert not resolver.resource_exists(name), name
 
@@ -297,7 +303,7 @@ def test_no_trigger_no_dead_letter_queue(cfn: dict[str, Any]) -> None:
     ("types", "events"),
     [("manual", ["RDS-EVENT-0075"]), ("automated", ["RDS-EVENT-0169"]), ("both", ["RDS-EVENT-0075", "RDS-EVENT-0169"])],
 )
-def test_snapshot_rule_passes_the_snapshot_arn_straight_to_the_state_machine(
+def test_snapshot_rule_sends_the_event_as_it_is_to_the_trigger_router(
     cfn: dict[str, Any], types: str, events: list[str]
 ) -> None:
     on = Resolver(cfn, {"AllowedClusterIdentifiers": ALLOWED, "EnableSnapshotEventTrigger": "true", "SnapshotEventTypes": types})
@@ -306,14 +312,111 @@ def test_snapshot_rule_passes_the_snapshot_arn_straight_to_the_state_machine(
     assert pattern["source"] == ["aws.rds"] and pattern["detail-type"] == ["RDS DB Cluster Snapshot Event"]
     assert pattern["detail"]["EventID"] == events
     (target,) = rule["Targets"]
-    assert target["Arn"] == "<ExportStateMachine>"
-    assert target["DeadLetterConfig"] == {"Arn": "<TriggerDeadLetterQueue.Arn>"}
-    assert target["InputTransformer"]["InputPathsMap"] == {"snapshotArn": "$.detail.SourceArn"}
-    arn = "arn:aws:rds:us-east-1:123456789012:cluster-snapshot:rds:orders-prod-2026-11-01-03-10"
-    rendered = target["InputTransformer"]["InputTemplate"].replace("<snapshotArn>", json.dumps(arn))
-    assert json.loads(rendered) == {"snapshot_arn": arn, "trigger": "snapshot-event"}
-    statements = _role_statements(on, cfn["Resources"]["SnapshotEventRuleRole"])
-    assert statements == [{"Effect": "Allow", "Action": "states:StartExecution", "Resource": "<ExportStateMachine>"}]
+    # The router builds the input itself: no transformer, no role (a Lambda target is allowed by
+    # the function's resource policy), the rule's retries and dead-letter queue kept.
+    assert target == {"Id": "RouteTrigger", "Arn": "<RouteTriggerFunction.Arn>",
+                      "RetryPolicy": {"MaximumEventAgeInSeconds": 3600, "MaximumRetryAttempts": 3},
+                      "DeadLetterConfig": {"Arn": "<TriggerDeadLetterQueue.Arn>"}}
+    permission = on.resolve(cfn["Resources"]["SnapshotCreatedRulePermission"]["Properties"])
+    assert permission == {"Action": "lambda:InvokeFunction", "FunctionName": "<RouteTriggerFunction.Arn>",
+                          "Principal": "events.amazonaws.com", "SourceArn": "<SnapshotCreatedRule.Arn>"}
+
+
+def test_the_trigger_router_may_start_only_the_export_and_keep_failed_events(cfn: dict[str, Any]) -> None:
+    on = Resolver(cfn, {"AllowedClusterIdentifiers": ALLOWED, "EnableAwsBackupTrigger": "true"})
+    function = on.resolve(cfn["Resources"]["RouteTriggerFunction"]["Properties"])
+    # Invoked asynchronously: an event it keeps failing on lands in the trigger dead-letter queue.
+    assert function["DeadLetterConfig"] == {"TargetArn": "<TriggerDeadLetterQueue.Arn>"}
+    statements = {s["Sid"]: s for s in _role_statements(on, cfn["Resources"]["RouteTriggerRole"])}
+    assert set(statements) == {"WriteOwnLogs", "WriteTraces", "StartExports", "KeepFailedStarts"}
+    assert (statements["StartExports"]["Action"], statements["StartExports"]["Resource"]) == ("states:StartExecution", "<ExportStateMachine>")
+    assert (statements["KeepFailedStarts"]["Action"], statements["KeepFailedStarts"]["Resource"]) == ("sqs:SendMessage", "<TriggerDeadLetterQueue.Arn>")
+    # Every rule that targets it has its own permission, and the rules' roles are gone.
+    assert not {"SnapshotEventRuleRole", "AwsBackupRuleRole"} & set(cfn["Resources"])
+    for rule in ("SnapshotCreatedRule", "DBSnapshotCreatedRule", "AwsBackupJobCompletedRule", "SourceSnapshotCreatedRule",
+                 "SourceAwsBackupJobCompletedRule"):
+        targets = cfn["Resources"][rule]["Properties"]["Targets"]
+        assert [t["Arn"] for t in targets] == [{"Fn::GetAtt": ["RouteTriggerFunction", "Arn"]}], rule
+        assert cfn["Resources"][f"{rule}Permission"]["Properties"]["SourceArn"] == {"Fn::GetAtt": [rule, "Arn"]}, rule
+
+
+# --- the fleet --------------------------------------------------------------------------
+
+
+def test_the_fleet_state_machine_is_wired_to_its_functions_bucket_and_the_export(cfn: dict[str, Any], resolver: Resolver) -> None:
+    machine = cfn["Resources"]["FleetStateMachine"]["Properties"]
+    asl = (REPO_ROOT / "statemachine/export_fleet.asl.json").read_text()
+    assert machine["Definition"] == json.loads(asl)
+    assert set(machine["DefinitionSubstitutions"]) == set(re.findall(r"\$\{(\w+)\}", asl))
+    assert resolver.resolve(machine["StateMachineName"]) == "aurora-lake-ExportFleet"
+    states = json.loads(asl)["States"]
+    accounts = states["ExportEachAccount"]
+    # Items never travel in the state: read from S3, results written to S3, in this run's folder.
+    assert accounts["ItemProcessor"]["ProcessorConfig"] == {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}
+    assert accounts["ItemReader"]["Parameters"] == {"Bucket": "${ExportBucketName}", "Key.$": "$.fleet.accounts_key"}
+    assert accounts["ResultWriter"]["Parameters"] == {"Bucket": "${ExportBucketName}",
+                                                     "Prefix.$": "States.Format('fleet-runs/{}/results', $$.Execution.Name)"}
+    assert accounts["MaxConcurrencyPath"] == "$.fleet.max_accounts" and accounts["ToleratedFailurePercentage"] == 100
+    sources = accounts["ItemProcessor"]["States"]["ExportEachSource"]
+    assert sources["ItemProcessor"]["ProcessorConfig"] == {"Mode": "INLINE"} and sources["MaxConcurrencyPath"] == "$.max_concurrency"
+
+
+def _statements_by_sid(resolver: Resolver, cfn: dict[str, Any], role: str) -> dict[str, dict[str, Any]]:
+    return {s["Sid"]: s for s in _role_statements(resolver, cfn["Resources"][role])}
+
+
+def test_the_fleet_state_machine_role_runs_its_own_children_and_reads_and_writes_only_its_runs_folder(cfn: dict[str, Any], resolver: Resolver) -> None:
+    statements = _statements_by_sid(resolver, cfn, "FleetStateMachineRole")
+    own = "arn:aws:states:us-east-1:123456789012:stateMachine:aurora-lake-ExportFleet"
+    assert statements["RunAccountChildWorkflows"]["Action"] == "states:StartExecution"
+    assert statements["RunAccountChildWorkflows"]["Resource"] == own
+    assert statements["FollowAndStopAccountChildWorkflows"]["Resource"] == own.replace(":stateMachine:", ":execution:") + "/*"
+    assert statements["StartExportExecutions"]["Resource"] == "<ExportStateMachine>"
+    assert statements["ReadItemsWriteResults"]["Resource"] == "arn:aws:s3:::<ExportBucket>/fleet-runs/*"
+    assert set(statements["InvokeFleetFunctions"]["Resource"]) == {"<FleetFunction.Arn>", "<ListSourcesFunction.Arn>", "<NotifyFunction.Arn>"}
+    # Nothing else of the bucket, and no other state machine.
+    s3 = [r for s in statements.values() for r in _as_list(s["Resource"]) if str(r).startswith("arn:aws:s3")]
+    assert s3 == ["arn:aws:s3:::<ExportBucket>/fleet-runs/*"]
+    starts = [r for s in statements.values() if "states:StartExecution" in _as_list(s["Action"]) for r in _as_list(s["Resource"])]
+    assert sorted(starts) == sorted([own, "<ExportStateMachine>"])
+
+
+def test_the_fleet_function_reads_and_writes_only_the_fleet_s_folders(cfn: dict[str, Any], resolver: Resolver) -> None:
+    statements = _statements_by_sid(resolver, cfn, "FleetRole")
+    bucket = "arn:aws:s3:::<ExportBucket>"
+    by_action: dict[str, set[str]] = {}
+    for statement in statements.values():
+        for action in _as_list(statement["Action"]):
+            by_action.setdefault(action, set()).update(_as_list(statement["Resource"]))
+    assert by_action["s3:PutObject"] == {f"{bucket}/fleet-runs/*", f"{bucket}/reports/fleets/*", f"{bucket}/reports/freshness/*",
+                                         f"{bucket}/reports/sources/*"}
+    assert by_action["s3:GetObject"] == {f"{bucket}/fleet-runs/*", f"{bucket}/state/last-success/*"}
+    assert by_action["s3:ListBucket"] == {bucket}
+    assert statements["ListLastSuccesses"]["Condition"] == {"StringLike": {"s3:prefix": "state/last-success/*"}}
+    assert by_action["sns:Publish"] == {"<NotificationTopic>"}
+    assert not [a for a in by_action if a.startswith(("states:", "rds:", "glue:", "athena:", "sts:", "iam:", "organizations:"))]
+    # With an organization, discovery: its accounts (read-only) and the access roles of this lake in it.
+    org = Resolver(cfn, {"AllowedClusterIdentifiers": ALLOWED, "OrganizationId": "o-a1b2c3d4e5"})
+    found = {sid: statement for sid, statement in _statements_by_sid(org, cfn, "FleetRole").items()}
+    assert set(_as_list(found["ListOrganizationAccounts"]["Action"])) == {
+        "organizations:DescribeOrganization", "organizations:ListAccounts", "organizations:ListAccountsForParent",
+        "organizations:ListOrganizationalUnitsForParent"}
+    assert found["AssumeSourceAccessRoles"]["Resource"].endswith(":role/<AWS::StackName>-source-access-<AWS::Region>") or \
+        found["AssumeSourceAccessRoles"]["Resource"].endswith("-source-access-us-east-1")
+    assert found["AssumeSourceAccessRoles"]["Condition"]["StringEquals"] == {"aws:ResourceOrgID": "o-a1b2c3d4e5"}
+    # The inventory calls no AWS API; Notify writes only the freshness markers.
+    assert set(_statements_by_sid(resolver, cfn, "ListSourcesRole")) == {"WriteOwnLogs", "WriteTraces"}
+    notify = _statements_by_sid(resolver, cfn, "NotifyRole")
+    assert sorted(r for s in notify.values() if "s3:PutObject" in _as_list(s["Action"]) for r in _as_list(s["Resource"])) == [
+        f"{bucket}/reports/runs/*", f"{bucket}/state/last-success/*"]
+
+
+def test_the_schedule_starts_the_fleet_over_every_source_the_lake_knows(cfn: dict[str, Any]) -> None:
+    for source, expected in (("new", {"scheduled": True}), ("latest-automated", {"scheduled": True, "use_latest_automated_snapshot": True})):
+        on = Resolver(cfn, {"AllowedClusterIdentifiers": ALLOWED, "EnableSchedule": "true", "ScheduleTarget": "fleet",
+                            "ScheduleSnapshotSource": source})
+        schedule = on.resolve(cfn["Resources"]["ExportSchedule"]["Properties"])
+        assert schedule["Target"]["Arn"] == "<FleetStateMachine>" and json.loads(schedule["Target"]["Input"]) == expected
 
 
 # --- IAM --------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -40,29 +41,34 @@ ORGANIZATION = {
 }
 
 
-def test_each_account_is_one_group_with_its_own_concurrency() -> None:
-    job = validate(ORGANIZATION, max_concurrency=5)
-    assert [(group["account_id"], group["max_concurrency"], [item["source_identifier"] for item in group["items"]]) for group in job["accounts"]] == [
-        (None, 5, ["demo-aurora-cluster"]),
-        (ORDERS_ACCOUNT, 5, ["orders-aurora", "shared-name"]),
-        (BILLING_ACCOUNT, 5, ["billing-aurora", "shared-name"]),
+def listed(item: dict[str, Any]) -> dict[str, Any]:
+    return fleet.list_account_sources(item, LAKE)
+
+
+def test_each_account_is_one_item_with_its_own_concurrency() -> None:
+    plan = validate(ORGANIZATION, max_concurrency=5)
+    assert [(item["account_id"], item["lake_account"], item["max_concurrency"], [s["identifier"] for s in item["sources"]])
+            for item in plan["accounts"]] == [
+        (LAKE, True, 5, ["demo-aurora-cluster"]),
+        (ORDERS_ACCOUNT, False, 5, ["orders-aurora", "shared-name"]),
+        (BILLING_ACCOUNT, False, 5, ["billing-aurora", "shared-name"]),
     ]
-    assert job["cluster_count"] == 5
-    orders = job["accounts"][1]["items"][0]
-    assert orders["input"] == {"cluster_identifier": "orders-aurora", "account_id": ORDERS_ACCOUNT}
-    assert orders["source_account"] == ORDERS_ACCOUNT and job["accounts"][0]["items"][0]["source_account"] is None
+    assert plan["source_count"] == 5 and plan["account_count"] == 3
+    orders = listed(plan["accounts"][1])
+    assert fleet.export_input(orders["sources"][0], orders["options"]) == {"cluster_identifier": "orders-aurora", "account_id": ORDERS_ACCOUNT}
+    assert orders["lake_account"] is False and orders["max_concurrency"] == 5
+    assert listed(plan["accounts"][0])["sources"][0]["input"] == {"cluster_identifier": "demo-aurora-cluster"}
 
 
 def test_a_cluster_of_the_same_name_in_two_accounts_gets_two_executions() -> None:
-    names = [item["execution_name"] for group in validate(ORGANIZATION)["accounts"] for item in group["items"]]
+    names = [source["name"] for item in validate(ORGANIZATION)["accounts"] for source in listed(item)["sources"]]
     assert len(set(names)) == len(names) == 5
     assert all(len(name) <= 80 for name in names)
 
 
-def test_the_lakes_own_fleet_input_reads_as_before() -> None:
-    job = validate({"cluster_identifiers": ["orders", "billing"]}, max_concurrency=2)
-    assert [group["account_id"] for group in job["accounts"]] == [None]
-    assert job["accounts"][0]["items"] == job["items"]
+def test_the_lakes_own_fleet_input_is_one_account() -> None:
+    plan = validate({"cluster_identifiers": ["orders", "billing"]}, max_concurrency=2)
+    assert [item["account_id"] for item in plan["accounts"]] == [LAKE]
 
 
 @pytest.mark.parametrize("entry, expected", [
@@ -86,31 +92,27 @@ def test_an_account_given_twice_is_refused() -> None:
 
 def test_source_accounts_must_be_a_list_of_at_most_max_accounts() -> None:
     assert "source_accounts: must be an array" in problems({"source_accounts": {"account_id": ORDERS_ACCOUNT}})
-    many = [{"account_id": f"{n:012d}", "cluster_identifiers": ["a"]} for n in range(1, fleet.MAX_SOURCE_ACCOUNTS + 2)]
-    assert f"at most {fleet.MAX_SOURCE_ACCOUNTS}" in problems({"source_accounts": many})
+    many = [{"account_id": f"{n:012d}", "cluster_identifiers": ["a"]} for n in range(1, fleet.MAX_FLEET_ACCOUNTS + 2)]
+    assert f"at most {fleet.MAX_FLEET_ACCOUNTS}" in problems({"source_accounts": many})
 
 
 def test_one_s3_prefix_cannot_be_every_accounts_own_folder() -> None:
     assert "s3_prefix: is not taken together with source_accounts" in problems({**ORGANIZATION, "s3_prefix": "exports/accounts/111111111111/"})
 
 
-def test_a_fleet_holds_at_most_max_fleet_sources_in_all() -> None:
-    accounts = [{"account_id": f"{n:012d}", "cluster_identifiers": [f"c{i}" for i in range(fleet.MAX_CLUSTERS)]} for n in range(1, 4)]
-    assert f"at most {fleet.MAX_FLEET_SOURCES} sources in all" in problems({"source_accounts": accounts})
+def test_a_fleet_of_two_hundred_accounts_and_a_thousand_sources_is_planned_as_two_hundred_small_items() -> None:
+    accounts = [{"account_id": f"{n:012d}", "cluster_identifiers": [f"orders-{n}-{i}" for i in range(5)]} for n in range(1, 201)]
+    plan = validate({"source_accounts": accounts})
+    assert plan["account_count"] == 200 and plan["source_count"] == 1000
+    assert max(len(json.dumps(item)) for item in plan["accounts"]) < 1_000
 
 
-def test_the_summary_of_nested_account_results_names_each_account() -> None:
-    ok = {"status": "SUCCEEDED", "source_kind": "cluster", "source_identifier": "orders-aurora", "source_account": ORDERS_ACCOUNT}
-    refused = {"status": "FAILED", "source_kind": "cluster", "source_identifier": "x", "source_account": "333333333333",
-               "error": "AccountNotAllowed", "cause": "account_id: not a source account"}
-    own = {"status": "SUCCEEDED", "source_kind": "cluster", "source_identifier": "demo-aurora-cluster", "source_account": None}
-    result = fleet.summary([[own], [ok, refused]])
-    assert [(o["source_identifier"], o.get("source_account"), o["outcome"]) for o in result["clusters"]] == [
-        ("demo-aurora-cluster", None, "SUCCEEDED"), ("orders-aurora", ORDERS_ACCOUNT, "SUCCEEDED"), ("x", "333333333333", "REFUSED")]
-    assert result["cause"] == "1 of 3 sources did not export: x of account 333333333333 (AccountNotAllowed)"
-
-
-def test_a_successful_sources_account_is_read_from_its_executions_job() -> None:
-    base = {"status": "SUCCEEDED", "source_kind": "cluster", "source_identifier": "orders-aurora"}
-    outcomes = fleet.summary([[{**base, "account": LAKE}], [{**base, "account": ORDERS_ACCOUNT}]], lake_account=LAKE)["clusters"]
-    assert [o.get("source_account") for o in outcomes] == [None, ORDERS_ACCOUNT]
+def test_a_scheduled_fleet_without_an_organization_covers_the_lakes_own_allowed_sources(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ALLOWED_CLUSTERS", "demo-aurora-cluster")
+    monkeypatch.setenv("ALLOWED_DB_INSTANCES", "demo-postgres-db")
+    monkeypatch.delenv("ORGANIZATION_ID", raising=False)
+    plan = validate({"scheduled": True})
+    assert [item["account_id"] for item in plan["accounts"]] == [LAKE]
+    assert [[fleet.export_input(s, listed(item)["options"]) for s in listed(item)["sources"]] for item in plan["accounts"]] == [
+        [{"cluster_identifier": "demo-aurora-cluster"}, {"db_instance_identifier": "demo-postgres-db"}],
+    ]

@@ -41,10 +41,13 @@ def test_an_account_that_is_not_twelve_digits_is_never_shown() -> None:
 
 
 def test_the_fleet_summary_names_each_sources_account() -> None:
-    own = {"status": "SUCCEEDED", "source_kind": "cluster", "source_identifier": "demo-aurora-cluster", "account": "123456789012",
-           "execution_arn": None, "export": {}, "athena": {}}
-    theirs = {**own, "source_identifier": "orders-aurora", "account": SOURCE}
-    state = {"clusters": [[own], [theirs]], "fleet": {"max_concurrency": 5},
-             "execution_arn": "arn:aws:states:us-east-1:123456789012:execution:fleet:nightly"}
-    message = notifications.fleet_message(state, 2000.0)["message"].splitlines()
+    from aurora_lake import fleet
+
+    own = fleet.SourceOutcome("123456789012", True, "cluster", "demo-aurora-cluster", "SUCCEEDED")
+    theirs = fleet.SourceOutcome(SOURCE, False, "cluster", "orders-aurora", "SUCCEEDED")
+    forged = fleet.SourceOutcome(f"{SOURCE}\nStatus: SUCCEEDED", False, "cluster", "x", "FAILED", error="ExportFailed", cause="y")
+    results = fleet.FleetResults(outcomes=[own, theirs, forged], accounts=3)
+    message = notifications.fleet_message(results, fleet={"max_concurrency": 5}, execution_arn=None, execution_name="nightly",
+                                          report_uri="s3://b/r.json", now=2000.0)["message"].splitlines()
     assert "SUCCEEDED orders-aurora (account 111111111111)" in message and "SUCCEEDED demo-aurora-cluster" in message
+    assert "FAILED    x" in message  # an account that is not 12 digits is never shown

@@ -100,6 +100,18 @@ class PartialExport(WorkflowError):
     """The export skipped tables and this deployment treats that as a failure."""
 
 
+class FleetSourcesNotListed(WorkflowError):
+    """A fleet could not list an account's sources (an unlisted allow-list, or more sources than a run takes)."""
+
+
+class FleetResultsUnreadable(WorkflowError):
+    """The fleet's Distributed Map results are missing or not in the form Step Functions writes them."""
+
+
+class InvalidTriggerEvent(WorkflowError):
+    """A snapshot or AWS Backup event the trigger router cannot turn into an export input (forged or malformed)."""
+
+
 class AwsServiceError(WorkflowError):
     """An AWS API error; subclasses are named after the AWS error code."""
 

@@ -355,6 +355,23 @@ def validate_execution_input(
     return job
 
 
+def validate_for_deployment(raw: object, region: str, account: str, partition: str) -> dict[str, Any]:
+    """``validate_execution_input`` with this deployment's settings (its allowed sources, default
+    prefix and organization, from the function's environment): what ValidateInput and the
+    trigger router both check."""
+    from aurora_lake import settings
+
+    return validate_execution_input(
+        raw,
+        region=region,
+        account=account,
+        partition=partition,
+        allowed_clusters=settings.allowed_clusters(),
+        allowed_db_instances=settings.allowed_db_instances(),
+        default_s3_prefix=settings.optional("DEFAULT_S3_PREFIX", "exports/"),
+        organization_id=settings.organization_id(),
+    )
+
 def refuse_unless_it_fits(job: dict[str, Any]) -> None:
     """InvalidInput when the job (the validated input and the names derived from it) would leave the
     run too little of Step Functions' 256 KiB per state: refused before anything is created."""

@@ -432,10 +432,18 @@ ATHENA_RESULTS_FOLDER = "athena-results/"
 ATHENA_PLANS_FOLDER = "athena-plans/"
 ATHENA_CATALOG_FOLDER = "athena-catalog/"
 EXPORT_WAITS_FOLDER = "export-waits/"
-# Reports for people: reports/runs/<execution name>.json, one per run of the export state machine.
+# Reports for people: reports/runs/<execution name>.json (one per run of the export state machine),
+# reports/fleets/ and reports/freshness/; a fleet run's items and its Distributed Map's results
+# (fleet-runs/<execution>/...); and the state the stack keeps between runs (state/last-success/:
+# when each source last exported).
+FLEET_RUNS_FOLDER = "fleet-runs/"
 REPORTS_FOLDER = "reports/"
 RUN_REPORTS_FOLDER = REPORTS_FOLDER + "runs/"
-STACK_FOLDERS = (ATHENA_RESULTS_FOLDER, ATHENA_PLANS_FOLDER, ATHENA_CATALOG_FOLDER, EXPORT_WAITS_FOLDER, REPORTS_FOLDER)
+STATE_FOLDER = "state/"
+STACK_FOLDERS = (
+    ATHENA_RESULTS_FOLDER, ATHENA_PLANS_FOLDER, ATHENA_CATALOG_FOLDER, EXPORT_WAITS_FOLDER,
+    FLEET_RUNS_FOLDER, REPORTS_FOLDER, STATE_FOLDER,
+)
 
 
 def folders_overlap(a: str, b: str) -> bool:
@@ -475,3 +483,79 @@ def account_folder(account: str) -> str:
     if not is_account_id(account):
         raise ValueError(f"{str(account)[:40]!r} is not a 12-digit account ID")
     return account + "/"
+
+
+# --- fleet runs, reports and the stack's state -------------------------------------------------
+
+
+def fleet_accounts_key(fleet_execution_name: str) -> str:
+    """The fleet run's items, one per account, that its Distributed Map reads (ItemReader)."""
+    return f"{FLEET_RUNS_FOLDER}{_execution_folder(fleet_execution_name)}/accounts.json"
+
+
+def fleet_results_prefix(fleet_execution_name: str) -> str:
+    """Where the fleet's Distributed Map writes its results (ResultWriter); the definition builds the same."""
+    return f"{FLEET_RUNS_FOLDER}{_execution_folder(fleet_execution_name)}/results"
+
+
+def fleet_report_key(fleet_execution_name: str) -> str:
+    """The full report of one fleet run: every source with its outcome."""
+    return f"{REPORTS_FOLDER}fleets/{_execution_folder(fleet_execution_name)}.json"
+
+
+FRESHNESS_REPORT_KEY = f"{REPORTS_FOLDER}freshness/latest.json"
+SOURCES_REPORT_KEY = f"{REPORTS_FOLDER}sources/latest.json"
+
+
+def sources_report_key(epoch: float, fleet_execution_name: str) -> str:
+    """The dated copy of the sources report: ``reports/sources/<UTC date>/<execution>.json``."""
+    import datetime as dt
+
+    day = dt.datetime.fromtimestamp(epoch, dt.timezone.utc).strftime("%Y-%m-%d")
+    return f"{REPORTS_FOLDER}sources/{day}/{_execution_folder(fleet_execution_name)}.json"
+LAST_SUCCESS_FOLDER = f"{STATE_FOLDER}last-success/"
+
+
+def last_success_key(account: str, kind: str, identifier: str) -> str:
+    """``state/last-success/<account>/<kind>/<identifier>.json``: when the source last exported.
+
+    Only validated values name the key: a 12-digit account, a known kind and an RDS identifier
+    (letters, digits and hyphens), so no source can write another's marker.
+    """
+    if not is_account_id(account):
+        raise ValueError(f"{str(account)[:40]!r} is not a 12-digit account ID")
+    if kind not in ("cluster", "instance"):
+        raise ValueError(f"unknown source kind {str(kind)[:40]!r}")
+    problems = identifier_problems(identifier, max(CLUSTER_IDENTIFIER_MAX_LENGTH, DB_INSTANCE_IDENTIFIER_MAX_LENGTH))
+    if problems:
+        raise ValueError(f"source identifier {str(identifier)[:80]!r} " + "; ".join(problems))
+    return f"{LAST_SUCCESS_FOLDER}{account}/{kind}/{identifier.lower()}.json"
+
+
+def _execution_folder(execution_name: str) -> str:
+    """A Step Functions execution name as one folder: it holds no ``/`` (StartExecution refuses one)."""
+    if not isinstance(execution_name, str) or not 1 <= len(execution_name) <= 80 or "/" in execution_name:
+        raise ValueError(f"{str(execution_name)[:100]!r} is not a Step Functions execution name")
+    return execution_name
+
+
+# Step Functions execution names: 1 to 80 characters; letters, digits, hyphens and underscores are
+# the characters CloudWatch Logs accepts too (StartExecution reference).
+EXECUTION_NAME_MAX_LENGTH = 80
+TRIGGER_EXECUTION_PREFIX = "snapshot-"
+
+
+def trigger_execution_name(snapshot_arn: str) -> str:
+    """The one execution name every event about this snapshot (or recovery point) starts.
+
+    ``snapshot-<readable name>-<hash>``: the hash covers the whole ARN with the snapshot's name in
+    lower case (RDS stores it so), so the snapshot-created event and AWS Backup's job event of one
+    recovery point, and every replay of either, name the same execution, and Step Functions starts
+    it once (StartExecution refuses a used name: ExecutionAlreadyExists).
+    """
+    parts = parse_snapshot_arn(snapshot_arn)
+    canonical = parts.with_name(parts.snapshot_identifier.lower()).arn
+    digest = hashlib.sha256(canonical.encode("ascii")).hexdigest()[:16]
+    room = EXECUTION_NAME_MAX_LENGTH - len(TRIGGER_EXECUTION_PREFIX) - len(digest) - 1
+    readable = sanitize_identifier(parts.snapshot_identifier.replace(":", "-"), room)
+    return f"{TRIGGER_EXECUTION_PREFIX}{readable}-{digest}"

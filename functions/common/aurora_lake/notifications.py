@@ -194,13 +194,6 @@ def _account_lines(state: dict[str, Any], width: int) -> list[str]:
     return [f"{'Account:':<{width}}{account} (source account)"] if account else []
 
 
-def _lake_account(state: dict[str, Any]) -> str | None:
-    """The lake's own account: the fleet execution's ARN names it."""
-    arn = state.get("execution_arn")
-    parts = arn.split(":") if isinstance(arn, str) else []
-    return parts[4] if len(parts) > 4 and _ACCOUNT_ID.fullmatch(parts[4]) else None
-
-
 def _error_name(error: str) -> str | None:
     return error if _ERROR_NAME.fullmatch(error) else None
 
@@ -449,49 +442,113 @@ def failure_message(
     }
 
 
-def fleet_message(state: dict[str, Any], now: float) -> dict[str, Any]:
-    """The one summary of a fleet run: every cluster and DB instance with its outcome and its tables or its error."""
-    from aurora_lake import fleet  # the single-cluster notifications do not need it
+# A fleet's e-mail names at most this many sources of each kind; the report in S3 names every one.
+FLEET_FAILURES_SHOWN = 30
+FLEET_EXPORTED_SHOWN = 20
+FLEET_STALE_SHOWN = 30
+FLEET_ACCOUNT_PROBLEMS_SHOWN = 20
 
-    result = fleet.summary(state.get("clusters") or [], lake_account=_lake_account(state))
-    fleet_job = state.get("fleet") or {}
-    outcomes = result["clusters"]
-    exported = [o for o in outcomes if o["outcome"] in (fleet.SUCCEEDED, fleet.PARTIAL)]
+
+def fleet_message(
+    results: Any,
+    *,
+    fleet: dict[str, Any],
+    execution_arn: str | None,
+    execution_name: str | None,
+    report_uri: str,
+    now: float,
+    stale_sources: list[dict[str, Any]] | None = None,
+    stale_checked: int = 0,
+    map_error: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The one summary of a fleet run, of any size: counts, the first sources not exported with
+    their errors, the first exported with their query, stale sources, and the report's key.
+
+    ``results`` is ``fleet.FleetResults``. Every list is cut (the report in S3 has them all), so
+    the message stays far within SNS's 256 KB whatever the fleet's size (a test measures it).
+    """
+    from aurora_lake import fleet as fleet_module  # the single-source notifications do not need it
+
+    outcomes = results.outcomes
+    failed, problems = results.failed, results.problems
+    exported = [o for o in outcomes if o.exported]
+    status = results.status
+    accounts = results.accounts
+    headline = f"Fleet export of {_plural(len(outcomes), 'source')} in {_plural(accounts, 'account')}: "
+    if failed or problems:
+        headline += f"{len(exported)} exported, {len(failed)} did not" + (f"; {_plural(len(problems), 'account')} not exported in full." if problems else ".")
+    else:
+        headline += "every source exported."
+    max_accounts = fleet.get("max_accounts")
     lines = [
-        f"Fleet export of {len(outcomes)} sources: {len(exported)} exported, {result['failed']} did not."
-        if result["failed"]
-        else f"Fleet export of {len(outcomes)} sources: every source exported.",
+        headline,
         "",
-        f"Status:       {result['status']}",
-        f"Started:      {_utc(fleet_job.get('started_epoch')) or 'unknown'}",
-        f"Concurrency:  at most {fleet_job.get('max_concurrency')} sources at once per account",
-        "",
+        f"Status:       {status}",
+        f"Started:      {_utc(fleet.get('started_epoch')) or 'unknown'}",
+        f"Concurrency:  at most {shown(fleet.get('max_concurrency'))} sources at once per account; "
+        + (f"at most {shown(max_accounts)} accounts at once" if max_accounts else "accounts side by side, as many as Step Functions allows"),
+        f"Report:       {shown(report_uri, 600)} (every source with its outcome)",
     ]
-    for o in outcomes:
-        kind = "DB instance " if o.get("source_kind") == "instance" else ""
-        account = o.get("source_account")
-        where = f" (account {account})" if isinstance(account, str) and _ACCOUNT_ID.fullmatch(account) else ""
-        lines.append(f"{shown(o['outcome']):<9} {kind}{shown(o['source_identifier'])}{where}")
-        if o["outcome"] in (fleet.SUCCEEDED, fleet.PARTIAL):
-            lines.append(f"          {shown(o.get('tables_created', 0))} tables queryable, {shown(o.get('tables_skipped', 0))} skipped; export task {shown(o.get('export_task'))}")
-            lines.append(f"          source {shown(o.get('source_arn'))}")
-            select = _select(o.get("database"), o.get("sample_table"))
+    if map_error:
+        lines += ["", f"The fleet's map run failed: {shown(map_error.get('Error'))}: {shown(_one_line(cause_text(map_error.get('Cause'))), 400)}"]
+    if problems:
+        lines += ["", f"Accounts not exported in full ({len(problems)}" + _first(len(problems), FLEET_ACCOUNT_PROBLEMS_SHOWN) + "):"]
+        for problem in problems[:FLEET_ACCOUNT_PROBLEMS_SHOWN]:
+            account = problem.account if _ACCOUNT_ID.fullmatch(str(problem.account)) else "unknown"
+            lines.append(f"  account {account}: {shown(problem.error, 128)}: {shown(_one_line(problem.cause), 400)}")
+            lines.append(f"          what to do: {advice_for(str(problem.error))}")
+    if failed:
+        lines += ["", f"Did not export ({len(failed)}" + _first(len(failed), FLEET_FAILURES_SHOWN) + "):"]
+        for o in failed[:FLEET_FAILURES_SHOWN]:
+            lines.append(f"{shown(o.status):<9} {_fleet_source(o)}")
+            lines.append(f"          {shown(o.error, 128)}: {shown(_one_line(cause_text(o.cause)), 400)}")
+            lines.append(f"          what to do: {advice_for(str(o.error))}")
+            link = console_link(o.execution_arn)
+            if link:
+                lines.append(f"          {shown(link, 600)}")
+    if exported:
+        lines += ["", f"Exported ({len(exported)}" + _first(len(exported), FLEET_EXPORTED_SHOWN) + "):"]
+        for o in exported[:FLEET_EXPORTED_SHOWN]:
+            lines.append(f"{shown(o.status):<9} {_fleet_source(o)}")
+            lines.append(f"          {shown(o.tables_created)} tables queryable, {shown(o.tables_skipped)} skipped; export task {shown(o.export_task, 80)}")
+            select = _select(fleet.get("glue_database"), o.sample_table)
             if select:
                 lines.append(f"          {select}")
-        else:
-            lines.append(f"          {shown(o.get('error'))}: {shown(_one_line(cause_text(o.get('cause'))), 400)}")
-            lines.append(f"          what to do: {advice_for(str(o.get('error')))}")
-        link = console_link(o.get("execution_arn"))
-        if link:
-            lines.append(f"          {link}")
-    lines += _footer(state)
-    label = f"fleet of {len(outcomes)}: {len(exported)} exported" + (f", {result['failed']} not" if result["failed"] else "")
+    if stale_sources is not None:
+        lines += ["", f"Freshness:    {len(stale_sources)} of {stale_checked} sources stale (no export within "
+                      f"{float(fleet.get('freshness_hours') or 0):g} hours)" + (":" if stale_sources else ".")]
+        for entry in stale_sources[:FLEET_STALE_SHOWN]:
+            kind = "DB instance " if entry.get("kind") == "instance" else ""
+            last = _utc(entry.get("last_success"))
+            lines.append(f"  {kind}{shown(entry.get('identifier'), 80)} (account {shown(entry.get('account'), 12)}): "
+                         + (f"last exported {last}" if last else "never exported"))
+        if len(stale_sources) > FLEET_STALE_SHOWN:
+            lines.append(f"  ... and {len(stale_sources) - FLEET_STALE_SHOWN} more (reports/freshness/latest.json)")
+    lines += _footer({"execution_arn": execution_arn, "execution_name": execution_name})
+    label = f"fleet of {len(outcomes)}: {len(exported)} exported" + (f", {len(failed)} not" if failed else "")
+    if problems:
+        label += f", {len(problems)} accounts short"
+    cause = fleet_module.summary_cause(results, report_uri)
     return {
-        "subject": subject(result["status"], None, label),
-        "message": "\n".join(lines),
-        "attributes": _attributes(result["status"], None, kind="fleet"),
-        "status": result["status"],
-        "failed": result["failed"],
-        "error": result["error"],
-        "cause": result["cause"],
+        "subject": subject(status, None, label),
+        "message": within_sns_limit("\n".join(lines)),
+        "attributes": _attributes(status, None, kind="fleet"),
+        "status": status,
+        "failed": len(failed) + len(problems),
+        "error": "FleetExportFailed" if failed or problems else None,
+        "cause": cause,
     }
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")
+
+
+def _first(total: int, limit: int) -> str:
+    return f", the first {limit} shown" if total > limit else ""
+
+
+def _fleet_source(outcome: Any) -> str:
+    kind = "DB instance " if outcome.kind == "instance" else ""
+    where = "" if outcome.lake_account or not _ACCOUNT_ID.fullmatch(str(outcome.account)) else f" (account {outcome.account})"
+    return f"{kind}{shown(outcome.identifier, 80)}{where}"

@@ -256,6 +256,20 @@ class Source:
             return None
         return settings.allowed_identifiers(self.allowed_variable)
 
+    def opt_in_refusal(self, job: dict[str, Any]) -> str | None:
+        """Why a triggered export of this source must not start although the source is allowed (None: it may).
+
+        The trigger router asks it after the allow-lists (``triggers.route``), before anything is
+        started. A source account's source (or the snapshot the event names) must have opted in with
+        its own tag, and a snapshot the lake took itself is already being exported (opt_in.job_refusal,
+        read through the account's access role); the lake's own sources are its parameters' to decide.
+        """
+        if self.account is None:
+            return None
+        from aurora_lake import opt_in  # opt_in imports the sources
+
+        return opt_in.job_refusal({**job, "trigger": job.get("trigger") or True})
+
     def is_allowed(self, identifier: str | None, allowed: frozenset[str] | None) -> bool:
         if allowed is None:
             return True
