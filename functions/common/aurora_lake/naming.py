@@ -385,12 +385,18 @@ def source_account_exports_area(exports_area: str, account: str) -> str:
     return normalize_s3_prefix(exports_area) + SOURCE_ACCOUNTS_FOLDER + account + "/"
 
 # Folders of the export bucket the stack uses for itself (Athena results, table plans and
-# reports, the ledger of exports, export wait tokens): no export may be written in or over one.
+# reports, the ledger of exports, export wait tokens, the Iceberg tables' metadata, the drift
+# log): no export may be written in or over one.
 ATHENA_RESULTS_FOLDER = "athena-results/"
 ATHENA_PLANS_FOLDER = "athena-plans/"
 ATHENA_CATALOG_FOLDER = "athena-catalog/"
 EXPORT_WAITS_FOLDER = "export-waits/"
-STACK_FOLDERS = (ATHENA_RESULTS_FOLDER, ATHENA_PLANS_FOLDER, ATHENA_CATALOG_FOLDER, EXPORT_WAITS_FOLDER)
+ICEBERG_FOLDER = "iceberg/"
+DRIFT_LOG_FOLDER = "drift-log/"
+# The one Glue table over every export's drift log file (no "__": never a latest table's name;
+# no leading "_": never a 2.x versioned or an archived table's).
+DRIFT_LOG_TABLE = "aurora_lake_drift_log"
+STACK_FOLDERS = (ATHENA_RESULTS_FOLDER, ATHENA_PLANS_FOLDER, ATHENA_CATALOG_FOLDER, EXPORT_WAITS_FOLDER, ICEBERG_FOLDER, DRIFT_LOG_FOLDER)
 
 
 def folders_overlap(a: str, b: str) -> bool:
@@ -418,3 +424,10 @@ def export_wait_token_key(prefix: str, export_task_identifier: str) -> str:
     if problems:
         raise ValueError(f"export task identifier {export_task_identifier[:80]!r} " + "; ".join(problems))
     return prefix + export_task_identifier
+
+
+def account_folder(account: str) -> str:
+    """``<account>/``: the folder of one account's state (wait tokens, plans, ledger) in a stack folder."""
+    if not is_account_id(account):
+        raise ValueError(f"{str(account)[:40]!r} is not a 12-digit account ID")
+    return account + "/"

@@ -105,7 +105,7 @@ def test_two_exports_are_two_snapshots_at_source_time_each_holding_its_own_rows(
     assert (first.status, first.rows, first.previous_export) == ("created", 300, None)
     assert (second.status, second.rows, second.previous_export, second.previous_rows) == ("committed", 120, "exp-1", 300)
     assert second.added == ["nickname"] and second.dropped == ["legacy_note"]
-    assert second.retyped == [{"column": "login_count", "from": "int", "to": "long"}]
+    assert second.retyped == [{"column": "login_count", "from": "int", "to": "bigint"}]
     metadata = load(glue)
     assert [s.timestamp_ms for s in iceberg.ordered_snapshots(metadata)] == [T0, T0 + DAY]
     assert metadata.last_updated_ms == T0 + DAY and iceberg.java_ordering_problems(metadata) == []

@@ -282,7 +282,7 @@ def plan_columns(metadata: TableMetadata | None, columns: Sequence[tuple[Exporte
             table_type: PrimitiveType = known[field_id].field_type  # type: ignore[assignment]
             verdict = iceberg_schema.change(table_type, incoming)
             if verdict == iceberg_schema.REFUSED:
-                plan.refused.append((exported.source_name, str(table_type), str(incoming)))
+                plan.refused.append((exported.source_name, iceberg_schema.hive_type(table_type), iceberg_schema.hive_type(incoming)))
             elif verdict == iceberg_schema.WIDEN:
                 plan.widened[field_id] = incoming
             else:
@@ -930,7 +930,7 @@ def _describe_drift(outcome: Outcome, schema: Schema | None, previous: Snapshot 
     before = {f.field_id: f for f in previous_schema.fields}
     outcome.added = [now[i].name for i in now if i not in before]
     outcome.dropped = [before[i].name for i in before if i not in now]
-    outcome.retyped = [{"column": now[i].name, "from": str(before[i].field_type), "to": str(now[i].field_type)}
+    outcome.retyped = [{"column": now[i].name, "from": iceberg_schema.hive_type(before[i].field_type), "to": iceberg_schema.hive_type(now[i].field_type)}  # type: ignore[arg-type]
                        for i in now if i in before and now[i].field_type != before[i].field_type]
 
 
