@@ -84,8 +84,11 @@ test: venv
 # make exits 0 exactly when the execution SUCCEEDED and the queries over its tables ran; any
 # other end makes the recipe fail (make then exits 2, as for every failed recipe). Scripts that
 # must tell a failed run (1) from a usage error (2) call `python -m emulated_account.runner`.
+# DEMO: by default two exports of the demo cluster a day apart and a time travel query over both
+# (an ARGS --input runs that input once; make demo DEMO= runs one export).
+DEMO ?= --history
 demo: venv
-	cd $(ROOT) && PYTHONPATH=$(DEV_PYTHONPATH) $(VENV_PYTHON) -m emulated_account.runner $(ARGS)
+	cd $(ROOT) && PYTHONPATH=$(DEV_PYTHONPATH) $(VENV_PYTHON) -m emulated_account.runner $(ARGS) $(DEMO)
 
 bench: venv
 	cd $(ROOT) && PYTHONPATH=$(DEV_PYTHONPATH) $(VENV_PYTHON) -m emulated_account.bench $(ARGS)

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from emulated_account import athena_sim, data, eventbridge_sim, organization, rds_sim, runtime, sfn_integrations, sns_sim
+from emulated_account import athena_sim, data, eventbridge_sim, glue_sim, organization, rds_sim, runtime, sfn_integrations, sns_sim
 from emulated_account import faults as fault_injection
 from emulated_account.clock import DEFAULT_START, VirtualClock
 from emulated_account.clock import installed as clock_installed
@@ -139,6 +139,7 @@ class EmulatedAccount:
         snapshot_seconds: float = 180.0,
         athena_ddl_latency: float = 0.0,
         athena_ddl_concurrency: int = athena_sim.DEFAULT_DDL_CONCURRENCY,
+        athena_reads_name_mapping: bool = True,
         clock_start: float = DEFAULT_START,
         library_paths: Sequence[str | Path] | None = None,
         handler_output: TextIO | None = None,
@@ -152,6 +153,8 @@ class EmulatedAccount:
         """``source_accounts`` (account ID -> its allowed clusters) sets up the organization even when
         the template has no ``SourceAccountIds``; without it the organization exists only when that
         parameter is not empty. ``source_template``: ``source-account.yaml`` beside the template by default.
+        ``athena_reads_name_mapping=False``: Athena reads Iceberg tables without their name mapping
+        (every column of the exported files NULL), the fault the run's canary must catch.
         """
         self.region = data.REGION
         self.account_id = data.ACCOUNT_ID
@@ -182,7 +185,8 @@ class EmulatedAccount:
         }
         self.organization: organization.Organization | None = None
         self.athena = athena_sim.AthenaSimulator(
-            self.clock, ddl_latency_seconds=athena_ddl_latency, ddl_concurrency=athena_ddl_concurrency
+            self.clock, ddl_latency_seconds=athena_ddl_latency, ddl_concurrency=athena_ddl_concurrency,
+            name_mapping_supported=athena_reads_name_mapping,
         )
         if library_paths is None:
             library_paths = [self.template.base_dir / "functions" / "common", REPO_ROOT / "functions" / "common"]
@@ -216,6 +220,7 @@ class EmulatedAccount:
             if self.source_accounts:
                 stack.enter_context(organization.assume_role_judged(lambda: self.organization, self._caller_role))
             stack.enter_context(athena_sim.installed(self.athena))
+            stack.enter_context(glue_sim.installed())
             stack.enter_context(
                 fault_injection.installed(self.fault_plan, self.calls, self.clock.now, self._api_call_seconds, self.clock.advance)
             )
