@@ -61,7 +61,6 @@ from aurora_lake.observability import logger
 
 PLAN_PREFIX = naming.ATHENA_PLANS_FOLDER
 PLAN_VERSION = 3
-DEFAULT_CONCURRENCY = 20
 DEFAULT_MAX_TABLES_PER_SOURCE = 5000
 # Bounds on what the state carries; the report in S3 has everything.
 MISSING_IN_RESULT = 10
@@ -77,7 +76,6 @@ class Settings:
     glue_database: str
     workgroup: str
     plan_bucket: str | None = None  # default: the export's own bucket
-    concurrency: int = DEFAULT_CONCURRENCY
     fail_on_partial: bool = False
     glue_workers: int = DEFAULT_WORKERS  # tables committed at once (not an environment setting)
     max_tables_per_source: int = DEFAULT_MAX_TABLES_PER_SOURCE
@@ -90,9 +88,6 @@ class Settings:
         missing = [name for name in ("GLUE_DATABASE", "ATHENA_WORKGROUP") if not env.get(name)]
         if missing:
             raise RuntimeError(f"Environment variables {', '.join(missing)} are not set; the function is deployed without its configuration.")
-        concurrency = int(env.get("ATHENA_DDL_CONCURRENCY") or DEFAULT_CONCURRENCY)
-        if concurrency < 1:
-            raise RuntimeError("ATHENA_DDL_CONCURRENCY must be at least 1")
         cap = int(env.get("MAX_TABLES_PER_SOURCE") or DEFAULT_MAX_TABLES_PER_SOURCE)
         if cap < 1:
             raise RuntimeError("MAX_TABLES_PER_SOURCE must be at least 1")
@@ -100,7 +95,6 @@ class Settings:
             glue_database=env["GLUE_DATABASE"],
             workgroup=env["ATHENA_WORKGROUP"],
             plan_bucket=env.get("EXPORT_BUCKET") or None,
-            concurrency=concurrency,
             fail_on_partial=(env.get("FAIL_ON_PARTIAL_EXPORT") or "false").strip().lower() == "true",
             max_tables_per_source=cap,
             export_expiration_days=int(env.get("EXPORT_EXPIRATION_DAYS") or 0),
@@ -396,8 +390,11 @@ def _ms(text: Any) -> int | None:
 def export_times(export: Mapping[str, Any], account: str | None) -> tuple[int, int]:
     """``(source snapshot time, task start time)`` in ms: from the run's state, else from DescribeExportTasks."""
     snapshot_ms, started_ms = _ms(export.get("snapshot_time")), _ms(export.get("task_start_time"))
+    if (snapshot_ms is None or started_ms is None) and account is not None:
+        raise ExportMetadataInvalid(f"the run's state has no SnapshotTime of export {export.get('export_task_identifier')} of account {account} "
+                                    "(a run started before an upgrade): start the export again")
     if snapshot_ms is None or started_ms is None:
-        task = exports.describe(str(export.get("export_task_identifier")), account) or {}
+        task = exports.describe(str(export.get("export_task_identifier"))) or {}
         snapshot_ms = snapshot_ms or _ms(exports._utc_text(task.get("SnapshotTime")))
         started_ms = started_ms or _ms(exports._utc_text(task.get("TaskStartTime")))
     if snapshot_ms is None:
