@@ -193,7 +193,7 @@ def footer_problems(parquet_schema: Any, wanted: Mapping[str, PrimitiveType]) ->
     in_file: dict[str, Any] = {}
     for index in range(len(parquet_schema)):
         column = parquet_schema.column(index)
-        if column.max_repetition_level or "." in column.path:
+        if column.max_repetition_level or column.max_definition_level > 1:  # inside a group (a top-level name may hold dots)
             problems.append(f"column {column.path[:120]!r} is nested or repeated, which no exported type is")
             continue
         in_file[column.name] = column
