@@ -219,6 +219,52 @@ def _timestamp_ms(value: str) -> int:
     return int(round(moment.timestamp() * 1000))
 
 
+def read_iceberg(metadata: Any, io: Any, snapshot_id: int | None = None, ignore_name_mapping: bool = False) -> Any:
+    """A snapshot's rows (None: the current one's), read as Trino's Iceberg connector reads files without field ids.
+
+    Each of the snapshot schema's fields binds the file column whose name (lower-cased) is one
+    of the name mapping's names for it (lower-cased), else reads as NULL; without a mapping every
+    field reads as NULL (``ignore_name_mapping``: an engine without name-mapping support). The
+    files are read with ``emulated_account.parquet`` (no Arrow thread pool: see that module).
+    """
+    import pyarrow as pa
+    from pyiceberg.io.pyarrow import schema_to_pyarrow
+    from pyiceberg.table.name_mapping import parse_mapping_from_json
+
+    from emulated_account.parquet import read_parquet
+
+    if snapshot_id is None:
+        snapshot_id = metadata.current_snapshot_id
+    snapshot = metadata.snapshot_by_id(snapshot_id) if snapshot_id is not None and snapshot_id >= 0 else None
+    schema = metadata.schema() if snapshot is None else next(
+        (s for s in metadata.schemas if s.schema_id == snapshot.schema_id), metadata.schema())
+    wanted = schema_to_pyarrow(schema, include_field_ids=False)
+    if snapshot is None:
+        return pa.Table.from_batches([], schema=wanted)
+    mapping_text = metadata.properties.get("schema.name-mapping.default")
+    names: dict[int, set[str]] = {}
+    if mapping_text and not ignore_name_mapping:
+        for mapped in parse_mapping_from_json(mapping_text).root:
+            if mapped.field_id is not None:
+                names[mapped.field_id] = {name.lower() for name in mapped.names}
+    parts = []
+    for manifest in snapshot.manifests(io):
+        for entry in manifest.fetch_manifest_entry(io, discard_deleted=True):
+            with io.new_input(entry.data_file.file_path).open() as stream:
+                contents = read_parquet(stream.read())
+            by_name = {column.lower(): column for column in contents.table.column_names}
+            arrays = []
+            for field, target in zip(schema.fields, wanted):
+                found = next((by_name[n] for n in sorted(names.get(field.field_id, ())) if n in by_name), None)
+                if found is None:
+                    arrays.append(pa.nulls(contents.table.num_rows, type=target.type))
+                else:
+                    arrays.append(contents.table.column(found).cast(target.type))
+            parts.append(pa.Table.from_arrays(arrays, schema=wanted))
+    return pa.concat_tables(parts) if parts else pa.Table.from_batches([], schema=wanted)
+
+
+
 class _IcebergReader:
     """Iceberg tables of the catalog, read with PyIceberg through a boto3 FileIO (every S3 call through moto)."""
 
@@ -260,18 +306,7 @@ class _IcebergReader:
 
     def arrow(self, key: str, snapshot_id: int | None) -> Any:
         table = self.table(key)
-        if snapshot_id is None:
-            schema = table.metadata.schema()
-            import pyarrow as pa
-            from pyiceberg.io.pyarrow import schema_to_pyarrow
-
-            return pa.Table.from_batches([], schema=schema_to_pyarrow(schema, include_field_ids=False))
-        result = table.scan(snapshot_id=snapshot_id).to_arrow()
-        if self.ignore_name_mapping:
-            import pyarrow as pa
-
-            result = pa.table({name: pa.nulls(result.num_rows, type=result.schema.field(name).type) for name in result.column_names})
-        return result
+        return read_iceberg(table.metadata, table.io, snapshot_id, self.ignore_name_mapping)
 
     def metadata_table(self, key: str, which: str) -> Any:
         inspect = self.table(key).inspect

@@ -88,10 +88,10 @@ def load(glue: Any, name: str = NAME) -> Any:
 
 
 def scan(metadata: Any, snapshot_id: int | None = None) -> Any:
-    from pyiceberg.table import StaticTable
+    """The snapshot's rows as Athena's engine reads them (``lake_query``; compared with PyIceberg's own scan below)."""
+    from emulated_account.lake_query import read_iceberg
 
-    table = StaticTable(("db", "t"), metadata, "unused", Boto3FileIO(), None)  # type: ignore[arg-type]
-    return table.scan(snapshot_id=snapshot_id).to_arrow()
+    return read_iceberg(metadata, Boto3FileIO(), snapshot_id)
 
 
 def test_two_exports_are_two_snapshots_at_source_time_each_holding_its_own_rows(lake: tuple[Any, Any]) -> None:
@@ -190,3 +190,50 @@ def test_expired_exports_leave_and_the_last_one_drops_the_table(lake: tuple[Any,
     assert iceberg.read_glue_table(glue, DATABASE, NAME) is None
     assert s3.list_objects_v2(Bucket=BUCKET, Prefix="iceberg/")["KeyCount"] == 0
     assert s3.list_objects_v2(Bucket=BUCKET, Prefix="exports/")["KeyCount"] == 3  # the data files are never touched
+
+
+PYICEBERG_SCAN = r"""
+import json, os, sys
+sys.path[:0] = sys.argv[1].split(os.pathsep)
+os.environ.update(AWS_DEFAULT_REGION="us-east-1", AWS_ACCESS_KEY_ID="x", AWS_SECRET_ACCESS_KEY="x")
+import boto3
+from moto import mock_aws
+from pyiceberg.table import StaticTable
+from aurora_lake.catalog import iceberg, ownership
+from aurora_lake.catalog.iceberg_io import Boto3FileIO
+from emulated_account import glue_sim
+from emulated_account.lake_query import read_iceberg
+sys.path.insert(0, sys.argv[2])
+import test_iceberg as t
+
+with mock_aws(), glue_sim.installed():
+    s3, glue = boto3.client("s3"), boto3.client("glue")
+    s3.create_bucket(Bucket=t.BUCKET)
+    glue.create_database(DatabaseInput={"Name": t.DATABASE})
+    committer = iceberg.Committer(glue, t.DATABASE, t.WAREHOUSE)
+    first = committer.commit_export(t.target(), t.table_export(s3, "exp-1", t.T0, t.COLUMNS_1, [range(0, 40), range(40, 90)]))
+    changed = [c for c in t.COLUMNS_1 if c.name != "legacy_note"] + [t.Column("nickname", "varchar", "binary (UTF8)")]
+    committer.commit_export(t.target(), t.table_export(s3, "exp-2", t.T0 + t.DAY, changed, [range(0, 30)]))
+    metadata = t.load(glue)
+    found = {}
+    for snapshot in metadata.snapshots:
+        ours = read_iceberg(metadata, Boto3FileIO(), snapshot.snapshot_id)
+        theirs = StaticTable(("d", "t"), metadata, "x", Boto3FileIO(), None).scan(snapshot_id=snapshot.snapshot_id).to_arrow()
+        found[str(snapshot.snapshot_id)] = [ours.column_names == theirs.column_names, ours.to_pylist() == theirs.to_pylist(), ours.num_rows]
+print(json.dumps(found), flush=True)
+os._exit(0)  # PyIceberg's scan started Arrow's thread pools: leave without their teardown
+"""
+
+
+def test_athenas_reading_in_the_emulated_account_is_pyicebergs_own_scan() -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[3]
+    done = subprocess.run([sys.executable, "-c", PYICEBERG_SCAN, f"{root}{':'}{root / 'functions' / 'common'}", str(Path(__file__).parent)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    assert sorted(rows for _, _, rows in found.values()) == [30, 90]
+    assert all(same_columns and same_rows for same_columns, same_rows, _ in found.values()), found

@@ -158,11 +158,11 @@ def test_declared_types_read_the_exported_parquet_types(s3: Any) -> None:
     from aurora_lake.catalog import iceberg
     from aurora_lake.catalog.iceberg_io import Boto3FileIO
     from aurora_lake.catalog.tables import commit_step
-    from pyiceberg.table import StaticTable
+    from emulated_account.lake_query import read_iceberg
 
     commit_step(result, plan, settings, deadline=clock.now() + 600)
     found = iceberg.read_glue_table(boto3.client("glue"), "lake", entry["latest"])
     assert found is not None and found.is_iceberg
-    scanned = StaticTable(("lake", "t"), iceberg.load_metadata(Boto3FileIO(), found.metadata_location), "x", Boto3FileIO(), None).scan().to_arrow()
+    scanned = read_iceberg(iceberg.load_metadata(Boto3FileIO(), found.metadata_location), Boto3FileIO())
     for name, _, values in COLUMNS:
         assert scanned.column(name).to_pylist() == values, name

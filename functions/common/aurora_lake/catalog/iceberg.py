@@ -54,7 +54,6 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import pyarrow.parquet as pq
 from pyiceberg.io.pyarrow import compute_statistics_plan, data_file_statistics_from_parquet_metadata
 from pyiceberg.manifest import DataFile, DataFileContent, FileFormat, ManifestEntry, ManifestEntryStatus, ManifestFile, write_manifest, write_manifest_list
 from pyiceberg.partitioning import UNPARTITIONED_PARTITION_SPEC
@@ -69,7 +68,7 @@ from pyiceberg.types import NestedField, PrimitiveType
 
 from aurora_lake import clients
 from aurora_lake.catalog import glue_limits, iceberg_schema, names, ownership
-from aurora_lake.catalog.iceberg_io import Boto3FileIO, split_uri
+from aurora_lake.catalog.iceberg_io import Boto3FileIO, read_footer, split_uri
 from aurora_lake.errors import aws_error, error_code
 from aurora_lake.observability import logger
 
@@ -360,8 +359,7 @@ def read_footers(io: Boto3FileIO, export: TableExport) -> _ReadFiles:
     footers = []
     flags: dict[str, set[bool]] = {}
     for file in export.files:
-        with io.new_input(file.uri, size=file.size).open() as stream:
-            metadata = pq.read_metadata(stream)
+        metadata = read_footer(io.new_input(file.uri, size=file.size))
         footers.append((file, metadata))
         for name, utc in iceberg_schema.timestamp_flags(metadata.schema).items():
             flags.setdefault(name, set()).add(utc)

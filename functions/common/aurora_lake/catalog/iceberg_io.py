@@ -21,6 +21,7 @@ import os
 from collections.abc import Iterable
 from typing import Any
 
+import pyarrow.parquet
 from pyiceberg.io import FileIO, InputFile, InputStream, OutputFile, OutputStream
 
 from aurora_lake import clients
@@ -168,6 +169,16 @@ class Boto3OutputFile(OutputFile):
     def create(self, overwrite: bool = False) -> OutputStream:
         # Every file this package writes has a new name (a UUID or a snapshot id in it): no HEAD first.
         return _BufferedWriter(self._s3, self._bucket, self._key)
+
+
+def read_footer(input_file: InputFile) -> Any:
+    """A Parquet file's footer (``pyarrow.parquet.FileMetaData``): its tail only, read on the calling thread.
+
+    No data page is read or decoded, so none of Arrow's thread pools starts (they outlive the read
+    and can abort the process at exit: apache/arrow 34314, 50482; tests/emulated_account/test_parquet_io.py).
+    """
+    with input_file.open() as stream:
+        return pyarrow.parquet.ParquetFile(stream, pre_buffer=False).metadata
 
 
 class Boto3FileIO(FileIO):
