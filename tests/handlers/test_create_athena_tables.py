@@ -162,6 +162,11 @@ def metadata(name: str) -> Any:
     return iceberg.load_metadata(Boto3FileIO(), found.metadata_location)
 
 
+def exports_of_table(name: str) -> list[str | None]:
+    """The exports a table's snapshots hold, oldest source time first."""
+    return [iceberg.export_of(s) for s in iceberg.ordered_snapshots(metadata(name))]
+
+
 def query(sql: str) -> list[list[Any]]:
     return lake_query.run_query(sql, boto3.client("glue"), boto3.client("s3"), DATABASE).rows
 
