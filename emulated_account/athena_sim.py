@@ -15,6 +15,7 @@ NULL, without error.
 from __future__ import annotations
 
 import contextlib
+import heapq
 import json
 import re
 import threading
@@ -74,6 +75,10 @@ class AthenaSimulator:
     glue: Any = None
     _tokens: dict[str, str] = field(default_factory=dict)
     _lock: threading.RLock = field(default_factory=threading.RLock)
+    # End times of the DDL queries that may still run (a heap): the clock never goes back, so a
+    # query found finished is dropped for good, and each start costs log n instead of a scan of
+    # every query ever started (quadratic over an export of thousands of tables).
+    _ddl_ends: list[float] = field(default_factory=list)
 
     @property
     def query_strings(self) -> list[str]:
@@ -81,7 +86,10 @@ class AthenaSimulator:
 
     def running_ddl(self) -> int:
         now = self.clock.now()
-        return sum(1 for q in self.queries if q.ddl and q.finishes_at > now)
+        with self._lock:
+            while self._ddl_ends and self._ddl_ends[0] <= now:
+                heapq.heappop(self._ddl_ends)
+            return len(self._ddl_ends)
 
     def start(self, backend: Any, params: dict[str, Any]) -> str:
         from moto.core.exceptions import JsonRESTError
@@ -123,6 +131,8 @@ class AthenaSimulator:
             execution.start_time = now
             execution.end_time = now + latency
             self.queries.append(record)
+            if ddl:
+                heapq.heappush(self._ddl_ends, record.finishes_at)
             if token:
                 self._tokens[token] = query_id
             return query_id

@@ -61,7 +61,7 @@ FUNCTION_CLIENTS: dict[str, tuple[str, ...]] = {
     "CheckExportFunction": ("rds",),
     "CreateAthenaTablesFunction": ("s3", "athena", "glue"),
     "DeleteSnapshotFunction": ("rds",),
-    "NotifyFunction": ("sns",),
+    "NotifyFunction": ("s3", "sns"),
     "WakeExportWaitFunction": ("rds", "s3", "stepfunctions"),
 }
 # Environment of a cold start as the emulated account gives it (no X-Ray daemon: tracing off).

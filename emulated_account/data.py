@@ -277,12 +277,40 @@ CLUSTERS: tuple[Cluster, ...] = (
 
 ALLOWED_CLUSTERS: tuple[str, ...] = ("demo-aurora-cluster", "demo-mysql-cluster")
 
-# The organization: source accounts whose clusters the lake account exports (issue 20). Each
-# account has clusters of its own, allowed ones and one the lake may not export; moto keeps each
-# account's RDS apart, so a cluster name may recur in two accounts.
+# The organization: source accounts whose clusters and DB instances the lake account exports. Each
+# account has databases of its own, opted in (tag aurora-lake:export = the lake's stack name) or
+# not; moto keeps each account's RDS apart, so a cluster name may recur in two accounts.
 SOURCE_ACCOUNT_IDS: tuple[str, ...] = ("111111111111", "222222222222")
-# An account in no one's SourceAccountIds: events and calls from it must all be refused.
+# An account outside the organization: events and calls from it must all be refused.
 STRANGER_ACCOUNT_ID = "333333333333"
+# An account of the organization outside the targeted OUs (the stack set never reaches it).
+SANDBOX_ACCOUNT_ID = "444444444444"
+
+# The emulated AWS Organization (moto's organizations backend): fixed IDs, so a lake's parameters
+# can name them. The lake account is a member (in Data), not the management account.
+ORGANIZATION_ID = "o-a1b2c3d4e5"
+ORGANIZATION_ROOT_ID = "r-ab12"
+MANAGEMENT_ACCOUNT_ID = "999999999999"
+WORKLOADS_OU = "ou-ab12-11111111"
+PRODUCTION_OU = "ou-ab12-22222222"  # inside Workloads
+SANDBOX_OU = "ou-ab12-33333333"
+DATA_OU = "ou-ab12-44444444"
+# (OU, name, parent): parents first.
+ORGANIZATIONAL_UNITS: tuple[tuple[str, str, str], ...] = (
+    (WORKLOADS_OU, "Workloads", ORGANIZATION_ROOT_ID),
+    (PRODUCTION_OU, "Production", WORKLOADS_OU),
+    (SANDBOX_OU, "Sandbox", ORGANIZATION_ROOT_ID),
+    (DATA_OU, "Data", ORGANIZATION_ROOT_ID),
+)
+# Where each member account starts.
+ACCOUNT_PLACEMENT: dict[str, str] = {
+    ACCOUNT_ID: DATA_OU,
+    "111111111111": PRODUCTION_OU,
+    "222222222222": WORKLOADS_OU,
+    SANDBOX_ACCOUNT_ID: SANDBOX_OU,
+}
+# The OUs the demo's stack set of source-account.yaml targets (auto-deployment).
+STACK_SET_TARGET_OUS: tuple[str, ...] = (WORKLOADS_OU,)
 
 SOURCE_ACCOUNT_CLUSTERS: dict[str, tuple[Cluster, ...]] = {
     "111111111111": (
@@ -306,9 +334,32 @@ SOURCE_ACCOUNT_CLUSTERS: dict[str, tuple[Cluster, ...]] = {
             ("payroll",),
             (Table("payroll", "payroll", "salaries", (Column("employee_id", "bigint", "int64"), Column("salary", "decimal", STRING)), rows=5),),
         ),
+        # Opted in, but its automated snapshots do not copy its tags.
+        Cluster("billing-reports", "aurora-mysql", "8.0.mysql_aurora.3.08.0", ("shop",), MYSQL_TABLES[:1]),
     ),
+    SANDBOX_ACCOUNT_ID: (Cluster("sandbox-aurora", "aurora-postgresql", "16.4", ("mydb",), POSTGRES_TABLES[:1]),),
 }
-# What the organization's demo deployment allows: ACCOUNT:cluster, as SourceAccountClusters takes them.
+# The lake's stack name in the demo, and so the opt-in tag's value.
+LAKE_STACK_NAME = "aurora-lake"
+# ACCOUNT:source -> the value of its opt-in tag (aurora-lake:export); sources not named carry none.
+OPT_IN_TAGS: dict[str, str] = {
+    "111111111111:orders-aurora": LAKE_STACK_NAME,
+    "111111111111:demo-aurora-cluster": LAKE_STACK_NAME,
+    "111111111111:orders-db": LAKE_STACK_NAME,
+    # Opted in to another lake: not this one's (values compare exactly).
+    "111111111111:orders-secrets": "other-lake",
+    "222222222222:billing-aurora": LAKE_STACK_NAME,
+    "222222222222:billing-db": LAKE_STACK_NAME,
+    "222222222222:billing-reports": LAKE_STACK_NAME,
+    # Opted in, but its account is outside the stack set's OUs.
+    f"{SANDBOX_ACCOUNT_ID}:sandbox-aurora": LAKE_STACK_NAME,
+}
+# Sources whose automated snapshots carry their tags (CopyTagsToSnapshot).
+COPY_TAGS_TO_SNAPSHOT: frozenset[str] = frozenset({
+    "111111111111:orders-aurora", "111111111111:demo-aurora-cluster", "111111111111:orders-db", "222222222222:billing-aurora", "222222222222:billing-db",
+})
+
+# The clusters of source accounts opted in to the demo lake, as ACCOUNT:cluster.
 ALLOWED_SOURCE_CLUSTERS: tuple[str, ...] = (
     "111111111111:orders-aurora",
     "111111111111:demo-aurora-cluster",
@@ -467,3 +518,24 @@ def demo_tables_a_day_later() -> tuple[Table, ...]:
             table = Table(table.database, table.schema, table.name, table.columns, rows=0)
         changed.append(table)
     return tuple(changed)
+
+# RDS DB instances of source accounts: one opted in in each, one that is not.
+SOURCE_ACCOUNT_DB_INSTANCES: dict[str, tuple[DbInstance, ...]] = {
+    "111111111111": (
+        DbInstance("orders-db", "postgres", "16.4", ("crm",), POSTGRES_INSTANCE_TABLES),
+        DbInstance(
+            "orders-hr-db",
+            "postgres",
+            "16.4",
+            ("hr",),
+            (Table("hr", "public", "reviews", (Column("employee_id", "bigint", "int64"), Column("rating", "text", STRING)), rows=4),),
+        ),
+    ),
+    "222222222222": (DbInstance("billing-db", "mysql", "8.0.39", ("ledger",), MYSQL_INSTANCE_TABLES),),
+}
+
+
+def source_tags(account_id: str, identifier: str) -> list[dict[str, str]]:
+    """The tags a source account's cluster or DB instance carries (its opt-in, if any)."""
+    value = OPT_IN_TAGS.get(f"{account_id}:{identifier}")
+    return [{"Key": "aurora-lake:export", "Value": value}] if value is not None else []

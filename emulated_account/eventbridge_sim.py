@@ -103,7 +103,8 @@ class EventBus:
     ) -> None:
         self.template = template
         self.organization = organization
-        self.source_rds = dict(source_rds or {})
+        # The account's own dict: accounts the organization gains later are seen too.
+        self.source_rds = source_rds if source_rds is not None else {}
         # Starts a state machine (ARN, input text), for lake rules that target one.
         self.start_execution = start_execution
         self.refused: list[Refusal] = []
@@ -224,7 +225,9 @@ class EventBus:
         from moto.events.models import EventPattern
 
         assert self.organization is not None
-        source = self.organization.sources[pending.bus]
+        source = self.organization.sources.get(pending.bus)
+        if source is None:
+            return  # the stack set has not reached the account (or it left): nothing forwards its events
         for logical_id, properties in source.rules:
             if not EventPattern(None, properties["EventPattern"]).matches_event(pending.event):
                 continue

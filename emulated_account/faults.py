@@ -24,6 +24,10 @@ STATE_MACHINE = "StateMachine"
 INTERNAL_ATTRIBUTE = "_emulated_account_internal"
 _CODE = re.compile(r"^[A-Za-z][A-Za-z0-9_.]*$")
 _HTTP_STATUS_BY_CODE = {
+    # Query and REST-XML services (RDS, S3, STS, SNS) answer a refusal with 403 (IAM User Guide,
+    # "Troubleshoot access denied error messages"; RDS errors quoted with "Status Code: 403", FIDELITY.md).
+    "AccessDenied": 403,
+    "AuthorizationError": 403,
     "ServiceUnavailable": 503,
     "ServiceUnavailableException": 503,
     "SlowDown": 503,
@@ -220,20 +224,50 @@ class CallRecorder:
             self.calls.append(record)
 
 
-def make_client_error(client: Any, service: str, operation: str, code: str) -> Exception:
+ACCESS_DENIED_CODES = frozenset({"AccessDenied", "AccessDeniedException", "AuthorizationError"})
+# The resource an RDS call is authorized on, by the parameter that names it (the ARN's resource type).
+_RDS_RESOURCE_PARAMETERS = (
+    ("DBClusterSnapshotIdentifier", "cluster-snapshot"),
+    ("DBSnapshotIdentifier", "snapshot"),
+    ("DBClusterIdentifier", "cluster"),
+    ("DBInstanceIdentifier", "db"),
+)
+
+
+def access_denied_message(service: str, operation: str, principal: str, params: dict[str, Any], region: str, account: str) -> str:
+    """AWS's refusal as IAM words it when a service control policy denies the call (FIDELITY.md, AccessDenied)."""
+    prefix = {"stepfunctions": "states"}.get(service, service)
+    action = f"{prefix}:{'InvokeFunction' if (service, operation) == ('lambda', 'Invoke') else operation}"
+    resource = str(params.get("SourceArn") or "")
+    if service == "rds" and not resource:
+        for parameter, kind in _RDS_RESOURCE_PARAMETERS:
+            if isinstance(params.get(parameter), str):
+                resource = f"arn:aws:rds:{region}:{account}:{kind}:{params[parameter]}"
+                break
+    where = f" on resource: {resource}" if resource else ""
+    return f"User: {principal} is not authorized to perform: {action}{where} with an explicit deny in a service control policy"
+
+
+def make_client_error(client: Any, service: str, operation: str, code: str, message: str | None = None) -> Exception:
     if service == "lambda":
         code = code.removeprefix("Lambda.")  # Step Functions' name of a Lambda API error code
     wire, status = error_details(service, code)
     response = {
-        "Error": {"Code": wire, "Message": f"Injected fault: {wire} on {service}:{operation}"},
+        "Error": {"Code": wire, "Message": message or f"Injected fault: {wire} on {service}:{operation}"},
         "ResponseMetadata": {"HTTPStatusCode": status, "RequestId": "emulated-fault"},
     }
     return client.exceptions.from_code(wire)(response, operation)
 
 
 @contextlib.contextmanager
-def installed(plan: FaultPlan, recorder: CallRecorder, now: Any, api_call_seconds: float = 0.0, advance: Any = None) -> Iterator[None]:
-    """Wrap every botocore API call made while the account is active."""
+def installed(
+    plan: FaultPlan, recorder: CallRecorder, now: Any, api_call_seconds: float = 0.0, advance: Any = None, principal: Any = None
+) -> Iterator[None]:
+    """Wrap every botocore API call made while the account is active.
+
+    ``principal(caller, access_key)`` names who made a call (an assumed-role session ARN): an
+    injected access denial names it, as AWS's refusals do.
+    """
     from botocore.client import BaseClient
 
     original = BaseClient._make_api_call
@@ -256,7 +290,12 @@ def installed(plan: FaultPlan, recorder: CallRecorder, now: Any, api_call_second
         # Functions names it Lambda.<Code> with a plain-text Cause (sfn_integrations).
         fault = plan.take(service, operation_name, caller)
         if fault is not None:
-            error = make_client_error(self, service, operation_name, fault.code)
+            message = None
+            if fault.code in ACCESS_DENIED_CODES and principal is not None:
+                access_key = str(getattr(getattr(self._request_signer, "_credentials", None), "access_key", "") or "")
+                who, account = principal(caller, access_key)
+                message = access_denied_message(service, operation_name, who, api_params, self.meta.region_name, account)
+            error = make_client_error(self, service, operation_name, fault.code, message)
             if record is not None:
                 record.error = error.response["Error"]["Code"]  # type: ignore[attr-defined]
             raise error
@@ -271,10 +310,27 @@ def installed(plan: FaultPlan, recorder: CallRecorder, now: Any, api_call_second
         yield
 
 
+_internal_clients: dict[tuple[str, ...], Any] = {}
+_internal_clients_lock = threading.Lock()
+
+
 def internal_client(service: str, region: str) -> Any:
-    """A boto3 client for the account's own bookkeeping: never faulted, never recorded."""
+    """A boto3 client for the account's own bookkeeping: never faulted, never recorded.
+
+    One per service, Region and credentials for the whole process (creating one costs 5 to
+    12 ms of CPU, nine of them for every account): a client keeps no state of an account, as
+    moto answers each request from the backends of the account active when it is sent. Callers
+    must not change a client (no event handlers): it is shared.
+    """
+    import os
+
     import boto3
 
-    client = boto3.client(service, region_name=region)
-    setattr(client, INTERNAL_ATTRIBUTE, True)
-    return client
+    credentials = tuple(os.environ.get(name, "") for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"))
+    key = (service, region, *credentials)
+    with _internal_clients_lock:
+        client = _internal_clients.get(key)
+        if client is None:
+            client = _internal_clients[key] = boto3.client(service, region_name=region)
+            setattr(client, INTERNAL_ATTRIBUTE, True)
+        return client

@@ -13,7 +13,17 @@ this evaluator cannot judge fails the tests instead of being judged wrongly:
 * Condition operators StringEquals, StringNotEquals, StringLike, StringNotLike, ArnEquals,
   ArnLike and Bool, each with its ``...IfExists`` form; several values of one key are ORed,
   several keys and operators are ANDed. A key absent from the request context makes its
-  condition false (true for an ``IfExists`` or negated operator), as in IAM.
+  condition false (true for an ``IfExists`` or negated operator), as in IAM;
+* the set operators ``ForAnyValue:`` and ``ForAllValues:`` over multivalued keys (IAM User Guide,
+  "Set operators for multivalued context keys"): ForAnyValue is true when at least one value of
+  the request satisfies the operator (false when the key is absent), ForAllValues when every value
+  does (true when the key is absent). A multivalued key (``aws:PrincipalOrgPaths``,
+  ``aws:ResourceOrgPaths``, ``aws:TagKeys``) compared without a set operator, or a single-valued one
+  with a set operator, is refused: the evaluator does not guess;
+* the organization's and the tags' keys, set by whoever builds the request: ``aws:PrincipalOrgID``,
+  ``aws:PrincipalOrgPaths``, ``aws:PrincipalTag/*`` and ``aws:PrincipalIsAWSService`` (``Principal``),
+  ``aws:ResourceOrgID``/``aws:ResourceOrgPaths``, ``aws:RequestTag/*``, ``aws:TagKeys``,
+  ``aws:ResourceTag/*``, ``rds:*-tag/*``, ``kms:GrantIsForAWSResource`` (the request's context).
 """
 
 from __future__ import annotations
@@ -51,6 +61,15 @@ def as_list(value: Any) -> list[Any]:
 
 _NEGATED = {"StringNotEquals", "StringNotLike"}
 _OPERATORS = {"StringEquals", "StringNotEquals", "StringLike", "StringNotLike", "ArnEquals", "ArnLike", "Bool"}
+_SET_OPERATORS = ("ForAnyValue:", "ForAllValues:")
+# Keys whose request value is a set (IAM User Guide, global condition keys: "multivalued").
+MULTIVALUED_KEYS = frozenset({"aws:PrincipalOrgPaths", "aws:ResourceOrgPaths", "aws:TagKeys", "aws:CalledVia", "aws:SourceOrgPaths"})
+
+ContextValue = str | tuple[str, ...] | list[str]
+
+
+def is_multivalued(key: str) -> bool:
+    return key in MULTIVALUED_KEYS
 
 
 def _operator_holds(operator: str, expected: Sequence[str], actual: str) -> bool:
@@ -67,19 +86,40 @@ def _operator_holds(operator: str, expected: Sequence[str], actual: str) -> bool
     raise UnsupportedPolicy(f"condition operator {operator} is not implemented")
 
 
-def conditions_hold(condition: Mapping[str, Any] | None, context: Mapping[str, str]) -> bool:
+def _set_operator(raw_operator: str) -> tuple[str | None, str, bool]:
+    """(ForAnyValue | ForAllValues | None, the operator, IfExists) of a condition operator."""
+    set_operator, _, rest = raw_operator.rpartition(":")
+    set_operator = set_operator or None
+    if set_operator is not None and f"{set_operator}:" not in _SET_OPERATORS:
+        raise UnsupportedPolicy(f"condition set operator {set_operator} is not implemented")
+    return set_operator, rest.removesuffix("IfExists"), rest.endswith("IfExists")
+
+
+def conditions_hold(condition: Mapping[str, Any] | None, context: Mapping[str, Any]) -> bool:
     for raw_operator, tests in (condition or {}).items():
-        if_exists = raw_operator.endswith("IfExists")
-        operator = raw_operator.removesuffix("IfExists")
-        if operator.startswith("ForAnyValue:") or operator.startswith("ForAllValues:"):
-            raise UnsupportedPolicy(f"condition set operator {raw_operator} is not implemented")
+        set_operator, operator, if_exists = _set_operator(raw_operator)
         for key, values in tests.items():
             expected = [str(v) for v in as_list(values)]
+            if (set_operator is None) == is_multivalued(key):
+                # IAM: set operators only with multivalued keys, and multivalued keys only with them.
+                raise UnsupportedPolicy(
+                    f"condition {raw_operator} on {key}: " + ("a multivalued key needs ForAnyValue/ForAllValues" if set_operator is None
+                                                             else "a set operator on a single-valued key")
+                )
             if key not in context:
-                if if_exists or operator in _NEGATED:
+                if set_operator == "ForAllValues" or if_exists or (set_operator is None and operator in _NEGATED):
                     continue
                 return False
-            if not _operator_holds(operator, expected, str(context[key])):
+            actual = context[key]
+            if set_operator is None:
+                if not isinstance(actual, str):
+                    raise UnsupportedPolicy(f"request key {key} holds several values; the policy compares it as one")
+                if not _operator_holds(operator, expected, actual):
+                    return False
+                continue
+            found = [actual] if isinstance(actual, str) else [str(v) for v in actual]
+            results = [_operator_holds(operator, expected, value) for value in found]
+            if not (any(results) if set_operator == "ForAnyValue" else all(results)):
                 return False
     return True
 
@@ -90,7 +130,7 @@ class Request:
 
     action: str
     resource: str
-    context: Mapping[str, str] = field(default_factory=dict)
+    context: Mapping[str, Any] = field(default_factory=dict)
     why: str = ""  # which call (or which service on the caller's behalf) makes it
 
     def __str__(self) -> str:
@@ -128,7 +168,7 @@ class Statement:
             sid=raw.get("Sid", ""),
         )
         for operator in statement.condition or {}:  # refuse an unknown operator now, not mid-test
-            if ":" in operator or operator.removesuffix("IfExists") not in _OPERATORS:
+            if _set_operator(operator)[1] not in _OPERATORS:
                 raise UnsupportedPolicy(f"condition operator {operator} is not implemented")
         return statement
 
@@ -180,7 +220,7 @@ class Policy:
 _POLICY_VARIABLE = re.compile(r"\$\{(aws:[A-Za-z]+)\}")
 
 
-def substitute_variables(pattern: str, context: Mapping[str, str]) -> str:
+def substitute_variables(pattern: str, context: Mapping[str, Any]) -> str:
     """``${aws:Key}`` in a Resource or a condition value becomes the request's value of aws:Key (IAM policy variables)."""
 
     def value(match: re.Match[str]) -> str:
@@ -188,6 +228,8 @@ def substitute_variables(pattern: str, context: Mapping[str, str]) -> str:
         if key not in context:
             # IAM: a variable with no value in the request makes the element match nothing.
             return "\x00no-value\x00"
+        if not isinstance(context[key], str):
+            raise UnsupportedPolicy(f"policy variable ${{{key}}} names a multivalued key")
         return str(context[key])
 
     return _POLICY_VARIABLE.sub(value, pattern)
@@ -195,20 +237,34 @@ def substitute_variables(pattern: str, context: Mapping[str, str]) -> str:
 
 @dataclass(frozen=True)
 class Principal:
-    """Who makes a request: an IAM role (or its session) of an account, or an AWS service."""
+    """Who makes a request: an IAM role (or its session) of an account, or an AWS service.
+
+    ``org_id`` and ``org_paths``: the principal's account's organization and its path(s)
+    (``o-id/r-id/ou-id/.../``), empty outside an organization; ``tags``: the role's tags.
+    """
 
     arn: str = ""
     service: str = ""
+    org_id: str = ""
+    org_paths: tuple[str, ...] = ()
+    tags: tuple[tuple[str, str], ...] = ()
 
     @property
     def account(self) -> str:
         return self.arn.split(":")[4] if self.arn.count(":") >= 5 else ""
 
-    def context(self) -> dict[str, str]:
-        """The global condition keys IAM sets for this principal."""
+    def context(self) -> dict[str, Any]:
+        """The global condition keys IAM sets for this principal (IAM User Guide, global condition keys)."""
         if self.service:
-            return {"aws:PrincipalServiceName": self.service}
-        return {"aws:PrincipalArn": self.arn, "aws:PrincipalAccount": self.account}
+            return {"aws:PrincipalServiceName": self.service, "aws:PrincipalIsAWSService": "true"}
+        context: dict[str, Any] = {"aws:PrincipalArn": self.arn, "aws:PrincipalAccount": self.account, "aws:PrincipalIsAWSService": "false"}
+        if self.org_id:
+            # Present only for a principal of an account in an organization.
+            context["aws:PrincipalOrgID"] = self.org_id
+            context["aws:PrincipalOrgPaths"] = tuple(self.org_paths)
+        for key, value in self.tags:
+            context[f"aws:PrincipalTag/{key}"] = value
+        return context
 
 
 def _principal_entries(raw: Any) -> list[tuple[str, str]]:

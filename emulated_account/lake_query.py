@@ -265,6 +265,26 @@ def read_iceberg(metadata: Any, io: Any, snapshot_id: int | None = None, ignore_
 
 
 
+def iceberg_snapshots(table: dict[str, Any]) -> list[tuple[str | None, list[str]]]:
+    """An Iceberg Glue table's history, oldest source time first: each snapshot's export and data files."""
+    from aurora_lake.catalog.iceberg import export_of, load_metadata, ordered_snapshots
+    from aurora_lake.catalog.iceberg_io import Boto3FileIO
+
+    io = Boto3FileIO()
+    history = []
+    for snapshot in ordered_snapshots(load_metadata(io, table["Parameters"]["metadata_location"])):
+        files = sorted(entry.data_file.file_path for manifest in snapshot.manifests(io)
+                       for entry in manifest.fetch_manifest_entry(io, discard_deleted=True))
+        history.append((export_of(snapshot), files))
+    return history
+
+
+def iceberg_data_files(table: dict[str, Any]) -> list[str]:
+    """The data files of an Iceberg Glue table's newest snapshot (what a plain SELECT reads)."""
+    history = iceberg_snapshots(table)
+    return history[-1][1] if history else []
+
+
 class _IcebergReader:
     """Iceberg tables of the catalog, read with PyIceberg through a boto3 FileIO (every S3 call through moto)."""
 

@@ -121,10 +121,12 @@ class RdsSimulator:
         account_id: str = data.ACCOUNT_ID,
         region: str = data.REGION,
         clusters: Sequence[data.Cluster] | None = None,
+        db_instances: Sequence[data.DbInstance] | None = None,
     ) -> None:
         self.clock = clock
-        # The clusters of this account; None: the lake account's own (data.CLUSTERS).
+        # The clusters and DB instances of this account; None: the lake account's own (data.CLUSTERS, data.DB_INSTANCES).
         self.clusters = tuple(clusters) if clusters is not None else None
+        self.db_instances = tuple(db_instances) if db_instances is not None else None
         # Decides the writes of this account's exports into a bucket of another account
         # (organization.Organization.export_write_refusal); None refuses every such write.
         self.cross_account_write_refusal: Any = None
@@ -137,6 +139,9 @@ class RdsSimulator:
         self.table_changes: dict[str, tuple[data.Table, ...]] = {}
         # DB instances created in this account beyond the declared ones (a test's own), by identifier.
         self.extra_db_instances: dict[str, data.DbInstance] = {}
+        # Whether a lookup by name alone finds an AWS Backup recovery point (as AWS's export sample
+        # relies on); False: only a lookup with SnapshotType awsbackup finds it.
+        self.aws_backup_found_by_name = True
         self._lock = threading.RLock()
         clock.on_advance(lambda _now: self.settle())
 
@@ -169,6 +174,8 @@ class RdsSimulator:
     def db_instance_for(self, identifier: str) -> data.DbInstance | None:
         if identifier in self.extra_db_instances:
             return self.extra_db_instances[identifier]
+        if self.db_instances is not None:
+            return next((i for i in self.db_instances if i.identifier == identifier), None)
         try:
             return data.db_instance(identifier)
         except KeyError:
@@ -187,6 +194,9 @@ class RdsSimulator:
                     "master_username": "admin_user",
                     "master_user_password": "not-a-real-password-1",
                     "storage_encrypted": True,
+                    # The owner's opt-in (a source account's), and whether snapshots copy it.
+                    "tags": data.source_tags(self.account_id, spec.identifier),
+                    "copy_tags_to_snapshot": f"{self.account_id}:{spec.identifier}" in data.COPY_TAGS_TO_SNAPSHOT,
                 }
             )
         # moto reports a new cluster "creating" once, on the first read of its status; the account's
@@ -198,9 +208,11 @@ class RdsSimulator:
         for identifier in [i for i, s in self.backend.cluster_snapshots.items() if s.snapshot_type == "automated"]:
             del self.backend.cluster_snapshots[identifier]
 
-    def create_db_instances(self, instances: Sequence[data.DbInstance] = data.DB_INSTANCES) -> None:
+    def create_db_instances(self, instances: Sequence[data.DbInstance] | None = None) -> None:
+        if instances is None:
+            instances = self.db_instances if self.db_instances is not None else data.DB_INSTANCES
         for spec in instances:
-            if spec not in data.DB_INSTANCES:
+            if spec not in data.DB_INSTANCES and spec not in (self.db_instances or ()):
                 self.extra_db_instances[spec.identifier] = spec
             self.backend.create_db_instance(
                 {
@@ -216,23 +228,35 @@ class RdsSimulator:
                     "storage_encrypted": True,
                     # moto knows no default port for RDS Custom engines.
                     "port": 1433 if "sqlserver" in spec.engine else None,
+                    "tags": data.source_tags(self.account_id, spec.identifier),
+                    "copy_tags_to_snapshot": f"{self.account_id}:{spec.identifier}" in data.COPY_TAGS_TO_SNAPSHOT,
                 }
             )
         # As for clusters: moto's automated snapshot of a new DB instance is dated by the wall clock.
         for identifier in [i for i, s in self.backend.database_snapshots.items() if s.snapshot_type == "automated"]:
             del self.backend.database_snapshots[identifier]
 
-    def add_db_snapshot(self, db_instance_identifier: str, snapshot_identifier: str, snapshot_type: str = "manual") -> str:
-        """An existing DB snapshot, already available (automated ``rds:...``, AWS Backup ``awsbackup:...``)."""
-        snapshot = self.backend.create_db_snapshot(db_instance_identifier, snapshot_identifier, snapshot_type)
+    def add_db_snapshot(
+        self, db_instance_identifier: str, snapshot_identifier: str, snapshot_type: str = "manual", tags: list[dict[str, str]] | None = None
+    ) -> str:
+        """An existing DB snapshot, already available (automated ``rds:...``, AWS Backup ``awsbackup:...``).
+
+        ``tags`` None: the DB instance's, when it copies tags to snapshots (moto's rule, as RDS's).
+        """
+        snapshot = self.backend.create_db_snapshot(db_instance_identifier, snapshot_identifier, snapshot_type, tags)
         _make_simulated_snapshot(
             snapshot, self, ready_after=0.0, created_at=_time_in_name(snapshot_identifier) or self.clock.now() - 3600, kind="instance"
         )
         return snapshot.arn
 
-    def add_snapshot(self, cluster_identifier: str, snapshot_identifier: str, snapshot_type: str = "manual") -> str:
-        """An existing snapshot, already available (for example an automated one, ``rds:...``)."""
-        snapshot = self.backend.create_db_cluster_snapshot(cluster_identifier, snapshot_identifier, snapshot_type)
+    def add_snapshot(
+        self, cluster_identifier: str, snapshot_identifier: str, snapshot_type: str = "manual", tags: list[dict[str, str]] | None = None
+    ) -> str:
+        """An existing snapshot, already available (for example an automated one, ``rds:...``).
+
+        ``tags`` None: the cluster's, when it copies tags to snapshots (moto's rule, as RDS's).
+        """
+        snapshot = self.backend.create_db_cluster_snapshot(cluster_identifier, snapshot_identifier, snapshot_type, tags)
         _make_simulated_snapshot(snapshot, self, ready_after=0.0, created_at=_time_in_name(snapshot_identifier) or self.clock.now() - 3600)
         return snapshot.arn
 
@@ -307,6 +331,31 @@ class RdsSimulator:
         )
 
     # -- the patched backend operations ----------------------------------------------------------
+    def describe_snapshots_by_name(self, response: Any, original: Any, kind: str) -> Any:
+        """DescribeDB(Cluster)Snapshots: a lookup by name alone as the RDS model describes it.
+
+        The identifier's constraint asks for SnapshotType for an automated snapshot, so a name alone
+        finds a manual snapshot or, when ``aws_backup_found_by_name``, an AWS Backup recovery point
+        (never an automated one). moto filters such a lookup to manual and automated snapshots, as a
+        listing is; every other form is moto's own.
+        """
+        from moto.core.responses import ActionResult
+        from moto.rds.exceptions import DBClusterSnapshotNotFoundError, DBSnapshotNotFoundFault
+
+        identifier_key, source_key, list_key, method = _SNAPSHOT_LOOKUPS[kind]
+        params = response.params
+        if not params.get(identifier_key) or any(params.get(key) for key in ("SnapshotType", source_key, "Filters")):
+            return original(response)
+        describe = getattr(response.backend, method)
+        identifier = params[identifier_key]
+        if self.aws_backup_found_by_name:
+            try:
+                return ActionResult({list_key: describe(None, identifier, "manual", {})})
+            except (DBSnapshotNotFoundFault, DBClusterSnapshotNotFoundError):
+                pass  # not a manual snapshot: perhaps a recovery point
+            return ActionResult({list_key: describe(None, identifier, "awsbackup", {})})
+        return ActionResult({list_key: describe(None, identifier, "manual", {})})
+
     def create_db_cluster_snapshot(self, original: Any, backend: Any, *args: Any, **kwargs: Any) -> Any:
         snapshot = original(backend, *args, **kwargs)
         _make_simulated_snapshot(snapshot, self, ready_after=self.snapshot_seconds, created_at=self.clock.now())
@@ -476,11 +525,10 @@ class RdsSimulator:
         if owner == self.account_id:
             return None
         role_arn = kwargs.get("iam_role_arn") or ""
-        prefix = (kwargs.get("s3_prefix") or "").strip("/")
-        key = f"{prefix}/{export_id}/export_info_{export_id}.json" if prefix else f"{export_id}/export_info_{export_id}.json"
+        prefix = kwargs.get("s3_prefix") or ""
         if self.cross_account_write_refusal is None:
-            return f"S3 refused s3:PutObject of s3://{bucket}/{key} to {role_arn}: the bucket belongs to account {owner}, which grants this account nothing."
-        refusal: str | None = self.cross_account_write_refusal(role_arn, bucket, key, kwargs.get("kms_key_id") or "")
+            return f"S3 refused s3:PutObject into s3://{bucket}/{prefix} to {role_arn}: the bucket belongs to account {owner}, which grants this account nothing."
+        refusal: str | None = self.cross_account_write_refusal(role_arn, bucket, prefix, export_id, kwargs.get("kms_key_id") or "")
         return refusal
 
     def _check_role(self, role_arn: str) -> None:
@@ -766,6 +814,14 @@ def _simulated_classes_cached() -> tuple[type, type]:
     return _CLASSES
 
 
+# DescribeDBSnapshots and DescribeDBClusterSnapshots: (identifier parameter, source parameter,
+# response list, backend and response method).
+_SNAPSHOT_LOOKUPS = {
+    "instance": ("DBSnapshotIdentifier", "DBInstanceIdentifier", "DBSnapshots", "describe_db_snapshots"),
+    "cluster": ("DBClusterSnapshotIdentifier", "DBClusterIdentifier", "DBClusterSnapshots", "describe_db_cluster_snapshots"),
+}
+
+
 @contextlib.contextmanager
 def installed(simulator: RdsSimulator, *others: RdsSimulator) -> Iterator[RdsSimulator]:
     """Route moto's RDS snapshot and export operations through ``simulator`` (and ``others``, one per account).
@@ -799,6 +855,14 @@ def installed(simulator: RdsSimulator, *others: RdsSimulator) -> Iterator[RdsSim
     def cancel_export_task(backend: Any, export_task_identifier: str) -> Any:
         return simulator_of(backend).cancel_export_task(backend, export_task_identifier)
 
+    original_describe_snapshots = {kind: getattr(RDSResponse, _SNAPSHOT_LOOKUPS[kind][3]) for kind in _SNAPSHOT_LOOKUPS}
+
+    def by_name(kind: str) -> Any:
+        def describe(self: Any) -> Any:
+            return simulator_of(self.backend).describe_snapshots_by_name(self, original_describe_snapshots[kind], kind)
+
+        return describe
+
     def describe_export_tasks_response(self: Any) -> Any:
         from moto.core.responses import ActionResult
 
@@ -822,6 +886,8 @@ def installed(simulator: RdsSimulator, *others: RdsSimulator) -> Iterator[RdsSim
         stack.enter_context(mock.patch.object(RDSBackend, "start_export_task", start_export_task))
         stack.enter_context(mock.patch.object(RDSBackend, "cancel_export_task", cancel_export_task))
         stack.enter_context(mock.patch.object(RDSResponse, "describe_export_tasks", describe_export_tasks_response))
+        for kind, (*_, method) in _SNAPSHOT_LOOKUPS.items():
+            stack.enter_context(mock.patch.object(RDSResponse, method, by_name(kind)))
         yield simulator
 
 

@@ -239,8 +239,7 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None) -> int
         from emulated_account import data
 
         # The emulated organization's deployment, unless the command line says otherwise.
-        parameters.setdefault("SourceAccountIds", ",".join(data.SOURCE_ACCOUNT_IDS))
-        parameters.setdefault("SourceAccountClusters", ",".join(data.ALLOWED_SOURCE_CLUSTERS))
+        parameters.setdefault("OrganizationId", data.ORGANIZATION_ID)
     handler_output: TextIO = sys.stderr if args.verbose else io.StringIO()
     if not args.verbose:
         import logging

@@ -16,6 +16,8 @@ FIDELITY.md, "Step Functions"):
 * Lambda tasks (a function ARN as Resource): a function error's Cause is the payload text the
   function returned; an Invoke that the Lambda API refuses is ``Lambda.<Code>`` with the
   plain-text Cause ``<message> (Service: AWSLambda; Status Code: ...; Error Code: ...; ...)``.
+* ``States.ALL`` never catches ``States.DataLimitExceeded`` (a Catch or Retry naming it does):
+  a state past 256 KiB ends the run uncaught, as on AWS.
 """
 
 from __future__ import annotations
@@ -230,8 +232,27 @@ def installed(on_unknown_form: Callable[[UnknownParameterForm], None]) -> Iterat
             event_details=EventDetails(lambdaFunctionFailedEventDetails=LambdaFunctionFailedEventDetails(error=error, cause=cause)),
         )
 
+    from moto.stepfunctions.parser.asl.component.common.error_name.error_equals_decl import ErrorEqualsDecl
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import StatesErrorNameType
+
+    original_error_equals = ErrorEqualsDecl._eval_body
+    data_limit = StatesErrorName(typ=StatesErrorNameType.StatesStatesDataLimitExceeded)
+    states_all = StatesErrorName(typ=StatesErrorNameType.StatesALL)
+
+    def error_equals(decl: Any, env: Any) -> None:
+        # States.ALL does not catch States.DataLimitExceeded (Step Functions Developer Guide, "Handling
+        # errors"): the run ends there, with no Catch, clean-up or notification. moto lets it match.
+        error_name = env.stack[-1]
+        if error_name == data_limit and states_all in decl.error_names and data_limit not in decl.error_names:
+            env.stack.pop()
+            env.stack.append(False)
+            return
+        original_error_equals(decl, env)
+
     with contextlib.ExitStack() as stack:
         patch = stack.enter_context
+        patch(mock.patch.object(ErrorEqualsDecl, "_eval_body", error_equals))
         patch(mock.patch.object(StateTaskServiceAwsSdk, "_normalise_parameters", aws_sdk_parameters))
         patch(mock.patch.object(StateTaskServiceSfn, "_normalise_parameters", sfn_parameters))
         patch(mock.patch.object(StateTaskServiceSfn, "_normalise_response", sfn_response))

@@ -21,6 +21,13 @@ def cfn() -> dict[str, Any]:
     return translate(REPO_ROOT / "template.yaml")
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Slow tests first (in collection order): under xdist each worker takes the next test when
+    it is free, so the light ones fill in at the end and both workers finish together, instead of
+    one starting a long test while the other has nothing left. Every xdist worker sorts alike."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     """Say how many fault-matrix cases ran (reports carry them from xdist workers too)."""
     cases = executions = 0
@@ -36,3 +43,12 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         for name, value in getattr(report, "user_properties", []):
             if name == "report":
                 terminalreporter.write_line(str(value))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _process_caches() -> Any:
+    """botocore's service models and moto's ASL syntax trees read once per process (emulated_account.caches)."""
+    from emulated_account import caches
+
+    with caches.installed():
+        yield

@@ -40,11 +40,11 @@ ACCOUNT, REGION, PARTITION = "123456789012", "us-east-1", "aws"
 # Every optional resource exists with these values, so that every grant is checked.
 PARAMETERS = {"AllowedClusterIdentifiers": "orders-prod,billing", "AllowedDBInstanceIdentifiers": "orders-db", "EnableSchedule": "true", "EnableSnapshotEventTrigger": "true",
               "EnableAwsBackupTrigger": "true", "NotificationEmail": "ops@example.com",
-              "SourceAccountIds": "111111111111,222222222222", "SourceAccountClusters": "111111111111:orders-aurora,222222222222:billing-aurora"}
+              "OrganizationId": "o-a1b2c3d4e5", "SourceOrganizationalUnitIds": "ou-ab12-11111111,ou-ab12-22222222"}
 # source-account.yaml, deployed in a source account of the lake above, events forwarded.
 SOURCE_ACCOUNT_PARAMETERS = {"LakeAccountId": ACCOUNT, "LakeStackName": "aurora-lake", "LakeBucketName": "aurora-lake-exportbucket",
                              "LakeKmsKeyArn": f"arn:{PARTITION}:kms:{REGION}:{ACCOUNT}:key/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0",
-                             "AllowedClusterIdentifiers": "orders-aurora,payments", "ForwardEvents": "true"}
+                             "ForwardEvents": "true", "AlarmNotificationEmail": "ops@example.com"}
 PARAMETERS_BY_TEMPLATE = {"template.yaml": PARAMETERS, "source-account.yaml": SOURCE_ACCOUNT_PARAMETERS}
 SKIP_KEY = "iam-reference"
 _IDENTITY_POLICIES = {"AWS::IAM::Role", "AWS::IAM::ManagedPolicy", "AWS::IAM::Policy"}

@@ -58,6 +58,8 @@ SERVERLESS_IGNORED: dict[tuple[str, str], str] = {
                                                  "failure notifications are also kept in the execution history",
     ("ES7000", "AlarmEmailSubscription"): "an e-mail subscription: SNS retries e-mail delivery itself, and every alarm "
                                           "stays visible in its state history",
+    ("ES7000", "ForwardingAlarmEmailSubscription"): "an e-mail subscription (source-account.yaml): SNS retries e-mail delivery "
+                                                    "itself, and the alarm stays visible in its state history",
 }
 PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
 # States that end a branch by themselves, without Next or End.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aurora_lake import exports, settings
+from aurora_lake import exports, run_report, settings
 from aurora_lake.handler import step_handler
 from aurora_lake.observability import MetricUnit, metrics
 
@@ -13,10 +13,18 @@ DEFAULT_DEADLINE_SECONDS = 24 * 3600
 
 @step_handler("CheckExport", within_deadline=True)
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    job = event.get("job") or {}
+    identifier = str(event["export"].get("export_task_identifier"))
+
+    def keep_warning(warning_message: str) -> str:
+        # RDS's WarningMessage names every skipped table: whole in the run's report, bounded in the state.
+        return run_report.keep_export_warning(settings.required("EXPORT_BUCKET"), job, identifier, warning_message)
+
     export = exports.check(
         event["export"],
         deadline_seconds=settings.seconds("EXPORT_DEADLINE_SECONDS", DEFAULT_DEADLINE_SECONDS),
-        account=(event.get("job") or {}).get("source_account"),
+        account=job.get("source_account"),
+        keep_warning=keep_warning,
     )
     if export["status"] == exports.COMPLETE:
         metrics.add_metric(name="ExportDuration", unit=MetricUnit.Seconds, value=export["duration_seconds"])

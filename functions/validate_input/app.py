@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from aurora_lake import clock, deadline, fleet, naming, settings, sources, triggers
+from aurora_lake import clock, deadline, fleet, naming, opt_in, settings, sources, triggers
+from aurora_lake.errors import SourceNotOptedIn
 from aurora_lake.handler import step_handler
-from aurora_lake.input_schema import validate_execution_input
+from aurora_lake.input_schema import refuse_unless_it_fits, validate_execution_input
 
 
 def build_job(event: dict[str, Any]) -> dict[str, Any]:
@@ -22,7 +23,7 @@ def build_job(event: dict[str, Any]) -> dict[str, Any]:
         allowed_clusters=settings.allowed_clusters(),
         allowed_db_instances=settings.allowed_db_instances(),
         default_s3_prefix=settings.optional("DEFAULT_S3_PREFIX", "exports/"),
-        source_accounts=settings.source_accounts(),
+        organization_id=settings.organization_id(),
     )
     job.update(
         execution_name=event["execution_name"],
@@ -42,8 +43,17 @@ def build_job(event: dict[str, Any]) -> dict[str, Any]:
         reason = triggers.reason_to_ignore(job, source.allowed(), source)
         if reason:
             job.update(triggers.ignored(job, reason))
+    if job.get("source_account") and not job.get("ignored"):
+        # Before anything is created: a source account's source (or given snapshot) carries the
+        # opt-in tag, read through the account's access role. A start from an event ends quietly.
+        refusal = opt_in.job_refusal(job)
+        if refusal and job.get("trigger"):
+            job.update(triggers.ignored(job, refusal))
+        elif refusal:
+            raise SourceNotOptedIn(refusal[0].upper() + refusal[1:] + ". Nothing was created.")
     if job["snapshot_mode"] == "cluster":
         job["cluster_arn"] = naming.cluster_arn(machine.partition, machine.region, job["account"], job["cluster_identifier"])
+    refuse_unless_it_fits(job)
     return job
 
 

@@ -134,3 +134,40 @@ def test_malformed_fault_specs_are_refused(spec: str, problem: str) -> None:
 
     with pytest.raises(ValueError, match=problem):
         Fault.parse(spec)
+
+
+def test_history_read_from_the_backend_equals_get_execution_history() -> None:
+    """EmulatedAccount.history skips moto's serializer and botocore's parser: it must return what they would.
+
+    A run that succeeds (Lambda tasks, a callback task, SDK integrations, waits), one that
+    fails, and a fleet run (a Map state starting executions of the export state machine).
+    """
+    import io
+
+    with EmulatedAccount(handler_output=io.StringIO()) as account:
+        runs = [
+            account.run({"cluster_identifier": "demo-aurora-cluster"}),
+            account.run({"cluster_identifier": "forbidden-cluster"}),
+            account.run_fleet({"cluster_identifiers": ["demo-mysql-cluster", "forbidden-cluster"]}),
+        ]
+        sfn = account.client("stepfunctions")
+        for result in runs:
+            returned = sfn.get_execution_history(executionArn=result.execution_arn, maxResults=1000)
+            assert "nextToken" not in returned
+            assert account.history(result.execution_arn) == returned["events"] == result.history
+            # The same types and time zones too (aware datetimes of other zones compare equal).
+            assert repr(result.history) == repr(returned["events"])
+            assert all(type(event["type"]) is str for event in result.history)
+    assert [result.status for result in runs] == ["SUCCEEDED", "FAILED", "FAILED"]
+
+
+@pytest.mark.parametrize("text", ["2026-11-02T03:00:00Z", "2026-11-02T03:00:00.000Z", "2026-11-02T03:00:01.5Z",
+                                  "2026-11-02T03:00:01.123456Z", "2026-11-02T03:00:01.999999Z", "2026-11-02T03:00:00+00:00"])
+def test_history_timestamps_are_read_as_moto_and_botocore_read_them(text: str) -> None:
+    from botocore.utils import parse_timestamp, parse_to_aware_datetime
+    from moto.core.serialize import TimestampSerializer
+
+    from emulated_account.account import _returned_timestamp
+
+    slow = parse_timestamp(TimestampSerializer._timestamp_unixtimestamp(parse_to_aware_datetime(text)))
+    assert repr(_returned_timestamp(text)) == repr(slow)

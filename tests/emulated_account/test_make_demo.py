@@ -33,6 +33,7 @@ def _summary(stdout: str) -> dict:
     return json.loads([line for line in stdout.splitlines() if line.startswith("{")][-1])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("flags", FLAGS, ids=lambda f: " ".join(f) or "plain")
 def test_a_failed_execution_fails_make_under_every_flag(flags: list[str], tmp_path: Path) -> None:
     refused = tmp_path / "input.json"
@@ -42,7 +43,11 @@ def test_a_failed_execution_fails_make_under_every_flag(flags: list[str], tmp_pa
     assert _summary(done.stdout)["error"] == "InvalidInput"
 
 
-@pytest.mark.parametrize("flags", [["-s"], ["-j2", "--no-print-directory"]], ids=lambda f: " ".join(f))
+# A succeeded execution under -s is test_organization_demo's: the same `make -s -C ROOT demo
+# ARGS=--json ...`, asserting exit 0 and SUCCEEDED (over the organization's fleet). Each case
+# here is a child process with an emulated account of its own (4 to 5 s of CPU).
+@pytest.mark.slow
+@pytest.mark.parametrize("flags", [["-j2", "--no-print-directory"]], ids=lambda f: " ".join(f))
 def test_a_succeeded_execution_exits_0(flags: list[str], tmp_path: Path) -> None:
     done = _make(flags, "--json", tmp_path)
     assert done.returncode == 0, (done.stdout[-2000:], done.stderr[-2000:])

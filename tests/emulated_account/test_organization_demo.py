@@ -8,10 +8,13 @@ import os
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from emulated_account import data
 from tools.sam_translate import REPO_ROOT
 
 
+@pytest.mark.slow
 def test_the_organization_demo_exports_both_source_accounts_and_the_lake_s_own_and_queries_each(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
     done = subprocess.run(

@@ -10,6 +10,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from tools.sam_translate import REPO_ROOT
 
 _TWO_RUNS = r"""
@@ -21,6 +23,7 @@ print("done")
 """
 
 
+@pytest.mark.slow
 def test_two_demo_runs_in_one_process_print_no_warning() -> None:
     path = os.pathsep.join([str(REPO_ROOT), str(REPO_ROOT / "functions" / "common")])
     # -W default shows every warning once per place, as an interpreter without filters would.

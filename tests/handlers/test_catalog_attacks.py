@@ -26,6 +26,7 @@ from .test_create_athena_tables import (  # noqa: F401  (lake is a fixture)
     LambdaContext,
     Lake,
     columns,
+    data_file_paths,
     executions,
     glue_table,
     glue_tables,
@@ -113,13 +114,82 @@ def test_a_skipped_table_keeps_its_latest_table_when_another_takes_its_spelling(
     assert exports_of(ORDERS_LATEST) == ["exp-1", "exp-2"]
 
 
-@pytest.mark.parametrize("pair", [("a-b", "a_b"), ("Users", "users"), ("x y", "x_y"), ("x.y", "x_y")])
+@pytest.mark.parametrize("pair", [("a-b", "a_b"), ("Users", "users"), ("x y", "x_y")])
 def test_any_two_tables_sharing_a_name_leave_only_themselves_out(lake: Lake, pair: tuple[str, str]) -> None:
     tables = [{**USERS, "target": f"mydb.public.{name}"} for name in pair]
     write_export("exp-1", [[*tables, ORDERS]])
     final = run_until_done(lake, state("exp-1"))[-1]
     assert set(missing(final)) == {f"mydb.public.{name}" for name in pair}
     assert final["tables_created"] == 1 and latest_tables() == {ORDERS_LATEST}
+
+
+def sources_in_catalog() -> set[str]:
+    return {(glue_table(name).get("Parameters") or {}).get("aurora_lake.source_table") for name in glue_tables()}
+
+
+# Targets RDS's metadata gives (database, schema and table joined with "."), from names that hold a
+# dot or are empty: each may stand for more than one table.
+UNPLACEABLE = ["mydb.public.x.", "mydb.public.x.y", "mydb.a.b.c", "mydb..x", ".public.x", "mydb.public.", "my.db.public.t"]
+
+
+@pytest.mark.parametrize("target", UNPLACEABLE)
+def test_a_name_the_metadata_cannot_place_is_left_out_and_the_rest_catalogued(lake: Lake, target: str) -> None:
+    write_export("exp-1", [[USERS, {**USERS, "target": target}, ORDERS]])
+    final = run_until_done(lake, state("exp-1"))[-1]
+    assert final["done"] is True and final["partial"] is True
+    reason = missing(final)[target]
+    assert "cannot tell which table it is" in reason and "rename it at the source" in reason
+    assert final["tables_created"] == 2 and latest_tables() == {USERS_LATEST, ORDERS_LATEST}
+    assert target not in sources_in_catalog()
+
+
+def test_a_name_with_a_dot_never_takes_the_name_of_the_table_it_reads_like(lake: Lake) -> None:
+    # mydb.public.x.y is either table "x.y" of schema public or table "y" of schema "public.x":
+    # left out, while x_y (whose name one of its readings would claim) is catalogued as itself.
+    write_export("exp-1", [[{**USERS, "target": "mydb.public.x.y"}, {**USERS, "target": "mydb.public.x_y"}]])
+    final = run_until_done(lake, state("exp-1"))[-1]
+    assert set(missing(final)) == {"mydb.public.x.y"}
+    assert 'schema "public", table "x.y"' in missing(final)["mydb.public.x.y"]
+    assert 'schema "public.x", table "y"' in missing(final)["mydb.public.x.y"]
+    assert latest_tables() == {"demo_aurora_cluster__mydb__public__x_y"}
+    paths = data_file_paths("demo_aurora_cluster__mydb__public__x_y")
+    assert paths and all(path.startswith(f"s3://{BUCKET}/exports/exp-1/mydb/public.x_y/") for path in paths)
+
+
+@pytest.mark.parametrize("same_columns", [True, False], ids=["same-columns", "other-columns"])
+def test_two_tables_the_metadata_names_alike_are_both_left_out_naming_both(lake: Lake, same_columns: bool) -> None:
+    # Schema "a.b" with table "c" and schema "a" with table "b.c": RDS names both mydb.a.b.c and
+    # writes both into mydb/a.b.c/. Neither can be told from the other, nor its files.
+    first = {**USERS, "target": "mydb.a.b.c"}
+    second = first if same_columns else {**first, "schemaMetadata": columns(("other", "binary (UTF8)"))}
+    write_export("exp-1", [[USERS, first], [second, ORDERS]])
+    final = run_until_done(lake, state("exp-1"))[-1]
+    assert [entry["table"] for entry in final["missing_tables"]] == ["mydb.a.b.c"]
+    reason = missing(final)["mydb.a.b.c"]
+    assert "lists 2 tables as mydb.a.b.c" in reason
+    assert 'schema "a.b", table "c"' in reason and 'schema "a", table "b.c"' in reason
+    assert final["tables_created"] == 2 and latest_tables() == {USERS_LATEST, ORDERS_LATEST}
+    assert "mydb.a.b.c" not in sources_in_catalog()
+
+
+def test_a_table_whose_folder_may_hold_an_unplaceable_tables_files_is_left_out(lake: Lake) -> None:
+    # mydb.public.t/1.x may be schema "public", table "t/1.x": written under mydb/public.t/1.x/,
+    # inside t's own folder, where t's LOCATION would read its rows as t's.
+    t = {**USERS, "target": "mydb.public.t"}
+    write_export("exp-1", [[t, {**USERS, "target": "mydb.public.t/1.x"}, ORDERS]])
+    final = run_until_done(lake, state("exp-1"))[-1]
+    assert "may hold the files of mydb.public.t/1.x" in missing(final)["mydb.public.t"]
+    assert "holds '/'" in missing(final)["mydb.public.t/1.x"]
+    assert latest_tables() == {ORDERS_LATEST}
+
+
+def test_an_export_with_no_table_catalogued_is_reported_as_such(lake: Lake) -> None:
+    write_export("exp-1", [[{**USERS, "target": "mydb.public.x."}, {**USERS, "target": "mydb.a.b.c"}, {**ORDERS, "target": "mydb.a.b.c"}]])
+    final = run_until_done(lake, state("exp-1"))[-1]
+    assert final["done"] is True and final["partial"] is True
+    assert final["tables_created"] == 0 and final["sample_table"] is None
+    assert set(missing(final)) == {"mydb.public.x.", "mydb.a.b.c"}
+    assert latest_tables() == set()
 
 
 def test_a_table_the_stack_did_not_create_is_never_taken_over(lake: Lake) -> None:
@@ -176,7 +246,7 @@ def test_a_schema_holding_a_slash_cannot_nest_its_folder_in_another_tables(lake:
     assert {"mydb.public.users/1.x", "mydb.public.users/2.y"} <= set(missing(final))
     assert "holds '/'" in missing(final)["mydb.public.users/1.x"]
     # users' own folder now holds the others' files: it is left out too, and reported.
-    assert "holds the folder of mydb.public.users/1.x" in missing(final)["mydb.public.users"]
+    assert "may hold the files of mydb.public.users/1.x" in missing(final)["mydb.public.users"]
     assert USERS_LATEST not in glue_tables()
 
 

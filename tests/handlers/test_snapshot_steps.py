@@ -134,11 +134,17 @@ def test_after_a_failed_export_the_snapshot_is_deleted(aurora_cluster: str, cont
     result = cleanup.lambda_handler(failure_event(job=job(), snapshot=snapshot, export=export), context)
     assert result["deleted"] is True
     assert snapshot_ids() == []
+    # The state said IN_PROGRESS; the clean-up reports what RDS says now.
+    assert (result["export_task_identifier"], result["export_task_status"], result["snapshot_created"]) == ("exp-1", "FAILED", True)
 
 
 def test_after_a_failure_with_no_snapshot_nothing_is_touched(aurora_cluster: str, context: object) -> None:
     result = cleanup.lambda_handler(failure_event(job=job()), context)
-    assert result == {"deleted": False, "snapshot_identifier": "demo-aurora-cluster-lake-abc123", "reason": "no snapshot was created"}
+    assert result == {
+        "deleted": False, "snapshot_identifier": "demo-aurora-cluster-lake-abc123", "reason": "no snapshot was created",
+        # The facts the failure notification is built from: no snapshot, no export task.
+        "snapshot_created": False, "export_task_identifier": None, "export_task_status": None,
+    }
 
 
 def test_after_a_failure_a_given_snapshot_is_never_deleted(aurora_cluster: str, context: object) -> None:

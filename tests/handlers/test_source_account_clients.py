@@ -24,6 +24,11 @@ def clusters_seen(account: str | None) -> list[str]:
     return [c["DBClusterIdentifier"] for c in clients.client("rds", account=account).describe_db_clusters()["DBClusters"]]
 
 
+@pytest.fixture(autouse=True)
+def lake_stack(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AURORA_LAKE_STACK", "aurora-lake")
+
+
 def test_a_source_accounts_rds_is_that_accounts_own(aws: None) -> None:
     cluster_in(SOURCE, "orders-aurora")
     cluster_in(OTHER_SOURCE, "billing-aurora")
@@ -34,9 +39,15 @@ def test_a_source_accounts_rds_is_that_accounts_own(aws: None) -> None:
 
 
 def test_the_access_role_assumed_is_the_source_templates(aws: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    assert clients.source_access_role_arn(SOURCE) == f"arn:aws:iam::{SOURCE}:role/aurora-lake-source-access"
-    monkeypatch.setenv("SOURCE_ACCESS_ROLE_NAME", "lake-access")
-    assert clients.source_access_role_arn(SOURCE) == f"arn:aws:iam::{SOURCE}:role/lake-access"
+    # Derived from the lake's stack name and the Region, as source-account.yaml names it.
+    assert clients.source_access_role_arn(SOURCE) == f"arn:aws:iam::{SOURCE}:role/aurora-lake-source-access-us-east-1"
+    monkeypatch.setenv("AURORA_LAKE_STACK", "finance-lake")
+    clients.reset()
+    assert clients.source_access_role_arn(SOURCE) == f"arn:aws:iam::{SOURCE}:role/finance-lake-source-access-us-east-1"
+    monkeypatch.setenv("AURORA_LAKE_STACK", "x" * 31)
+    clients.reset()
+    with pytest.raises(ValueError, match="30 characters"):
+        clients.source_access_role_arn(SOURCE)
 
 
 def test_credentials_are_reused_then_renewed_before_they_expire(aws: None, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -57,7 +68,7 @@ def test_credentials_are_reused_then_renewed_before_they_expire(aws: None, monke
     clients._accounts[SOURCE].expires_at = dt.datetime.now(dt.timezone.utc).timestamp() + clients.REFRESH_BEFORE_EXPIRY_SECONDS - 1
     renewed = clients.client("rds", account=SOURCE)
     assert renewed is not rds and len(assumed) == 2
-    assert assumed == [f"arn:aws:iam::{SOURCE}:role/aurora-lake-source-access"] * 2
+    assert assumed == [f"arn:aws:iam::{SOURCE}:role/aurora-lake-source-access-us-east-1"] * 2
 
 
 @pytest.mark.parametrize("account", ["11111111111", "1111111111112", "abcdefghijkl", "111111111111 ", "１１１１１１１１１１１１"])

@@ -77,3 +77,29 @@ def test_success_notification_is_published(topic: dict[str, str], context: objec
     [message] = received(topic["queue_url"])
     assert "s3://b/exports/exp-1/" in message["Message"]
     assert message["MessageAttributes"]["cluster"]["Value"] == "demo-aurora-cluster"
+
+
+def published_counts(capsys: pytest.CaptureFixture[str], *names: str) -> list[int]:
+    """How many metric records of each name the handler printed since the last call."""
+    lines = capsys.readouterr().out.splitlines()
+    return [sum(1 for line in lines if f'"{name}"' in line and '"_aws"' in line) for name in names]
+
+
+def test_a_run_that_catalogued_no_table_says_so_and_never_counts_as_fresh(
+    topic: dict[str, str], context: object, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = [{"table": "mydb.public.x.", "reason": "the export's metadata cannot tell which table it is"}]
+    athena = {"database": "lake", "tables_created": 0, "tables_skipped": 1, "sample_table": None, "partial": True,
+              "missing_tables": missing, "report_uri": "s3://b/athena-plans/exp-1/report.json"}
+    state = {"job": job(), "export": {"export_task_identifier": "exp-1", "s3_bucket": "b", "s3_prefix": "exports/"}, "athena": athena}
+    capsys.readouterr()
+    result = notify.lambda_handler({"outcome": "success", "state": state}, context)
+    assert result["status"] == "PARTIAL"
+    [message] = received(topic["queue_url"])
+    assert message["Subject"].startswith("[aurora-lake] PARTIAL (0 tables) ")
+    assert message["Message"].startswith("The export of demo-aurora-cluster catalogued no table")
+    assert "not counted as a fresh export" in message["Message"]
+    assert published_counts(capsys, "ExportsSucceeded", "PartialExports") == [0, 1]
+    # The same run with one table catalogued counts.
+    notify.lambda_handler({"outcome": "success", "state": {**state, "athena": {**athena, "tables_created": 1, "sample_table": "t"}}}, context)
+    assert published_counts(capsys, "ExportsSucceeded", "PartialExports") == [1, 1]

@@ -200,14 +200,15 @@ def source_export_task(aws: None, environment: Any, context: object) -> dict[str
     boto3.client("s3").create_bucket(Bucket="export-bucket")
     key_arn = boto3.client("kms").create_key()["KeyMetadata"]["Arn"]
     environment(EXPORT_BUCKET="export-bucket", EXPORT_KMS_KEY_ARN=key_arn, EXPORT_ROLE_ARN=f"arn:aws:iam::{ACCOUNT}:role/export",
-                EXPORT_WAIT_TOKEN_PREFIX=PREFIX, SOURCE_ACCOUNT_IDS=SOURCE, SOURCE_ACCOUNT_CLUSTERS=f"{SOURCE}:orders-aurora")
+                EXPORT_WAIT_TOKEN_PREFIX=PREFIX, ORGANIZATION_ID="o-a1b2c3d4e5", AURORA_LAKE_STACK="aurora-lake")
     clients.client("rds", account=SOURCE).create_db_cluster(
         DBClusterIdentifier="orders-aurora", Engine="aurora-postgresql", MasterUsername="admin_user", MasterUserPassword="not-a-real-password-1")
     source_job = job(cluster_identifier="orders-aurora", source_identifier="orders-aurora", source_account=SOURCE, account=SOURCE,
                      snapshot_identifier="orders-aurora-lake-abc123", s3_prefix=f"exports/accounts/{SOURCE}/")
     snapshot = create.lambda_handler({"job": source_job}, context)
     started = start.lambda_handler({"job": source_job, "snapshot": snapshot}, context)
-    key = naming.export_wait_token_key(PREFIX, started["export_task_identifier"])
+    # The wait's key carries the account the export runs in.
+    key = naming.export_wait_token_key(PREFIX, started["export_task_identifier"], SOURCE)
     boto3.client("s3").put_object(Bucket="export-bucket", Key=key, Body=stored_token("a-spent-token", started["export_task_identifier"]))
     return started
 
@@ -218,17 +219,42 @@ def test_a_source_accounts_export_event_is_looked_up_in_that_account(source_expo
     assert result["spent"] == [source_export_task["export_task_identifier"]] and "ignored_account" not in result
 
 
-@pytest.mark.parametrize("account", ["333333333333", "11111111111", 111111111111])
-def test_an_event_of_an_account_that_is_not_a_source_is_ignored_and_counted(source_export_task: dict[str, Any], context: object, account: object) -> None:
+def test_a_wait_of_one_account_is_never_woken_by_anothers_export_of_the_same_identifier(
+    source_export_task: dict[str, Any], context: object
+) -> None:
+    # Export task identifiers are unique per account only: a token left under the lake's own
+    # account (or under the old key without account) is not this source account's wait.
+    identifier = source_export_task["export_task_identifier"]
+    boto3.client("s3").delete_object(Bucket="export-bucket", Key=naming.export_wait_token_key(PREFIX, identifier, SOURCE))
+    for key in (naming.export_wait_token_key(PREFIX, identifier, ACCOUNT), naming.export_wait_token_key(PREFIX, identifier),
+                naming.export_wait_token_key(PREFIX, identifier, "222222222222")):
+        boto3.client("s3").put_object(Bucket="export-bucket", Key=key, Body=stored_token("another-accounts-token", identifier))
+    result = wake.lambda_handler({**finished(source_export_task["source_arn"]), "account": SOURCE}, context)
+    assert result["not_waiting"] == [identifier] and result["spent"] == result["woken"] == []
+
+
+@pytest.mark.parametrize("account, reason", [("11111111111", "not a 12-digit"), (111111111111, "not a 12-digit"),
+                                             ("222222222222", "names an export source of account '111111111111'")])
+def test_an_event_of_another_or_a_malformed_account_is_ignored_and_counted(
+    source_export_task: dict[str, Any], context: object, account: object, reason: str
+) -> None:
     result = wake.lambda_handler({**finished(source_export_task["source_arn"]), "account": account}, context)
-    assert "neither the lake's own nor a source account" in result["ignored_account"]
+    assert reason in result["ignored_account"]
     assert result["spent"] == result["woken"] == result["not_waiting"] == []
 
 
-def test_an_event_of_one_account_about_anothers_export_is_ignored(source_export_task: dict[str, Any], context: object, environment: Any) -> None:
-    environment(SOURCE_ACCOUNT_IDS=f"{SOURCE},222222222222")
-    result = wake.lambda_handler({**finished(source_export_task["source_arn"]), "account": "222222222222"}, context)
-    assert "names an export source of account '111111111111'" in result["ignored_account"]
+def test_without_an_organization_no_other_accounts_event_is_followed(source_export_task: dict[str, Any], context: object, environment: Any) -> None:
+    environment(ORGANIZATION_ID="")
+    result = wake.lambda_handler({**finished(source_export_task["source_arn"]), "account": SOURCE}, context)
+    assert "takes no source accounts" in result["ignored_account"]
     # The lake's own account looks only into its own exports: the source's task is not there.
     own = wake.lambda_handler({**finished(source_export_task["source_arn"]), "account": ACCOUNT}, context)
     assert own["spent"] == own["not_waiting"] == []
+
+
+def test_the_lakes_own_wait_is_found_under_its_account_and_under_the_older_key(export_task: dict[str, Any], context: object) -> None:
+    identifier = export_task["export_task_identifier"]
+    for key in (naming.export_wait_token_key(PREFIX, identifier, ACCOUNT), naming.export_wait_token_key(PREFIX, identifier)):
+        boto3.client("s3").put_object(Bucket="export-bucket", Key=key, Body=stored_token("a-token-of-a-wait-that-is-over", identifier))
+        assert wake.lambda_handler(finished(export_task["source_arn"]), context)["spent"] == [identifier], key
+        boto3.client("s3").delete_object(Bucket="export-bucket", Key=key)

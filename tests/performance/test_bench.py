@@ -26,6 +26,7 @@ def budget(export_seconds: float) -> float:
 EVENT_DETECTION_SECONDS = 10.0
 
 
+@pytest.mark.slow
 def test_a_ten_minute_export_costs_at_most_30_transitions_and_is_noticed_within_a_minute() -> None:
     out = io.StringIO()
     argv = ["--json", "--durations", "600", "--no-baseline", "--cold-start-runs", "0", "--athena-tables", "0"]
@@ -61,6 +62,7 @@ def test_each_cold_start_creates_the_clients_its_function_uses_in_a_run() -> Non
     assert used == {name: set(services) for name, services in bench.FUNCTION_CLIENTS.items()}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("export_seconds", "most_transitions"), [(3600, 35), (21600, 40), (86400, 50)])
 def test_a_long_export_costs_few_transitions_and_is_noticed_within_the_budget(
     export_seconds: int, most_transitions: int

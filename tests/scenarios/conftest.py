@@ -19,3 +19,14 @@ def manual_snapshots(emulated: EmulatedAccount) -> list[str]:
 
 def polls(result: ExecutionResult, state: str) -> int:
     return result.states.count(state)
+
+def glue_tables(emulated: EmulatedAccount) -> dict[str, dict[str, Any]]:
+    """Every table of the stack's Glue database, by name (all pages)."""
+    glue, kwargs = emulated.client("glue"), {"DatabaseName": str(emulated.ref("GlueDatabase"))}
+    tables: dict[str, dict[str, Any]] = {}
+    while True:
+        page = glue.get_tables(**kwargs)
+        tables.update((table["Name"], table) for table in page["TableList"])
+        if not page.get("NextToken"):
+            return tables
+        kwargs["NextToken"] = page["NextToken"]

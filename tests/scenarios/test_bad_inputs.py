@@ -98,6 +98,7 @@ def test_there_are_at_least_thirty_distinct_cases() -> None:
     assert len(json.dumps(huge["export_only"]).encode()) > 200_000
 
 
+@pytest.mark.slow
 def test_every_malformed_input_is_refused_with_every_problem_and_nothing_created(account: EmulatedAccount) -> None:
     failures = []
     for case_id, execution_input, fields in CASES:

@@ -11,6 +11,7 @@ import io
 import json
 from typing import Any
 
+import pytest
 from moto.events.models import EventPattern
 
 from aurora_lake import naming
@@ -86,6 +87,7 @@ def test_without_events_the_polls_notice_the_end_with_no_more_transitions() -> N
     assert woken.states.count("CheckExport") == polled.states.count("CheckExport")
 
 
+@pytest.mark.slow
 def test_duplicated_events_wake_the_wait_once() -> None:
     # Three copies at the same instant: the first wakes the wait, the others come while it resumes.
     duplicated, account = run(EventDelivery(delay_seconds=5.0, copies=3, copy_interval_seconds=0.0))
@@ -106,6 +108,7 @@ def test_an_event_later_than_the_polls_changes_nothing() -> None:
     assert 0 <= detection_latency(late) <= 0.1 * EXPORT_SECONDS
 
 
+@pytest.mark.slow
 def test_an_early_or_forged_event_only_brings_a_status_check_forward() -> None:
     name = "events-early"
     snapshot_arn = naming.cluster_snapshot_arn(

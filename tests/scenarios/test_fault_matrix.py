@@ -26,6 +26,7 @@ from typing import Any
 
 import pytest
 
+from aurora_lake.naming import DRIFT_LOG_TABLE
 from emulated_account import EmulatedAccount, ExecutionResult
 from emulated_account.faults import Fault
 
@@ -117,11 +118,12 @@ def account() -> Iterator[EmulatedAccount]:
 
 def run_faulted(account: EmulatedAccount, specs: list[str]) -> tuple[ExecutionResult, list[Fault], dict[str, int]]:
     """Run one execution with ``specs``; returns the result, the faults and what this run created."""
-    # Both Glue paths in every run: one latest table is dropped, so it is created again
-    # (CreateTable), while the others, owned by this cluster, are re-pointed (UpdateTable).
+    # Both Glue paths in every run: one table is dropped, so it is created again (CreateTable) and
+    # Athena's canary counts it (a new table), while the others get a snapshot (UpdateTable).
     glue = account.client("glue")
     database = account.functions["CreateAthenaTablesFunction"].environment["GLUE_DATABASE"]
-    latest = sorted(t["Name"] for t in glue.get_tables(DatabaseName=database)["TableList"] if not t["Name"].startswith("_"))
+    latest = sorted(t["Name"] for t in glue.get_tables(DatabaseName=database)["TableList"]
+                    if not t["Name"].startswith("_") and t["Name"] != DRIFT_LOG_TABLE)
     assert len(latest) >= 2, latest
     glue.delete_table(DatabaseName=database, Name=latest[0])
     account.fault_plan.faults[:] = [Fault.parse(spec) for spec in specs]
@@ -211,12 +213,14 @@ PERMANENT = [
     # (fault, error the run ends with, words of the advice in the cause)
     ("rds:CreateDBClusterSnapshot:DBClusterNotFoundFault:1", "DBClusterNotFoundFault", "Check cluster_identifier"),
     ("rds:CreateDBClusterSnapshot:SnapshotQuotaExceeded:1", "SnapshotQuotaExceeded", "Delete old manual snapshots"),
+    ("rds:CreateDBClusterSnapshot:AccessDenied:1", "AccessDenied", "a service control policy (SCP) of your organization explicitly denies"),
     ("rds:StartExportTask:KMSKeyNotAccessibleFault:1", "KMSKeyNotAccessibleFault", "key policy"),
     ("rds:StartExportTask:IamRoleNotFoundFault:1", "IamRoleNotFound", "Redeploy the stack"),
     ("rds:StartExportTask:IamRoleMissingPermissionsFault:1", "IamRoleMissingPermissions", "lacks S3 or KMS permissions"),
     ("rds:StartExportTask:InvalidS3BucketFault:1", "InvalidS3BucketFault", "bucket is missing"),
     ("rds:StartExportTask:InvalidExportOnlyFault:1", "InvalidExportOnly", "Fix export_only"),
     ("rds:StartExportTask:DBClusterSnapshotNotFoundFault:1", "DBClusterSnapshotNotFoundFault", "Check snapshot_arn"),
+    ("rds:StartExportTask:AccessDenied:1", "AccessDenied", "was refused to role aurora-lake-StartExportRole-"),
 ]
 
 
@@ -241,9 +245,14 @@ def test_permanent_faults_fail_once_named_with_advice_and_clean_up(account: Emul
         notification = _failed_notification(account, notes_before)
         assert error in notification["message"] and advice in notification["message"]
         assert len(account.rds.export_task_ids) == exports_before, spec
-        # A snapshot this run created is gone again.
-        for identifier in account.rds.snapshots_created[snapshots_before:]:
+        # A snapshot this run created is gone again, and the e-mail says what happened, nothing else.
+        created = account.rds.snapshots_created[snapshots_before:]
+        for identifier in created:
             assert not _snapshot_exists(account, identifier), spec
+        facts = [line for line in notification["message"].splitlines() if line.startswith(("Snapshot:", "Export task:"))]
+        snapshot_fact = f"Snapshot:     {created[0]} (created by this execution): deleted after the failure" if created else (
+            "Snapshot:     none: this execution created no snapshot")
+        assert facts == [snapshot_fact, "Export task:  none was started"], (spec, facts)
     record_property("fault_cases", len(PERMANENT))
 
 

@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from emulated_account import EmulatedAccount, ExportBehaviour, data
 
 from .conftest import account
@@ -85,6 +87,7 @@ def _export_windows(result: Any) -> list[tuple[float, float]]:
     return sorted((task["started_at"], task["ends_at"]) for task in result.export_tasks)
 
 
+@pytest.mark.slow
 def test_at_most_fleet_max_concurrency_clusters_export_at_once() -> None:
     behaviour = ExportBehaviour(duration_seconds=3600)
     with account(export=behaviour, parameters={"FleetMaxConcurrency": "1"}) as emulated:

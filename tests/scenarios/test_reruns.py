@@ -19,6 +19,8 @@ import io
 import json
 from typing import Any
 
+import pytest
+
 from emulated_account import EmulatedAccount, ExecutionResult
 from emulated_account.faults import Fault
 
@@ -54,6 +56,7 @@ def overlaps(a: dict[str, Any], b: dict[str, Any]) -> bool:
     return a["started_at"] < b["ends_at"] and b["started_at"] < a["ends_at"]
 
 
+@pytest.mark.slow
 def test_the_same_snapshot_started_twice_is_exported_once() -> None:
     snapshot_arn = "arn:aws:rds:us-east-1:123456789012:cluster-snapshot:rds:demo-aurora-cluster-2026-11-01-03-10"
     with new_account() as account:

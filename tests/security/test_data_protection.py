@@ -37,9 +37,13 @@ def test_key_policy_lets_cloudwatch_alarms_use_the_key_only_from_this_account(cf
     assert set(as_list(alarms["Action"])) == {"kms:Decrypt", "kms:GenerateDataKey*"}
     assert alarms["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT}}
     for statement in statements:
-        # No open principal, and every service principal is narrowed by a condition.
-        assert "*" not in _principals(statement) and not any(p.endswith(":root") and p != f"arn:aws:iam::{ACCOUNT}:root"
-                                                             for p in _principals(statement)), statement
+        if statement["Effect"] == "Deny":  # grants only for AWS services (CT.KMS.PR.3): refuses, never opens
+            assert statement["Action"] == "kms:CreateGrant" and statement["Condition"] == {"BoolIfExists": {
+                "kms:GrantIsForAWSResource": "false", "aws:PrincipalIsAWSService": "false"}}, statement
+            continue
+        # No open principal but in a Deny (CT.KMS.PR.3's grant Deny), and every service principal narrowed by a condition.
+        assert ("*" not in _principals(statement) or statement["Effect"] == "Deny") and not any(
+            p.endswith(":root") and p != f"arn:aws:iam::{ACCOUNT}:root" for p in _principals(statement)), statement
         if "Service" in statement["Principal"]:
             assert statement.get("Condition"), statement["Sid"]
 
@@ -65,7 +69,7 @@ def test_log_groups_are_encrypted_with_the_key_and_retained(cfn: dict[str, Any],
     for name, group in groups.items():
         props = resolver.resolve(group["Properties"])
         assert props["KmsKeyId"] == KEY, name
-        assert props["RetentionInDays"] == "90", name
+        assert props["RetentionInDays"] == "365", name
     # CloudWatch Logs may use the key only for this account's log groups in this Region.
     statements = resolver.resolve(cfn["Resources"]["ExportKey"]["Properties"]["KeyPolicy"])["Statement"]
     (logs,) = [s for s in statements if f"logs.{REGION}.amazonaws.com" in _principals(s)]

@@ -8,6 +8,8 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 from tools.sam_translate import REPO_ROOT
 
 # Shape of an AWS access key id; the secret values themselves are compared below.
@@ -52,6 +54,7 @@ def _lines(logs: str) -> list[dict]:
     return [json.loads(line) for line in logs.splitlines() if line.startswith("{")]
 
 
+@pytest.mark.slow
 def test_info_logs_and_notifications_hold_no_credentials_no_row_and_no_event() -> None:
     logs, notifications, values, credentials = _run("INFO")
     assert "demo_aurora_cluster__mydb__public__users" in logs + notifications  # the real output was captured
@@ -67,6 +70,7 @@ def test_info_logs_and_notifications_hold_no_credentials_no_row_and_no_event() -
     assert not [line for line in lines if line.get("level") == "DEBUG"]
 
 
+@pytest.mark.slow
 def test_full_events_are_logged_only_at_debug() -> None:
     events = [line for line in _lines(_run("DEBUG")[0]) if line.get("message") == "event"]
     assert events and all(line["level"] == "DEBUG" and "event" in line for line in events)

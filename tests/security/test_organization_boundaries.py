@@ -1,10 +1,11 @@
-"""Least privilege across accounts, judged on the policies the two templates deploy.
+"""Least privilege across the organization, judged as IAM would in the emulated organization.
 
-The lake (template.yaml with two source accounts) and source-account.yaml in each source account
-are deployed in the emulated account; their role, bucket, key and bus policies are then judged
-with the IAM evaluator (``emulated_account.iam_policy``), across accounts as IAM does: the
-principal's identity policy and the resource's policy must both allow (RDS has no resource
-policies, so a role reaches RDS of its own account only).
+The lake (template.yaml with OrganizationId and the Workloads OU) and source-account.yaml, deployed
+by the emulated stack set in the accounts of that OU, with the databases' owners' opt-in tags. Every
+RDS call into a source account, and every KMS call on the lake's key from another account, is judged
+at call time with the deployed policies (``emulated_account.organization.judged_calls``); the attacks
+below are made the way a source account's administrator would make them: calls with the access
+role's credentials, or with an administrator role of the account.
 """
 
 from __future__ import annotations
@@ -12,22 +13,23 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
+from botocore.exceptions import ClientError
 
 from emulated_account import EmulatedAccount, data
-from emulated_account.iam_policy import Policy, Principal, Request, ResourcePolicy, decide
-from emulated_account.organization import Organization
+from emulated_account.account import SOURCE_FOREIGN_AWS_BACKUP_SNAPSHOT
+from emulated_account.iam_policy import Request, ResourcePolicy
+from emulated_account.organization import Organization, account_client
 
 ORDERS, BILLING = data.SOURCE_ACCOUNT_IDS
-LAKE, STRANGER = data.ACCOUNT_ID, data.STRANGER_ACCOUNT_ID
+LAKE, STRANGER, SANDBOX = data.ACCOUNT_ID, data.STRANGER_ACCOUNT_ID, data.SANDBOX_ACCOUNT_ID
 REGION = data.REGION
-ORGANIZATION = {"SourceAccountIds": ",".join(data.SOURCE_ACCOUNT_IDS), "SourceAccountClusters": ",".join(data.ALLOWED_SOURCE_CLUSTERS)}
-IN_REGION = {"aws:RequestedRegion": REGION}
-NO_RDS_RESOURCE_POLICY = ResourcePolicy([])  # Aurora has no resource-based policies
-EVENTS = Path(__file__).resolve().parents[2] / "events"
+ORGANIZATION = {"OrganizationId": data.ORGANIZATION_ID, "SourceOrganizationalUnitIds": data.WORKLOADS_OU}
+ACCESS = "aurora-lake-source-access-us-east-1"
+EXPORT = "aurora-lake-source-export-us-east-1"
 
 
 @pytest.fixture(scope="module")
@@ -46,207 +48,146 @@ def _role(account: str, name: str) -> str:
     return f"arn:aws:iam::{account}:role/{name}"
 
 
-def _access(account: str) -> str:
-    return _role(account, "aurora-lake-source-access")
-
-
-def _export_role(account: str) -> str:
-    return _role(account, "aurora-lake-source-export")
-
-
 def _rds(account: str, kind: str, name: str) -> str:
     return f"arn:aws:rds:{REGION}:{account}:{kind}:{name}"
 
 
-def _rds_allowed(org: Organization, role_arn: str, action: str, resource: str) -> bool:
-    """Whether ``role_arn`` may call RDS ``action`` on ``resource`` (its own account's RDS only)."""
-    who = Principal(arn=role_arn)
-    return decide(who, Request(action, resource, IN_REGION), org.role_policy(role_arn), NO_RDS_RESOURCE_POLICY, resource.split(":")[4])
+def _as(account: str, role: str, service: str) -> Any:
+    """A client acting as ``role`` of ``account``, judged like the lake's own calls (not the emulator's)."""
+    sts = boto3.client("sts", region_name=REGION)
+    credentials = sts.assume_role(RoleArn=_role(account, role), RoleSessionName="attacker")["Credentials"]
+    return boto3.client(service, region_name=REGION, aws_access_key_id=credentials["AccessKeyId"],
+                        aws_secret_access_key=credentials["SecretAccessKey"], aws_session_token=credentials["SessionToken"])
 
 
-def _bucket_allowed(org: Organization, lake: EmulatedAccount, role_arn: str, action: str, resource: str, context: dict[str, str] | None = None) -> bool:
-    policy = ResourcePolicy.of(org.bucket_policies[lake.bucket])
-    request = Request(action, resource, {"aws:SecureTransport": "true", **(context or {})})
-    return decide(Principal(arn=role_arn), request, org.role_policy(role_arn), policy, LAKE)
+def _admin(account: str) -> str:
+    """An administrator role of a source account, allowed everything by its own account."""
+    iam = account_client("iam", account, REGION)
+    name = "account-admin"
+    try:
+        iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}]}))
+        iam.put_role_policy(RoleName=name, PolicyName="all", PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}))
+    except iam.exceptions.EntityAlreadyExistsException:
+        pass
+    return name
 
 
-@pytest.mark.parametrize("account, cluster", [(ORDERS, "orders-aurora"), (BILLING, "billing-aurora")])
-def test_a_source_access_role_exports_its_allowed_clusters(org: Organization, account: str, cluster: str) -> None:
-    role = _access(account)
-    assert _rds_allowed(org, role, "rds:StartExportTask", _rds(account, "cluster-snapshot", f"rds:{cluster}-2026-11-01-03-10"))
-    assert _rds_allowed(org, role, "rds:CreateDBClusterSnapshot", _rds(account, "cluster", cluster))
-    assert _rds_allowed(org, role, "rds:DeleteDBClusterSnapshot", _rds(account, "cluster-snapshot", f"{cluster}-lake-0123456789ab"))
+def _denied(call: Any) -> str:
+    with pytest.raises(ClientError) as refused:
+        call()
+    assert refused.value.response["Error"]["Code"] in ("AccessDenied", "KMSKeyNotAccessibleFault"), refused.value.response
+    return str(refused.value)
 
 
-@pytest.mark.parametrize(
-    "account, resource",
-    [
-        pytest.param(ORDERS, _rds(ORDERS, "cluster", "orders-secrets"), id="not-allowed-cluster"),
-        pytest.param(ORDERS, _rds(ORDERS, "cluster-snapshot", "orders-secrets-manual-2026-11-01"), id="not-allowed-cluster-snapshot"),
-        pytest.param(BILLING, _rds(BILLING, "cluster-snapshot", "billing-payroll-manual-2026-11-01"), id="not-allowed-in-the-other-source"),
-        pytest.param(ORDERS, _rds(BILLING, "cluster-snapshot", "rds:billing-aurora-2026-11-01-03-10"), id="allowed-cluster-of-another-account"),
-        pytest.param(BILLING, _rds(ORDERS, "cluster", "orders-aurora"), id="cluster-allowed-in-another-account"),
-    ],
-)
-def test_a_source_access_role_cannot_export_a_cluster_it_is_not_allowed(org: Organization, account: str, resource: str) -> None:
-    for action in ("rds:StartExportTask", "rds:CreateDBClusterSnapshot", "rds:DescribeDBClusterSnapshots"):
-        assert not _rds_allowed(org, _access(account), action, resource), action
+def _key_arn(lake: EmulatedAccount) -> str:
+    return lake.functions["StartExportFunction"].environment["EXPORT_KMS_KEY_ARN"]
 
 
-@pytest.mark.parametrize(
-    "snapshot",
-    [
-        "rds:orders-aurora-2026-11-01-03-10",  # automated
-        "orders-aurora-manual-2026-11-01",  # a user's manual snapshot
-        "awsbackup:job-3f6c2a1e-8b4d-4c57-9e21-7a0d5b9c4e18",  # an AWS Backup recovery point
-        "orders-secrets-lake-0123456789ab",  # named like the lake's, of a cluster not allowed
-    ],
-)
-def test_the_lake_cannot_delete_a_snapshot_it_did_not_take(org: Organization, snapshot: str) -> None:
-    assert not _rds_allowed(org, _access(ORDERS), "rds:DeleteDBClusterSnapshot", _rds(ORDERS, "cluster-snapshot", snapshot))
+# ---------------------------------------------------------------- the access role's ABAC, at call time
 
 
-def test_no_role_of_the_lake_reaches_rds_of_a_source_account_but_through_its_access_role(lake: EmulatedAccount, org: Organization) -> None:
-    lake_roles = sorted({spec.role_arn for spec in lake.functions.values()} | {lake.state_machine_role_arn})
-    resources = [_rds(ORDERS, "cluster", "orders-aurora"), _rds(ORDERS, "cluster-snapshot", "orders-aurora-lake-0123456789ab")]
-    for role in lake_roles:
-        for resource in resources:
-            for action in ("rds:StartExportTask", "rds:CreateDBClusterSnapshot", "rds:DeleteDBClusterSnapshot", "rds:DescribeDBClusterSnapshots"):
-                assert not _rds_allowed(org, role, action, resource), f"{role} {action} {resource}"
+def test_the_access_role_cannot_snapshot_a_source_that_did_not_opt_in(lake: EmulatedAccount) -> None:
+    rds = _as(ORDERS, ACCESS, "rds")
+    tags = [{"Key": "aurora-lake:export", "Value": "aurora-lake"}, {"Key": "aurora-lake:taken-by", "Value": "aurora-lake"}]
+    message = _denied(lambda: rds.create_db_cluster_snapshot(DBClusterIdentifier="orders-secrets", DBClusterSnapshotIdentifier="orders-secrets-lake-0123456789ab", Tags=tags))
+    assert f"assumed-role/{ACCESS}/attacker is not authorized to perform: rds:CreateDBClusterSnapshot on resource: {_rds(ORDERS, 'cluster', 'orders-secrets')}" in message
+    _denied(lambda: rds.create_db_snapshot(DBInstanceIdentifier="orders-hr-db", DBSnapshotIdentifier="orders-hr-db-lake-0123456789ab", Tags=tags))
+    # An opted-in source, but a snapshot not tagged as the lake's, or with another tag beside: refused too.
+    _denied(lambda: rds.create_db_cluster_snapshot(DBClusterIdentifier="orders-aurora", DBClusterSnapshotIdentifier="orders-aurora-lake-0123456789ab"))
+    _denied(lambda: rds.create_db_cluster_snapshot(DBClusterIdentifier="orders-aurora", DBClusterSnapshotIdentifier="orders-aurora-lake-0123456789ab",
+                                                   Tags=[*tags, {"Key": "owner", "Value": "attacker"}]))
+    assert lake.snapshots_created() == []
 
 
-def test_one_source_account_cannot_read_or_list_another_s_exports(lake: EmulatedAccount, org: Organization) -> None:
-    bucket = f"arn:aws:s3:::{lake.bucket}"
-    orders_object = f"{bucket}/exports/accounts/{ORDERS}/orders-aurora-lake-0123456789ab/export_info.json"
-    billing_object = f"{bucket}/exports/accounts/{BILLING}/billing-aurora-lake-0123456789ab/export_info.json"
-    # Each export role reads and writes its own folder...
-    assert _bucket_allowed(org, lake, _export_role(ORDERS), "s3:GetObject", orders_object)
-    assert _bucket_allowed(org, lake, _export_role(BILLING), "s3:PutObject", billing_object)
-    assert _bucket_allowed(org, lake, _export_role(BILLING), "s3:ListBucket", bucket, {"s3:prefix": f"exports/accounts/{BILLING}/"})
-    # ...and nothing of the other's, nor of the lake's own exports.
-    for action in ("s3:GetObject", "s3:PutObject", "s3:DeleteObject"):
-        assert not _bucket_allowed(org, lake, _export_role(BILLING), action, orders_object), action
-        assert not _bucket_allowed(org, lake, _export_role(ORDERS), action, billing_object), action
-        assert not _bucket_allowed(org, lake, _export_role(ORDERS), action, f"{bucket}/exports/demo-aurora-cluster/x.parquet"), action
-    assert not _bucket_allowed(org, lake, _export_role(BILLING), "s3:ListBucket", bucket, {"s3:prefix": f"exports/accounts/{ORDERS}/"})
-    # The access role (the lake's functions in the source account) reads no export at all.
-    assert not _bucket_allowed(org, lake, _access(ORDERS), "s3:GetObject", orders_object)
+@pytest.mark.parametrize("snapshot", [
+    "orders-secrets-manual-2026-11-01",  # a user's snapshot of a cluster opted in to another lake
+    SOURCE_FOREIGN_AWS_BACKUP_SNAPSHOT,  # an AWS Backup recovery point of that cluster
+    "rds:billing-reports-2026-11-01-03-10",  # an automated snapshot of an opted-in cluster that does not copy tags
+])
+def test_the_access_role_cannot_export_a_snapshot_without_the_tag(lake: EmulatedAccount, snapshot: str) -> None:
+    account = BILLING if "billing" in snapshot else ORDERS
+    rds = _as(account, ACCESS, "rds")
+    _denied(lambda: rds.start_export_task(
+        ExportTaskIdentifier="attack-1", SourceArn=_rds(account, "cluster-snapshot", snapshot), S3BucketName=lake.bucket,
+        S3Prefix=f"exports/accounts/{account}", IamRoleArn=_role(account, EXPORT), KmsKeyId=_key_arn(lake)))
+    assert [t for t in lake.export_tasks() if t["id"] == "attack-1"] == []
 
 
-def test_a_third_account_cannot_write_into_the_lake_even_with_the_role_names(lake: EmulatedAccount, org: Organization) -> None:
-    bucket_policy = ResourcePolicy.of(org.bucket_policies[lake.bucket])
-    stranger_role = Principal(arn=_export_role(STRANGER))
-    own_everything = Policy.of([{"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}])
-    write = Request("s3:PutObject", f"arn:aws:s3:::{lake.bucket}/exports/accounts/{STRANGER}/x.parquet", {"aws:SecureTransport": "true"})
-    assert not decide(stranger_role, write, own_everything, bucket_policy, LAKE)
-    key_arn = lake.functions["StartExportFunction"].environment["EXPORT_KMS_KEY_ARN"]
-    key_policy = ResourcePolicy.of(org.key_policies[key_arn])
-    assert not decide(stranger_role, Request("kms:GenerateDataKey", key_arn), own_everything, key_policy, LAKE)
-    assert decide(Principal(arn=_export_role(ORDERS)), Request("kms:GenerateDataKey", key_arn), org.role_policy(_export_role(ORDERS)), key_policy, LAKE)
+@pytest.mark.parametrize("snapshot", [
+    "orders-secrets-manual-2026-11-01",  # a user's manual snapshot
+    "rds:orders-aurora-2026-11-01-03-10",  # an automated snapshot (tagged, copied from its cluster)
+    "awsbackup:job-5a7c9e1b-3d2f-4a6b-8c0d-1e2f3a4b5c6d",  # an AWS Backup recovery point
+])
+def test_the_access_role_cannot_delete_a_snapshot_the_lake_did_not_take(lake: EmulatedAccount, snapshot: str) -> None:
+    rds = _as(ORDERS, ACCESS, "rds")
+    _denied(lambda: rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier=snapshot))
+    assert snapshot in lake.source_rds[ORDERS].backend.cluster_snapshots  # still there
 
 
-def test_only_the_source_accounts_may_put_events_on_the_lake_bus(org: Organization) -> None:
-    assert org.bus_accepts(ORDERS, None) and org.bus_accepts(BILLING, None)
-    assert not org.bus_accepts(STRANGER, None)
+def test_the_lake_key_cannot_be_handed_to_a_third_party(lake: EmulatedAccount) -> None:
+    key = _key_arn(lake)
+    third_party = _role(STRANGER, "exfiltrate")
+    for role in (ACCESS, EXPORT, _admin(ORDERS)):
+        kms = _as(ORDERS, role, "kms")
+        _denied(lambda kms=kms: kms.create_grant(KeyId=key, GranteePrincipal=third_party, Operations=["Decrypt"]))
+    # Nor can the admin read with the key, or change its policy.
+    kms = _as(ORDERS, _admin(ORDERS), "kms")
+    _denied(lambda: kms.put_key_policy(KeyId=key, PolicyName="default", Policy="{}"))
+    _denied(lambda: kms.decrypt(KeyId=key, CiphertextBlob=b"x" * 32))
+    assert lake.client("kms").list_grants(KeyId=key)["Grants"] == []
 
 
-def _trust(lake: EmulatedAccount, account: str) -> ResourcePolicy:
-    role = lake.client("iam", account).get_role(RoleName="aurora-lake-source-access")["Role"]
-    document: Any = role["AssumeRolePolicyDocument"]
-    return ResourcePolicy.of(json.loads(document) if isinstance(document, str) else document, trust=True)
+# ---------------------------------------------------------------- the lake's bucket: another account's state
 
 
-def test_only_the_lake_stack_s_roles_may_assume_a_source_access_role(lake: EmulatedAccount, org: Organization) -> None:
-    start_export_role = lake.functions["StartExportFunction"].role_arn
-    assume = Request("sts:AssumeRole", _access(ORDERS), {"aws:ResourceAccount": ORDERS})
-    assert decide(Principal(arn=start_export_role), assume, org.role_policy(start_export_role), _trust(lake, ORDERS), ORDERS)
-    # Another stack's role in the lake account, and a role of a third account, are not trusted.
-    anyone = Policy.of([{"Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}]}])
-    for outsider in (_role(LAKE, "other-stack-Function-ABC"), _role(STRANGER, "aurora-lake-StartExportFunctionRole-ABC")):
-        assert not decide(Principal(arn=outsider), assume, anyone, _trust(lake, ORDERS), ORDERS), outsider
-    # The lake's roles assume access roles only in the source accounts it lists.
-    stranger_assume = Request("sts:AssumeRole", _access(STRANGER), {"aws:ResourceAccount": STRANGER})
-    assert not org.role_policy(start_export_role).allows(stranger_assume)
+@pytest.mark.parametrize("key", [
+    f"exports/accounts/{BILLING}/export-1/shop/shop.orders/1/part-00000.gz.parquet",  # another account's export
+    "exports/demo-aurora-cluster-lake-0123456789ab/mydb/public.users/part-00000.parquet",  # the lake's own
+    f"export-waits/aurora-lake/{BILLING}/export-1",  # another account's wait token
+    f"export-waits/aurora-lake/{ORDERS}/export-1",  # even its own account's wait token: the lake's state
+    f"athena-plans/{BILLING}/export-1/plan.json",
+    f"athena-catalog/{BILLING}/export-1.json",
+    "athena-results/q.csv",
+])
+def test_a_source_accounts_roles_cannot_reach_another_accounts_exports_or_the_lakes_state(lake: EmulatedAccount, org: Organization, key: str) -> None:
+    bucket = ResourcePolicy.of(org.bucket_policies[lake.bucket])
+    for role in (EXPORT, ACCESS):
+        for action in ("s3:GetObject", "s3:PutObject", "s3:DeleteObject"):
+            request = Request(action, f"arn:aws:s3:::{lake.bucket}/{key}", {"aws:SecureTransport": "true"})
+            assert not org.decide(_role(ORDERS, role), request, bucket, LAKE), (role, action)
+    # Its own folder, and nothing else, is open to its export role.
+    own = Request("s3:PutObject", f"arn:aws:s3:::{lake.bucket}/exports/accounts/{ORDERS}/export-1/x.parquet", {"aws:SecureTransport": "true"})
+    assert org.decide(_role(ORDERS, EXPORT), own, bucket, LAKE)
 
 
-# ---------------------------------------------------------------- the calls an organization's runs make
-def _source_requests(call: Any, account: str, region: str = REGION) -> list[tuple[str, Request]]:
-    """(who must allow, request) for an RDS call made in a source account: "role" for the access
-    role's own policy, "key" for RDS using the lake key with the caller's permissions."""
-    p = call.params
-
-    def cluster(name: str) -> str:
-        return _rds(account, "cluster", name)
-
-    def snapshot(name: str) -> str:
-        return name if name.startswith("arn:") else _rds(account, "cluster-snapshot", name)
-
-    operation = call.operation
-    if operation == "CreateDBClusterSnapshot":
-        resources = [cluster(p["DBClusterIdentifier"]), snapshot(p["DBClusterSnapshotIdentifier"])]
-        return [("role", Request("rds:CreateDBClusterSnapshot", r, IN_REGION)) for r in resources] + [
-            ("role", Request("rds:AddTagsToResource", snapshot(p["DBClusterSnapshotIdentifier"]), IN_REGION))
-        ] * bool(p.get("Tags"))
-    if operation == "DescribeDBClusterSnapshots":
-        target = snapshot(p["DBClusterSnapshotIdentifier"]) if "DBClusterSnapshotIdentifier" in p else cluster(p["DBClusterIdentifier"])
-        return [("role", Request("rds:DescribeDBClusterSnapshots", target, IN_REGION))]
-    if operation == "DescribeDBClusters":
-        return [("role", Request("rds:DescribeDBClusters", cluster(p["DBClusterIdentifier"]), IN_REGION))]
-    if operation == "DeleteDBClusterSnapshot":
-        return [("role", Request("rds:DeleteDBClusterSnapshot", snapshot(p["DBClusterSnapshotIdentifier"]), IN_REGION))]
-    if operation in ("DescribeExportTasks", "CancelExportTask"):
-        return [("role", Request(f"rds:{operation}", "*", IN_REGION))]
-    if operation == "StartExportTask":
-        return [
-            ("role", Request("rds:StartExportTask", p["SourceArn"], IN_REGION)),
-            ("role", Request("iam:PassRole", p["IamRoleArn"], {"iam:PassedToService": "rds.amazonaws.com"})),
-            ("key", Request("kms:CreateGrant", p["KmsKeyId"], {"kms:GrantIsForAWSResource": "true"})),
-            ("key", Request("kms:DescribeKey", p["KmsKeyId"])),
-        ]
-    raise AssertionError(f"no IAM mapping for rds:{operation} made in {account}: add one before judging it")
+def test_an_export_into_another_accounts_folder_fails_and_writes_nothing(lake: EmulatedAccount) -> None:
+    rds = _as(BILLING, ACCESS, "rds")
+    rds.start_export_task(ExportTaskIdentifier="into-orders", SourceArn=_rds(BILLING, "cluster-snapshot", "rds:billing-aurora-2026-11-01-03-10"),
+                          S3BucketName=lake.bucket, S3Prefix=f"exports/accounts/{ORDERS}/stolen", IamRoleArn=_role(BILLING, EXPORT), KmsKeyId=_key_arn(lake))
+    lake.clock.advance(1000)
+    task = lake.client("rds", BILLING).describe_export_tasks(ExportTaskIdentifier="into-orders")["ExportTasks"][0]
+    assert task["Status"] == "FAILED" and "s3:PutObject" in task["FailureCause"]
+    listed = lake.client("s3").list_objects_v2(Bucket=lake.bucket, Prefix=f"exports/accounts/{ORDERS}/stolen/")
+    assert listed.get("KeyCount", 0) == 0
 
 
-def test_every_call_of_organization_runs_into_a_source_account_is_allowed_by_its_access_role(org: Organization, lake: EmulatedAccount) -> None:
-    from emulated_account.organization import principal_of
+# ---------------------------------------------------------------- accounts outside the organization or its OUs
 
-    # The fleet exports existing automated snapshots; the single runs take, export and delete new ones.
-    fleet = lake.run_fleet(json.loads((EVENTS / "organization.json").read_text()))
-    assert fleet.status == "SUCCEEDED", fleet.cause
-    for account, cluster in ((ORDERS, "orders-aurora"), (BILLING, "billing-aurora")):
-        single = lake.run({"account_id": account, "cluster_identifier": cluster})
-        assert single.status == "SUCCEEDED", single.cause
-    operations = set()
-    key_arn = lake.functions["StartExportFunction"].environment["EXPORT_KMS_KEY_ARN"]
-    key_policy = ResourcePolicy.of(org.key_policies[key_arn])
-    judged: dict[str, int] = {}
-    refused = []
-    for call in lake.calls.calls:
-        account, role = principal_of(call.access_key) if call.access_key else (LAKE, None)
-        if account == LAKE:
-            continue
-        # Nothing but RDS goes into a source account, and only as its access role.
-        assert (call.service, role) == ("rds", _access(account)), (call.service, call.operation, role)
-        for whose, request in _source_requests(call, account):
-            who = Principal(arn=role)
-            allowed = (
-                decide(who, request, org.role_policy(role), NO_RDS_RESOURCE_POLICY, account)
-                if whose == "role"
-                else decide(who, request, org.role_policy(role), key_policy, LAKE)
-            )
-            if not allowed:
-                refused.append(f"{call.caller} {call.operation}: {request}")
-        judged[account] = judged.get(account, 0) + 1
-        operations.add(call.operation)
-    assert not refused, "\n".join(refused)
-    assert {"CreateDBClusterSnapshot", "StartExportTask", "DeleteDBClusterSnapshot", "DescribeExportTasks"} <= operations
-    assert set(judged) == set(data.SOURCE_ACCOUNT_IDS)  # both accounts were reached, and judged
+
+def test_accounts_outside_the_ous_or_the_organization_are_refused_by_the_policies(lake: EmulatedAccount, org: Organization) -> None:
+    bucket = ResourcePolicy.of(org.bucket_policies[lake.bucket])
+    key = ResourcePolicy.of(org.key_policies[_key_arn(lake)])
+    for account in (SANDBOX, STRANGER):
+        who = org.principal(_role(account, EXPORT))
+        write = Request("s3:PutObject", f"arn:aws:s3:::{lake.bucket}/exports/accounts/{account}/x", {"aws:SecureTransport": "true"})
+        assert bucket.verdict(who, write) == "none", account
+        assert key.verdict(who, Request("kms:GenerateDataKey", _key_arn(lake))) == "none", account
+        assert not org.bus_accepts(account, None), account
+    # The stack set never reached the sandbox: no access role there for the lake to assume.
+    assert SANDBOX not in org.sources and ORDERS in org.sources and BILLING in org.sources
 
 
 def _assume_as(function: str, role_arn: str) -> str:
-    """AssumeRole of ``role_arn`` from inside ``function``'s handler (as its role): the error code, or "ok"."""
-    import boto3
-    from botocore.exceptions import ClientError
-
     from emulated_account.faults import calls_made_by
 
     with calls_made_by(function):
@@ -257,11 +198,22 @@ def _assume_as(function: str, role_arn: str) -> str:
     return "ok"
 
 
-def test_the_emulated_sts_lets_a_lake_function_assume_only_what_iam_would(lake: EmulatedAccount) -> None:
-    assert _assume_as("StartExportFunction", _access(ORDERS)) == "ok"
-    # No access role in a third account (nothing deployed there), and the export role trusts RDS only.
-    assert _assume_as("StartExportFunction", _access(STRANGER)) == "AccessDenied"
-    assert _assume_as("StartExportFunction", _export_role(ORDERS)) == "AccessDenied"
-    # A function that never calls RDS has no sts:AssumeRole at all.
-    assert "NotifyFunction" in lake.functions
-    assert _assume_as("NotifyFunction", _access(ORDERS)) == "AccessDenied"
+def test_the_lake_assumes_only_its_access_role_in_the_ous_accounts(lake: EmulatedAccount) -> None:
+    assert _assume_as("StartExportFunction", _role(ORDERS, ACCESS)) == "ok"
+    assert _assume_as("ValidateInputFunction", _role(BILLING, ACCESS)) == "ok"
+    for role in (_role(SANDBOX, ACCESS), _role(STRANGER, ACCESS), _role(ORDERS, EXPORT), _role(ORDERS, _admin(ORDERS))):
+        assert _assume_as("StartExportFunction", role) == "AccessDenied", role
+    assert _assume_as("NotifyFunction", _role(ORDERS, ACCESS)) == "AccessDenied"  # never calls RDS
+
+
+def test_every_call_of_a_source_accounts_run_was_judged_and_allowed(lake: EmulatedAccount) -> None:
+    before = len(lake.judged_calls)
+    result = lake.run({"account_id": ORDERS, "cluster_identifier": "orders-aurora"})
+    assert result.status == "SUCCEEDED", result.cause
+    judged = lake.judged_calls[before:]
+    actions = {action for _, action, _ in judged}
+    assert {"rds:DescribeDBClusters", "rds:CreateDBClusterSnapshot", "rds:AddTagsToResource", "rds:StartExportTask",
+            "iam:PassRole", "rds:DeleteDBClusterSnapshot", "rds:DescribeExportTasks"} <= actions
+    # Only access roles ever act in a source account (another account's export event may wake a wait meanwhile).
+    assert {role for role, _, _ in judged if f"::{ORDERS}:" in role} == {_role(ORDERS, ACCESS)}
+    assert all(role.endswith(f":role/{ACCESS}") for role, _, _ in judged)

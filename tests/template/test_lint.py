@@ -33,31 +33,62 @@ def _edit_asl(workspace: Path, change: Any) -> None:
     path.write_text(json.dumps(definition, indent=2))
 
 
+@pytest.mark.slow
 def test_real_template_and_state_machine_are_clean() -> None:
     assert lint_template.lint(TEMPLATE_PATH) == []
 
 
-def test_bad_runtime_fails_the_lint(workspace: Path) -> None:
-    template = workspace / "template.yaml"
-    text = template.read_text()
-    assert "Runtime: python3.13" in text
-    template.write_text(text.replace("Runtime: python3.13", "Runtime: python3.99", 1))
+# --- broken copies ---------------------------------------------------------------------------
+# Each breakage below breaks something of its own and its finding names it (a runtime, a rule,
+# a state, a substitution), so one copy holds all of them and is linted once (cfn-lint takes
+# about 6 s of CPU a run on the whole template); each test then asserts its own finding.
+# lint() reports every problem it finds: a breakage that hid another's finding would fail the
+# other's test. Under xdist, each worker that runs one of these tests lints the copy once.
+RULE_DLQ = "          DeadLetterConfig:\n            Arn: !GetAtt TriggerDeadLetterQueue.Arn\n"
+SUBSTITUTION_LINE = "        NotifyFunctionArn: !GetAtt NotifyFunction.Arn\n"
 
-    problems = lint_template.lint(template)
+
+def _break_runtime(text: str) -> str:
+    assert "Runtime: python3.13" in text
+    return text.replace("Runtime: python3.13", "Runtime: python3.99", 1)
+
+
+def _drop_a_rule_dead_letter_queue(text: str) -> str:
+    # The snapshot-created rule's, the DB snapshot-created rule's, the AWS Backup rule's and the
+    # source accounts' snapshot-created and AWS Backup rules'.
+    assert text.count(RULE_DLQ) == 5
+    return text.replace(RULE_DLQ, "", 1)
+
+
+def _add_an_unused_substitution(text: str) -> str:
+    assert SUBSTITUTION_LINE in text
+    return text.replace(SUBSTITUTION_LINE, SUBSTITUTION_LINE + "        UnusedArn: !GetAtt NotifyFunction.Arn\n")
+
+
+@pytest.fixture(scope="module")
+def broken_copy_problems(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    """lint() of one copy of the template and its definitions holding every breakage below."""
+    workspace = tmp_path_factory.mktemp("broken")
+    shutil.copy(TEMPLATE_PATH, workspace / "template.yaml")
+    shutil.copytree(REPO_ROOT / ASL_RELATIVE.parent, workspace / ASL_RELATIVE.parent)
+    template = workspace / "template.yaml"
+    template.write_text(_add_an_unused_substitution(_drop_a_rule_dead_letter_queue(_break_runtime(template.read_text()))))
+    _edit_asl(workspace, lambda d: d["States"]["CheckSnapshot"].update(Type="Taks"))
+    _edit_asl(workspace, lambda d: d["States"]["CreateSnapshot"].update(Next="WaitForSnapshott"))
+    _edit_asl(workspace, lambda d: d["States"]["NotifySuccess"].update(Resource="${NotifyFunctionArm}"))
+    return lint_template.lint(template)
+
+
+@pytest.mark.slow
+def test_bad_runtime_fails_the_lint(broken_copy_problems: list[str]) -> None:
+    problems = broken_copy_problems
 
     assert any("E3030" in problem and "python3.99" in problem for problem in problems), problems
 
 
-def test_an_eventbridge_target_without_a_dead_letter_queue_fails_the_lint(workspace: Path) -> None:
-    template = workspace / "template.yaml"
-    text = template.read_text()
-    rule_dlq = "          DeadLetterConfig:\n            Arn: !GetAtt TriggerDeadLetterQueue.Arn\n"
-    # The snapshot-created rule's, the DB snapshot-created rule's, the AWS Backup rule's and the
-    # source accounts' snapshot-created and AWS Backup rules'.
-    assert text.count(rule_dlq) == 5
-    template.write_text(text.replace(rule_dlq, "", 1))
-
-    problems = lint_template.lint(template)
+@pytest.mark.slow
+def test_an_eventbridge_target_without_a_dead_letter_queue_fails_the_lint(broken_copy_problems: list[str]) -> None:
+    problems = broken_copy_problems
 
     assert any("ES4000" in problem and "SnapshotCreatedRule" in problem for problem in problems), problems
 
@@ -70,18 +101,16 @@ def test_every_ignored_serverless_finding_still_applies() -> None:
     assert all(resource in resources and reason for (_, resource), reason in lint_template.SERVERLESS_IGNORED.items())
 
 
-def test_misspelt_state_type_fails_the_lint(workspace: Path) -> None:
-    _edit_asl(workspace, lambda d: d["States"]["CheckSnapshot"].update(Type="Taks"))
-
-    problems = lint_template.lint(workspace / "template.yaml")
+@pytest.mark.slow
+def test_misspelt_state_type_fails_the_lint(broken_copy_problems: list[str]) -> None:
+    problems = broken_copy_problems
 
     assert any("E3601" in problem and "Taks" in problem for problem in problems), problems
 
 
-def test_next_to_a_missing_state_fails_the_lint(workspace: Path) -> None:
-    _edit_asl(workspace, lambda d: d["States"]["CreateSnapshot"].update(Next="WaitForSnapshott"))
-
-    problems = lint_template.lint(workspace / "template.yaml")
+@pytest.mark.slow
+def test_next_to_a_missing_state_fails_the_lint(broken_copy_problems: list[str]) -> None:
+    problems = broken_copy_problems
 
     assert "state CreateSnapshot: Next 'WaitForSnapshott' names no state" in "\n".join(problems)
     # WaitForSnapshot is still reached from IsSnapshotAvailable, so only the target is wrong.
@@ -96,20 +125,15 @@ def test_invalid_json_fails_the_lint(workspace: Path) -> None:
     assert len(problems) == 1 and "not valid JSON" in problems[0]
 
 
-def test_missing_and_unused_substitutions_fail_the_lint(workspace: Path) -> None:
-    template = workspace / "template.yaml"
-    text = template.read_text()
-    line = "        NotifyFunctionArn: !GetAtt NotifyFunction.Arn\n"
-    assert line in text
-    template.write_text(text.replace(line, line + "        UnusedArn: !GetAtt NotifyFunction.Arn\n"))
-    _edit_asl(workspace, lambda d: d["States"]["NotifySuccess"].update(Resource="${NotifyFunctionArm}"))
-
-    problems = "\n".join(lint_template.lint(template))
+@pytest.mark.slow
+def test_missing_and_unused_substitutions_fail_the_lint(broken_copy_problems: list[str]) -> None:
+    problems = "\n".join(broken_copy_problems)
 
     assert "ASL placeholder ${NotifyFunctionArm} has no DefinitionSubstitutions entry" in problems
     assert "DefinitionSubstitutions entry UnusedArn is not used by the ASL" in problems
 
 
+@pytest.mark.slow
 def test_command_line_exits_non_zero_and_names_the_problem(workspace: Path) -> None:
     _edit_asl(workspace, lambda d: d["States"]["CheckSnapshot"].update(Type="Taks"))
 

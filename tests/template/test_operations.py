@@ -207,7 +207,7 @@ def _lifecycle(cfn: dict[str, Any], **parameters: str) -> dict[str, dict[str, An
 def test_default_retention_keeps_exports_and_expires_only_old_versions_and_query_results(cfn: dict[str, Any]) -> None:
     rules = _lifecycle(cfn)
     assert set(rules) == {"AbortIncompleteUploads", "ExpireExportWaitTokens", "ExpireNoncurrentVersions", "ExpireAthenaResults",
-                          "ExpireAthenaPlans"}
+                          "ExpireAthenaPlans", "ExpireRunReports"}
     assert rules["AbortIncompleteUploads"]["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 7}
     # An export wait's task token is worthless after the wait (12 hours at most).
     assert rules["ExpireExportWaitTokens"] == {"Id": "ExpireExportWaitTokens", "Status": "Enabled", "Prefix": "export-waits/",
@@ -216,6 +216,9 @@ def test_default_retention_keeps_exports_and_expires_only_old_versions_and_query
     assert "Prefix" not in rules["ExpireNoncurrentVersions"]
     assert rules["ExpireAthenaResults"]["Prefix"] == "athena-results/"
     assert rules["ExpireAthenaPlans"]["Prefix"] == "athena-plans/"
+    # The runs' reports name the table reports: both expire together.
+    assert rules["ExpireRunReports"]["Prefix"] == "reports/runs/"
+    assert rules["ExpireRunReports"]["ExpirationInDays"] == rules["ExpireAthenaPlans"]["ExpirationInDays"]
     assert all(rule["Status"] == "Enabled" for rule in rules.values())
     # Nothing touches the exports themselves unless asked.
     assert not any(rule.get("Prefix") == "exports/" for rule in rules.values())
@@ -280,54 +283,38 @@ def test_samconfig_deploys_in_ci_without_a_question_and_takes_the_region_from_th
         assert deploy["resolve_s3"] is True, environment
         assert "region" not in deploy and "region" not in config[environment]["global"]["parameters"], environment
         assert config[environment]["global"]["parameters"]["stack_name"], environment
-        # parameter_overrides given on the command line replace these: they must never be needed.
-        assert "AllowedClusterIdentifiers" not in deploy.get("parameter_overrides", ""), environment
+        # The shipped environments name no cluster: every deployment gives its own.
+        from tests.docs.deploy_commands import effective_parameters
+
+        assert "AllowedClusterIdentifiers" not in effective_parameters(["sam", "deploy", "--config-env", environment]), environment
     assert config["ci"]["deploy"]["parameters"]["confirm_changeset"] is False
     assert config["default"]["deploy"]["parameters"]["confirm_changeset"] is True
     assert config["default"]["global"]["parameters"]["stack_name"] != config["prod"]["global"]["parameters"]["stack_name"]
 
 
 def _readme_deploy_command() -> list[str]:
-    import shlex
+    """The README's deploy command as bash expands it with only ``AWS_REGION`` set (a newcomer's shell)."""
+    from tests.docs.deploy_commands import documented_commands, shell_words
 
-    readme = (REPO_ROOT / "README.md").read_text()
-    block = readme.split("## Deploy", 1)[1].split("```bash", 1)[1].split("```", 1)[0]
-    command = " ".join(line.split("#", 1)[0].strip().rstrip("\\") for line in block.splitlines() if "make build" not in line)
-    return shlex.split(command)
+    [command] = [c for c in documented_commands() if c.page == "README.md" and c.text.startswith(".venv-sam/bin/sam deploy")]
+    return shell_words(command.text, {"AWS_REGION": "eu-west-1"})
 
 
 def test_the_readme_deploy_command_is_non_interactive_and_needs_only_the_allowed_clusters(sam: dict[str, Any]) -> None:
+    from tests.docs.deploy_commands import effective_parameters
+
     words = _readme_deploy_command()
     assert words[:2] == [".venv-sam/bin/sam", "deploy"] and "--guided" not in words
     assert words[words.index("--config-env") + 1] == "ci"
-    overrides = dict(word.split("=", 1) for word in words[words.index("--parameter-overrides") + 1:])
-    assert set(overrides) == {"AllowedClusterIdentifiers", "NotificationEmail"}
+    assert words[words.index("--region") + 1] == "eu-west-1"
+    overrides = effective_parameters(words)
+    # The first deploy subscribes someone to the alarms: a default deployment would send them nowhere.
+    assert set(overrides) == {"AllowedClusterIdentifiers", "NotificationEmail", "AlarmNotificationEmail"}
+    assert overrides["AlarmNotificationEmail"]
     required = {name for name, spec in sam["Parameters"].items() if "Default" not in spec}
     assert required == {"AllowedClusterIdentifiers"}
     for name, value in overrides.items():
         assert re.fullmatch(sam["Parameters"][name]["AllowedPattern"], value), name
-
-
-def test_the_template_rendered_with_the_readme_parameters_passes_the_lint(tmp_path: Path) -> None:
-    """What CloudFormation deploys from the README's command: the SAM transform, cfn-lint and the ASL checks."""
-    import shutil
-
-    from tools import lint_template
-    from tools.sam_translate import load_template
-
-    words = _readme_deploy_command()
-    overrides = dict(word.split("=", 1) for word in words[words.index("--parameter-overrides") + 1:])
-    text = (REPO_ROOT / "template.yaml").read_text()
-    for name, value in overrides.items():
-        # The parameter's block, its Default (if any) replaced by the command's value.
-        block = re.search(rf"^  {name}:\n    Type: String\n(    Default: .*\n)?", text, re.M)
-        assert block, name
-        text = text.replace(block.group(0), f'  {name}:\n    Type: String\n    Default: "{value}"\n', 1)
-    (tmp_path / "template.yaml").write_text(text)
-    rendered = load_template(tmp_path / "template.yaml")
-    assert {name: rendered["Parameters"][name]["Default"] for name in overrides} == overrides
-    shutil.copytree(REPO_ROOT / "statemachine", tmp_path / "statemachine")
-    assert lint_template.lint(tmp_path / "template.yaml") == []
 
 
 # --- deadlines ----------------------------------------------------------------------------

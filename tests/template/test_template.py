@@ -101,11 +101,19 @@ def test_key_is_symmetric_rotated_retained_and_has_no_open_principal(cfn: dict[s
     assert props["EnableKeyRotation"] is True
     assert props["KeySpec"] == "SYMMETRIC_DEFAULT" and props["KeyUsage"] == "ENCRYPT_DECRYPT"
     assert key["DeletionPolicy"] == "Retain"
-    # With source accounts, so that their statement is checked too.
-    with_sources = Resolver(cfn, {"AllowedClusterIdentifiers": ALLOWED, "SourceAccountIds": "111111111111"})
+    # With an organization, so that its statements are checked too: an open principal only in a
+    # Deny, or narrowed to this lake's roles of one organization.
+    with_sources = Resolver(cfn, {"AllowedClusterIdentifiers": ALLOWED, "OrganizationId": "o-a1b2c3d4e5"})
     for statement in with_sources.resolve(props["KeyPolicy"])["Statement"]:
         principal = statement["Principal"]
-        assert principal != "*" and principal.get("AWS") != "*", statement
+        if statement["Effect"] == "Deny":  # the one Deny (CT.KMS.PR.3) names everyone it refuses
+            assert statement["Sid"] == "DenyGrantsNotForAwsServices" and statement["Action"] == "kms:CreateGrant", statement
+            continue
+        if principal == "*" or principal.get("AWS") == "*":
+            assert statement["Effect"] == "Deny" or (
+                statement["Condition"]["StringEquals"]["aws:PrincipalOrgID"] == "o-a1b2c3d4e5"
+                and statement["Condition"]["ArnLike"]["aws:PrincipalArn"].endswith(("-source-access-us-east-1", "-source-export-us-east-1"))
+            ), statement
         if "Service" in principal:
             assert statement.get("Condition"), f"service statement {statement['Sid']} must be narrowed"
     assert _of_type(cfn, "AWS::KMS::Alias")
@@ -338,9 +346,14 @@ def test_pass_role_only_for_the_export_role(cfn: dict[str, Any], resolver: Resol
     assert passers == ["StartExportRole"]
 
 
+FUNCTION_VPC_POLICY = {"Fn::If": ["HasFunctionVpc", [{"Ref": "FunctionVpcAccessPolicy"}], {"Ref": "AWS::NoValue"}]}
+
+
 def test_no_broad_managed_policies(cfn: dict[str, Any]) -> None:
     for name, role in _of_type(cfn, "AWS::IAM::Role").items():
         managed = role["Properties"].get("ManagedPolicyArns", [])
+        if managed == FUNCTION_VPC_POLICY:  # the stack's own network-interface policy (tests/template/test_cfn_guard.py)
+            continue
         # SAM attaches X-Ray write access to a traced state machine's role: writes only.
         allowed = [{"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/AWSXrayWriteOnlyAccess"},
                    "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess"] if name == "ExportStateMachineRole" else []

@@ -16,9 +16,11 @@ from aurora_lake.export_metadata import (
     ExportedColumn,
     ExportLocation,
     SkippedTable,
+    place_target,
     read_export_metadata,
     skipped_from_warning,
-    split_target,
+    target_folders,
+    target_readings,
 )
 
 BUCKET = "lake-bucket"
@@ -117,9 +119,6 @@ def test_empty_prefix_and_prefix_without_slash(s3: Any) -> None:
         ({f"export_tables_info_{EXPORT_ID}_from_1_to_1.json": {"perTableStatus": [
             {"target": "mydb.public.t", "status": "COMPLETE", "schemaMetadata": {"originalTypeMappings": [{"columnName": "id"}]}}]}},
          "without columnName/expectedExportedType"),
-        ({f"export_tables_info_{EXPORT_ID}_from_1_to_1.json": {"perTableStatus": [table("mydb.public.t", ("id", "int64"))]},
-          f"export_tables_info_{EXPORT_ID}_from_2_to_2.json": {"perTableStatus": [table("mydb.public.t", ("id", "int32"))]}},
-         "described twice"),
         ({f"export_info_{EXPORT_ID}.json": {"exportTaskIdentifier": "someone-else"},
           f"export_tables_info_{EXPORT_ID}_from_1_to_1.json": {"perTableStatus": []}}, "describes export 'someone-else'"),
     ],
@@ -131,14 +130,58 @@ def test_unexpected_metadata_fails_loudly(s3: Any, files: dict[str, Any], messag
         read_export_metadata(s3, ExportLocation.of(BUCKET, "exports/", EXPORT_ID))
 
 
-def test_split_target() -> None:
-    assert split_target("mydb.public.users") == ("mydb", "public", "users")
-    assert split_target("shop.orders") == ("shop", "shop", "orders")
-    assert split_target("shop.shop.orders") == ("shop", "shop", "orders")
-    assert split_target("db.s.a.b") == ("db", "s", "a.b")
-    for bad in ("mydb", "mydb.", ".t", ""):
-        with pytest.raises(ExportMetadataInvalid):
-            split_target(bad)
+def test_place_target() -> None:
+    assert place_target("mydb.public.users") == ("mydb", "public", "users")
+    assert place_target("shop.orders") == ("shop", "shop", "orders")
+    assert place_target("shop.shop.orders") == ("shop", "shop", "orders")
+    # A name holding a dot, or an empty one: which part is which cannot be known.
+    for unplaceable in ("db.s.a.b", "mydb.public.x.", "mydb..x", ".t", "mydb.", "mydb", "", "a.b.c.d.e"):
+        assert place_target(unplaceable) is None, unplaceable
+
+
+def test_every_reading_of_a_target_and_every_folder_it_may_lie_in() -> None:
+    # Schema "a.b" with table "c" and schema "a" with table "b.c" are both "mydb.a.b.c".
+    readings = set(target_readings("mydb.a.b.c"))
+    assert {("mydb", "a.b", "c"), ("mydb", "a", "b.c"), ("mydb.a", "b", "c"), ("mydb", "mydb", "a.b.c")} <= readings
+    assert all(".".join((d, t) if s == d and f"{d}.{t}" == "mydb.a.b.c" else (d, s, t)) == "mydb.a.b.c" for d, s, t in readings)
+    assert set(target_readings("mydb.public.x.")) == {("mydb", "public", "x."), ("mydb", "mydb", "public.x."), ("mydb.public", "mydb.public", "x.")}
+    # RDS writes a table into DATABASE/SCHEMA.TABLE/. A catalogued table's database has no dot: every
+    # reading whose database is the target's first part lies in one of the target's folders.
+    location = ExportLocation.of(BUCKET, "", EXPORT_ID)
+    for target in ("mydb.a.b.c", "mydb.public.x.", "my db.x y.z.w", "mydb.public.t/1.x", "shop.a.b"):
+        folders = set(target_folders(target))
+        for database, schema, table in target_readings(target):
+            if database == target.split(".")[0]:
+                assert location.table_key(database, schema, table)[len(EXPORT_ID) + 1:] in folders, (target, schema, table)
+    assert "my_db/x_y.z.w/" in target_folders("my db.x y.z.w")
+    # Two folders at most, whatever the dots: an export of hostile names stays small to check.
+    assert len(target_folders("d" + ".x" * 90)) == 2 and target_folders(".x.y") == () and target_folders("mydb") == ()
+
+
+def test_names_the_metadata_cannot_place_are_reported_never_raised(s3: Any) -> None:
+    put(s3, f"export_tables_info_{EXPORT_ID}_from_1_to_3.json", {"perTableStatus": [
+        table("mydb.public.ok", ("id", "int64")),
+        table("mydb.public.x.", ("id", "int64")),
+        table("mydb.a.b.c", ("id", "int64")),
+        table("mydb.public.twice", ("id", "int64")),
+    ]})
+    put(s3, f"export_tables_info_{EXPORT_ID}_from_4_to_6.json", {"perTableStatus": [
+        table("mydb.a.b.c", ("other", "binary (UTF8)")),
+        table("mydb.public.twice", ("id", "int64")),
+        {"target": "mydb.public.skipped", "status": "SKIPPED", "warningMessage": "temporary table"},
+        {"target": "mydb.public.skipped", "status": "SKIPPED", "warningMessage": "temporary table"},
+    ]})
+    metadata = read_export_metadata(s3, ExportLocation.of(BUCKET, "exports/", EXPORT_ID))
+    assert [t.target for t in metadata.tables] == ["mydb.public.ok"]
+    assert metadata.skipped == [SkippedTable("mydb.public.skipped", "temporary table")]
+    unplaced = {item.target: item for item in metadata.unplaced}
+    assert list(unplaced) == ["mydb.public.x.", "mydb.a.b.c", "mydb.public.twice"]
+    assert "cannot tell which table it is" in unplaced["mydb.public.x."].reason
+    assert "lists 2 tables as mydb.a.b.c" in unplaced["mydb.a.b.c"].reason
+    assert 'schema "a.b", table "c"' in unplaced["mydb.a.b.c"].reason and 'schema "a", table "b.c"' in unplaced["mydb.a.b.c"].reason
+    # Listed twice alike is still two entries for one target: which files are whose cannot be known.
+    assert "lists 2 tables as mydb.public.twice" in unplaced["mydb.public.twice"].reason
+    assert "mydb/a.b.c/" in unplaced["mydb.a.b.c"].folders and "mydb/public.twice/" in unplaced["mydb.public.twice"].folders
 
 
 def test_export_warning_message_lists_what_is_missing() -> None:

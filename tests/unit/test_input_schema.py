@@ -14,7 +14,7 @@ _COMMON = str(Path(__file__).resolve().parents[2] / "functions" / "common")
 if _COMMON not in sys.path:
     sys.path.insert(0, _COMMON)
 
-from aurora_lake import errors  # noqa: E402
+from aurora_lake import errors, limits  # noqa: E402
 from aurora_lake.errors import ClusterNotAllowed, InvalidInput  # noqa: E402
 from aurora_lake.input_schema import MAX_LISTED_PROBLEMS, Problem, validate_execution_input  # noqa: E402
 
@@ -257,9 +257,20 @@ def test_a_flood_of_problems_is_capped_but_counted() -> None:
     with pytest.raises(InvalidInput) as caught:
         validate(c(export_only=entries))
     lines = str(caught.value).splitlines()
-    assert len(lines) == MAX_LISTED_PROBLEMS + 1
-    assert lines[-1] == f"input: {200 - MAX_LISTED_PROBLEMS} more problems not listed"
+    # At most MAX_LISTED_PROBLEMS lines, and no more than fit in a step's Cause; one line counts the rest.
+    assert 10 <= len(lines) - 1 <= MAX_LISTED_PROBLEMS
+    assert lines[-1] == f"input: {200 - (len(lines) - 1)} more problems not listed"
+    assert limits.cut_text(str(caught.value), limits.ERROR_MESSAGE_MAX_BYTES, encodings=2) == str(caught.value)
     assert len(caught.value.problems) == 200  # type: ignore[attr-defined]
+
+
+def test_short_problems_are_listed_up_to_the_count_cap() -> None:
+    entries = [f"x{i}" for i in range(120)]  # duplicates of one another are short lines
+    with pytest.raises(InvalidInput) as caught:
+        validate(c(export_only=entries + entries))
+    lines = str(caught.value).splitlines()
+    assert len(lines) == MAX_LISTED_PROBLEMS + 1
+    assert lines[-1] == f"input: {120 - MAX_LISTED_PROBLEMS} more problems not listed"
 
 
 def test_booleans_are_not_accepted_as_numbers_nor_numbers_as_booleans() -> None:

@@ -1,4 +1,4 @@
-"""Inputs naming a source account (issue 20): every hostile form refused before anything is created."""
+"""Inputs naming a source account: every hostile form refused before anything is created."""
 
 from __future__ import annotations
 
@@ -21,23 +21,23 @@ LAKE = "123456789012"
 ORDERS_ACCOUNT = "111111111111"
 BILLING_ACCOUNT = "222222222222"
 THIRD_ACCOUNT = "333333333333"
-SOURCES = {ORDERS_ACCOUNT: frozenset({"orders-aurora"}), BILLING_ACCOUNT: frozenset({"billing-aurora"})}
+ORGANIZATION = "o-a1b2c3d4e5"
 
 
 def arn(account: str, name: str = "orders-aurora-2026-12-01", kind: str = "cluster-snapshot") -> str:
     return f"arn:aws:rds:{REGION}:{account}:{kind}:{name}"
 
 
-def validate(raw: object, allowed: frozenset[str] | None = frozenset({"demo-aurora-cluster"})) -> dict[str, Any]:
+def validate(raw: object, allowed: frozenset[str] | None = frozenset({"demo-aurora-cluster"}), organization: str | None = ORGANIZATION) -> dict[str, Any]:
     return validate_execution_input(
         raw, region=REGION, account=LAKE, partition="aws", allowed_clusters=allowed,
-        default_s3_prefix="exports/", source_accounts=SOURCES,
+        default_s3_prefix="exports/", organization_id=organization,
     )
 
 
-def problems_of(raw: object) -> str:
+def problems_of(raw: object, organization: str | None = ORGANIZATION) -> str:
     with pytest.raises(InvalidInput) as caught:
-        validate(raw)
+        validate(raw, organization=organization)
     return str(caught.value)
 
 
@@ -50,40 +50,36 @@ def test_an_account_id_that_is_not_twelve_ascii_digits_is_refused(account: objec
     assert "account_id:" in problems_of({"cluster_identifier": "orders-aurora", "account_id": account})
 
 
-def test_an_account_that_is_not_a_source_account_is_refused_before_anything_is_created() -> None:
-    with pytest.raises(AccountNotAllowed, match=f"account_id: '{THIRD_ACCOUNT}'.*SourceAccountIds"):
-        validate({"cluster_identifier": "orders-aurora", "account_id": THIRD_ACCOUNT})
+def test_without_an_organization_another_account_is_refused_before_anything_is_created() -> None:
+    with pytest.raises(AccountNotAllowed, match=f"account_id: '{THIRD_ACCOUNT}'.*OrganizationId"):
+        validate({"cluster_identifier": "orders-aurora", "account_id": THIRD_ACCOUNT}, organization=None)
+    assert "OrganizationId" in problems_of({"snapshot_arn": arn(THIRD_ACCOUNT)}, organization=None)
 
 
-def test_a_cluster_allowed_in_one_account_is_refused_in_another() -> None:
-    with pytest.raises(ClusterNotAllowed, match=f"'orders-aurora'.*account {BILLING_ACCOUNT}.*SourceAccountClusters"):
-        validate({"cluster_identifier": "orders-aurora", "account_id": BILLING_ACCOUNT})
+def test_with_an_organization_any_account_is_taken_iam_and_the_opt_in_tag_decide() -> None:
+    # No list of accounts or clusters in the lake: the access role exists only where the stack set
+    # reached, and the source's tag is checked before anything is created (opt_in.py).
+    job = validate({"cluster_identifier": "Orders-Aurora", "account_id": THIRD_ACCOUNT})
+    assert job["source_account"] == THIRD_ACCOUNT and job["cluster_identifier"] == "orders-aurora"
+    assert job["s3_prefix"] == f"exports/accounts/{THIRD_ACCOUNT}/"
 
 
-def test_the_lakes_own_allowed_clusters_do_not_allow_a_cluster_of_that_name_in_a_source_account() -> None:
-    with pytest.raises(ClusterNotAllowed):
-        validate({"cluster_identifier": "demo-aurora-cluster", "account_id": ORDERS_ACCOUNT})
-
-
-def test_a_source_accounts_allowed_cluster_is_not_allowed_in_the_lakes_own_account() -> None:
+def test_the_lakes_own_allowed_clusters_still_bound_the_lakes_own_account() -> None:
     with pytest.raises(ClusterNotAllowed):
         validate({"cluster_identifier": "orders-aurora"})
-
-
-def test_an_allowed_cluster_of_a_source_account_exports_under_its_accounts_folder() -> None:
-    job = validate({"cluster_identifier": "Orders-Aurora", "account_id": ORDERS_ACCOUNT})
-    assert job["source_account"] == ORDERS_ACCOUNT
-    assert job["cluster_identifier"] == "orders-aurora"
-    assert job["s3_prefix"] == f"exports/accounts/{ORDERS_ACCOUNT}/"
+    # A cluster of the lake's own name in a source account is that account's (its tag decides).
+    assert validate({"cluster_identifier": "demo-aurora-cluster", "account_id": ORDERS_ACCOUNT})["source_account"] == ORDERS_ACCOUNT
 
 
 def test_the_lakes_own_account_named_explicitly_is_the_lakes_own_input() -> None:
     assert validate({"cluster_identifier": "demo-aurora-cluster", "account_id": LAKE}) == validate({"cluster_identifier": "demo-aurora-cluster"})
 
 
-def test_db_instances_of_source_accounts_are_refused_clusters_only() -> None:
-    assert "clusters only" in problems_of({"db_instance_identifier": "orders-db", "account_id": ORDERS_ACCOUNT})
-    assert "clusters only" in problems_of({"snapshot_arn": arn(ORDERS_ACCOUNT, "orders-db-1", "snapshot")})
+def test_db_instances_of_source_accounts_are_taken_like_clusters() -> None:
+    job = validate({"db_instance_identifier": "orders-db", "account_id": ORDERS_ACCOUNT})
+    assert (job["source_kind"], job["source_identifier"], job["source_account"]) == ("instance", "orders-db", ORDERS_ACCOUNT)
+    snapshot = validate({"snapshot_arn": arn(ORDERS_ACCOUNT, "orders-db-1", "snapshot")})
+    assert (snapshot["source_kind"], snapshot["source_account"]) == ("instance", ORDERS_ACCOUNT)
 
 
 # --- snapshot ARNs of other accounts ------------------------------------------------------
@@ -99,14 +95,9 @@ def test_a_snapshot_arn_of_another_account_than_account_id_is_refused() -> None:
     assert f"snapshot_arn: account '{BILLING_ACCOUNT}' is not account_id '{ORDERS_ACCOUNT}'" in text
 
 
-def test_a_snapshot_of_an_account_that_is_not_a_source_account_is_refused() -> None:
-    text = problems_of({"snapshot_arn": arn(THIRD_ACCOUNT)})
-    assert THIRD_ACCOUNT in text and "SourceAccountIds" in text
-
-
-def test_an_aws_backup_recovery_point_of_an_unknown_account_is_refused() -> None:
+def test_an_aws_backup_recovery_point_of_another_account_without_an_organization_is_refused() -> None:
     job = {"state": "COMPLETED", "resourceType": "Aurora", "recoveryPointArn": arn(THIRD_ACCOUNT, "awsbackup:job-1")}
-    assert "aws_backup_job.recoveryPointArn" in problems_of({"aws_backup_job": job})
+    assert "aws_backup_job.recoveryPointArn" in problems_of({"aws_backup_job": job}, organization=None)
 
 
 # --- events of source accounts -------------------------------------------------------------
@@ -123,7 +114,7 @@ def test_an_event_of_a_source_account_about_a_lake_snapshot_is_refused() -> None
 
 
 def test_an_aws_backup_event_of_one_account_about_another_is_refused() -> None:
-    backup = {"state": "COMPLETED", "resourceType": "Aurora", "recoveryPointArn": arn(ORDERS_ACCOUNT, "awsbackup:job-1")}
+    backup = {"state": "COMPLETED", "resourceType": "RDS", "recoveryPointArn": arn(ORDERS_ACCOUNT, "awsbackup:job-1", "snapshot")}
     assert "event_account:" in problems_of({"aws_backup_job": backup, "trigger": "aws-backup", "event_account": BILLING_ACCOUNT})
 
 
@@ -160,32 +151,18 @@ def test_a_source_account_may_use_a_folder_below_its_own() -> None:
 # --- the deployment's settings ----------------------------------------------------------------
 
 
-def test_source_account_clusters_are_read_per_account(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SOURCE_ACCOUNT_IDS", f"{ORDERS_ACCOUNT}, {BILLING_ACCOUNT}")
-    monkeypatch.setenv("SOURCE_ACCOUNT_CLUSTERS", f"{ORDERS_ACCOUNT}:Orders-Aurora,{BILLING_ACCOUNT}:billing-aurora, {ORDERS_ACCOUNT}:orders-2")
-    assert settings.source_accounts() == {ORDERS_ACCOUNT: frozenset({"orders-aurora", "orders-2"}), BILLING_ACCOUNT: frozenset({"billing-aurora"})}
+def test_the_organization_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ORGANIZATION_ID", ORGANIZATION)
+    assert settings.organization_id() == ORGANIZATION
+    for empty in ("", "  "):
+        monkeypatch.setenv("ORGANIZATION_ID", empty)
+        assert settings.organization_id() is None
+    monkeypatch.delenv("ORGANIZATION_ID")
+    assert settings.organization_id() is None
 
 
-def test_no_source_accounts_is_todays_single_account_stack(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("SOURCE_ACCOUNT_IDS", raising=False)
-    monkeypatch.delenv("SOURCE_ACCOUNT_CLUSTERS", raising=False)
-    assert settings.source_accounts() == {}
-    monkeypatch.setenv("SOURCE_ACCOUNT_IDS", "")
-    monkeypatch.setenv("SOURCE_ACCOUNT_CLUSTERS", "")
-    assert settings.source_accounts() == {}
-
-
-@pytest.mark.parametrize("ids, clusters, named", [
-    (ORDERS_ACCOUNT, f"{THIRD_ACCOUNT}:orders-aurora", THIRD_ACCOUNT),  # an account that is not a source account
-    (ORDERS_ACCOUNT, "orders-aurora", "orders-aurora"),  # no account
-    (ORDERS_ACCOUNT, f"{ORDERS_ACCOUNT}:", ORDERS_ACCOUNT),  # no cluster
-    (ORDERS_ACCOUNT, f"{ORDERS_ACCOUNT}:orders_aurora", "orders_aurora"),  # not a cluster identifier
-    (ORDERS_ACCOUNT, f"{ORDERS_ACCOUNT}:*", "*"),  # no wildcard for another account's clusters
-    ("11111111111", "", "11111111111"),  # not 12 digits
-    (f"{ORDERS_ACCOUNT},abc", "", "abc"),
-])
-def test_a_misconfigured_source_account_entry_is_refused_loudly(monkeypatch: pytest.MonkeyPatch, ids: str, clusters: str, named: str) -> None:
-    monkeypatch.setenv("SOURCE_ACCOUNT_IDS", ids)
-    monkeypatch.setenv("SOURCE_ACCOUNT_CLUSTERS", clusters)
-    with pytest.raises(RuntimeError, match=named.replace("*", r"\*")):
-        settings.source_accounts()
+@pytest.mark.parametrize("value", ["o-short", "O-A1B2C3D4E5", "111111111111", "o-a1b2c3d4e5,o-b1b2c3d4e5", "ou-ab12-11111111"])
+def test_a_misconfigured_organization_is_refused_loudly(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv("ORGANIZATION_ID", value)
+    with pytest.raises(RuntimeError, match="not an organization ID"):
+        settings.organization_id()

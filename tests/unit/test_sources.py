@@ -95,3 +95,100 @@ def test_what_rds_exports_is_accepted(engine: str, version: str) -> None:
 )
 def test_db_instance_column_types_map_with_the_same_rule(exported: str, expected: str) -> None:
     assert athena_type(exported) == expected
+
+
+# --- finding a snapshot by name: every lookup form ------------------------------------------
+
+BACKUP_JOB = "awsbackup:job-3f6c2a1e-8b4d-4c57-9e21-7a0d5b9c4e18"
+BACKUP_COPY = "awsbackup:copyjob-0a11a6db-c3d8-45ab-9f8e-8b5e0a11a6db"
+
+
+class RecordingRds:
+    """DescribeDB(Cluster)Snapshots of one snapshot, answering only the lookup forms given.
+
+    Every call is checked against botocore's model (parameter names and types) and recorded.
+    ``answers`` holds the SnapshotType values (None: no SnapshotType) that find the snapshot;
+    ``refuses`` those RDS rejects as an invalid parameter.
+    """
+
+    def __init__(self, source: sources.Source, name: str, snapshot_type: str, answers: set[str | None], refuses: frozenset[str] = frozenset()) -> None:
+        import botocore.session
+
+        self.model = botocore.session.get_session().get_service_model("rds")
+        self.source, self.name, self.answers, self.refuses = source, name, answers, refuses
+        names = source.rds
+        self.record = {names.snapshot_parameter: name, names.snapshot_arn: source.snapshot_arn("aws", "us-east-1", ACCOUNT, name),
+                       names.source_parameter: "orders", "Status": "available", "SnapshotType": snapshot_type, "Engine": "postgres"}
+        self.calls: list[dict[str, object]] = []
+
+    def _describe(self, operation: str, params: dict[str, object]) -> dict[str, object]:
+        from botocore.exceptions import ClientError
+        from botocore.validate import validate_parameters
+
+        validate_parameters(params, self.model.operation_model(operation).input_shape)
+        self.calls.append(params)
+        wanted = params.get("SnapshotType")
+        if wanted in self.refuses:
+            raise ClientError({"Error": {"Code": "InvalidParameterValue", "Message": f"Invalid snapshot type {wanted}"}}, operation)
+        if params[self.source.rds.snapshot_parameter] == self.name and wanted in self.answers:
+            return {self.source.rds.snapshot_list: [self.record]}
+        code, _ = self.source.not_found_error
+        raise ClientError({"Error": {"Code": code, "Message": f"{self.name} not found"}}, operation)
+
+    def describe_db_snapshots(self, **params: object) -> dict[str, object]:
+        return self._describe("DescribeDBSnapshots", params)
+
+    def describe_db_cluster_snapshots(self, **params: object) -> dict[str, object]:
+        return self._describe("DescribeDBClusterSnapshots", params)
+
+
+def _lookup(monkeypatch: pytest.MonkeyPatch, source: sources.Source, rds: RecordingRds) -> sources.SnapshotDescription | None:
+    monkeypatch.setattr(type(source), "rds_client", lambda self: rds)
+    return source.describe_snapshot(rds.name)
+
+
+@pytest.mark.parametrize("source", [sources.INSTANCE, sources.CLUSTER], ids=["DB snapshot", "cluster snapshot"])
+@pytest.mark.parametrize("name", [BACKUP_JOB, BACKUP_COPY], ids=["backup job", "copy job"])
+def test_an_aws_backup_snapshot_is_found_by_its_name_alone_as_aws_sample_finds_it(
+    monkeypatch: pytest.MonkeyPatch, source: sources.Source, name: str
+) -> None:
+    # AWS's export sample describes an AWS Backup DB snapshot by DBSnapshotIdentifier alone; the
+    # model asks for SnapshotType only for automated snapshots.
+    rds = RecordingRds(source, name, "awsbackup", answers={None})
+    found = _lookup(monkeypatch, source, rds)
+    assert found is not None and found.identifier == name and found.source_identifier == "orders"
+    assert rds.calls == [{source.rds.snapshot_parameter: name}]
+
+
+@pytest.mark.parametrize("source", [sources.INSTANCE, sources.CLUSTER], ids=["DB snapshot", "cluster snapshot"])
+def test_an_aws_backup_snapshot_found_only_with_its_type_is_found_on_the_second_lookup(
+    monkeypatch: pytest.MonkeyPatch, source: sources.Source
+) -> None:
+    rds = RecordingRds(source, BACKUP_JOB, "awsbackup", answers={"awsbackup"})
+    found = _lookup(monkeypatch, source, rds)
+    assert found is not None and found.identifier == BACKUP_JOB
+    parameter = source.rds.snapshot_parameter
+    assert rds.calls == [{parameter: BACKUP_JOB}, {parameter: BACKUP_JOB, "SnapshotType": "awsbackup"}]
+
+
+@pytest.mark.parametrize("source", [sources.INSTANCE, sources.CLUSTER], ids=["DB snapshot", "cluster snapshot"])
+def test_a_missing_recovery_point_is_not_found_even_where_rds_refuses_the_type(monkeypatch: pytest.MonkeyPatch, source: sources.Source) -> None:
+    # The model documents "awsbackup" for DB snapshots only: should RDS refuse it for a cluster
+    # snapshot, the name lookup has already said the snapshot does not exist.
+    rds = RecordingRds(source, "awsbackup:job-somewhere-else", "awsbackup", answers={None}, refuses=frozenset({"awsbackup"}))
+    monkeypatch.setattr(type(source), "rds_client", lambda self: rds)
+    assert source.describe_snapshot(BACKUP_JOB) is None
+    assert [call.get("SnapshotType") for call in rds.calls] == [None, "awsbackup"]
+
+
+@pytest.mark.parametrize("source", [sources.INSTANCE, sources.CLUSTER], ids=["DB snapshot", "cluster snapshot"])
+@pytest.mark.parametrize(("name", "snapshot_type", "lookup"), [
+    ("rds:orders-2026-11-01-03-10", "automated", {"SnapshotType": "automated"}),  # required by the model
+    ("orders-manual-2026-11-01", "manual", {}),
+])
+def test_automated_and_manual_snapshots_take_one_lookup(
+    monkeypatch: pytest.MonkeyPatch, source: sources.Source, name: str, snapshot_type: str, lookup: dict[str, str]
+) -> None:
+    rds = RecordingRds(source, name, snapshot_type, answers={lookup.get("SnapshotType")})
+    assert _lookup(monkeypatch, source, rds) is not None
+    assert rds.calls == [{source.rds.snapshot_parameter: name, **lookup}]

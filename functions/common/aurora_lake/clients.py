@@ -5,7 +5,7 @@ that a handler only pays for the services it uses, from one boto3 session with
 one configuration. The SDK retries a call once at most (its standard mode would
 retry twice): retrying is the state machine's job, where it is visible and bounded.
 
-A source account (issue 20: one lake for the organization) is reached only through the access
+A source account (an account of the lake's organization) is reached only through the access
 role ``source-account.yaml`` creates there (Aurora has no resource-based policies): its clients
 are built from the role's temporary credentials, kept until shortly before they expire. Only
 RDS is called in a source account; the lake's bucket, key, catalog and topic are always the
@@ -82,10 +82,11 @@ def _lake_session() -> boto3.session.Session:
 
 
 def source_access_role_arn(account: str) -> str:
-    """The access role the lake assumes in a source account (SourceAccessRoleName)."""
+    """The access role the lake assumes in a source account: ``<lake>-source-access-<Region>`` (naming.py)."""
     session = _lake_session()
-    partition = session.get_partition_for_region(session.region_name) if session.region_name else "aws"
-    return naming.iam_role_arn(partition, account, settings.source_access_role_name())
+    region = session.region_name or ""
+    partition = session.get_partition_for_region(region) if region else "aws"
+    return naming.iam_role_arn(partition, account, naming.source_access_role_name(settings.lake_stack_name(), region))
 
 
 def _source_account_client(service: str, account: str) -> Any:

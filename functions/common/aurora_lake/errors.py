@@ -25,7 +25,11 @@ class ClusterNotAllowed(WorkflowError):
 
 
 class AccountNotAllowed(WorkflowError):
-    """The input names an account that is neither the lake's own nor one of its source accounts (SourceAccountIds)."""
+    """The input names another account, and this lake takes no source accounts (OrganizationId is empty)."""
+
+
+class SourceNotOptedIn(WorkflowError):
+    """A source account's cluster, DB instance or snapshot does not carry the opt-in tag with this lake's name."""
 
 
 class DBInstanceNotAllowed(WorkflowError):
@@ -137,6 +141,10 @@ def aws_error_with_advice(client_error: Exception, advice: str | None) -> AwsSer
 
 class NoAutomatedSnapshot(WorkflowError):
     """use_latest_automated_snapshot was asked for but the cluster has none available."""
+
+
+class StateBudgetExceeded(WorkflowError):
+    """A step's result would take more than its share of Step Functions' 256 KiB per state."""
 
 
 class CatalogTableNotOwned(WorkflowError):

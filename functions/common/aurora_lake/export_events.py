@@ -27,10 +27,12 @@ JSON text, so even a bare token string would be stored with its quotes. A body
 that is not exactly that object, or names another export task, is never sent
 to Step Functions: it is logged (never its token), counted, and the event fails.
 
-Events of source accounts reach the lake's bus too (their forwarding rules): the event's
-``account`` says where the export ran, and so where its tasks are described (through that
-account's access role). An event of an account that is neither the lake's own nor a source
-account (SourceAccountIds), or whose source ARN is of another account than the event's, is
+Events of source accounts reach the lake's bus too (their forwarding rules, the bus policy taking
+the organization's accounts only): the event's ``account`` says where the export ran, and so where
+its tasks are described (through that account's access role) and under which key its waits left
+their tokens (``export-waits/<stack>/<account>/<export id>``: export task identifiers are unique
+per account only, so one account's event never wakes another's wait). An event of another account
+when the lake has no organization, or whose source ARN is of another account than the event's, is
 ignored and counted (``ignored_account``): no account's events ever make the lake look into
 another account.
 
@@ -167,8 +169,10 @@ def rds_account_of(event: dict[str, Any], source_arn: str, lake_account: str | N
     account = event.get("account")
     if account is None or account == lake_account:
         return None, None
-    if not isinstance(account, str) or account not in settings.source_accounts():
-        return None, f"account {str(account)[:40]!r} is neither the lake's own nor a source account (SourceAccountIds)"
+    if not naming.is_account_id(account):
+        return None, f"account {str(account)[:40]!r} is not a 12-digit account ID"
+    if settings.organization_id() is None:
+        return None, f"account {account} is not the lake's own, and the lake takes no source accounts (OrganizationId is empty)"
     arn_account = source_arn.split(":")[4] if len(source_arn.split(":")) > 5 else None
     if arn_account != account:
         return None, f"an event of account {account} names an export source of account {str(arn_account)[:40]!r}"
@@ -190,13 +194,34 @@ def wake_waits_for(event: dict[str, Any], lake_account: str | None = None) -> di
     not_waiting: list[str] = []
     foreign = 0
     unreadable: list[str] = []
-    for identifier in export_tasks_of(source_arn, account):
+    try:
+        identifiers = export_tasks_of(source_arn, account)
+    except ClientError as error:
+        if account is None or error_code(error) != "AccessDenied" or error.operation_name != "AssumeRole":
+            raise
+        # An account of the organization the lake's stack set has not reached (no access role of
+        # this lake there): none of this lake's exports run there, so none of its waits do.
+        reason = f"account {account} has no access role this lake may assume: no export of this lake runs there"
+        logger.warning("export event of another account ignored", extra={"reason": reason})
+        return {"event_id": event["detail"]["EventID"], "source_arn": source_arn, "woken": [], "spent": [], "not_waiting": [],
+                "foreign": 0, "unreadable": [], "ignored_account": reason}
+    # Where this lake's exports of that account leave their tokens; the lake's own exports also
+    # before keys carried the account (read as the lake account's).
+    rds_account = account or lake_account
+    for identifier in identifiers:
         if not is_ours_possibly(identifier):
             foreign += 1  # no run of this stack names a task so: nothing of ours waits for it
             continue
-        key = naming.export_wait_token_key(prefix, identifier)
+        keys = [naming.export_wait_token_key(prefix, identifier, rds_account)] if rds_account else []
+        if account is None:
+            keys.append(naming.export_wait_token_key(prefix, identifier))
+        key = keys[0]
         try:
-            token = waiting_token(bucket, key, identifier)
+            token = None
+            for key in keys:
+                token = waiting_token(bucket, key, identifier)
+                if token is not None:
+                    break
         except UnreadableWaitToken as error:
             # The other waits are still woken; the caller fails the event afterwards.
             logger.error("unreadable export wait token", extra={"key": key, "cause": str(error)})

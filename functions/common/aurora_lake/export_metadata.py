@@ -23,13 +23,24 @@ once instead of producing wrong tables.
 A table entry counts as exported only when it has no ``warningMessage`` and its
 ``status`` is a success status; every other entry, and every item of the
 export task's own ``WarningMessage``, is a ``SkippedTable`` with its reason.
+
+A target is the database, schema and table names joined with ``.`` (MySQL: the
+database and the table), with nothing escaped: a name holding a dot, or an empty
+one, makes a target that more than one table may stand for (schema ``a.b`` with
+table ``c`` and schema ``a`` with table ``b.c`` are both ``db.a.b.c``, and RDS
+writes both into ``db/a.b.c/``). Such a target, and any target the metadata lists
+more than once, is an ``UnplacedTable``: never guessed, never catalogued, and its
+possible folders keep every other table's LOCATION clear of its files. A name is
+never a reason to fail the export.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any
 
 from aurora_lake.errors import ExportMetadataInvalid, aws_error
@@ -45,6 +56,11 @@ _S3_PATH_CONVERSION = str.maketrans({"\\": "_", "`": "_", '"': "_", " ": "_"})
 def s3_path(name: str) -> str:
     """``name`` as RDS writes it in an export's S3 paths."""
     return name.translate(_S3_PATH_CONVERSION)
+
+
+def table_folder(database: str, schema: str, table: str) -> str:
+    """A table's base prefix below the export root, as RDS writes it: ``DATABASE/SCHEMA.TABLE/``."""
+    return f"{s3_path(database)}/{s3_path(schema)}.{s3_path(table)}/"
 
 
 def is_data_file(key: str) -> bool:
@@ -79,7 +95,7 @@ class ExportLocation:
 
     def table_key(self, database: str, schema: str, table: str) -> str:
         """The base prefix of a table's files as RDS writes it (never a batch folder)."""
-        return f"{self.root_key}{s3_path(database)}/{s3_path(schema)}.{s3_path(table)}/"
+        return self.root_key + table_folder(database, schema, table)
 
     def table_uri(self, database: str, schema: str, table: str) -> str:
         return f"s3://{self.bucket}/{self.table_key(database, schema, table)}"
@@ -108,6 +124,19 @@ class SkippedTable:
     reason: str
 
 
+@dataclass(frozen=True)
+class UnplacedTable:
+    """A table the metadata lists under a target that does not say which table it is.
+
+    Never catalogued. ``folders`` holds the folders below the export root (``DB/SCHEMA.TABLE/``)
+    where RDS may have written its files and a catalogued table's folder could hold them.
+    """
+
+    target: str
+    reason: str
+    folders: tuple[str, ...]
+
+
 @dataclass
 class ExportMetadata:
     location: ExportLocation
@@ -115,21 +144,104 @@ class ExportMetadata:
     files: list[str] = field(default_factory=list)
     tables: list[ExportedTable] = field(default_factory=list)
     skipped: list[SkippedTable] = field(default_factory=list)
+    unplaced: list[UnplacedTable] = field(default_factory=list)
 
 
-def split_target(target: str) -> tuple[str, str, str]:
-    """``(database, schema, table)`` of an export target.
+# How many of a target's possible readings a reason names.
+READINGS_SHOWN = 3
 
-    PostgreSQL targets are ``db.schema.table``; a MySQL target may be
-    ``db.table`` (its folder is ``db/db.table/``). A dot inside a table name is
-    kept in the table part.
+
+def place_target(target: str) -> tuple[str, str, str] | None:
+    """``(database, schema, table)`` of an export target, or None when the target may stand for several tables.
+
+    PostgreSQL targets are ``db.schema.table``; a MySQL target may be ``db.table`` (its folder is
+    ``db/db.table/``, so the schema is the database). The names are joined with ``.`` and nothing is
+    escaped: a target with an empty part or more than three parts has a name holding a dot (or an
+    empty one), and which part is which cannot be known.
     """
     parts = target.split(".")
-    if len(parts) < 2 or not all(parts[:2]) or not parts[-1]:
-        raise ExportMetadataInvalid(f"table target {target!r} is not database.schema.table or database.table")
+    if not all(parts) or len(parts) not in (2, 3):
+        return None
     if len(parts) == 2:
         return parts[0], parts[0], parts[1]
-    return parts[0], parts[1], ".".join(parts[2:])
+    return parts[0], parts[1], parts[2]
+
+
+def target_readings(target: str) -> Iterator[tuple[str, str, str]]:
+    """Every ``(database, schema, table)`` of non-empty names that joined with ``.`` give ``target``.
+
+    A MySQL reading (``database.table``) has the database as its schema.
+    """
+    dots = [index for index, char in enumerate(target) if char == "."]
+    for position, first in enumerate(dots):
+        for second in dots[position + 1:]:
+            database, schema, table = target[:first], target[first + 1:second], target[second + 1:]
+            if database and schema and table:
+                yield database, schema, table
+    for first in dots:
+        database, table = target[:first], target[first + 1:]
+        if database and table:
+            yield database, database, table
+
+
+def target_folders(target: str) -> tuple[str, ...]:
+    """The folders below the export root where a table named ``target`` may have its files, and a catalogued table's folder may hold them.
+
+    A folder is ``DATABASE/SCHEMA.TABLE/``. A catalogued table's names hold no dot, so its folder
+    can only be, or hold, a folder whose database is the target's first part: ``FIRST/REST/`` (a
+    schema and a table) or ``FIRST/FIRST.REST/`` (MySQL). Readings whose database holds a dot lie
+    in folders no catalogued table reads, so at most two folders a target, whatever its dots.
+    """
+    database, _, rest = target.partition(".")
+    if not database or not rest:
+        return ()
+    folders = [f"{s3_path(database)}/{s3_path(rest)}/"] if "." in rest else []
+    return (*folders, table_folder(database, database, rest))
+
+
+def _readings_text(target: str) -> str:
+    """Up to READINGS_SHOWN of the tables ``target`` may be, for a reason an engineer reads."""
+    first = target.split(".", 1)[0]
+    readings = list(islice(target_readings(target), READINGS_SHOWN + 1))
+    shown = []
+    for database, schema, table in readings[:READINGS_SHOWN]:
+        named = f'database "{database}", '
+        if target == f"{database}.{table}":  # MySQL: database.table
+            shown.append(f'{named}table "{table}"')
+        else:
+            shown.append(f'{"" if database == first else named}schema "{schema}", table "{table}"')
+    if not shown:
+        return "no table with non-empty names"
+    return " or ".join(shown) + (" or others" if len(readings) > READINGS_SHOWN else "")
+
+
+_NO_DOT = "with no '.' in a database, schema or table name"
+
+
+def _slash_text(target: str) -> str:
+    return "; it also holds '/', which would put its folder inside another's" if "/" in target else ""
+
+
+def unplaceable(target: str) -> UnplacedTable:
+    """A table whose target has a name holding a dot, or an empty name."""
+    return UnplacedTable(
+        target,
+        f"the export's metadata cannot tell which table it is (a name holds '.' or is empty{_slash_text(target)}): "
+        f"rename it at the source, {_NO_DOT}. It may be {_readings_text(target)}: the metadata joins names with '.'. "
+        f"It is not catalogued, nor is any table whose folder may hold its files.",
+        target_folders(target),
+    )
+
+
+def listed_more_than_once(target: str, count: int) -> UnplacedTable:
+    """Tables the metadata lists under one target: different tables whose names read alike."""
+    return UnplacedTable(
+        target,
+        f"the export's metadata lists {count} tables as {target} and cannot tell them apart{_slash_text(target)}: rename "
+        f"them at the source, {_NO_DOT}. Each may be {_readings_text(target)}: the metadata joins names with '.', and "
+        f"their files share one folder. None of them is catalogued, nor is any table whose folder may hold their files.",
+        target_folders(target),
+    )
 
 
 def _tables_file_pattern(export_id: str) -> re.Pattern[str]:
@@ -196,8 +308,9 @@ def _read_json(s3: Any, bucket: str, key: str) -> Any:
         raise ExportMetadataInvalid(f"s3://{bucket}/{key} is not JSON: {exc}") from exc
 
 
-def parse_table_entry(entry: Any, source: str) -> ExportedTable | SkippedTable:
-    """One ``perTableStatus`` item: an exported table, or a skipped one with its reason."""
+def parse_table_entry(entry: Any, source: str) -> ExportedTable | SkippedTable | UnplacedTable:
+    """One ``perTableStatus`` item: an exported table, a skipped one with its reason, or one whose target
+    may stand for several tables (``UnplacedTable``)."""
     if not isinstance(entry, dict) or not isinstance(entry.get("target"), str) or not entry["target"]:
         raise ExportMetadataInvalid(f"{source}: a perTableStatus entry has no target: {str(entry)[:200]}")
     target = entry["target"]
@@ -207,7 +320,6 @@ def parse_table_entry(entry: Any, source: str) -> ExportedTable | SkippedTable:
         return SkippedTable(target, str(warning))
     if status.upper() not in SUCCESS_STATUSES:
         return SkippedTable(target, f"export status {status or '(none)'}")
-    database, schema, table = split_target(target)
     mappings = (entry.get("schemaMetadata") or {}).get("originalTypeMappings")
     if not isinstance(mappings, list) or not mappings:
         raise ExportMetadataInvalid(f"{source}: table {target} has no schemaMetadata.originalTypeMappings")
@@ -218,8 +330,11 @@ def parse_table_entry(entry: Any, source: str) -> ExportedTable | SkippedTable:
         if not isinstance(name, str) or not name or not isinstance(exported, str):
             raise ExportMetadataInvalid(f"{source}: table {target} has a column without columnName/expectedExportedType: {str(mapping)[:200]}")
         columns.append(ExportedColumn(name, exported, str(mapping.get("originalType") or "")))
+    placed = place_target(target)
+    if placed is None:
+        return unplaceable(target)
     size = entry.get("sizeGB")
-    return ExportedTable(target, database, schema, table, tuple(columns), float(size) if isinstance(size, (int, float)) else None)
+    return ExportedTable(target, *placed, tuple(columns), float(size) if isinstance(size, (int, float)) else None)
 
 
 def skipped_from_warning(warning_message: str | None) -> list[SkippedTable]:
@@ -261,7 +376,8 @@ def read_export_metadata(s3: Any, location: ExportLocation) -> ExportMetadata:
         if found_id not in (None, location.export_id):
             raise ExportMetadataInvalid(f"{info_key} describes export {found_id!r}, not {location.export_id!r}")
     metadata = ExportMetadata(location, info, files=[info_key] if info_key else [])
-    seen: dict[str, ExportedTable | SkippedTable] = {}
+    listed: dict[str, list[ExportedTable | UnplacedTable]] = {}
+    skipped: dict[SkippedTable, None] = {}
     for key in table_keys:
         document = _read_json(s3, location.bucket, key)
         entries = document.get("perTableStatus") if isinstance(document, dict) else None
@@ -270,14 +386,19 @@ def read_export_metadata(s3: Any, location: ExportLocation) -> ExportMetadata:
         metadata.files.append(key)
         for entry in entries:
             parsed = parse_table_entry(entry, key)
-            previous = seen.get(parsed.target)
-            if previous is not None:
-                if previous != parsed:
-                    raise ExportMetadataInvalid(f"table {parsed.target} is described twice, differently ({key})")
-                continue
-            seen[parsed.target] = parsed
-            if isinstance(parsed, ExportedTable):
-                metadata.tables.append(parsed)
+            if isinstance(parsed, SkippedTable):
+                skipped[parsed] = None  # the same skip reported twice is one
             else:
-                metadata.skipped.append(parsed)
+                listed.setdefault(parsed.target, []).append(parsed)
+    metadata.skipped = list(skipped)
+    skipped_targets = {entry.target for entry in skipped}
+    for target, found in listed.items():
+        # One target for two tables (or a table both exported and skipped): which is which cannot be known.
+        count = len(found) + (target in skipped_targets)
+        if count > 1:
+            metadata.unplaced.append(listed_more_than_once(target, count))
+        elif isinstance(found[0], UnplacedTable):
+            metadata.unplaced.append(found[0])
+        else:
+            metadata.tables.append(found[0])
     return metadata

@@ -18,8 +18,8 @@ check. Step Functions makes that window a few milliseconds wide.
 
 A source account's export runs in that account (its snapshot, its export task, its 5 running
 exports), through its access role: the task writes into the lake's bucket under the account's own
-folder with the account's export role (SourceExportRoleName; ``iam:PassRole`` passes a role of the
-caller's account only) and the lake's key named by its full ARN (a key ID would resolve in the
+folder with the account's export role (``<lake>-source-export-<Region>``, naming.py; ``iam:PassRole``
+passes a role of the caller's account only) and the lake's key named by its full ARN (a key ID would resolve in the
 source account).
 """
 
@@ -28,11 +28,12 @@ from __future__ import annotations
 import datetime
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from aurora_lake import clock, naming, polling, runbook, settings, sources
+from aurora_lake import clock, limits, naming, polling, runbook, settings, sources
 from aurora_lake.clients import client
 from aurora_lake.errors import (
     ClusterExportInProgress,
@@ -41,6 +42,7 @@ from aurora_lake.errors import (
     ExportFailed,
     ExportSourceMismatch,
     UnknownExportStatus,
+    aws_error,
     aws_error_with_advice,
     error_code,
 )
@@ -61,7 +63,7 @@ def reported(error: ClientError) -> Exception:
     are: the state machine retries those by name.
     """
     code = error_code(error)
-    return aws_error_with_advice(error, runbook.advice_for(code) if runbook.has_advice(code) else None)
+    return aws_error_with_advice(error, runbook.advice_for(code, cause=str(aws_error(error))) if runbook.has_advice(code) else None)
 
 
 def describe(export_task_identifier: str, account: str | None = None) -> dict[str, Any] | None:
@@ -104,21 +106,38 @@ def _utc_text(value: Any) -> str | None:
 
 
 def _record(task: dict[str, Any], s3_prefix: str, progress: polling.Progress) -> Export:
+    """The export as the state keeps it: bounded, whatever the task's ExportOnly or WarningMessage hold.
+
+    ``export_only`` is not repeated here (the job holds it once); RDS's WarningMessage, one entry
+    per skipped table, is kept whole only while it is short (``warning_message_truncated`` says
+    when it is cut; CheckExport writes it whole to the run's report, ``run_report``).
+    """
     return {
         "export_task_identifier": task["ExportTaskIdentifier"],
         "source_arn": task.get("SourceArn"),
         "source_type": task.get("SourceType"),
         "s3_bucket": task.get("S3Bucket"),
         "s3_prefix": s3_prefix,
-        "export_only": task.get("ExportOnly") or None,
         "status": status_of(task),
         "percent_progress": int(task.get("PercentProgress") or 0),
         "total_extracted_gb": task.get("TotalExtractedDataInGB"),
-        "warning_message": task.get("WarningMessage") or None,
+        **warning_fields(task.get("WarningMessage") or None),
         # The source snapshot's time (the Iceberg snapshot's) and when the files began to be written.
         "snapshot_time": _utc_text(task.get("SnapshotTime")),
         "task_start_time": _utc_text(task.get("TaskStartTime")),
         "progress": progress.to_dict(),
+    }
+
+
+def warning_fields(warning_message: str | None) -> dict[str, Any]:
+    """RDS's WarningMessage, bounded: the text (cut when long), its item count and its first items."""
+    lines = warning_summary(warning_message)
+    kept = limits.cut_text(warning_message, limits.WARNING_MESSAGE_MAX_BYTES) if warning_message else None
+    return {
+        "warning_message": kept,
+        "warning_message_truncated": kept != warning_message,
+        "warning_count": len(lines),
+        "warning_lines": limits.bounded_lines(lines),
     }
 
 
@@ -138,7 +157,7 @@ def export_role_arn(job: dict[str, Any], lake_export_role_arn: str) -> str:
     account = job.get("source_account")
     if account is None:
         return lake_export_role_arn
-    return naming.iam_role_arn(job["partition"], account, settings.source_export_role_name())
+    return naming.iam_role_arn(job["partition"], account, naming.source_export_role_name(settings.lake_stack_name(), job["region"]))
 
 
 def export_kms_key_id(job: dict[str, Any], kms_key_arn: str) -> str:
@@ -244,8 +263,14 @@ def _source_of(source_arn: str, source_identifier: str, account: str | None = No
     return (source.kind, source_identifier.lower()) if bare.startswith(source_identifier.lower() + "-") else None
 
 
-def check(export: Export, deadline_seconds: float, account: str | None = None) -> Export:
-    """Follow the export task (of ``account``, the job's source account; None: the lake's own)."""
+def check(
+    export: Export, deadline_seconds: float, account: str | None = None, keep_warning: Callable[[str], str] | None = None
+) -> Export:
+    """Follow the export task (of ``account``, the job's source account; None: the lake's own).
+
+    ``keep_warning`` writes a COMPLETE task's whole WarningMessage where people read it (the
+    run's report) and returns where: the record names it as ``run_report``.
+    """
     identifier = export["export_task_identifier"]
     task = describe(identifier, account)
     if task is None:
@@ -263,6 +288,8 @@ def check(export: Export, deadline_seconds: float, account: str | None = None) -
     if status == COMPLETE:
         record["wait_seconds"] = 0
         record["duration_seconds"] = int(now - progress.started_at)
+        if task.get("WarningMessage") and keep_warning is not None:
+            record["run_report"] = keep_warning(str(task["WarningMessage"]))
         return record
     if now - progress.started_at > deadline_seconds:
         raise ExportDeadlineExceeded(

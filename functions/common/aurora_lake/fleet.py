@@ -60,7 +60,7 @@ EXECUTION_NAME_MAX_LENGTH = 80
 
 SUCCEEDED, PARTIAL, FAILED, REFUSED = "SUCCEEDED", "PARTIAL", "FAILED", "REFUSED"
 # The errors of a source this deployment may not export (refused before anything is created).
-REFUSALS = ("ClusterNotAllowed", "DBInstanceNotAllowed", "AccountNotAllowed")
+REFUSALS = ("ClusterNotAllowed", "DBInstanceNotAllowed", "AccountNotAllowed", "SourceNotOptedIn")
 
 
 def validate_fleet_input(

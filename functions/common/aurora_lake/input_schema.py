@@ -18,8 +18,8 @@ Input (a JSON object; every other key is refused, so a typo such as
     export_only                   array    databases / tables to export (default: everything)
     s3_prefix                     string   folder in the export bucket (default: deployment's)
     delete_snapshot_after_export  boolean  delete the snapshot this execution took (default true)
-    account_id                    string   the 12-digit account of the cluster or snapshot: one of the
-                                           lake's source accounts (SourceAccountIds), or the lake's
+    account_id                    string   the 12-digit account of the source or snapshot: an account
+                                           of the lake's organization (OrganizationId), or the lake's
                                            own (the default); a snapshot ARN of a source account
                                            names it too
     trigger                       string   set by the stack's event rules ("snapshot-event",
@@ -36,12 +36,14 @@ a cluster snapshot) or of a DB instance (``RDS``, a DB snapshot) is refused.
 
 Decisions worth knowing:
 
-* A source account's clusters are exported in that account, through its access role, into
-  ``{exports area}accounts/{account}/``: the only folder its export role may write. Only the
-  clusters SourceAccountClusters lists for that account are allowed (a cluster allowed in one
-  account is not in another, nor in the lake's own), and only clusters: DB instances of source
-  accounts are refused. The lake's own exports never use ``{exports area}accounts/``. An event
-  of one account naming another account's snapshot (``event_account``) is refused.
+* A source account's clusters and DB instances are exported in that account, through its access
+  role, into ``{exports area}accounts/{account}/``: the only folder its export role may write. Any
+  12-digit account is taken here when the lake has an organization: IAM decides which accounts (the
+  access role exists, and the lake may assume it, only in the organization's targeted accounts) and
+  the source's opt-in tag which databases (opt_in.py, checked before anything is created). Without
+  an organization, another account is refused (AccountNotAllowed). The lake's own exports never use
+  ``{exports area}accounts/``. An event of one account naming another account's snapshot
+  (``event_account``) is refused.
 
 * ``s3_prefix`` may not be empty, and lies in the exports area (the deployment's
   default prefix, the only folder the export role may write): the bucket root and
@@ -75,9 +77,9 @@ from __future__ import annotations
 import difflib
 import json
 import re
-from collections.abc import Mapping
 from typing import Any, NamedTuple
 
+from aurora_lake import limits
 from aurora_lake.errors import AccountNotAllowed, ClusterNotAllowed, DBInstanceNotAllowed, InvalidInput
 from aurora_lake.naming import (
     AUTOMATED_SNAPSHOT_PREFIX,
@@ -151,7 +153,7 @@ def validate_execution_input(
     allowed_clusters: frozenset[str] | None,
     default_s3_prefix: str,
     allowed_db_instances: frozenset[str] | None = frozenset(),
-    source_accounts: Mapping[str, frozenset[str]] | None = None,
+    organization_id: str | None = None,
 ) -> dict[str, Any]:
     """Check the execution input and return the job's normalised fields.
 
@@ -166,12 +168,13 @@ def validate_execution_input(
     ``export_only`` (list[str] | None), ``s3_prefix`` (str ending in ``/``),
     ``delete_snapshot_after_export`` (bool; False unless a snapshot is taken); and
     ``source_account`` (the 12-digit source account) only when the source is in one.
-    ``source_accounts`` maps each source account (SourceAccountIds) to its allowed clusters.
+    ``organization_id``: the lake's organization (OrganizationId), None for a lake of one account.
 
     Raises InvalidInput listing every problem, or ClusterNotAllowed (DBInstanceNotAllowed)
-    when the input is valid but names a cluster outside ``allowed_clusters`` (a DB instance
-    outside ``allowed_db_instances``); None: no restriction; an empty set: nothing is allowed. Raises ValueError when
-    ``default_s3_prefix`` itself breaks the prefix rules (a deployment error).
+    when the input is valid but names a lake cluster outside ``allowed_clusters`` (a DB instance
+    outside ``allowed_db_instances``); None: no restriction; an empty set: nothing is allowed;
+    AccountNotAllowed when it names another account and the lake has no organization. Raises
+    ValueError when ``default_s3_prefix`` itself breaks the prefix rules (a deployment error).
     """
     default_problems = _s3_prefix_problems(default_s3_prefix) if isinstance(default_s3_prefix, str) else ["not a string"]
     if not default_problems:
@@ -180,7 +183,6 @@ def validate_execution_input(
     if default_problems:
         raise ValueError(f"the default S3 prefix {default_s3_prefix!r} is not usable: " + "; ".join(default_problems))
 
-    source_accounts = source_accounts or {}
     problems: list[Problem] = []
     if not isinstance(raw, dict):
         problems.append(Problem("input", _top_level_reason(raw)))
@@ -203,11 +205,11 @@ def validate_execution_input(
 
     arn = raw.get("snapshot_arn")
     if "snapshot_arn" in raw:
-        add("snapshot_arn", _snapshot_arn_problems(arn, region=region, account=account, partition=partition, source_accounts=source_accounts))
+        add("snapshot_arn", _snapshot_arn_problems(arn, region=region, account=account, partition=partition, organization=organization_id is not None))
 
     if "aws_backup_job" in raw:
         backup_arn, backup_problems = _aws_backup_job_problems(
-            raw["aws_backup_job"], region=region, account=account, partition=partition, source_accounts=source_accounts
+            raw["aws_backup_job"], region=region, account=account, partition=partition, organization=organization_id is not None
         )
         problems.extend(backup_problems)
         if "snapshot_arn" in raw:
@@ -230,13 +232,6 @@ def validate_execution_input(
     source_account = named_account if named_account is not None and named_account != account else None
     if "event_account" in raw:
         add("event_account", _event_account_problems(raw["event_account"], "trigger" in raw, named_account or account))
-    # A source account's event about a DB instance is not an error: the trigger ends quietly (triggers.py).
-    if source_account is not None and "trigger" not in raw:
-        clusters_only = "only clusters of source accounts are exported (clusters only): RDS DB instances are exported in the lake's own account"
-        if "db_instance_identifier" in raw:
-            add("db_instance_identifier", [clusters_only])
-        if isinstance(arn, str) and arn.split(":", 6)[5:6] == [DB_SNAPSHOT_RESOURCE]:
-            add("snapshot_arn" if "snapshot_arn" in raw else "aws_backup_job", [clusters_only])
     exports_area = source_account_exports_area(default_s3_prefix, source_account) if source_account else default_s3_prefix
 
     use_latest = raw.get("use_latest_automated_snapshot", False)
@@ -328,19 +323,17 @@ def validate_execution_input(
         mode = "cluster" if direct is True else "latest_automated" if use_latest is True else "create"
 
     if source_account is not None:
-        if source_account not in source_accounts:
+        # Which of the organization's accounts and which of their databases: IAM and the opt-in tag
+        # (checked before anything is created, opt_in.py); without an organization, none.
+        if organization_id is None:
             raise AccountNotAllowed(str(Problem(
                 "account_id" if is_account_id(account_id) else "snapshot_arn",
-                f"{source_account!r} is neither this deployment's account nor one of its source accounts (parameter SourceAccountIds)",
+                f"{source_account!r} is not this deployment's account, and this lake takes no source accounts "
+                "(parameter OrganizationId is empty)",
             )))
-        if job_cluster is not None:
-            _refuse_unless_allowed(
-                job_cluster, source_accounts[source_account], "cluster_identifier", "cluster", "SourceAccountClusters",
-                ClusterNotAllowed, where=f" of account {source_account}",
-            )
     elif job_cluster is not None:
         _refuse_unless_allowed(job_cluster, allowed_clusters, "cluster_identifier", "cluster", "AllowedClusterIdentifiers", ClusterNotAllowed)
-    if job_instance is not None and source_account is None:  # a source account's: refused above, or a trigger ending quietly
+    if job_instance is not None and source_account is None:
         _refuse_unless_allowed(
             job_instance, allowed_db_instances, "db_instance_identifier", "DB instance", "AllowedDBInstanceIdentifiers", DBInstanceNotAllowed
         )
@@ -362,6 +355,21 @@ def validate_execution_input(
     return job
 
 
+def refuse_unless_it_fits(job: dict[str, Any]) -> None:
+    """InvalidInput when the job (the validated input and the names derived from it) would leave the
+    run too little of Step Functions' 256 KiB per state: refused before anything is created."""
+    size = limits.encoded_size(job)
+    if size <= limits.JOB_MAX_BYTES:
+        return
+    export_only = job.get("export_only") or []
+    field = "export_only" if limits.encoded_size(export_only) > size // 2 else "input"
+    raise invalid_input([Problem(field, (
+        f"the run would carry {size} bytes of this input in every state; at most {limits.JOB_MAX_BYTES} fit beside what "
+        f"the run adds ({limits.RUN_STATE_MAX_BYTES} bytes) within Step Functions' {limits.STATE_LIMIT_BYTES} bytes per state: "
+        "name databases or schemas in export_only instead of tables"
+    ))])
+
+
 def _refuse_unless_allowed(
     identifier: str, allowed: frozenset[str] | None, field: str, label: str, parameter: str, error: type[Exception], where: str = ""
 ) -> None:
@@ -378,12 +386,19 @@ def _refuse_unless_allowed(
 
 
 def invalid_input(problems: list[Problem]) -> InvalidInput:
-    """InvalidInput listing ``problems`` ordered by field, at most MAX_LISTED_PROBLEMS of them."""
+    """InvalidInput listing ``problems`` ordered by field: at most MAX_LISTED_PROBLEMS of them, and
+    no more than fit in a step's Cause (``limits.ERROR_MESSAGE_MAX_BYTES``); one line counts the rest."""
     ordered = sorted(problems, key=_sort_key)
     lines = [str(problem) for problem in ordered[:MAX_LISTED_PROBLEMS]]
-    if len(ordered) > MAX_LISTED_PROBLEMS:
-        lines.append(f"input: {len(ordered) - MAX_LISTED_PROBLEMS} more problems not listed")
-    error = InvalidInput("\n".join(lines))
+
+    def message(shown: int) -> str:
+        rest = len(ordered) - shown
+        return "\n".join(lines[:shown] + ([f"input: {rest} more problems not listed"] if rest else []))
+
+    shown = len(lines)
+    while shown > 1 and limits.cut_text(message(shown), limits.ERROR_MESSAGE_MAX_BYTES, encodings=2) != message(shown):
+        shown -= 1
+    error = InvalidInput(message(shown))
     error.problems = ordered  # type: ignore[attr-defined]  # the full list, for callers and tests
     return error
 
@@ -501,9 +516,7 @@ def _event_account_problems(value: object, triggered: bool, snapshot_account: st
     return []
 
 
-def _snapshot_arn_problems(
-    value: object, *, region: str, account: str, partition: str, source_accounts: Mapping[str, frozenset[str]] | None = None
-) -> list[str]:
+def _snapshot_arn_problems(value: object, *, region: str, account: str, partition: str, organization: bool = False) -> list[str]:
     if not isinstance(value, str):
         return _string_problems(value)
     if not value:
@@ -523,10 +536,12 @@ def _snapshot_arn_problems(
             f"Region {_show(arn_region)} is not this deployment's Region {_show(region)}; "
             "a snapshot is exported in its own Region, so copy it here first"
         )
-    if arn_account != account and arn_account not in (source_accounts or {}):
+    if not is_account_id(arn_account):
+        problems.append(f"account {_show(arn_account)} is not a 12-digit AWS account ID")
+    elif arn_account != account and not organization:
         problems.append(
-            f"account {_show(arn_account)} is not this deployment's account {_show(account)} nor one of its "
-            "source accounts (parameter SourceAccountIds); copy the snapshot into one of them first"
+            f"account {_show(arn_account)} is not this deployment's account {_show(account)}, and this lake takes no "
+            "source accounts (parameter OrganizationId is empty); copy the snapshot into this account first"
         )
     if resource_type not in _KIND_OF_SNAPSHOT_RESOURCE:
         problems.append(f"resource type {_show(resource_type)} is neither cluster-snapshot nor snapshot ({_ARN_FORM})")
@@ -544,7 +559,7 @@ AWS_BACKUP_COMPLETED = "COMPLETED"
 
 
 def _aws_backup_job_problems(
-    value: object, *, region: str, account: str, partition: str, source_accounts: Mapping[str, frozenset[str]] | None = None
+    value: object, *, region: str, account: str, partition: str, organization: bool = False
 ) -> tuple[str | None, list[Problem]]:
     """The recovery point ARN of a "Backup Job State Change" event's detail, and its problems."""
     if not isinstance(value, dict):
@@ -562,7 +577,7 @@ def _aws_backup_job_problems(
         # UNCONFIRMED that the event names the recovery point: if it does not, every triggered run says so here.
         problems.append(Problem("aws_backup_job.recoveryPointArn", "is missing: the event does not name the recovery point to export"))
     else:
-        arn_problems = _snapshot_arn_problems(arn, region=region, account=account, partition=partition, source_accounts=source_accounts)
+        arn_problems = _snapshot_arn_problems(arn, region=region, account=account, partition=partition, organization=organization)
         problems.extend(Problem("aws_backup_job.recoveryPointArn", reason) for reason in arn_problems)
         expected = AWS_BACKUP_RESOURCE_TYPES.get(resource_type) if isinstance(resource_type, str) else None
         if not arn_problems and expected and arn.split(":", 6)[5] != expected:
@@ -672,5 +687,6 @@ __all__ = [
     "SNAPSHOT_MODES",
     "invalid_input",
     "json_type",
+    "refuse_unless_it_fits",
     "validate_execution_input",
 ]

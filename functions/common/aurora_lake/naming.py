@@ -370,6 +370,48 @@ def iam_role_arn(partition: str, account: str, role_name: str) -> str:
     return f"arn:{partition}:iam::{account}:role/{role_name}"
 
 
+# --- the organization: names both templates compute, tags both sides read ------------------
+
+# The lake's stack name is the lake's name: its roles, the source roles' names and the opt-in tag's
+# value. IAM role names hold at most 64 characters: 30 + "-source-export-" (15) + the longest
+# Region name (14) fits; CloudFormation keeps the stack name whole in its generated role names.
+LAKE_STACK_NAME_MAX_LENGTH = 30
+IAM_ROLE_NAME_MAX_LENGTH = 64
+# A cluster or DB instance opts in to a lake with this tag, its value the lake's stack name
+# (compared exactly, as IAM's StringEquals does). The lake tags every snapshot it takes with it
+# (so IAM lets it be exported) and with TAKEN_BY_TAG (so IAM lets the lake delete it).
+OPT_IN_TAG = "aurora-lake:export"
+TAKEN_BY_TAG = "aurora-lake:taken-by"
+# A source's own schedule: daily (also when absent), weekly or manual.
+SCHEDULE_TAG = "aurora-lake:schedule"
+EXECUTION_TAG = "aurora-lake:execution"
+PURPOSE_TAG = "aurora-lake:purpose"
+
+
+def _source_role_name(lake_stack_name: str, role: str, region: str) -> str:
+    if not lake_stack_name or len(lake_stack_name) > LAKE_STACK_NAME_MAX_LENGTH:
+        raise ValueError(
+            f"the lake's stack name {lake_stack_name[:80]!r} must hold 1 to {LAKE_STACK_NAME_MAX_LENGTH} characters: "
+            "the source accounts' role names are built from it"
+        )
+    if not _REGION.fullmatch(region):
+        raise ValueError(f"{region[:40]!r} is not a Region")
+    name = f"{lake_stack_name}-source-{role}-{region}"
+    if len(name) > IAM_ROLE_NAME_MAX_LENGTH:
+        raise ValueError(f"role name {name!r} is longer than IAM's {IAM_ROLE_NAME_MAX_LENGTH} characters")
+    return name
+
+
+def source_access_role_name(lake_stack_name: str, region: str) -> str:
+    """The role source-account.yaml creates for the lake's functions: ``<lake>-source-access-<Region>``."""
+    return _source_role_name(lake_stack_name, "access", region)
+
+
+def source_export_role_name(lake_stack_name: str, region: str) -> str:
+    """The role source-account.yaml creates for RDS to write the exports: ``<lake>-source-export-<Region>``."""
+    return _source_role_name(lake_stack_name, "export", region)
+
+
 # --- folders of the export bucket ------------------------------------------------
 
 # Under the exports area, the folder of each source account's exports: ``{area}accounts/{account}/``.
@@ -396,7 +438,12 @@ DRIFT_LOG_FOLDER = "drift-log/"
 # The one Glue table over every export's drift log file (no "__": never a latest table's name;
 # no leading "_": never a 2.x versioned or an archived table's).
 DRIFT_LOG_TABLE = "aurora_lake_drift_log"
-STACK_FOLDERS = (ATHENA_RESULTS_FOLDER, ATHENA_PLANS_FOLDER, ATHENA_CATALOG_FOLDER, EXPORT_WAITS_FOLDER, ICEBERG_FOLDER, DRIFT_LOG_FOLDER)
+# Reports for people: reports/runs/<execution name>.json, one per run of the export state machine.
+REPORTS_FOLDER = "reports/"
+RUN_REPORTS_FOLDER = REPORTS_FOLDER + "runs/"
+STACK_FOLDERS = (
+    ATHENA_RESULTS_FOLDER, ATHENA_PLANS_FOLDER, ATHENA_CATALOG_FOLDER, EXPORT_WAITS_FOLDER, ICEBERG_FOLDER, DRIFT_LOG_FOLDER, REPORTS_FOLDER,
+)
 
 
 def folders_overlap(a: str, b: str) -> bool:
@@ -412,18 +459,23 @@ def could_be_export_folder(segment: str) -> bool:
 # --- export wait tokens ---------------------------------------------------------
 
 
-def export_wait_token_key(prefix: str, export_task_identifier: str) -> str:
-    """Where an export wait leaves its task token: ``PREFIX<export task identifier>``.
+def export_wait_token_key(prefix: str, export_task_identifier: str, account: str | None = None) -> str:
+    """Where an export wait leaves its task token: ``PREFIX<account>/<export task identifier>``.
 
-    The state machine builds the same key (``States.Format`` in WaitForExport) from the
-    prefix the template gives both; identifiers hold no ``/``, so keys cannot collide.
+    Export task identifiers are unique per account only, so the key carries the account the
+    export runs in (the lake's own for its own exports): one account's export can never wake
+    another's wait. The state machine builds the same key (``States.Format`` in WaitForExport)
+    from the prefix the template gives both. ``account`` None is the key of older waits,
+    ``PREFIX<export task identifier>`` (read as the lake account's).
     """
     if not prefix.endswith("/"):
         raise ValueError(f"the export wait token prefix must end with '/': {prefix!r}")
     problems = identifier_problems(export_task_identifier, EXPORT_TASK_IDENTIFIER_MAX_LENGTH)
     if problems:
         raise ValueError(f"export task identifier {export_task_identifier[:80]!r} " + "; ".join(problems))
-    return prefix + export_task_identifier
+    if account is None:
+        return prefix + export_task_identifier
+    return prefix + account_folder(account) + export_task_identifier
 
 
 def account_folder(account: str) -> str:

@@ -21,6 +21,7 @@ import unicodedata
 from datetime import datetime, timezone
 from typing import Any
 
+from aurora_lake import limits
 from aurora_lake.exports import warning_summary
 from aurora_lake.failure_causes import cause_text
 from aurora_lake.naming import (
@@ -39,6 +40,9 @@ PRODUCT = "aurora-lake"
 _HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp"})
 ITEM_LIMIT = 300  # characters of one stranger-written value on a line
 CAUSE_LINES = 40
+CAUSE_LINE_LIMIT = 1000  # a cause's line names the call, the principal and the resource: kept longer
+# Missing tables named in a PARTIAL notification (the table report lists them all).
+MISSING_LINES = 10
 _ERROR_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.]{0,127}$")
 _GENERATED_TABLE = re.compile(r"^[a-z0-9_]{1,255}$")
 _DATABASE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
@@ -74,7 +78,7 @@ def _validated_identifier(value: Any, max_length: int) -> str | None:
 def _cause_lines(cause: str) -> list[str]:
     """The cause, each of its lines marked as part of it, so no line of it reads as the product's own."""
     lines = cause.split("\n") if cause else [""]
-    rendered = [f"Cause:        {shown(lines[0])}"] + [CAUSE_INDENT + shown(line) for line in lines[1:CAUSE_LINES]]
+    rendered = [f"Cause:        {shown(lines[0], CAUSE_LINE_LIMIT)}"] + [CAUSE_INDENT + shown(line, CAUSE_LINE_LIMIT) for line in lines[1:CAUSE_LINES]]
     if len(lines) > CAUSE_LINES:
         rendered.append(CAUSE_INDENT + f"... and {len(lines) - CAUSE_LINES} more lines")
     return rendered
@@ -104,6 +108,8 @@ def subject(status: str, cluster: str | None, detail: str, label: str = "") -> s
     room = SUBJECT_LIMIT - len(head) - len(detail) - 2 - len(ELLIPSIS)
     if cluster and room >= 8:
         return f"{head} {cluster[:room]}{ELLIPSIS} {detail}"
+    if detail and len(f"{head} {detail}") <= SUBJECT_LIMIT:
+        return f"{head} {detail}"
     return candidates[1][: SUBJECT_LIMIT - len(ELLIPSIS)] + ELLIPSIS
 
 
@@ -264,7 +270,50 @@ def _drift_lines(drift: Any) -> list[str]:
     return lines
 
 
-def success_message(state: dict[str, Any], now: float, workgroup: str) -> dict[str, Any]:
+def tables_catalogued(state: dict[str, Any]) -> int:
+    """How many tables the run made queryable (CreateAthenaTables' count; 0 when it reports none)."""
+    count = (state.get("athena") or {}).get("tables_created")
+    return count if isinstance(count, int) and not isinstance(count, bool) and count > 0 else 0
+
+
+def counts_as_fresh(state: dict[str, Any]) -> bool:
+    """Whether a run that ended well makes its source fresh (what the freshness alarms count).
+
+    Only a run that catalogued at least one table does: an export whose every table was left out
+    (or that listed none) changed nothing an analyst can query.
+    """
+    return tables_catalogued(state) > 0
+
+
+def _report_lines(width: int, report_uri: str | None, report_error: str | None) -> list[str]:
+    """Where the run's full detail is (the report this notification was written with), or why it is not."""
+    label = "Run report:"
+    if report_uri:
+        return [f"{label:<{width}}{shown(report_uri, 600)} (every table, warning and cause in full)"]
+    if report_error:
+        return [f"{label:<{width}}not written ({shown(report_error)}); the execution's history keeps the run's states"]
+    return []
+
+
+def _warning_lines(export: dict[str, Any]) -> tuple[list[str], int]:
+    """The export's warnings as the state keeps them (a few, cut) and how many there are in all."""
+    if "warning_lines" in export:
+        return [str(line) for line in export.get("warning_lines") or []], int(export.get("warning_count") or 0)
+    lines = warning_summary(export.get("warning_message"))  # a state written before warnings were bounded
+    return lines[: limits.LINES_IN_STATE], len(lines)
+
+
+def within_sns_limit(message: str) -> str:
+    """Every line is bounded, so a message never nears SNS's 256 KB; were one to, it is cut, not refused."""
+    room = limits.SNS_MESSAGE_LIMIT_BYTES - 1024
+    if len(message.encode()) <= room:
+        return message
+    return message.encode()[:room].decode(errors="ignore") + "\n... [cut at SNS's limit; the run report has everything]"
+
+
+def success_message(
+    state: dict[str, Any], now: float, workgroup: str, report_uri: str | None = None, report_error: str | None = None
+) -> dict[str, Any]:
     job = state.get("job") or {}
     snapshot = state.get("snapshot") or {}
     export = state.get("export") or {}
@@ -272,13 +321,17 @@ def success_message(state: dict[str, Any], now: float, workgroup: str) -> dict[s
     cleanup = state.get("cleanup") or {}
     cluster = _cluster(state)
     export_id = str(export.get("export_task_identifier") or "")
-    partial = bool(athena.get("partial")) or bool(export.get("warning_message"))
+    empty = not counts_as_fresh(state)
+    partial = bool(athena.get("partial")) or bool(export.get("warning_message")) or empty
     status = "PARTIAL" if partial else "SUCCEEDED"
     location = f"s3://{export.get('s3_bucket')}/{export.get('s3_prefix') or ''}{export_id}/"
     database = athena.get("database")
     workgroup = athena.get("workgroup") or workgroup
     created, skipped = athena.get("tables_created", 0), athena.get("tables_skipped", 0)
-    if partial:
+    if empty:
+        headline = (f"The export of {cluster or 'the snapshot'} catalogued no table: nothing of it is queryable in Athena, "
+                    f"{shown(skipped)} tables missing (listed below). It is not counted as a fresh export.")
+    elif partial:
         headline = f"The export of {cluster or 'the snapshot'} finished with missing tables: {shown(created)} queryable in Athena, {shown(skipped)} missing (listed below)."
     else:
         headline = f"The export of {cluster or 'the snapshot'} to the data lake succeeded: {shown(created)} tables are queryable in Athena."
@@ -293,20 +346,27 @@ def success_message(state: dict[str, Any], now: float, workgroup: str) -> dict[s
         f"Started:       {_utc(job.get('started_epoch')) or 'unknown'}",
         f"Duration:      {_duration(now - job['started_epoch']) if isinstance(job.get('started_epoch'), (int, float)) else 'unknown'}",
         f"Exported size: {_size(export.get('total_extracted_gb'))}",
-        f"Tables:        {shown(created)} queryable, {shown(skipped)} skipped by the export",
+        f"Tables:        {shown(created)} queryable, {shown(skipped)} missing (skipped by the export or left out of the catalog)",
         f"S3 location:   {shown(location)}",
         f"Athena:        database {shown(database)}, workgroup {shown(workgroup)}",
     ]
     if athena.get("report_uri"):
         lines.append(f"Table report:  {shown(athena['report_uri'])}")
+    lines += _report_lines(15, report_uri, report_error)
     if partial:
         lines += ["", "PARTIAL: these tables are missing from the export:"]
-        for missing in athena.get("missing_tables") or []:
+        listed = (athena.get("missing_tables") or [])[:MISSING_LINES]
+        for missing in listed:
             lines.append(f"  - {shown(missing.get('table'))}: {shown(missing.get('reason'))}" if isinstance(missing, dict) else f"  - {shown(missing)}")
-        if athena.get("missing_tables_more"):
-            lines.append(f"  ... and {shown(athena['missing_tables_more'])} more (see {shown(athena.get('report_uri'))})")
-        for warning in warning_summary(export.get("warning_message")):
+        more = int(athena.get("missing_tables_more") or 0) + len(athena.get("missing_tables") or []) - len(listed)
+        if more:
+            lines.append(f"  ... and {shown(more)} more (see {shown(athena.get('report_uri') or report_uri)})")
+        warnings, count = _warning_lines(export)
+        for warning in warnings:
             lines.append(f"  - export warning: {shown(warning)}")
+        if count > len(warnings):
+            where = report_uri or export.get("run_report") or "the run report"
+            lines.append(f"  ... and {count - len(warnings)} more export warnings (see {shown(where)})")
         lines.append("  Set FailOnPartialExport to true to fail such runs instead.")
     lines += _drift_lines(athena.get("drift"))
     select = _select(database, athena.get("sample_table"))
@@ -320,8 +380,9 @@ def success_message(state: dict[str, Any], now: float, workgroup: str) -> dict[s
         lines += ["", f"Snapshot cleanup: {shown(cleanup.get('snapshot_identifier'))}: {shown(cleanup.get('reason'))}"]
     lines += _footer(state)
     return {
-        "subject": subject(status, cluster, export_id, label="export"),
-        "message": "\n".join(lines),
+        # "(0 tables)" stays in every subject, however long the names: the export id is then dropped last.
+        "subject": subject(f"{status} (0 tables)" if empty else status, cluster, export_id, label="export"),
+        "message": within_sns_limit("\n".join(lines)),
         "attributes": _attributes(
             status, cluster, export_id=_validated_identifier(export_id, EXPORT_TASK_IDENTIFIER_MAX_LENGTH), account=_account(state)
         ),
@@ -329,16 +390,69 @@ def success_message(state: dict[str, Any], now: float, workgroup: str) -> dict[s
     }
 
 
-def failure_message(state: dict[str, Any], now: float | None = None) -> dict[str, Any]:
-    failure = state.get("failure") or {}
+def _what_the_run_left(state: dict[str, Any]) -> list[str]:
+    """The snapshot and export task of this run, as the clean-up step found them after the failure.
+
+    Every line states a recorded fact of this run: what the clean-up step read from RDS, or, when it
+    did not run, what the run itself recorded, said as such.
+    """
     job = state.get("job") or {}
+    if not job:
+        return ["Nothing was created: the input was refused before any AWS resource was touched."]
+    cleanup = state.get("cleanup") or {}
     snapshot = state.get("snapshot") or {}
     export = state.get("export") or {}
+    lines: list[str] = []
+    name = cleanup.get("snapshot_identifier") or job.get("snapshot_identifier")
+    if "snapshot_created" not in cleanup:
+        # The clean-up after the failure did not run (the notification of a success failed) or failed.
+        if state.get("cleanup_error") and job.get("snapshot_mode") == "create":
+            error = (state.get("cleanup_error") or {}).get("Error") or "an error"
+            lines.append(f"Snapshot:     {shown(name)} may have been created by this execution; the clean-up step failed "
+                         f"({shown(error)}): look for it in the RDS console and delete it by hand.")
+        elif cleanup.get("snapshot_identifier"):
+            lines.append(f"Snapshot:     {shown(cleanup['snapshot_identifier'])}: {shown(cleanup.get('reason'))}")
+    elif job.get("snapshot_mode") != "create":
+        if job.get("snapshot_mode") == "cluster":
+            lines.append("Snapshot:     none (the cluster's data is exported directly)")
+        elif snapshot.get("snapshot_identifier") or job.get("snapshot_identifier"):
+            given = snapshot.get("snapshot_identifier") or job.get("snapshot_identifier")
+            lines.append(f"Snapshot:     {shown(given)} (not created by this execution; never deleted by it)")
+    elif cleanup.get("snapshot_created") is True:
+        lines.append(f"Snapshot:     {shown(name)} (created by this execution): {shown(cleanup.get('reason'))}")
+    elif cleanup.get("snapshot_created") is False:
+        if "another" in str(cleanup.get("reason")):
+            lines.append(f"Snapshot:     {shown(name)} exists but was taken of another source; left as it is")
+        else:
+            lines.append("Snapshot:     none: this execution created no snapshot")
+    else:
+        lines.append(f"Snapshot:     {shown(name)} may have been created by this execution: {shown(cleanup.get('reason'))}")
+    if "export_task_status" in cleanup:
+        identifier, status = cleanup.get("export_task_identifier"), cleanup.get("export_task_status")
+        if not identifier:
+            lines.append("Export task:  none was started")
+        elif status == "NOT_FOUND":
+            lines.append(f"Export task:  {shown(identifier)}: RDS no longer knows it")
+        elif status:
+            lines.append(f"Export task:  {shown(identifier)} ({shown(status)}, as RDS reported it after the failure)")
+        else:
+            lines.append(f"Export task:  {shown(identifier)} (its status could not be read: {shown(cleanup.get('export_task_error') or 'unknown error')})")
+    elif export.get("export_task_identifier"):
+        lines.append(f"Export task:  {shown(export['export_task_identifier'])} (not read after the failure; "
+                     f"{shown(export.get('status'))} when the run last read it)")
+    return lines
+
+
+def failure_message(
+    state: dict[str, Any], now: float | None = None, report_uri: str | None = None, report_error: str | None = None
+) -> dict[str, Any]:
+    failure = state.get("failure") or {}
+    job = state.get("job") or {}
     error = str(failure.get("error") or "UnknownError")
-    cause = cause_text(failure.get("cause"))
+    cause = limits.cut_text(cause_text(failure.get("cause")), limits.ERROR_MESSAGE_MAX_BYTES)
     step = failure.get("step") or "unknown step"
     cluster = _cluster(state)
-    advice = advice_for(error)
+    advice = advice_for(error, cause, str(step), _account(state))
     lines = [
         f"The export of {cluster or 'the requested snapshot'} to the data lake FAILED in step {shown(step)}.",
         "",
@@ -351,18 +465,12 @@ def failure_message(state: dict[str, Any], now: float | None = None) -> dict[str
     started = job.get("started_epoch")
     if isinstance(started, (int, float)):
         lines.append(f"Started:      {_utc(started)}" + (f" (failed after {_duration(now - started)})" if now is not None else ""))
-    if export.get("export_task_identifier"):
-        lines.append(f"Export task:  {shown(export['export_task_identifier'])} ({shown(export.get('status'))})")
-    cleanup = state.get("cleanup") or {}
-    if cleanup.get("snapshot_identifier"):
-        lines.append(f"Snapshot:     {shown(cleanup['snapshot_identifier'])} (created by this execution): {shown(cleanup.get('reason'))}")
-    elif state.get("cleanup_error") or (snapshot.get("created_by_this_run") and not cleanup):
-        name = snapshot.get("snapshot_identifier") or job.get("snapshot_identifier")
-        lines.append(f"Snapshot:     {shown(name)} was created by this execution and may still exist; delete it by hand.")
+    lines += _what_the_run_left(state)
+    lines += _report_lines(14, report_uri, report_error)
     lines += _footer(state)
     return {
         "subject": subject("FAILED", cluster, f"{shown(step, 60)}: {_error_name(error) or 'UnknownError'}"),
-        "message": "\n".join(lines),
+        "message": within_sns_limit("\n".join(lines)),
         "attributes": _attributes("FAILED", cluster, error=_error_name(error), account=_account(state)),
         "error": error,
         "cause": cause,

@@ -2,16 +2,27 @@
 
 The failure notification and the Cause of a permanent AWS error both quote it,
 and the runbook table in docs/operations.md lists the same errors (a test keeps them in step).
+
+Access denied (``AccessDenied``, ``AccessDeniedException``, SNS's ``AuthorizationError``) is the
+most likely failure under an organization's guardrails: its advice is built from the refusal
+itself, naming the call, the role that made it and the kind of policy that refused it as AWS's
+message says (IAM User Guide, "Troubleshoot access denied error messages": ``User: PRINCIPAL is
+not authorized to perform: ACTION on resource: RESOURCE because no POLICY-TYPE policy allows
+the ACTION action`` or ``with an explicit deny in a POLICY-TYPE policy``), or, when the message
+does not say, the likely ones: a service control policy or the permissions boundary.
 """
 
 from __future__ import annotations
 
+import re
+
 RUNBOOK: dict[str, str] = {
-    "InvalidInput": "Fix the execution input as listed above and start a new execution. Nothing was created.",
-    "ClusterNotAllowed": "Export only clusters listed in the AllowedClusterIdentifiers parameter (SourceAccountClusters for a source account's), or add the cluster there (sam deploy).",
-    "AccountNotAllowed": "The account is neither the lake's own nor one of its source accounts. Add it to SourceAccountIds and deploy source-account.yaml there (docs/organization.md). Nothing was created.",
+    "InvalidInput": "Fix the execution input as listed above and start a new execution.",
+    "ClusterNotAllowed": "Export only clusters listed in the AllowedClusterIdentifiers parameter, or add the cluster there (sam deploy). A source account's clusters opt in with a tag instead (docs/organization.md).",
+    "AccountNotAllowed": "This lake takes no source accounts: deploy it with OrganizationId, and source-account.yaml in the account through the stack set (docs/organization.md).",
+    "SourceNotOptedIn": "The source account's owner tags the cluster or DB instance aurora-lake:export = this lake's stack name; a given snapshot must carry the tag itself (CopyTagsToSnapshot for automated snapshots, tag copy for AWS Backup).",
     "DBInstanceNotAllowed": "Export only DB instances listed in the AllowedDBInstanceIdentifiers parameter, or add the DB instance there (sam deploy).",
-    "SourceCannotExport": "RDS cannot export this source (engine, version, storage, or a DB instance without a snapshot), as the cause says. Nothing was created; export a supported source.",
+    "SourceCannotExport": "RDS cannot export this source (engine, version, storage, or a DB instance without a snapshot), as the cause says. Export a supported source.",
     "ExportFailed": "Read the FailureCause above. IAM role or KMS problems: check the export role's trust and S3 permissions and the key policy, then start a new execution.",
     "ExportCanceled": "Someone canceled the export task. Start a new execution when ready.",
     "ExportDeadlineExceeded": "The export took longer than ExportTimeoutSeconds. Check it in the RDS console; raise the limit for large databases.",
@@ -45,14 +56,105 @@ RUNBOOK: dict[str, str] = {
     "ClusterExportInProgress": "Another export of this cluster or DB instance kept running past the wait. Start again once it has ended (RDS console, Exports in Amazon S3).",
     "ExportTaskLimitReachedFault": "The account kept 5 exports running past the wait. Start again once some have ended (RDS console, Exports in Amazon S3).",
     "FleetExportFailed": "Some clusters of the fleet run were not exported: each is listed above with its error and its own execution. Fix them and start a fleet run (or a cluster's own export) again.",
+    "StateBudgetExceeded": "A step's result would have outgrown its share of Step Functions' 256 KiB per state; the run stopped there instead of failing uncaught. The cause names the step and the sizes: report it with the run report.",
+    "AccessDenied": "An AWS call was refused (access denied): the call, the role and the policy that refused it are named above.",
+    "AccessDeniedException": "An AWS call was refused (access denied): the call, the role and the policy that refused it are named above.",
+    "AuthorizationError": "SNS refused the call (access denied): the call, the role and the policy that refused it are named above.",
     "States.Timeout": "The step or the execution ran past its time limit.",
-    "States.DataLimitExceeded": "The execution input is too large for Step Functions (256 KiB with the execution's context). Shorten it (export_only lists databases or schemas instead of tables) and start a new execution. Nothing was created.",
+    "States.DataLimitExceeded": "The execution input is too large for Step Functions (256 KiB with the execution's context). Shorten it (export_only lists databases or schemas instead of tables) and start a new execution.",
 }
 DEFAULT_ADVICE = "Check the step's logs (CloudWatch Logs, filtered by the execution name) and start a new execution once fixed."
 
 
-def advice_for(error: str) -> str:
-    """The advice for an error name or AWS error code, with or without its ``Fault`` suffix."""
+ACCESS_DENIED_CODES = frozenset({"AccessDenied", "AccessDeniedException", "AuthorizationError", "Lambda.AccessDeniedException"})
+
+# The role each step's function runs as (template.yaml), for refusals whose message names none.
+STEP_ROLES = {
+    "ValidateInput": "ValidateInputRole",
+    "CreateSnapshot": "CreateSnapshotRole",
+    "CheckSnapshot": "CheckSnapshotRole",
+    "StartExport": "StartExportRole",
+    "CheckExport": "CheckExportRole",
+    "CreateAthenaTables": "CreateAthenaTablesRole",
+    "CleanUpSnapshot": "DeleteSnapshotRole",
+    "NotifySuccess": "NotifyRole",
+}
+
+_REFUSAL = re.compile(
+    r"(?:User|Principal): (?P<principal>\S+) is not authorized to perform: (?P<action>[\w:*-]+)"
+    r"(?: on resource: \"?(?P<resource>[^\s\"]+?)\"?(?=\s|$))?"
+)
+_CALL = re.compile(r"^(?P<operation>[A-Za-z0-9]+): (?:AccessDenied\w*|AuthorizationError): ")
+_EXPLICIT, _IMPLICIT = "with an explicit deny in", "because no"
+
+_POLICY_ADVICE = {
+    "service control": "a service control policy (SCP) of your organization {how} {action}: ask the organization's "
+    "administrators to allow it for this role (or exempt the role from that SCP)",
+    "resource control": "a resource control policy (RCP) of your organization {how} {action} on this resource: ask the "
+    "organization's administrators to allow it",
+    "permissions boundary": "the role's permissions boundary (parameter PermissionsBoundaryArn) {how} {action}: add the "
+    "action to the boundary policy, or deploy with a boundary that allows what docs/security.md lists",
+    "identity-based": "the role's own policy {how} {action}: the stack grants each step exactly what it needs, so "
+    "either the resource is not one this deployment may use (allowed clusters, bucket, key) or the role was changed "
+    "outside the stack: redeploy it",
+    "resource-based": "the resource's own policy (bucket, key or topic policy) {how} {action} to this role: allow it there",
+    "session": "the session policy of the assumed role {how} {action}",
+    "VPC endpoint": "the VPC endpoint's policy {how} {action}",
+}
+
+
+def access_denied_advice(cause: str | None, step: str | None = None, account: str | None = None) -> str:
+    """What to do about a refused AWS call: which call, which role, which policy (or the likely ones)."""
+    text = str(cause or "")
+    call = _CALL.match(text)
+    refusal = _REFUSAL.search(text)
+    action = refusal.group("action") if refusal else None
+    operation = call.group("operation") if call else None
+    what = f"The call {operation} ({action})" if operation and action else f"The call {operation or action or 'to AWS'}"
+    role = _role_of(refusal.group("principal") if refusal else None, step, account)
+    resource = refusal.group("resource") if refusal and refusal.group("resource") else None
+    where = f" on {resource}" if resource else ""
+    explicit = _EXPLICIT in text
+    said = text.split(_EXPLICIT if explicit else _IMPLICIT, 1)[1][:60].lower() if explicit or _IMPLICIT in text else ""
+    policy = next((key for key in _POLICY_ADVICE if key.lower() in said), None)
+    if policy is not None:
+        how = "explicitly denies" if explicit else "does not allow"
+        reason = _POLICY_ADVICE[policy].format(how=how, action=action or "it")
+        return f"{what} was refused to {role}{where}: {reason}. Then start a new execution."
+    return (
+        f"{what} was refused to {role}{where}, and AWS's message does not say which policy refused it. Under an "
+        "organization the likely ones are a service control policy (SCP) that denies the action, or the roles' "
+        "permissions boundary (parameter PermissionsBoundaryArn); else the resource's own policy (bucket or key policy). "
+        "Find the refused call in CloudTrail (errorCode AccessDenied) and check it with the IAM policy simulator, then start "
+        "a new execution."
+    )
+
+
+def _role_of(principal: str | None, step: str | None, account: str | None) -> str:
+    """The role named by the refused principal (an assumed-role session or a role ARN), else the step's."""
+    parts = (principal or "").split(":", 5)
+    if len(parts) == 6 and parts[2] in ("sts", "iam"):
+        kind, _, rest = parts[5].partition("/")
+        if kind == "assumed-role" and rest:
+            return f"role {rest.split('/')[0]} (account {parts[4]})"
+        if kind == "role" and rest:
+            return f"role {rest.rsplit('/', 1)[-1]} (account {parts[4]})"
+    if principal:
+        return principal
+    if account:
+        return f"the lake's access role in source account {account}, or the role of the {step or 'failed'} step's function"
+    if step in STEP_ROLES:
+        return f"the role of the {step} function ({STEP_ROLES[step]} in the stack)"
+    return "the role of the failed step's function"
+
+
+def advice_for(error: str, cause: str | None = None, step: str | None = None, account: str | None = None) -> str:
+    """The advice for an error name or AWS error code, with or without its ``Fault`` suffix.
+
+    An access denial's advice is built from its ``cause`` (and the failed ``step``, the source ``account``).
+    """
+    if error in ACCESS_DENIED_CODES:
+        return access_denied_advice(cause, step, account)
     return RUNBOOK.get(error) or RUNBOOK.get(error.removesuffix("Fault") + "Fault") or DEFAULT_ADVICE
 
 

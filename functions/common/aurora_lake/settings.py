@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 
 
 def required(name: str) -> str:
@@ -40,55 +41,24 @@ def optional(name: str, default: str) -> str:
     return os.environ.get(name) or default
 
 
-# The roles source-account.yaml creates in every source account (its defaults).
-DEFAULT_SOURCE_ACCESS_ROLE_NAME = "aurora-lake-source-access"
-DEFAULT_SOURCE_EXPORT_ROLE_NAME = "aurora-lake-source-export"
+def lake_stack_name() -> str:
+    """The lake's stack name (AURORA_LAKE_STACK): the source roles' names and the opt-in tag's value."""
+    return required("AURORA_LAKE_STACK")
 
 
-def source_accounts() -> dict[str, frozenset[str]]:
-    """Each source account (SOURCE_ACCOUNT_IDS) with the clusters of it this lake may export.
+def organization_id() -> str | None:
+    """The organization whose accounts may be sources (ORGANIZATION_ID); None: a lake of this account only.
 
-    Clusters come from SOURCE_ACCOUNT_CLUSTERS, ``ACCOUNT_ID:cluster-identifier`` entries. Empty
-    or unset: no source account, today's single-account stack. An entry that is not of that form,
-    names an account that is not a source account, or a name that is not a cluster identifier is a
-    deployment error: it raises, naming the entry, rather than exporting less or more than meant.
+    No list of accounts or databases: which accounts IAM decides (the lake's policies trust the
+    organization, the access roles exist where the stack set reached), which databases their owners'
+    opt-in tag. A value that is not an organization ID is a deployment error: it raises, naming it.
     """
-    from aurora_lake.naming import CLUSTER_IDENTIFIER_MAX_LENGTH, identifier_problems, is_account_id
-
-    accounts: dict[str, set[str]] = {}
-    for account in _entries("SOURCE_ACCOUNT_IDS"):
-        if not is_account_id(account):
-            raise RuntimeError(f"SOURCE_ACCOUNT_IDS entry {account[:40]!r} is not a 12-digit account ID (parameter SourceAccountIds).")
-        accounts.setdefault(account, set())
-    for entry in _entries("SOURCE_ACCOUNT_CLUSTERS"):
-        account, separator, cluster = entry.partition(":")
-        if not separator or not is_account_id(account.strip()):
-            raise RuntimeError(
-                f"SOURCE_ACCOUNT_CLUSTERS entry {entry[:120]!r} is not ACCOUNT_ID:cluster-identifier (parameter SourceAccountClusters)."
-            )
-        account, cluster = account.strip(), cluster.strip()
-        if account not in accounts:
-            raise RuntimeError(
-                f"SOURCE_ACCOUNT_CLUSTERS entry {entry[:120]!r} names account {account}, which is not in SourceAccountIds "
-                f"({', '.join(sorted(accounts)) or 'none'}); add the account there or remove the entry."
-            )
-        problems = identifier_problems(cluster, CLUSTER_IDENTIFIER_MAX_LENGTH)
-        if problems:
-            raise RuntimeError(
-                f"SOURCE_ACCOUNT_CLUSTERS entry {entry[:120]!r}: cluster identifier {cluster[:80]!r} " + "; ".join(problems)
-                + " (parameter SourceAccountClusters; a source account's clusters are always listed by name)."
-            )
-        accounts[account].add(cluster.lower())
-    return {account: frozenset(clusters) for account, clusters in accounts.items()}
+    value = (os.environ.get("ORGANIZATION_ID") or "").strip()
+    if not value:
+        return None
+    if not _ORGANIZATION_ID.fullmatch(value):
+        raise RuntimeError(f"ORGANIZATION_ID {value[:60]!r} is not an organization ID (o- and 10 to 32 lower-case letters or digits; parameter OrganizationId).")
+    return value
 
 
-def source_access_role_name() -> str:
-    return optional("SOURCE_ACCESS_ROLE_NAME", DEFAULT_SOURCE_ACCESS_ROLE_NAME)
-
-
-def source_export_role_name() -> str:
-    return optional("SOURCE_EXPORT_ROLE_NAME", DEFAULT_SOURCE_EXPORT_ROLE_NAME)
-
-
-def _entries(variable: str) -> list[str]:
-    return [part.strip() for part in (os.environ.get(variable) or "").split(",") if part.strip()]
+_ORGANIZATION_ID = re.compile(r"o-[a-z0-9]{10,32}")

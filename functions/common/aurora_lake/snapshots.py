@@ -13,12 +13,13 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from aurora_lake import clock, exports, polling, sources
+from aurora_lake import clock, exports, opt_in, polling, settings, sources
 from aurora_lake.errors import (
     NoAutomatedSnapshot,
     SnapshotDeadlineExceeded,
     SnapshotFailed,
     SnapshotSourceMismatch,
+    SourceNotOptedIn,
     error_code,
 )
 
@@ -47,13 +48,6 @@ def _record(source: sources.Source, description: sources.SnapshotDescription, cr
     }
 
 
-def _tags(job: Job) -> list[dict[str, str]]:
-    return [
-        {"Key": "aurora-lake:execution", "Value": job["execution_name"]},
-        {"Key": "aurora-lake:purpose", "Value": "export-to-data-lake"},
-    ]
-
-
 def create_or_adopt(job: Job) -> Snapshot:
     """Create this execution's manual snapshot, or adopt it if it already exists."""
     source = sources.of_job(job)
@@ -62,7 +56,7 @@ def create_or_adopt(job: Job) -> Snapshot:
     # Refused before anything is created (a DB instance of an engine RDS cannot export).
     source.refuse_unexportable_source(source_identifier)
     try:
-        description = source.create_snapshot(source_identifier, identifier, _tags(job))
+        description = source.create_snapshot(source_identifier, identifier, opt_in.snapshot_tags(job))
     except ClientError as error:
         if error_code(error) not in source.snapshot_exists_codes:
             # Named after the AWS error (a busy source's InvalidDBClusterStateFault or
@@ -116,7 +110,13 @@ def check(job: Job, previous: Snapshot | None, deadline_seconds: float) -> Snaps
     if description is None:
         # Named after what RDS answered, as when StartExportTask finds no snapshot.
         raise exports.reported(source.snapshot_not_found(str(wanted)))
-    if not source.is_allowed(description.source_identifier, source.allowed()):
+    if source.account is not None:
+        # A source account's snapshot is exported only when it carries the opt-in tag itself (IAM
+        # checks the same on StartExportTask); checked again here, whatever validation saw.
+        refusal = opt_in.snapshot_refusal(source, description, settings.lake_stack_name())
+        if refusal:
+            raise SourceNotOptedIn(refusal[0].upper() + refusal[1:] + ". Nothing was exported.")
+    elif not source.is_allowed(description.source_identifier, source.allowed()):
         raise source.not_allowed_error(
             f"Snapshot {description.identifier} was taken of {source.label} {description.source_identifier}{source.where}, "
             f"which this deployment is not allowed to export. Add it to {source.allowed_parameter} to allow it."
@@ -156,48 +156,82 @@ def delete_if_created(job: Job, snapshot: Snapshot) -> dict[str, Any]:
     return {"deleted": True, "snapshot_identifier": identifier, "reason": "deleted after a successful export"}
 
 
-def clean_up_after_failure(job: Job, snapshot: Snapshot | None, export: dict[str, Any] | None) -> dict[str, Any]:
-    """After a failure, delete the snapshot this execution created, or say why it stays.
+# Steps at or after which an export task of this run may exist, even when the state holds none
+# (StartExport can fail after RDS accepted the task: a timeout, a mismatch).
+STEPS_AFTER_EXPORT_START = frozenset({"StartExport", "CheckExport", "CreateAthenaTables", "CleanUpSnapshot", "NotifySuccess"})
 
-    The snapshot is looked up by its deterministic name rather than taken from
-    the state data: a step can fail after RDS created the snapshot but before
-    the state recorded it. It is kept while an export task may still read it.
-    This never raises: whatever happens is reported in the notification.
+
+def clean_up_after_failure(
+    job: Job, snapshot: Snapshot | None, export: dict[str, Any] | None, failed_step: str | None = None
+) -> dict[str, Any]:
+    """After a failure, delete the snapshot this execution created, or say why it stays; and read
+    what RDS says now of the run's export task. The failure notification is built from these facts.
+
+    The snapshot is looked up by its deterministic name rather than taken from the state data:
+    a step can fail after RDS created the snapshot but before the state recorded it. It is kept
+    while an export task may still read it. This never raises: whatever happens is reported.
+
+    Returns ``deleted``, ``snapshot_identifier``, ``reason`` (as before) and the facts:
+    ``snapshot_created`` (True: the snapshot exists or existed, taken by this execution; False: it
+    was never created; None: this execution takes none, or it could not be read),
+    ``export_task_identifier`` and ``export_task_status`` (RDS's status now, upper case, or
+    ``NOT_FOUND``; None when no export task was started or it could not be read, then
+    ``export_task_error`` names the AWS error).
     """
-    if job.get("snapshot_mode") != "create":
-        return {"deleted": False, "snapshot_identifier": None, "reason": "this execution creates no snapshot"}
+    source = sources.of_job(job) if job.get("snapshot_mode") == "create" else None
+    facts = _export_task_facts(job, snapshot, export, failed_step)
+    if source is None:
+        return {"deleted": False, "snapshot_identifier": None, "reason": "this execution creates no snapshot", "snapshot_created": None, **facts}
     identifier = job["snapshot_identifier"]
-    source = sources.of_job(job)
+    kept = {"deleted": False, "snapshot_identifier": identifier, **facts}
+    created: bool | None = None  # not known until RDS has answered
     try:
         description = source.describe_snapshot(identifier)
         if description is None:
-            return {"deleted": False, "snapshot_identifier": identifier, "reason": "no snapshot was created"}
+            return {**kept, "reason": "no snapshot was created", "snapshot_created": False}
         if description.source_identifier != _job_source_identifier(job):
-            return {"deleted": False, "snapshot_identifier": identifier, "reason": f"kept: it belongs to another {source.label}"}
-        export_task = (export or {}).get("export_task_identifier")
-        if export_task and _export_running(export_task, source.account):
+            return {**kept, "reason": f"kept: it belongs to another {source.label}", "snapshot_created": False}
+        created = True
+        running = facts["export_task_status"] in exports.RUNNING_STATUSES
+        if running or (facts["export_task_identifier"] and facts["export_task_status"] is None):
+            state = facts["export_task_status"] or "in an unknown state"
             return {
-                "deleted": False,
-                "snapshot_identifier": identifier,
-                "reason": f"kept: export task {export_task} is still reading it; delete it once the export has ended",
+                **kept,
+                "snapshot_created": True,
+                "reason": f"kept: export task {facts['export_task_identifier']} is {state}, still reading it; "
+                "delete it once the export has ended",
             }
         if not job.get("delete_snapshot_after_export", True):
-            return {"deleted": False, "snapshot_identifier": identifier, "reason": "kept: delete_snapshot_after_export is false"}
+            return {**kept, "reason": "kept: delete_snapshot_after_export is false", "snapshot_created": True}
         source.delete_snapshot(identifier)
     except ClientError as error:
-        return {
-            "deleted": False,
-            "snapshot_identifier": identifier,
-            "reason": f"could not be deleted ({error_code(error)}); delete it by hand",
-        }
-    return {"deleted": True, "snapshot_identifier": identifier, "reason": "deleted after the failure"}
+        if created:
+            return {**kept, "reason": f"could not be deleted ({error_code(error)}); delete it by hand", "snapshot_created": True}
+        return {**kept, "reason": f"could not be checked ({error_code(error)}); if it exists, delete it by hand", "snapshot_created": None}
+    return {"deleted": True, "snapshot_identifier": identifier, "reason": "deleted after the failure", "snapshot_created": True, **facts}
+
+
+def _export_task_facts(job: Job, snapshot: Snapshot | None, export: dict[str, Any] | None, failed_step: str | None) -> dict[str, Any]:
+    """The run's export task as RDS reports it now: the one the state names, or, when the step
+    that starts it failed, the one it would have started (its name is derived, never random)."""
+    identifier = (export or {}).get("export_task_identifier")
+    if not identifier and failed_step in STEPS_AFTER_EXPORT_START and snapshot:
+        try:
+            identifier = exports.export_identifier(job, snapshot)[1]
+        except (KeyError, TypeError, ValueError):
+            identifier = None
+    if not identifier:
+        return {"export_task_identifier": None, "export_task_status": None}
+    try:
+        task = exports.describe(str(identifier), job.get("source_account"))
+    except ClientError as error:
+        return {"export_task_identifier": identifier, "export_task_status": None, "export_task_error": error_code(error)}
+    if task is None:
+        if not (export or {}).get("export_task_identifier"):
+            return {"export_task_identifier": None, "export_task_status": None}  # never started
+        return {"export_task_identifier": identifier, "export_task_status": "NOT_FOUND"}
+    return {"export_task_identifier": identifier, "export_task_status": str(task.get("Status") or "").upper() or None}
 
 
 def _job_source_identifier(job: Job) -> str | None:
     return job.get("source_identifier") or job.get("cluster_identifier")
-
-
-def _export_running(export_task_identifier: str, account: str | None = None) -> bool:
-    """Ask RDS, not the state data: the step that failed may not have recorded the last status."""
-    task = exports.describe(export_task_identifier, account)
-    return task is not None and str(task.get("Status", "")).upper() in exports.RUNNING_STATUSES

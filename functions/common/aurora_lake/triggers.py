@@ -9,8 +9,8 @@ notification. The same snapshot named in a start by hand still fails with Cluste
 
 Events of source accounts reach the lake's bus through their forwarding rules, and the lake's rules
 add the account the event came from (``event_account``): the input schema refuses, loudly, an event
-of one account about another account's snapshot. A source account's snapshot of a cluster it does
-not allow, or of a DB instance, ends quietly like the lake's own.
+of one account about another account's snapshot. A source account's snapshot that did not opt in
+(opt_in.py: the snapshot's own tag), or that the lake took itself, ends quietly like the lake's own.
 """
 
 from __future__ import annotations
@@ -32,8 +32,8 @@ def reason_to_ignore(job: Mapping[str, Any], allowed: Iterable[str] | None, sour
     """
     if not job.get("trigger"):
         return None
-    if source.account is not None and not source.in_source_accounts:
-        return f"a {source.label} of source account {source.account}: only clusters of source accounts are exported"
+    if source.account is not None:
+        return None  # a source account's snapshots are judged by their tags (opt_in.job_refusal)
     if allowed is None:
         return None
     clusters = sorted(allowed)

@@ -4,7 +4,8 @@ The handler calls only what this module exports:
 
 * ``create_athena_tables(state, Settings.from_env(), deadline)`` plans an export's tables, then
   commits each one's export as a snapshot of its Iceberg table, checks Athena reads them, writes
-  the drift log and cleans up after expired exports, in bounded invocations resumed from the state.
+  the drift log and cleans up after expired exports, in bounded invocations resumed from the state;
+* ``run_source(state)`` names the source a run exported (its account, kind and identifier).
 
 Inside, one module per concern:
 
@@ -23,9 +24,10 @@ step's function imports it and ships them.
 
 from __future__ import annotations
 
-from aurora_lake.catalog.tables import Settings, create_athena_tables
+from aurora_lake.catalog.tables import Settings, create_athena_tables, run_source
 
 __all__ = [
     "Settings",
     "create_athena_tables",
+    "run_source",
 ]

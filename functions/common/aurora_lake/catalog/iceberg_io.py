@@ -175,7 +175,7 @@ def read_footer(input_file: InputFile) -> Any:
     """A Parquet file's footer (``pyarrow.parquet.FileMetaData``): its tail only, read on the calling thread.
 
     No data page is read or decoded, so none of Arrow's thread pools starts (they outlive the read
-    and can abort the process at exit: apache/arrow 34314, 50482; tests/emulated_account/test_parquet_io.py).
+    and can abort the process at exit: apache/arrow 34314, 50482; measured by test_parquet_io.py).
     """
     with input_file.open() as stream:
         return pyarrow.parquet.ParquetFile(stream, pre_buffer=False).metadata

@@ -7,7 +7,9 @@ the table count, everything else is in S3 under ``athena-plans/<account>/<export
 1. **plan** (the first invocation): read every metadata file of the export, map every column type,
    derive every name, list the export's data files once, and check everything before any table
    changes. A table that cannot be catalogued is left out with its reason (the run is then
-   PARTIAL): names that collide after folding, folders that nest or are shared, names holding
+   PARTIAL): names that collide after folding, folders that nest or are shared, names the
+   metadata cannot place (a dot or an empty name makes a target several tables may stand for:
+   ``export_metadata.UnplacedTable``) and tables whose folder may hold their files, names holding
    ``/``, definitions Glue would refuse, names taken by a table of another source or not created
    by the stack (``ownership``), a folder without data files, and new tables past the source's cap
    (``MaxTablesPerSource``: the source's existing tables keep being exported; the new ones left
@@ -29,14 +31,15 @@ the table count, everything else is in S3 under ``athena-plans/<account>/<export
 
 from __future__ import annotations
 
+import bisect
 import json
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from aurora_lake import clients, clock, exports, naming, sources
+from aurora_lake import clients, clock, exports, limits, naming, run_report, sources
 from aurora_lake.catalog import canary, drift, glue_limits, iceberg, iceberg_schema, names, ownership, retention
 from aurora_lake.catalog.runner import DEFAULT_WORKERS, run_parallel
 from aurora_lake.catalog.types import UnknownExportedType, athena_type
@@ -54,6 +57,7 @@ from aurora_lake.export_metadata import (
     ExportLocation,
     SkippedTable,
     is_data_file,
+    UnplacedTable,
     read_export_metadata,
     skipped_from_warning,
 )
@@ -69,6 +73,7 @@ PROBLEMS_IN_ERROR = 20
 # The retention phase gets an invocation of its own when less than this is left.
 RETENTION_MIN_SECONDS = 60.0
 PHASES = ("commit", "canary", "finish", "retention")
+UNPLACED_NAMED = 3  # unplaced tables a reason names
 
 
 @dataclass(frozen=True)
@@ -151,14 +156,17 @@ def _table_problems(table: ExportedTable) -> list[str]:
 
 
 def plan_tables(
-    cluster: str, location: ExportLocation, tables: list[ExportedTable], account: str | None = None
+    cluster: str, location: ExportLocation, tables: list[ExportedTable], account: str | None = None,
+    unplaced: Sequence[UnplacedTable] = (),
 ) -> tuple[list[TablePlan], list[SkippedTable]]:
     """Types and names of every table that can be catalogued, and every one that cannot, with its reason.
 
     Raises only on a column type with no known Athena type (listing all of them): that is
     this code not knowing the export, not a table to leave out. Tables that would share a
-    name or a folder are all left out (so which one keeps a name never depends on the order
-    the export lists them), as are tables whose names Glue or S3 paths cannot hold.
+    name or a folder are all left out (so which one keeps a name never depends on
+    the order the export lists them), as are tables whose names Glue or S3 paths cannot hold,
+    the ``unplaced`` tables (whose metadata does not say which table they are), and every
+    table whose folder may hold an unplaced table's files.
     """
     unmappable: list[str] = []
     plans: list[TablePlan] = []
@@ -193,8 +201,38 @@ def plan_tables(
             f"its folder {outer.location} holds the folder of {inner.source.target}: its files would be read as its own; "
             f"neither is catalogued: rename {inner.source.target} at the source")
         refused.setdefault(inner.source.target, []).append(f"its folder lies inside the folder of {outer.source.target}")
+    for plan, targets in _holding_unplaced(location, plans, unplaced):
+        shown = targets[:UNPLACED_NAMED]
+        more = f" and {len(targets) - len(shown)} more" if len(targets) > len(shown) else ""
+        refused.setdefault(plan.source.target, []).append(
+            f"its folder {plan.location} may hold the files of {' and '.join(shown)}{more} (a name the export's metadata "
+            f"cannot place): they would be read as its own; it is not catalogued: rename {shown[0]} at the source")
+    for item in unplaced:
+        refused.setdefault(item.target, []).append(item.reason)
     kept = [plan for plan in plans if plan.source.target not in refused]
     return kept, [SkippedTable(target, "; ".join(reasons)) for target, reasons in refused.items()]
+
+
+def _holding_unplaced(
+    location: ExportLocation, plans: list[TablePlan], unplaced: Sequence[UnplacedTable]
+) -> list[tuple[TablePlan, list[str]]]:
+    """Every plan whose folder is, or holds, a folder where an unplaced table's files may lie, with those tables.
+
+    One sorted list of the unplaced tables' possible folders; each plan looks up its own prefix in it.
+    """
+    folders = sorted((location.root_key + folder, item.target) for item in unplaced for folder in item.folders)
+    keys = [folder for folder, _ in folders]
+    found = []
+    for plan in plans:
+        own = location.table_key(plan.source.database, plan.source.schema, plan.source.table)
+        targets: dict[str, None] = {}
+        for index in range(bisect.bisect_left(keys, own), len(keys)):
+            if not keys[index].startswith(own):
+                break
+            targets[folders[index][1]] = None
+        if targets:
+            found.append((plan, list(targets)))
+    return found
 
 
 def _nested_folders(plans: list[TablePlan]) -> list[tuple[TablePlan, TablePlan]]:
@@ -424,11 +462,11 @@ def plan_step(state: Mapping[str, Any], settings: Settings) -> dict[str, Any]:
     source_time_ms, export_started_ms = export_times(export, name_account)
     s3 = clients.client("s3")
     metadata = read_export_metadata(s3, location)
-    missing = metadata.skipped + skipped_from_warning(export.get("warning_message"))
-    if not metadata.tables and not missing:
+    missing = metadata.skipped + skipped_from_warning(run_report.full_warning_message(export, job.get("execution_arn")))
+    if not metadata.tables and not metadata.unplaced and not missing:
         missing.append(SkippedTable(EXPORT_LEVEL, "the export's metadata lists no tables"))
     # Every check before the first catalog change: names, folders, data, Glue's limits, owners, the cap.
-    plans, refused = plan_tables(cluster, location, metadata.tables, name_account)
+    plans, refused = plan_tables(cluster, location, metadata.tables, name_account, metadata.unplaced)
     files = data_files(s3, location)
     plans, empty = with_data_files(files, location, plans)
     plans, invalid = definition_problems(plans, location.export_id, owner, warehouse, settings.glue_database)
@@ -484,7 +522,7 @@ def plan_step(state: Mapping[str, Any], settings: Settings) -> dict[str, Any]:
         "tables_skipped": len(tables_missing),
         "sample_table": plans[0].latest if plans else None,
         "partial": partial,
-        "missing_tables": [{"table": e.target[:REASON_CHARS], "reason": e.reason[:REASON_CHARS]} for e in shown],
+        "missing_tables": [{"table": limits.cut_text(e.target, REASON_CHARS), "reason": limits.cut_text(e.reason, REASON_CHARS)} for e in shown],
         "missing_tables_more": len(tables_missing) - len(shown),
         "invocations": 1,
         "started_at": started,

@@ -7,8 +7,9 @@ instance has DB snapshots (DescribeDBSnapshots, ``DBSnapshotArn``, ...). A ``Sou
 hides those differences; the steps (snapshots.py, exports.py) only ever ask it.
 
 A Source is also bound to the account its databases live in (``in_account``): the lake's own
-(``account`` None) or a source account, whose RDS it calls through the account's access role and
-whose allowed clusters are SourceAccountClusters'. The steps never branch on the account either.
+(``account`` None), whose allowed sources its parameters list, or a source account, whose RDS it
+calls through the account's access role and whose sources opted in with a tag (opt_in.py). The
+steps never branch on the account either.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from aurora_lake.errors import WorkflowError, error_code
 
 # DescribeDB(Cluster)Snapshots' SnapshotType of AWS Backup recovery points (DescribeDBSnapshots reference).
 AWS_BACKUP_SNAPSHOT_TYPE = "awsbackup"
+# How RDS refuses a parameter value (common errors of every RDS operation).
+INVALID_PARAMETER_CODES = frozenset({"InvalidParameterValue", "InvalidParameterCombination"})
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,12 @@ class SnapshotDescription:
     percent_progress: int
     created_at: dt.datetime | None
     storage_type: str | None = None
+    # The snapshot's own tags (TagList), as RDS reports them: the opt-in tag of a source account's
+    # snapshot is read here, never inferred from its source.
+    tags: tuple[tuple[str, str], ...] = ()
+
+    def tag(self, key: str) -> str | None:
+        return tags_of(self.tags).get(key)
 
 
 @dataclass(frozen=True)
@@ -70,7 +79,23 @@ class RdsNames:
             percent_progress=int(record.get("PercentProgress") or 0),
             created_at=record.get("SnapshotCreateTime"),
             storage_type=record.get("StorageType"),
+            tags=tag_pairs(record.get("TagList")),
         )
+
+
+def tag_pairs(tag_list: Any) -> tuple[tuple[str, str], ...]:
+    """RDS's TagList (``[{"Key": ..., "Value": ...}]``) as (key, value) pairs; anything else is no tag."""
+    if not isinstance(tag_list, list):
+        return ()
+    return tuple(
+        (tag["Key"], str(tag.get("Value") or ""))
+        for tag in tag_list
+        if isinstance(tag, dict) and isinstance(tag.get("Key"), str)
+    )
+
+
+def tags_of(pairs: Any) -> dict[str, str]:
+    return dict(pairs if isinstance(pairs, tuple) else tag_pairs(pairs))
 
 
 class Source:
@@ -90,8 +115,12 @@ class Source:
     not_allowed_error: type[WorkflowError]
     # The source account this source lives in; None: the lake's own account.
     account: str | None = None
-    # Whether sources of this kind are exported from source accounts (the source template covers clusters only).
-    in_source_accounts: bool = False
+    # Whether sources of this kind are exported from source accounts (both kinds are).
+    in_source_accounts: bool = True
+    # DescribeDBClusters / DescribeDBInstances: the source's own record (its TagList), and the errors of a missing one.
+    describe_source: str
+    source_list: str
+    source_not_found_codes: frozenset[str]
 
     # -- the account ------------------------------------------------------------------------
     def in_account(self, account: str | None) -> Source:
@@ -102,10 +131,6 @@ class Source:
             return self
         bound = copy.copy(self)
         bound.account = account
-        if account is not None:
-            bound.allowed_parameter, bound.allowed_variable = "SourceAccountClusters", "SOURCE_ACCOUNT_CLUSTERS"
-        else:
-            bound.allowed_parameter, bound.allowed_variable = type(self).allowed_parameter, type(self).allowed_variable
         return bound
 
     @property
@@ -132,14 +157,35 @@ class Source:
         raise NotImplementedError(f"a {self.label} cannot be exported without a snapshot")
 
     # -- snapshots --------------------------------------------------------------------------
-    def snapshot_type_for(self, snapshot_identifier: str) -> str | None:
-        """The SnapshotType RDS needs to find a snapshot by this name (None: not needed)."""
-        return "automated" if snapshot_identifier.startswith(naming.AUTOMATED_SNAPSHOT_PREFIX) else None
+    def snapshot_lookups(self, snapshot_identifier: str) -> tuple[dict[str, str], ...]:
+        """The DescribeDB(Cluster)Snapshots parameters, beside the name, that find a snapshot, in the order tried.
+
+        RDS needs ``SnapshotType`` only for an automated snapshot (the identifier's constraint in
+        the RDS model); any other is found by its name alone, an AWS Backup recovery point too, as
+        AWS's export sample finds one. A recovery point the name does not find is looked up once
+        more with SnapshotType ``awsbackup``.
+        """
+        if snapshot_identifier.startswith(naming.AUTOMATED_SNAPSHOT_PREFIX):
+            return ({"SnapshotType": "automated"},)
+        if snapshot_identifier.startswith(naming.AWS_BACKUP_SNAPSHOT_PREFIX):
+            return ({}, {"SnapshotType": AWS_BACKUP_SNAPSHOT_TYPE})
+        return ({},)
 
     def describe_snapshot(self, snapshot_identifier: str) -> SnapshotDescription | None:
         """The snapshot, or None when RDS knows none of that name."""
-        snapshot_type = self.snapshot_type_for(snapshot_identifier)
-        return self._describe(snapshot_identifier, {"SnapshotType": snapshot_type} if snapshot_type else {})
+        first, *others = self.snapshot_lookups(snapshot_identifier)
+        found = self._describe(snapshot_identifier, first)
+        for extra in others:
+            if found is not None:
+                break
+            try:
+                found = self._describe(snapshot_identifier, extra)
+            except ClientError as error:
+                # The model documents SnapshotType awsbackup for DB snapshots only: refused for a
+                # cluster snapshot, the lookup by name has already said there is none.
+                if error_code(error) not in INVALID_PARAMETER_CODES:
+                    raise
+        return found
 
     def _describe(self, snapshot_identifier: str, extra: dict[str, str]) -> SnapshotDescription | None:
         describe = getattr(self.rds_client(), self.rds.describe)
@@ -152,6 +198,18 @@ class Source:
         create = getattr(self.rds_client(), self.rds.create)
         created = create(**{self.rds.source_parameter: source_identifier, self.rds.snapshot_parameter: snapshot_identifier}, Tags=tags)
         return self.rds.description(created[self.rds.snapshot_record])
+
+    def source_tags(self, source_identifier: str) -> dict[str, str] | None:
+        """The tags of the cluster or DB instance itself (its TagList), or None when RDS knows none of that name."""
+        describe = getattr(self.rds_client(), self.describe_source)
+        try:
+            found = describe(**{self.rds.source_parameter: source_identifier})
+        except ClientError as error:
+            if error_code(error) in self.source_not_found_codes:
+                return None
+            raise
+        records = found.get(self.source_list) or []
+        return tags_of(records[0].get("TagList")) if records else None
 
     def automated_snapshots(self, source_identifier: str) -> list[SnapshotDescription]:
         """Every automated snapshot of the source."""
@@ -187,12 +245,15 @@ class Source:
 
     # -- allowed sources ---------------------------------------------------------------------
     def allowed(self) -> frozenset[str] | None:
-        """The sources of this kind the deployment may export (None: no restriction)."""
+        """The sources of this kind the deployment may export (None: no list restriction).
+
+        A source account's sources are not listed anywhere: they opt in with a tag, which opt_in.py
+        checks (and IAM enforces) instead.
+        """
         from aurora_lake import settings
 
         if self.account is not None:
-            # A source account's allowed clusters are always listed: no entry, nothing allowed.
-            return settings.source_accounts().get(self.account, frozenset())
+            return None
         return settings.allowed_identifiers(self.allowed_variable)
 
     def is_allowed(self, identifier: str | None, allowed: frozenset[str] | None) -> bool:

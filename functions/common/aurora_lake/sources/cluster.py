@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aurora_lake import naming
 from aurora_lake.errors import ClusterNotAllowed
-from aurora_lake.sources.base import AWS_BACKUP_SNAPSHOT_TYPE, RdsNames, SnapshotDescription, Source
+from aurora_lake.sources.base import RdsNames, Source
 
 
 
@@ -21,8 +21,10 @@ class ClusterSource(Source):
     snapshot_exists_codes = frozenset({"DBClusterSnapshotAlreadyExistsFault", "DBClusterSnapshotAlreadyExists"})
     not_found_error = ("DBClusterSnapshotNotFoundFault", "DescribeDBClusterSnapshots")
     exports_directly = True
-    in_source_accounts = True
     not_allowed_error = ClusterNotAllowed
+    describe_source = "describe_db_clusters"
+    source_list = "DBClusters"
+    source_not_found_codes = frozenset({"DBClusterNotFoundFault", "DBClusterNotFound"})
     rds = RdsNames(
         describe="describe_db_cluster_snapshots",
         create="create_db_cluster_snapshot",
@@ -36,16 +38,6 @@ class ClusterSource(Source):
 
     def export_source_arn(self, partition: str, region: str, account: str, identifier: str) -> str:
         return naming.cluster_arn(partition, region, account, identifier)
-
-    def describe_snapshot(self, snapshot_identifier: str) -> SnapshotDescription | None:
-        found = super().describe_snapshot(snapshot_identifier)
-        if found is None and snapshot_identifier.startswith(naming.AWS_BACKUP_SNAPSHOT_PREFIX):
-            # UNCONFIRMED: whether RDS lists an AWS Backup recovery point of a cluster without its
-            # type, and whether "awsbackup" is accepted here (the DescribeDBSnapshots reference says
-            # it does not apply to Aurora). If neither finds it, the run fails naming the snapshot;
-            # if the type is refused, it fails with RDS's own error.
-            found = self._describe(snapshot_identifier, {"SnapshotType": AWS_BACKUP_SNAPSHOT_TYPE})
-        return found
 
 
 CLUSTER = ClusterSource()

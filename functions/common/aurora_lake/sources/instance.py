@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError
 
 from aurora_lake import naming
 from aurora_lake.errors import DBInstanceNotAllowed, SourceCannotExport, error_code
-from aurora_lake.sources.base import AWS_BACKUP_SNAPSHOT_TYPE, RdsNames, SnapshotDescription, Source
+from aurora_lake.sources.base import RdsNames, SnapshotDescription, Source
 
 EXPORTABLE_ENGINES = ("mariadb", "mysql", "postgres")
 # Oldest exportable version of each major version; a major version not listed is exportable when
@@ -76,6 +76,9 @@ class InstanceSource(Source):
     snapshot_exists_codes = frozenset({"DBSnapshotAlreadyExists", "DBSnapshotAlreadyExistsFault"})
     not_found_error = ("DBSnapshotNotFound", "DescribeDBSnapshots")
     not_allowed_error = DBInstanceNotAllowed
+    describe_source = "describe_db_instances"
+    source_list = "DBInstances"
+    source_not_found_codes = INSTANCE_NOT_FOUND_CODES
     rds = RdsNames(
         describe="describe_db_snapshots",
         create="create_db_snapshot",
@@ -86,13 +89,6 @@ class InstanceSource(Source):
         snapshot_record="DBSnapshot",
         snapshot_arn="DBSnapshotArn",
     )
-
-    def snapshot_type_for(self, snapshot_identifier: str) -> str | None:
-        # Without SnapshotType, DescribeDBSnapshots lists manual and automated snapshots only;
-        # AWS Backup's need SnapshotType awsbackup (DescribeDBSnapshots reference).
-        if snapshot_identifier.startswith(naming.AWS_BACKUP_SNAPSHOT_PREFIX):
-            return AWS_BACKUP_SNAPSHOT_TYPE
-        return super().snapshot_type_for(snapshot_identifier)
 
     def refuse_unexportable_source(self, source_identifier: str) -> None:
         try:
