@@ -115,25 +115,36 @@ def _schema_change(r: Mapping[str, Any]) -> str:
 
 
 def summary(rows: Sequence[Mapping[str, Any]], uri: str) -> dict[str, Any]:
-    """What the run's result carries: counts and the first few tables of each kind (bounded, whatever the table count)."""
-    kinds: dict[str, list[str]] = {"new": [], "schema": [], "lost_most_rows": [], "became_empty": [], "refused": []}
+    """What the run's result carries: counts and the first few tables of each kind (bounded, whatever the table count).
+
+    Only the names shown are ever spelled out, so neither time nor memory grows with the length of
+    the names and column lists of the tables past them.
+    """
+    shown: dict[str, list[str]] = {"new": [], "schema": [], "lost_most_rows": [], "became_empty": [], "refused": []}
+    counts = dict.fromkeys(shown, 0)
+
+    def counted(kind: str) -> bool:
+        """Count one more table of ``kind``; whether its name is still to be shown."""
+        counts[kind] += 1
+        return len(shown[kind]) < NAMES_SHOWN
+
     for r in rows:
         if r.get("status") == "left_out":
             continue
-        name = str(r.get("source_table"))
-        if r["new_table"]:
-            kinds["new"].append(name)
-        if r["added_columns"] or r["dropped_columns"] or r["retyped_columns"] or r["refused_columns"]:
-            kinds["schema"].append(f"{name} ({_schema_change(r)})")
-        if r["refused_columns"]:
-            kinds["refused"].append(f"{name} (history kept as {r['archived_as']})")
-        if r["lost_most_rows"]:
-            kinds["lost_most_rows"].append(f"{name} ({r['previous_row_count']} -> {r['row_count']} rows)")
-        if r["became_empty"]:
-            kinds["became_empty"].append(f"{name} ({r['previous_row_count']} -> 0 rows)")
+        name = str(r.get("source_table"))[:200]
+        if r["new_table"] and counted("new"):
+            shown["new"].append(name)
+        if (r["added_columns"] or r["dropped_columns"] or r["retyped_columns"] or r["refused_columns"]) and counted("schema"):
+            shown["schema"].append(f"{name} ({_schema_change(r)})"[:200])
+        if r["refused_columns"] and counted("refused"):
+            shown["refused"].append(f"{name} (history kept as {r['archived_as']})"[:200])
+        if r["lost_most_rows"] and counted("lost_most_rows"):
+            shown["lost_most_rows"].append(f"{name} ({r['previous_row_count']} -> {r['row_count']} rows)"[:200])
+        if r["became_empty"] and counted("became_empty"):
+            shown["became_empty"].append(f"{name} ({r['previous_row_count']} -> 0 rows)"[:200])
     result: dict[str, Any] = {"drift_log": uri}
-    for kind, found in kinds.items():
-        result[kind] = {"count": len(found), "first": [text[:200] for text in found[:NAMES_SHOWN]]}
+    for kind, first in shown.items():
+        result[kind] = {"count": counts[kind], "first": first}
     return result
 
 
