@@ -11,8 +11,8 @@ last line of stdout is one JSON object (``ExecutionResult.summary`` plus
 ``--history`` (what ``make demo`` runs) exports the demo cluster twice, a day apart, its tables
 changed in between as applications change them (``data.demo_tables_a_day_later``: a column
 dropped, one added, one widened, a table that lost most of its rows, one that became empty), and
-ends with the queries an analyst runs on the history: a time travel query that shows both exports
-side by side, the table's ``$history``, and the drift log of the second export.
+runs the queries an analyst runs on the history: the drift log of the second export, the table's
+``$history``, and last a time travel query that shows both exports side by side.
 Exit status: 0 when the execution SUCCEEDED and its queries ran, 1 otherwise, 2
 for a usage error.
 """
@@ -195,18 +195,19 @@ HISTORY_TABLE = "demo_aurora_cluster__mydb__public__users"
 
 
 def history_queries(database: str, between: float, second_export: str) -> list[str]:
-    """What an analyst asks of the demo's history: both exports side by side, the table's history, the drift log."""
+    """What an analyst asks of the demo's history: the drift log, the table's history, both exports side by side (last)."""
     import datetime as dt
 
     when = dt.datetime.fromtimestamp(between, tz=dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
     table = f'"{database}"."{HISTORY_TABLE}"'
     return [
+        f'SELECT source_table, status, previous_row_count, row_count, added_columns, dropped_columns, retyped_columns, lost_most_rows, became_empty '
+        f'FROM "{database}"."aurora_lake_drift_log" WHERE export_task_identifier = \'{second_export}\' ORDER BY source_table;',
+        f'SELECT made_current_at, snapshot_id, parent_id FROM "{database}"."{HISTORY_TABLE}$history" ORDER BY made_current_at;',
+        # Last, what the demo ends with: the table as of the first export beside the table now.
         f"SELECT 'first export (as of {when})' AS version, count(*) AS row_count, max(login_count) AS max_logins, "
         f"count(flags) AS with_flags, NULL AS with_nickname FROM {table} FOR TIMESTAMP AS OF TIMESTAMP '{when}' "
         f"UNION ALL SELECT 'second export (now)', count(*), max(login_count), NULL, count(nickname) FROM {table} ORDER BY version;",
-        f'SELECT made_current_at, snapshot_id, parent_id FROM "{database}"."{HISTORY_TABLE}$history" ORDER BY made_current_at;',
-        f'SELECT source_table, status, previous_row_count, row_count, added_columns, dropped_columns, retyped_columns, lost_most_rows, became_empty '
-        f'FROM "{database}"."aurora_lake_drift_log" WHERE export_task_identifier = \'{second_export}\' ORDER BY source_table;',
     ]
 
 
