@@ -127,8 +127,11 @@ test-runtime:
 # make exits 0 exactly when the execution SUCCEEDED and the queries over its tables ran; any
 # other end makes the recipe fail (make then exits 2, as for every failed recipe). Scripts that
 # must tell a failed run (1) from a usage error (2) call `python -m emulated_account.runner`.
+# DEMO: by default two exports of the demo cluster a day apart and a time travel query over both
+# (an ARGS --input runs that input once; make demo DEMO= runs one export).
+DEMO ?= --history
 demo: venv
-	cd $(ROOT) && PYTHONPATH=$(DEV_PYTHONPATH) $(VENV_PYTHON) -m emulated_account.runner $(ARGS)
+	cd $(ROOT) && PYTHONPATH=$(DEV_PYTHONPATH) $(VENV_PYTHON) -m emulated_account.runner $(ARGS) $(DEMO)
 
 bench: venv
 	cd $(ROOT) && PYTHONPATH=$(DEV_PYTHONPATH) $(VENV_PYTHON) -m emulated_account.bench $(ARGS)
@@ -155,7 +158,9 @@ distclean: clean
 
 # pip of the SAM environment when present (sam build from `make build`), else python3's.
 BUILD_PIP := $(firstword $(wildcard $(SAM_VENV)/bin/python) $(PYTHON)) -m pip
-LAMBDA_PLATFORM := --platform manylinux2014_aarch64 --python-version 3.13 --implementation cp --only-binary=:all:
+# pyarrow 21 and later publish aarch64 wheels for manylinux_2_28 only: the python3.13 runtime
+# (Amazon Linux 2023, glibc 2.34) takes them, so both tags are allowed.
+LAMBDA_PLATFORM := --platform manylinux2014_aarch64 --platform manylinux_2_28_aarch64 --python-version 3.13 --implementation cp --only-binary=:all:
 
 define package_function
 	test -f $(ROOT)functions/$(1)/app.py || { echo "functions/$(1)/app.py is missing" >&2; exit 1; }
@@ -166,9 +171,26 @@ define package_function
 		mkdir -p "$$(dirname "$(ARTIFACTS_DIR)/$$module")" && cp $(ROOT)functions/common/$$module "$(ARTIFACTS_DIR)/$$module" || exit 1; done
 	find "$(ARTIFACTS_DIR)" -name __pycache__ -type d -prune -exec rm -rf {} +
 	$(BUILD_PIP) install --quiet --disable-pip-version-check --upgrade --no-compile $(LAMBDA_PLATFORM) \
-		--target "$(ARTIFACTS_DIR)" -r $(ROOT)functions/requirements.txt
+		--target "$(ARTIFACTS_DIR)" -r $(ROOT)functions/requirements.txt \
+		$(if $(wildcard $(ROOT)functions/$(1)/requirements.txt),-r $(ROOT)functions/$(1)/requirements.txt)
 	cd "$(ARTIFACTS_DIR)" && rm -rf bin boto3 boto3-* botocore botocore-* s3transfer s3transfer-* \
 		jmespath jmespath-* urllib3 urllib3-* dateutil python_dateutil-* six.py six-*
+endef
+
+# What the catalog step's function never loads of PyIceberg and pyarrow (pyarrow's headers, sources
+# and tests, Flight, the cloud and Hadoop file systems other than S3's stub, ORC, CUDA,
+# two of the three copies of each shared library a wheel holds for lack of symlinks; PyIceberg's
+# command line, Hive catalog and REST client). tests/template/test_catalog_package.py applies the
+# same list to the test environment's own wheels and commits a table through what is left.
+CATALOG_TRIM := pyarrow/include pyarrow/src pyarrow/tests pyarrow/includes pyarrow/interchange \
+	pyarrow/*.pxd pyarrow/*.pyx pyarrow/*.pxi pyarrow/_pyarrow_cpp_tests* pyarrow/*flight* \
+	pyarrow/_azurefs* pyarrow/_gcsfs* pyarrow/_hdfs* pyarrow/*orc* pyarrow/*cuda* \
+	pyarrow/libarrow_python.so pyarrow/libarrow_python.so.*.* pyarrow/libarrow_python_parquet_encryption.so \
+	pyarrow/libarrow_python_parquet_encryption.so.*.* \
+	hive_metastore fb303 pyiceberg/cli rich rich-* pygments pygments-* markdown_it markdown_it_py-* mdurl mdurl-* \
+	click click-* requests requests-* fsspec fsspec-* certifi certifi-* charset_normalizer charset_normalizer-* idna idna-*
+define trim_catalog_package
+	cd "$(1)" && rm -rf $(CATALOG_TRIM) && find . -name __pycache__ -type d -prune -exec rm -rf {} +
 endef
 
 build-ValidateInputFunction:
@@ -188,6 +210,12 @@ build-CheckExportFunction:
 
 build-CreateAthenaTablesFunction:
 	$(call package_function,create_athena_tables)
+	$(call trim_catalog_package,$(ARTIFACTS_DIR))
+
+# Apply the catalog package's trim to a folder: make trim-catalog-package TRIM_DIR=... (the package test).
+trim-catalog-package:
+	test -n "$(TRIM_DIR)" && test -d "$(TRIM_DIR)"
+	$(call trim_catalog_package,$(TRIM_DIR))
 
 build-DeleteSnapshotFunction:
 	$(call package_function,delete_snapshot)

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from emulated_account import athena_sim, caches, data, distributed_map, eventbridge_sim, organization, rds_sim, runtime, sfn_integrations, sns_sim
+from emulated_account import athena_sim, caches, data, distributed_map, eventbridge_sim, glue_sim, organization, rds_sim, runtime, sfn_integrations, sns_sim
 from emulated_account import faults as fault_injection
 from emulated_account.clock import DEFAULT_START, VirtualClock
 from emulated_account.clock import installed as clock_installed
@@ -157,6 +157,7 @@ class EmulatedAccount:
         snapshot_seconds: float = 180.0,
         athena_ddl_latency: float = 0.0,
         athena_ddl_concurrency: int = athena_sim.DEFAULT_DDL_CONCURRENCY,
+        athena_reads_name_mapping: bool = True,
         clock_start: float = DEFAULT_START,
         library_paths: Sequence[str | Path] | None = None,
         handler_output: TextIO | None = None,
@@ -174,6 +175,8 @@ class EmulatedAccount:
         ``OrganizationId``; None: when that parameter is not empty. ``source_accounts`` (any
         mapping, kept for older callers) means ``with_organization`` True: which databases export is their
         owners' tags (``data.OPT_IN_TAGS``). ``source_template``: ``source-account.yaml`` beside the template.
+        ``athena_reads_name_mapping=False``: Athena reads Iceberg tables without their name mapping
+        (every column of the exported files NULL), the fault the run's canary must catch.
         """
         self.region = data.REGION
         self.account_id = data.ACCOUNT_ID
@@ -213,7 +216,8 @@ class EmulatedAccount:
         # (role, action, resource) of every call into another account that IAM, as emulated, allowed.
         self.judged_calls: list[tuple[str, str, str]] = []
         self.athena = athena_sim.AthenaSimulator(
-            self.clock, ddl_latency_seconds=athena_ddl_latency, ddl_concurrency=athena_ddl_concurrency
+            self.clock, ddl_latency_seconds=athena_ddl_latency, ddl_concurrency=athena_ddl_concurrency,
+            name_mapping_supported=athena_reads_name_mapping,
         )
         if library_paths is None:
             library_paths = [self.template.base_dir / "functions" / "common", REPO_ROOT / "functions" / "common"]
@@ -252,6 +256,7 @@ class EmulatedAccount:
                 self.judged_calls = stack.enter_context(organization.judged_calls(lambda: self.organization))
                 stack.enter_context(organization.delegated_reads(lambda: self.organization))
             stack.enter_context(athena_sim.installed(self.athena))
+            stack.enter_context(glue_sim.installed())
             stack.enter_context(
                 fault_injection.installed(
                     self.fault_plan, self.calls, self.clock.now, self._api_call_seconds, self.clock.advance, principal=self._principal_of_call

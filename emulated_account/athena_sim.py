@@ -1,9 +1,15 @@
-"""Athena queries that take (simulated) time and share a concurrency limit.
+"""Athena queries that take (simulated) time, share a concurrency limit, and answer from the lake.
 
-moto finishes every query at once. Here a query is RUNNING until its latency
-has passed on the virtual clock, and StartQueryExecution refuses a DDL query
-with TooManyRequestsException while the limit of running DDL queries is
-reached (Athena's default is 20 concurrent DDL queries per account).
+moto finishes every query at once and answers every SELECT with no rows. Here a query is RUNNING
+until its latency has passed on the virtual clock, and StartQueryExecution refuses a DDL query
+with TooManyRequestsException while the limit of running DDL queries is reached (Athena's
+default is 20 concurrent DDL queries per account). A SELECT is answered from the lake itself
+(``lake_query``: Iceberg tables through PyIceberg, with Athena's time travel clauses), and
+GetQueryResults returns its rows as Athena does: strings, the column names as the first row.
+
+``name_mapping_supported=False`` is the fault the run's canary exists for: an engine that ignores
+the Iceberg name mapping reads every column of the exported files (which carry no field ids) as
+NULL, without error.
 """
 
 from __future__ import annotations
@@ -50,6 +56,8 @@ class QueryRecord:
     finishes_at: float
     ddl: bool
     failure: str | None = None
+    columns: list[str] | None = None  # a SELECT's result
+    rows: list[list[Any]] | None = None
 
 
 @dataclass
@@ -61,6 +69,8 @@ class AthenaSimulator:
     queries: list[QueryRecord] = field(default_factory=list)
     tables: dict[str, str] = field(default_factory=dict)
     refused: int = 0
+    # Whether SELECTs read Iceberg tables through their name mapping (Athena's behaviour is UNCONFIRMED).
+    name_mapping_supported: bool = True
     # moto's Glue backend of the account: DDL creates and drops its tables there, as Athena does.
     glue: Any = None
     _tokens: dict[str, str] = field(default_factory=dict)
@@ -112,7 +122,10 @@ class AthenaSimulator:
                 from moto.glue.models import glue_backends
 
                 self.glue = glue_backends[backend.account_id][backend.region_name]
-            record.failure = self._apply_ddl(query, context.get("Database"))
+            if ddl:
+                record.failure = self._apply_ddl(query, context.get("Database"))
+            else:
+                self._answer(record, backend.region_name)
             execution._record = record
             execution._clock = self.clock
             execution.start_time = now
@@ -123,6 +136,22 @@ class AthenaSimulator:
             if token:
                 self._tokens[token] = query_id
             return query_id
+
+    def _answer(self, record: QueryRecord, region: str) -> None:
+        """Run a SELECT over the lake as Athena would read it (the account's own clients: never faulted, never recorded)."""
+        from emulated_account import lake_query
+        from emulated_account.faults import internal_client
+
+        try:
+            result = lake_query.run_query(record.query, internal_client("glue", region), internal_client("s3", region), record.database,
+                                          ignore_name_mapping=not self.name_mapping_supported)
+        except (lake_query.LakeQueryError, lake_query.DeclaredTypeError) as exc:
+            record.failure = f"INVALID_INPUT: {exc}"[:2000]
+            return
+        record.columns, record.rows = result.columns, result.rows
+
+    def results(self, query_id: str) -> QueryRecord | None:
+        return next((q for q in self.queries if q.query_id == query_id), None)
 
     def _apply_ddl(self, query: str, database: str | None) -> str | None:
         created = _CREATE_TABLE.match(query)
@@ -276,7 +305,27 @@ def installed(simulator: AthenaSimulator) -> Iterator[AthenaSimulator]:
             self.__dict__.pop("_get_param", None)
         return json.dumps({"QueryExecutions": found, "UnprocessedQueryExecutionIds": unprocessed})
 
+    original_results = AthenaResponse.get_query_results
+
+    def get_query_results(self: Any) -> Any:
+        record = simulator.results(self._get_param("QueryExecutionId"))
+        if record is None or record.rows is None:
+            return original_results(self)
+        # Every value a string (VarCharValue), NULL an empty Datum; a SELECT's first row holds the column names.
+        def datum(value: Any) -> dict[str, str]:
+            return {} if value is None else {"VarCharValue": str(value).lower() if isinstance(value, bool) else str(value)}
+
+        rows = [{"Data": [datum(name) for name in record.columns or []]}] + [{"Data": [datum(v) for v in row]} for row in record.rows]
+        limit = self._get_param("MaxResults")
+        if limit:
+            rows = rows[: int(limit)]
+        return json.dumps({
+            "UpdateCount": 0,
+            "ResultSet": {"Rows": rows, "ResultSetMetadata": {"ColumnInfo": [{"Name": n, "Label": n, "Type": "varchar"} for n in record.columns or []]}},
+        })
+
     with contextlib.ExitStack() as stack:
+        stack.enter_context(mock.patch.object(AthenaResponse, "get_query_results", get_query_results))
         stack.enter_context(mock.patch.object(AthenaResponse, "start_query_execution", start_query_execution))
         stack.enter_context(mock.patch.object(AthenaResponse, "get_query_execution", get_query_execution))
         stack.enter_context(mock.patch.object(AthenaResponse, "batch_get_query_execution", batch_get_query_execution, create=True))

@@ -497,6 +497,28 @@ def synthetic_tables(count: int, database: str = "mydb", schema: str = "public")
     return tuple(Table(database, schema, f"table_{i:0{width}d}", columns, rows=3) for i in range(1, count + 1))
 
 
+def demo_tables_a_day_later() -> tuple[Table, ...]:
+    """The demo cluster's tables at its next export (``make demo``): what changed since, as applications change them.
+
+    ``users`` drops ``flags``, adds ``nickname`` and widens ``login_count`` to bigint; ``events`` lost
+    most of its rows; ``order_items`` is empty.
+    """
+    changed = []
+    for table in POSTGRES_TABLES:
+        if table.name == "users":
+            columns = [
+                _pg("login_count", "bigint", "int64", num_precision=64) if c.name == "login_count" else c
+                for c in table.columns if c.name != "flags"
+            ]
+            columns.append(_pg("nickname", "character varying", STRING, char_max_length=40))
+            table = Table(table.database, table.schema, table.name, tuple(columns), rows=30, batches=table.batches)
+        elif table.name == "events":
+            table = Table(table.database, table.schema, table.name, table.columns, rows=40, batches=(("1", (0,)),))
+        elif table.name == "order_items":
+            table = Table(table.database, table.schema, table.name, table.columns, rows=0)
+        changed.append(table)
+    return tuple(changed)
+
 # RDS DB instances of source accounts: one opted in in each, one that is not.
 SOURCE_ACCOUNT_DB_INSTANCES: dict[str, tuple[DbInstance, ...]] = {
     "111111111111": (

@@ -7,6 +7,12 @@ with DuckDB over the exported files, through the tables the run created
 (``lake_query``), and prints each result as DuckDB draws it. With ``--json`` the
 last line of stdout is one JSON object (``ExecutionResult.summary`` plus
 ``query`` and ``queries``).
+
+``--history`` (what ``make demo`` runs) exports the demo cluster twice, a day apart, its tables
+changed in between as applications change them (``data.demo_tables_a_day_later``: a column
+dropped, one added, one widened, a table that lost most of its rows, one that became empty), and
+runs the queries an analyst runs on the history: the drift log of the second export, the table's
+``$history``, and last a time travel query that shows both exports side by side.
 Exit status: 0 when the execution SUCCEEDED and its queries ran, 1 otherwise, 2
 for a usage error.
 """
@@ -97,6 +103,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="a template parameter of the emulated deployment, e.g. ExportTimeoutSeconds=158400 (repeatable)",
     )
     parser.add_argument("--verbose", action="store_true", help="show the functions' logs on stderr")
+    parser.add_argument(
+        "--history", action="store_true",
+        help="export demo-aurora-cluster twice, a day apart, with schema and data changes in between, "
+        "and end with a time travel query over both exports (what make demo runs; ignored with --input)",
+    )
+    parser.add_argument(
+        "--athena-ignores-name-mapping", action="store_true",
+        help="Athena reads Iceberg tables without their name mapping (every column NULL): the run's canary must fail it",
+    )
     return parser
 
 
@@ -176,17 +191,38 @@ def query_the_lake(account: Any, result: Any, extra_sql: Sequence[str], every_sa
     return outcome
 
 
+HISTORY_TABLE = "demo_aurora_cluster__mydb__public__users"
+
+
+def history_queries(database: str, between: float, second_export: str) -> list[str]:
+    """What an analyst asks of the demo's history: the drift log, the table's history, both exports side by side (last)."""
+    import datetime as dt
+
+    when = dt.datetime.fromtimestamp(between, tz=dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    table = f'"{database}"."{HISTORY_TABLE}"'
+    return [
+        f'SELECT source_table, status, previous_row_count, row_count, added_columns, dropped_columns, retyped_columns, lost_most_rows, became_empty '
+        f'FROM "{database}"."aurora_lake_drift_log" WHERE export_task_identifier = \'{second_export}\' ORDER BY source_table;',
+        f'SELECT made_current_at, snapshot_id, parent_id FROM "{database}"."{HISTORY_TABLE}$history" ORDER BY made_current_at;',
+        # Last, what the demo ends with: the table as of the first export beside the table now.
+        f"SELECT 'first export (as of {when})' AS version, count(*) AS row_count, max(login_count) AS max_logins, "
+        f"count(flags) AS with_flags, NULL AS with_nickname FROM {table} FOR TIMESTAMP AS OF TIMESTAMP '{when}' "
+        f"UNION ALL SELECT 'second export (now)', count(*), max(login_count), NULL, count(nickname) FROM {table} ORDER BY version;",
+    ]
+
+
 def _names_source_accounts(execution_input: Any) -> bool:
     """Whether the input names clusters of source accounts (a fleet's source_accounts, or an account_id)."""
     return isinstance(execution_input, dict) and ("source_accounts" in execution_input or "account_id" in execution_input)
 
 
-def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None) -> int:
+def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None) -> int:  # noqa: C901
     parser = build_parser()
     args = parser.parse_args(argv)
     out = stdout or sys.stdout
     execution_input: Any = DEFAULT_INPUT
     if args.input:
+        args.history = False  # the history demo is the demo cluster's: a given input runs once
         execution_input, _ = _read_json(parser, "--input", args.input)
     tables_info: bytes | None = None
     if args.export_tables_info:
@@ -218,24 +254,42 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None) -> int
             snapshot_seconds=args.snapshot_duration,
             handler_output=handler_output,
             parameters=parameters,
+            athena_reads_name_mapping=not args.athena_ignores_name_mapping,
         ) as account:
             # A fleet input goes to the fleet state machine, as a user would start it.
             fleet = isinstance(execution_input, dict) and bool(FLEET_KEYS & set(execution_input))
+            first = None
+            extra = list(args.query)
             try:
                 if fleet:
                     result = account.run_fleet(execution_input, timeout=args.timeout)
                 else:
                     result = account.run(execution_input, timeout=args.timeout)
+                if args.history and result.status == "SUCCEEDED":
+                    first, between = result, account.clock.now()
+                    from emulated_account import data
+
+                    # A day later, the applications have changed the demo cluster's tables.
+                    account.rds.set_tables("demo-aurora-cluster", data.demo_tables_a_day_later())
+                    account.clock.advance(24 * 3600)
+                    result = account.run(execution_input, timeout=args.timeout)
+                    second_export = result.export_tasks[-1]["id"] if result.export_tasks else ""
+                    extra = history_queries(str(account.template.ref("GlueDatabase")), between, second_export) + extra
             except TimeoutError as exc:
                 print(f"Status: TIMED_OUT ({exc})", file=out)
                 if args.json:
                     print(json.dumps({"status": "TIMED_OUT", "error": "EmulatorTimeout", "cause": str(exc)}), file=out)
                 return 1
-            queries = query_the_lake(account, result, args.query, every_sample=organization) if result.status == "SUCCEEDED" else None
+            queries = query_the_lake(account, result, extra, every_sample=organization) if result.status == "SUCCEEDED" else None
     finally:
         if not args.verbose and isinstance(handler_output, io.StringIO):
             handler_output.close()
 
+    if first is not None:
+        task = first.export_tasks[-1]["id"] if first.export_tasks else "?"
+        print(f"First export: {first.status} (export task {task}); a day later the demo cluster's tables changed "
+              "(users: flags dropped, nickname added, login_count widened to bigint; events lost most rows; order_items emptied). "
+              "Second export:", file=out)
     for entry in result.state_entries:
         print(f"[{format_elapsed(entry.simulated_seconds)}] {entry.name}", file=out)
     for notification in result.notifications[-1:]:
@@ -260,13 +314,15 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None) -> int
             print("\nNo sample query: the notification suggests none (no table was created).", file=out)
         for query_result in queries.results:
             print("", file=out)
-            print(f"--- Query (DuckDB over the exported files, through the run's tables) ---\n{query_result.sql}", file=out)
+            print(f"--- Query (DuckDB over the lake, read as Athena reads its tables) ---\n{query_result.sql}", file=out)
             print(query_result.table, file=out)
         if queries.error:
             print("", file=out)
             print(f"Query failed: {queries.error}", file=out)
     if args.json:
         summary = result.summary() | (queries.summary() if queries is not None else {"query": None, "queries": []})
+        if first is not None:
+            summary["first_export"] = {"status": first.status, "export_tasks": [task["id"] for task in first.export_tasks]}
         print(json.dumps(summary, default=str), file=out)
     out.flush()
     return 0 if result.status == "SUCCEEDED" and queries is not None and queries.error is None else 1

@@ -56,6 +56,17 @@ def test_every_code_the_athena_simulator_raises_exists_for_its_operation() -> No
     assert 'JsonRESTError("' not in Path(athena_sim.__file__).read_text()
 
 
+def test_every_code_the_glue_simulator_raises_exists_for_its_operation() -> None:
+    from emulated_account import glue_sim
+
+    tree = ast.parse(Path(glue_sim.__file__).read_text())
+    checks = [[ast.literal_eval(arg) if isinstance(arg, ast.Constant) else getattr(glue_sim, arg.id) for arg in node.args]
+              for node in ast.walk(tree) if isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "check_code"]
+    assert checks == [["glue", "UpdateTable", "ConcurrentModificationException"]]
+    for service, operation, code in checks:
+        fidelity.check_code(service, operation, code)
+
+
 def test_an_invented_code_is_refused_naming_it() -> None:
     with pytest.raises(fidelity.InventedErrorCode, match="'ExportTaskLimitReached'"):
         fidelity.check_code("rds", "StartExportTask", "ExportTaskLimitReached")

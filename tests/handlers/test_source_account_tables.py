@@ -7,8 +7,11 @@ from typing import Any
 
 import pytest
 
+from aurora_lake.catalog import iceberg
+from aurora_lake.catalog.iceberg_io import Boto3FileIO
+
 from .test_create_athena_tables import (
-    BUCKET, CLUSTER, LEDGER, USERS, Lake, glue_table, latest_tables, make_lake, run_until_done, state, write_export,
+    BUCKET, CLUSTER, LEDGER, USERS, Lake, glue_table, latest_tables, make_lake, metadata, run_until_done, state, write_export,
 )
 
 SOURCE = "111111111111"
@@ -16,8 +19,7 @@ SOURCE = "111111111111"
 
 @pytest.fixture
 def lake(aws: None, environment: Any) -> Iterator[Lake]:
-    environment(EXPORT_BUCKET=BUCKET, GLUE_DATABASE="aurora_lake", ATHENA_WORKGROUP="aurora-lake",
-                ATHENA_DDL_CONCURRENCY="20", FAIL_ON_PARTIAL_EXPORT="false")
+    environment(EXPORT_BUCKET=BUCKET, GLUE_DATABASE="aurora_lake", ATHENA_WORKGROUP="aurora-lake", FAIL_ON_PARTIAL_EXPORT="false")
     yield from make_lake()
 
 
@@ -45,6 +47,9 @@ def test_a_cluster_of_the_same_name_in_a_source_account_never_shares_a_table(lak
     theirs = glue_table(f"{SOURCE}__demo_aurora_cluster__mydb__public__ledger_entries")
     assert own["Parameters"]["aurora_lake.source_account"] == "123456789012"
     assert theirs["Parameters"]["aurora_lake.source_account"] == SOURCE
-    assert theirs["StorageDescriptor"]["Location"] == f"s3://{BUCKET}/exports/accounts/{SOURCE}/exp-src/mydb/public.Ledger_Entries/"
-    versioned = glue_table(f"_{SOURCE}__demo_aurora_cluster__mydb__public__ledger_entries__exp_src")
-    assert versioned["Parameters"]["aurora_lake.source_account"] == SOURCE
+    # Its snapshot registers the files the source account's export wrote under its own folder.
+    (snapshot,) = metadata(f"{SOURCE}__demo_aurora_cluster__mydb__public__ledger_entries").snapshots
+    files = [e.data_file.file_path for m in snapshot.manifests(Boto3FileIO()) for e in m.fetch_manifest_entry(Boto3FileIO())]
+    assert all(f.startswith(f"s3://{BUCKET}/exports/accounts/{SOURCE}/exp-src/mydb/public.Ledger_Entries/") for f in files) and files
+    assert iceberg.export_of(snapshot) == "exp-src"
+    assert final["report_key"] == f"athena-plans/{SOURCE}/exp_src/report.json"

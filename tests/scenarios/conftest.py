@@ -29,3 +29,15 @@ def routed(emulated: EmulatedAccount, event: dict[str, Any]) -> tuple[list[Deliv
     started = [d.result["execution_arn"] for d in deliveries if isinstance(d.result, dict) and d.result.get("execution_arn")]
     assert len(started) <= 1, started
     return deliveries, (emulated.wait(started[0]) if started else None)
+
+
+def glue_tables(emulated: EmulatedAccount) -> dict[str, dict[str, Any]]:
+    """Every table of the stack's Glue database, by name (all pages)."""
+    glue, kwargs = emulated.client("glue"), {"DatabaseName": str(emulated.ref("GlueDatabase"))}
+    tables: dict[str, dict[str, Any]] = {}
+    while True:
+        page = glue.get_tables(**kwargs)
+        tables.update((table["Name"], table) for table in page["TableList"])
+        if not page.get("NextToken"):
+            return tables
+        kwargs["NextToken"] = page["NextToken"]

@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 
-from emulated_account import EmulatedAccount, data
+from aurora_lake.naming import DRIFT_LOG_TABLE
+from emulated_account import EmulatedAccount, data, lake_query
 from emulated_account.data import Column, Table
 from tests.security.test_notification_injection import assert_clean
 
@@ -55,7 +56,24 @@ def owner(entry: dict[str, Any]) -> tuple[Any, ...]:
 
 
 def versioned(tables: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Archived histories (``_{table}__N``) and 2.x versioned tables: names with a leading underscore."""
     return {name: entry for name, entry in tables.items() if name.startswith("_")}
+
+
+def exported(tables: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The tables of exported tables (not the drift log's, which every run writes to)."""
+    return {name: entry for name, entry in tables.items() if name != DRIFT_LOG_TABLE}
+
+
+def exports_of(entry: dict[str, Any]) -> list[str | None]:
+    """The exports of an Iceberg table's snapshots, oldest first."""
+    return [export for export, _ in lake_query.iceberg_snapshots(entry)]
+
+
+def reads_export(entry: dict[str, Any], export_id: str) -> bool:
+    """Whether the table's current snapshot is that export, holding files of that export only."""
+    files = lake_query.iceberg_data_files(entry)
+    return exports_of(entry)[-1:] == [export_id] and bool(files) and all(f"/{export_id}/" in path for path in files)
 
 
 def test_hostile_table_names_change_no_owner_and_no_history_and_leave_the_rest_catalogued(account: EmulatedAccount) -> None:
@@ -82,8 +100,9 @@ def test_hostile_table_names_change_no_owner_and_no_history_and_leave_the_rest_c
     assert second.status == "SUCCEEDED", second.cause
     [note] = second.notifications[-1:]
     assert note["subject"].startswith("[aurora-lake] PARTIAL")
-    # History: every versioned table of the first export is exactly as its run left it.
-    assert {name: after[name] for name in versioned(before)} == versioned(before)
+    # History: no history was archived or rewritten; users (skipped) still reads the first export only.
+    assert versioned(before) == versioned(after) == {}
+    assert exports_of(after[users_latest]) == [first_task["id"]]
     # Owners: no table changed hands; users' latest table still reads the first export.
     assert all(owner(after[name]) == owner(entry) for name, entry in before.items())
     assert after[users_latest] == before[users_latest]
@@ -94,12 +113,12 @@ def test_hostile_table_names_change_no_owner_and_no_history_and_leave_the_rest_c
     [second_task] = [t for t in second.export_tasks if t["id"] != first_task["id"]]
     for source in kept:
         latest = "demo_aurora_cluster__mydb__public__" + source.name.lower().replace(" ", "_")
-        assert f"/{second_task['id']}/" in after[latest]["StorageDescriptor"]["Location"], latest
+        assert reads_export(after[latest], second_task["id"]) and exports_of(after[latest]) == [first_task["id"], second_task["id"]], latest
     # The planted tables spelled like versioned ones are ordinary latest tables of their own.
     planted = f"demo_aurora_cluster__mydb__public__users__{spelled}"
     assert after[planted]["Parameters"]["aurora_lake.source_table"] == f"mydb.public.users__{spelled}"
     # Every table the stack wrote carries its record.
-    assert all(owner(entry)[0] and owner(entry)[5] in ("latest", "versioned") for entry in after.values())
+    assert all(owner(entry)[0] and owner(entry)[5] == "latest" for entry in exported(after).values())
 
 
 def test_a_column_glue_refuses_leaves_its_table_as_it_was_and_moves_the_others(account: EmulatedAccount) -> None:
@@ -112,10 +131,11 @@ def test_a_column_glue_refuses_leaves_its_table_as_it_was_and_moves_the_others(a
     assert (first.status, second.status) == ("SUCCEEDED", "SUCCEEDED"), second.cause
     orders = "demo_aurora_cluster__mydb__public__orders"
     assert after[orders] == before[orders]
-    moved = [name for name in after if not name.startswith("_") and name != orders]
-    assert moved and all(after[name]["StorageDescriptor"] != before[name]["StorageDescriptor"] for name in moved)
+    moved = [name for name in exported(after) if name != orders]
+    [second_task] = [t for t in second.export_tasks if t not in first.export_tasks]
+    assert moved and all(reads_export(after[name], second_task["id"]) for name in moved)
     message = second.notifications[-1]["message"]
-    assert "mydb.public.orders" in message and "Glue or Athena would refuse it" in message
+    assert "mydb.public.orders: Glue would refuse it" in message
     assert_clean(message, [])
 
 
@@ -160,7 +180,7 @@ def test_names_the_metadata_cannot_place_are_left_out_and_the_rest_catalogued(ac
     [second_task] = [t for t in second.export_tasks if t["id"] != first_task["id"]]
     for source in data.POSTGRES_TABLES:
         latest = "demo_aurora_cluster__mydb__public__" + source.name.lower().replace(" ", "_")
-        assert f"/{second_task['id']}/" in after[latest]["StorageDescriptor"]["Location"], latest
+        assert reads_export(after[latest], second_task["id"]), latest
     sources = {(entry["Parameters"] or {}).get("aurora_lake.source_table") for entry in after.values()}
     assert not {"mydb.public.x.", "mydb.a.b.c"} & sources
     assert set(before) <= set(after)
@@ -179,7 +199,7 @@ def test_an_export_that_catalogues_no_table_is_reported_so_and_never_counts_as_f
     [note] = result.notifications
     assert note["subject"].startswith("[aurora-lake] PARTIAL") and "(0 tables)" in note["subject"]
     assert note["message"].startswith(f"The export of {CLUSTER} catalogued no table")
-    assert not [name for name in tables if not name.startswith("_")]
+    assert not [name for name in exported(tables) if not name.startswith("_")]
     # The freshness alarm's metric is not published: the source is no fresher than before.
     assert '"ExportsSucceeded"' not in output.getvalue()
     assert '"PartialExports"' in output.getvalue()
@@ -282,8 +302,8 @@ def test_a_db_instance_named_like_a_cluster_never_takes_the_clusters_tables() ->
         after = catalog(account)
     assert second.status == "SUCCEEDED", second.cause
     # Every table of the cluster's run is as it was: same owner (kind cluster), same export.
-    assert {name: after[name] for name in before} == before
-    assert all(owner(entry)[2] == "cluster" for entry in before.values())
+    assert {name: after[name] for name in exported(before)} == exported(before)
+    assert all(owner(entry)[2] == "cluster" for entry in exported(before).values())
     # The instance's tables would take the cluster's names: left out, each reported, nothing re-pointed.
     [note] = second.notifications[-1:]
     assert note["subject"].startswith("[aurora-lake] PARTIAL"), note["subject"]

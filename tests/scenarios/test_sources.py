@@ -58,7 +58,7 @@ def test_cluster_data_is_exported_directly_with_no_snapshot_at_all() -> None:
     # The same layout and metadata as a snapshot export: tables made queryable from them.
     assert f"exports/cluster_data/{export['id']}/export_info_{export['id']}.json" in keys
     assert any(key.endswith(".gz.parquet") and "/mydb/public.users/" in key for key in keys)
-    assert any(query.startswith("CREATE EXTERNAL TABLE") for query in result.athena_queries)
+    assert any(query.startswith("SELECT count(*)") and "__mydb__public__" in query for query in result.athena_queries)
     [notification] = result.notifications
     assert "Source:        " + CLUSTER_ARN + "demo-aurora-cluster" in notification["message"]
     assert "Snapshot cleanup" not in notification["message"]

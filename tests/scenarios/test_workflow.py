@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from emulated_account import ExportBehaviour, data
+from emulated_account import ExportBehaviour, data, lake_query
 
 from .conftest import account, manual_snapshots, polls
 
@@ -16,6 +16,7 @@ def test_new_snapshot_is_taken_exported_made_queryable_and_cleaned_up() -> None:
     with account(snapshot_seconds=300, export=ExportBehaviour(duration_seconds=1800)) as emulated:
         result = emulated.run({"cluster_identifier": "demo-aurora-cluster"})
         remaining_snapshots = manual_snapshots(emulated)
+        users = emulated.client("glue").get_table(DatabaseName=emulated.ref("GlueDatabase"), Name="demo_aurora_cluster__mydb__public__users")["Table"]
     assert result.status == "SUCCEEDED", (result.error, result.cause)
     assert polls(result, "CheckSnapshot") >= 2
     assert polls(result, "CheckExport") >= 3
@@ -26,10 +27,11 @@ def test_new_snapshot_is_taken_exported_made_queryable_and_cleaned_up() -> None:
     # The snapshot the run created is gone; the account's older manual snapshots stay.
     assert result.snapshots_created[0] not in remaining_snapshots
     assert "demo-aurora-cluster-manual-2026-11-01" in remaining_snapshots
-    creates = [query for query in result.athena_queries if query.startswith("CREATE EXTERNAL TABLE")]
-    assert creates, result.athena_queries
-    assert all("STORED AS PARQUET" in query for query in creates)
-    assert any("\n  id bigint" in query for query in creates)
+    # Each table is an Iceberg table (no DDL); Athena's only queries are the canary's counts at the new snapshot.
+    assert users["Parameters"]["table_type"] == "ICEBERG" and users["Parameters"]["aurora_lake.export_task_identifier"] == export["id"]
+    assert {"Name": "id", "Type": "bigint"}.items() <= users["StorageDescriptor"]["Columns"][0].items()
+    assert result.athena_queries and all(query.startswith("SELECT count(*)") and " FOR VERSION AS OF " in query
+                                         for query in result.athena_queries), result.athena_queries
     [notification] = result.notifications
     assert notification["subject"].startswith("[aurora-lake] SUCCEEDED demo-aurora-cluster")
     assert f"{export['id']}/" in notification["message"]
@@ -150,17 +152,15 @@ def test_every_table_is_located_where_rds_wrote_its_files() -> None:
         result = emulated.run({"cluster_identifier": "demo-aurora-cluster"})
         glue, s3 = emulated.client("glue"), emulated.client("s3")
         database = emulated.functions["CreateAthenaTablesFunction"].environment["GLUE_DATABASE"]
-        tables = {t["Parameters"]["aurora_lake.source_table"]: t["StorageDescriptor"]["Location"]
-                  for t in glue.get_tables(DatabaseName=database)["TableList"]}
-        listing = {location: [o["Key"] for o in s3.list_objects_v2(Bucket=emulated.bucket,
-                                                                   Prefix=location.split("/", 3)[3]).get("Contents", [])]
-                   for location in tables.values()}
+        tables = {t["Parameters"]["aurora_lake.source_table"]: lake_query.iceberg_data_files(t)
+                  for t in glue.get_tables(DatabaseName=database)["TableList"] if "metadata_location" in t["Parameters"]}
+        [export] = result.export_tasks
+        ledger_folder = f"{export['s3_prefix'].rstrip('/')}/{export['id']}/mydb/public.Ledger_Entries/"
+        ledger_listing = [o["Key"] for o in s3.list_objects_v2(Bucket=emulated.bucket, Prefix=ledger_folder)["Contents"]]
     assert result.status == "SUCCEEDED", (result.error, result.cause)
-    assert tables["mydb.public.Order Notes"].endswith("/mydb/public.Order_Notes/")
-    assert tables["mydb.public.Ledger_Entries"].endswith("/mydb/public.Ledger_Entries/")
-    # Every LOCATION holds data files (the older layout: directly in the folder) and markers beside them.
-    assert all(any(key.endswith(".parquet") for key in keys) for keys in listing.values()), listing
-    assert any(key.endswith("/public.Ledger_Entries/_SUCCESS") for key in listing[tables["mydb.public.Ledger_Entries"]])
-    assert any(key.rsplit("/", 2)[-2] == "public.Ledger_Entries" and key.endswith(".parquet")
-               for key in listing[tables["mydb.public.Ledger_Entries"]])
+    assert tables["mydb.public.Order Notes"] and all("/mydb/public.Order_Notes/" in path for path in tables["mydb.public.Order Notes"])
+    # Every table's snapshot holds its export's data files only (the older layout: directly in the folder), never a marker.
+    assert all(files and all(path.endswith(".parquet") and f"/{export['id']}/" in path for path in files) for files in tables.values()), tables
+    assert any(key.endswith("/public.Ledger_Entries/_SUCCESS") for key in ledger_listing)
+    assert any(path.rsplit("/", 2)[-2] == "public.Ledger_Entries" for path in tables["mydb.public.Ledger_Entries"])
     assert set(tables) == {table.target for table in data.POSTGRES_TABLES}  # none missing, none over an empty folder

@@ -116,6 +116,12 @@ QUERY = [
     Request("s3:GetBucketLocation", BUCKET),
     Request("s3:ListBucket", BUCKET, {"s3:prefix": TABLE_FOLDER}),
     Request("s3:GetObject", f"{BUCKET}/{TABLE_FOLDER}1/part-00000-abc.gz.parquet"),
+    # An Iceberg table: its metadata (metadata JSON, manifest list, manifests) under iceberg/, its
+    # data files the exports'; the drift log's JSON files.
+    Request("s3:ListBucket", BUCKET, {"s3:prefix": "iceberg/aurora_lake/orders_prod__mydb__public__users/"}),
+    Request("s3:GetObject", f"{BUCKET}/iceberg/aurora_lake/orders_prod__mydb__public__users/0b1c/metadata/00002-9a.metadata.json"),
+    Request("s3:ListBucket", BUCKET, {"s3:prefix": "drift-log/"}),
+    Request("s3:GetObject", f"{BUCKET}/drift-log/123456789012/orders_prod_lake_1a2b_3c4d.json"),
     Request("kms:Decrypt", KEY),
     Request("s3:PutObject", f"{BUCKET}/athena-results/0f1e2d3c.csv"),
     Request("s3:ListBucket", BUCKET, {"s3:prefix": "athena-results/0f1e2d3c"}),

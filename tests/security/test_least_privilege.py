@@ -73,19 +73,20 @@ _DB_SNAPSHOT_ARN = "arn:aws:rds:us-east-1:123456789012:snapshot:"
 SCENARIOS = (
     Scenario((
         Run("new snapshot, exported and deleted", _event("new-snapshot.json"), "SUCCEEDED"),
-        # A second export of the cluster re-points the latest tables the first one created, and
+        # A second export of the cluster is a second snapshot of the tables the first one created, and
         # finds another export of the cluster running (of an automated snapshot) and waits for it.
         Run("existing manual snapshot, an export of an automated snapshot running",
             {"snapshot_arn": _SNAPSHOT_ARN + "demo-aurora-cluster-manual-2026-11-01"}, "SUCCEEDED",
             running_exports=("rds:demo-aurora-cluster-2026-10-31-03-10",)),
-        # The first two exports' files are gone: their versioned tables are dropped.
+        # The first two exports' files are gone: their snapshots leave the tables.
         Run("existing automated snapshot, an export of a manual snapshot running", _event("existing-snapshot.json"), "SUCCEEDED",
             running_exports=("demo-aurora-cluster-manual-2026-11-01",), earlier_exports_gone=True),
         Run("latest automated snapshot of the MySQL cluster",
             {"cluster_identifier": "demo-mysql-cluster", "use_latest_automated_snapshot": True}, "SUCCEEDED"),
-        # The cluster's data directly, while an export of the cluster's AWS Backup recovery point runs.
+        # The cluster's data directly, while an export of the cluster's AWS Backup recovery point runs. The
+        # earlier exports' files are gone again: the MySQL cluster's tables lose their only snapshot and go.
         Run("direct cluster export, an export of an AWS Backup recovery point running", _event("cluster-export.json"), "SUCCEEDED",
-            running_exports=(AWS_BACKUP_SNAPSHOT,)),
+            running_exports=(AWS_BACKUP_SNAPSHOT,), earlier_exports_gone=True),
         Run("AWS Backup recovery point", _event("aws-backup-snapshot.json"), "SUCCEEDED"),
         Run("bad input", _event("invalid-input.json"), "FAILED", "InvalidInput"),
         Run("cluster not allowed", _event("forbidden-cluster.json"), "FAILED", "ClusterNotAllowed"),
@@ -187,8 +188,11 @@ SERVICE_USE: dict[str, dict[str, str]] = {
 # Granted and needed, but out of the emulated account's reach; each is a gap of the emulation.
 NOT_REACHABLE_IN_EMULATION: dict[tuple[str, str], str] = {
     ("CreateAthenaTablesRole", "glue:BatchDeleteTable"): (
-        "dropping the versioned tables of expired exports: the emulated Athena keeps the tables its "
-        "DDL creates to itself, so Glue's GetTables finds none to drop (the retention unit tests cover the call)"),
+        "dropping the 2.x versioned tables of expired exports: no run of this release creates one "
+        "(the retention unit tests cover the call on 2.x ledger entries)"),
+    ("CreateAthenaTablesRole", "rds:DescribeExportTasks"): (
+        "reading the source snapshot's time of a run started before an upgrade: every run here records it in its state "
+        "(the catalog unit tests cover the call)"),
 }
 
 
@@ -258,6 +262,7 @@ class Deployment:
 
 
 _DDL = re.compile(r"^\s*(CREATE EXTERNAL TABLE(?: IF NOT EXISTS)?|DROP TABLE(?: IF EXISTS)?|ALTER TABLE)\s+`?(\w+)`?\.`?(\w+)`?", re.I)
+_SELECT = re.compile(r'^\s*SELECT\b.*?\bFROM\s+"(\w+)"\."(\w+)"\s+FOR VERSION AS OF\s+\d+\s*$', re.I | re.S)
 # What Athena does in the Glue Data Catalog, with the caller's credentials, to run each DDL statement.
 _DDL_GLUE_ACTIONS = {"CREATE": ("glue:GetDatabase", "glue:GetTable", "glue:CreateTable"),
                      "DROP": ("glue:GetDatabase", "glue:GetTable", "glue:DeleteTable"),
@@ -338,6 +343,8 @@ def requests_for(call: CallRecord, d: Deployment) -> list[Request]:
             return req("athena:GetQueryExecution", d.workgroup(d.query_workgroups[p["QueryExecutionId"]]))
         if op == "BatchGetQueryExecution":
             return [r for qid in p["QueryExecutionIds"] for r in req("athena:BatchGetQueryExecution", d.workgroup(d.query_workgroups[qid]))]
+        if op == "GetQueryResults":
+            return req("athena:GetQueryResults", d.workgroup(d.query_workgroups[p["QueryExecutionId"]]))
     if call.service == "glue":
         if op in ("CreateTable", "UpdateTable"):
             return req(f"glue:{op}", d.glue(p["DatabaseName"], p["TableInput"]["Name"]))
@@ -359,8 +366,19 @@ def _athena_query(p: dict[str, Any], d: Deployment, req: Any) -> list[Request]:
     needed += req("s3:GetBucketLocation", f"arn:aws:s3:::{bucket}", note="Athena checks the result location")
     needed += req("s3:PutObject", f"arn:aws:s3:::{bucket}/{prefix}QUERY_ID.txt", note="Athena writes the query result")
     needed += req("kms:GenerateDataKey", d.results_key, note="Athena encrypts the query result (SSE_KMS)")
+    select = _SELECT.match(p["QueryString"])
+    if select:  # the canary reads an Iceberg table: its Glue table, its metadata files and its data files
+        database, table = select.group(1), select.group(2)
+        needed += req("glue:GetDatabase", d.glue(database), note="Athena reads the table's definition")
+        needed += req("glue:GetTable", d.glue(database, table), note="Athena reads the table's definition")
+        needed += req("s3:GetObject", f"arn:aws:s3:::{d.account.bucket}/iceberg/{database}/{table}/TABLE_UUID/metadata/FILE",
+                      note="Athena reads the Iceberg metadata")
+        needed += req("s3:GetObject", f"arn:aws:s3:::{d.account.bucket}/exports/EXPORT/DATABASE/SCHEMA.TABLE/1/part-00000.gz.parquet",
+                      note="Athena reads the data files")
+        needed += req("kms:Decrypt", d.bucket_key, note="S3 decrypts the SSE-KMS objects Athena reads")
+        return needed
     ddl = _DDL.match(p["QueryString"])
-    assert ddl, f"only DDL is expected from the workflow, got: {p['QueryString'][:120]}"
+    assert ddl, f"only DDL and the canary's SELECT are expected from the workflow, got: {p['QueryString'][:120]}"
     kind, database, table = ddl.group(1).split()[0].upper(), ddl.group(2), ddl.group(3)
     for action in _DDL_GLUE_ACTIONS[kind]:
         scope = d.glue(database) if action == "glue:GetDatabase" else d.glue(database, table)

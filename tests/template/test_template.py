@@ -186,8 +186,8 @@ def test_functions_get_the_environment_of_the_design(cfn: dict[str, Any], resolv
         "CheckSnapshotFunction": {"SNAPSHOT_DEADLINE_SECONDS", "ALLOWED_CLUSTERS"},
         "StartExportFunction": {"EXPORT_BUCKET", "EXPORT_KMS_KEY_ARN", "EXPORT_ROLE_ARN"},
         "CheckExportFunction": {"EXPORT_DEADLINE_SECONDS"},
-        "CreateAthenaTablesFunction": {"EXPORT_BUCKET", "GLUE_DATABASE", "ATHENA_WORKGROUP", "ATHENA_DDL_CONCURRENCY",
-                                       "FAIL_ON_PARTIAL_EXPORT"},
+        "CreateAthenaTablesFunction": {"EXPORT_BUCKET", "GLUE_DATABASE", "ATHENA_WORKGROUP", "MAX_TABLES_PER_SOURCE",
+                                       "FAIL_ON_PARTIAL_EXPORT", "EXPORT_EXPIRATION_DAYS"},
         "NotifyFunction": {"TOPIC_ARN", "GLUE_DATABASE", "ATHENA_WORKGROUP", "EXPORT_BUCKET"},
         "FleetFunction": {"EXPORT_BUCKET", "TOPIC_ARN", "FLEET_MAX_CONCURRENCY", "FLEET_MAX_ACCOUNTS", "EXPORT_STATE_MACHINE_ARN",
                           "FRESHNESS_ALARM_HOURS", "GLUE_DATABASE", "DEFAULT_S3_PREFIX"},
@@ -200,7 +200,7 @@ def test_functions_get_the_environment_of_the_design(cfn: dict[str, Any], resolv
         assert env["POWERTOOLS_LOG_LEVEL"] == "INFO"
         assert expected.get(name, set()) <= set(env), name
     all_defaults = resolver.resolve(cfn["Resources"]["CreateAthenaTablesFunction"]["Properties"]["Environment"]["Variables"])
-    assert all_defaults["ATHENA_DDL_CONCURRENCY"] == "20" and all_defaults["FAIL_ON_PARTIAL_EXPORT"] == "false"
+    assert all_defaults["MAX_TABLES_PER_SOURCE"] == "5000" and all_defaults["FAIL_ON_PARTIAL_EXPORT"] == "false"
 
 
 def test_state_machine_is_standard_logged_traced_and_fully_substituted(cfn: dict[str, Any]) -> None:

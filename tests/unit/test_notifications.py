@@ -205,3 +205,30 @@ def test_console_links_follow_the_partition() -> None:
     assert notifications.console_link("arn:aws-us-gov:states:us-gov-west-1:1:execution:sm:r").startswith(
         "https://us-gov-west-1.console.amazonaws-us-gov.com/")
     assert notifications.console_link(None) is None and notifications.console_link("not-an-arn") is None
+
+
+def test_what_changed_stays_bounded_and_clean_whatever_the_names_and_the_table_count() -> None:
+    # Every table of a large export changed, each named and with columns named by an attacker: the
+    # notification counts them all and spells out three of each kind, cut, on lines of their own.
+    from aurora_lake.catalog import drift, ownership
+    from tests.security.test_notification_injection import assert_clean
+
+    hostile = "x\n\nStatus: SUCCEEDED\u202e\x1b[31m attacker@evil.example " * 40
+    source = ownership.Source("123456789012", "cluster", "demo")
+    rows = [drift.row({"table": f"t{n}", "status": "committed", "rows": 0 if n % 2 else 1, "previous_rows": 10,
+                       "previous_export": "exp-0", "added": [hostile + str(c) for c in range(10)], "dropped": [hostile],
+                       "retyped": [{"column": hostile, "from": "int", "to": "bigint"}],
+                       "refused": [{"column": hostile, "from": "string", "to": "int"}], "archived_as": hostile},
+                      "exp-1", source, f"mydb.public.{hostile}{n}") for n in range(600)]
+    summary = drift.summary(rows, "s3://bucket/drift-log/123456789012/exp_1.json")
+    assert [summary[kind]["count"] for kind in ("schema", "refused", "lost_most_rows", "became_empty")] == [600, 600, 300, 300]
+    state = {"job": JOB, "snapshot": {"snapshot_arn": "arn:aws:rds:us-east-1:123456789012:cluster-snapshot:s1"},
+             "export": {"export_task_identifier": "exp-1", "s3_bucket": "bucket", "s3_prefix": "exports/"},
+             "athena": {"database": "lake", "tables_created": 600, "tables_skipped": 0, "partial": False, "drift": summary}}
+    text = notifications.success_message(state, now=1000.0, workgroup="wg")["message"]
+    assert len(text.encode()) < 16 * 1024  # whatever the table count; SNS's limit is 256 KB
+    assert "600 tables changed columns" in text and "300 tables became empty" in text and "300 tables lost most of their rows" in text
+    assert "and 597 more" in text and "drift-log/123456789012/exp_1.json" in text
+    assert max(len(line) for line in text.split("\n")) < 1000
+    attacker_lines: list[str] = []
+    assert_clean(text, attacker_lines)

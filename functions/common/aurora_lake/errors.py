@@ -161,3 +161,13 @@ class StateBudgetExceeded(WorkflowError):
 
 class CatalogTableNotOwned(WorkflowError):
     """A table appeared under a planned name while the plan was applied, and it is another source's."""
+
+
+class IcebergCanaryFailed(WorkflowError):
+    """Athena read an Iceberg table differently from what its manifests record (or could not read it).
+
+    The run's canary query counts rows and one column's values of a table it just committed and
+    compares them with the exact counts of the manifests. A difference means Athena does not read
+    the tables as written, most likely without their name mapping (NULL columns): the message names
+    the table, the column, what the manifests say and what Athena returned.
+    """

@@ -25,6 +25,7 @@ source account).
 
 from __future__ import annotations
 
+import datetime
 import json
 import re
 from collections.abc import Callable
@@ -96,6 +97,14 @@ def _same_export(task: dict[str, Any], snapshot_arn: str, bucket: str, export_on
     )
 
 
+def _utc_text(value: Any) -> str | None:
+    """A DescribeExportTasks timestamp as ISO 8601 UTC text (the state is JSON)."""
+    if not isinstance(value, datetime.datetime):
+        return None
+    moment = value if value.tzinfo else value.replace(tzinfo=datetime.timezone.utc)
+    return moment.astimezone(datetime.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 def _record(task: dict[str, Any], s3_prefix: str, progress: polling.Progress) -> Export:
     """The export as the state keeps it: bounded, whatever the task's ExportOnly or WarningMessage hold.
 
@@ -113,6 +122,9 @@ def _record(task: dict[str, Any], s3_prefix: str, progress: polling.Progress) ->
         "percent_progress": int(task.get("PercentProgress") or 0),
         "total_extracted_gb": task.get("TotalExtractedDataInGB"),
         **warning_fields(task.get("WarningMessage") or None),
+        # The source snapshot's time (the Iceberg snapshot's) and when the files began to be written.
+        "snapshot_time": _utc_text(task.get("SnapshotTime")),
+        "task_start_time": _utc_text(task.get("TaskStartTime")),
         "progress": progress.to_dict(),
     }
 

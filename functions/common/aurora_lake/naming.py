@@ -427,11 +427,17 @@ def source_account_exports_area(exports_area: str, account: str) -> str:
     return normalize_s3_prefix(exports_area) + SOURCE_ACCOUNTS_FOLDER + account + "/"
 
 # Folders of the export bucket the stack uses for itself (Athena results, table plans and
-# reports, the ledger of exports, export wait tokens): no export may be written in or over one.
+# reports, the ledger of exports, export wait tokens, the Iceberg tables' metadata, the drift
+# log): no export may be written in or over one.
 ATHENA_RESULTS_FOLDER = "athena-results/"
 ATHENA_PLANS_FOLDER = "athena-plans/"
 ATHENA_CATALOG_FOLDER = "athena-catalog/"
 EXPORT_WAITS_FOLDER = "export-waits/"
+ICEBERG_FOLDER = "iceberg/"
+DRIFT_LOG_FOLDER = "drift-log/"
+# The one Glue table over every export's drift log file (no "__": never a latest table's name;
+# no leading "_": never a 2.x versioned or an archived table's).
+DRIFT_LOG_TABLE = "aurora_lake_drift_log"
 # Reports for people: reports/runs/<execution name>.json (one per run of the export state machine),
 # reports/fleets/ and reports/freshness/; a fleet run's items and its Distributed Map's results
 # (fleet-runs/<execution>/...); and the state the stack keeps between runs (state/last-success/:
@@ -442,7 +448,7 @@ RUN_REPORTS_FOLDER = REPORTS_FOLDER + "runs/"
 STATE_FOLDER = "state/"
 STACK_FOLDERS = (
     ATHENA_RESULTS_FOLDER, ATHENA_PLANS_FOLDER, ATHENA_CATALOG_FOLDER, EXPORT_WAITS_FOLDER,
-    FLEET_RUNS_FOLDER, REPORTS_FOLDER, STATE_FOLDER,
+    ICEBERG_FOLDER, DRIFT_LOG_FOLDER, FLEET_RUNS_FOLDER, REPORTS_FOLDER, STATE_FOLDER,
 )
 
 

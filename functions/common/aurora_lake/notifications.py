@@ -26,6 +26,7 @@ from aurora_lake.exports import warning_summary
 from aurora_lake.failure_causes import cause_text
 from aurora_lake.naming import (
     CLUSTER_IDENTIFIER_MAX_LENGTH,
+    DRIFT_LOG_TABLE,
     DB_INSTANCE_IDENTIFIER_MAX_LENGTH,
     EXPORT_TASK_IDENTIFIER_MAX_LENGTH,
     identifier_problems,
@@ -236,6 +237,32 @@ def _source_line(snapshot: dict[str, Any]) -> str:
     return f"Snapshot:      {shown(snapshot.get('snapshot_arn'))}"
 
 
+_DRIFT_KINDS = (("new", "new table", "new tables"), ("schema", "table changed columns", "tables changed columns"),
+                ("refused", "table began a new history (a type change Iceberg cannot evolve)", "tables began a new history (a type change Iceberg cannot evolve)"),
+                ("lost_most_rows", "table lost most of its rows", "tables lost most of their rows"),
+                ("became_empty", "table became empty", "tables became empty"))
+DRIFT_NAMES_SHOWN = 3
+
+
+def _drift_lines(drift: Any) -> list[str]:
+    """What changed since each table's previous export: counts and the first few tables of each kind (the drift log has all)."""
+    if not isinstance(drift, dict) or not drift.get("drift_log"):
+        return []
+    lines = ["", "What changed since each table's previous export:"]
+    for kind, one, many in _DRIFT_KINDS:
+        entry = drift.get(kind) if isinstance(drift.get(kind), dict) else {}
+        count = entry.get("count") if isinstance(entry.get("count"), int) else 0
+        if count <= 0:
+            continue
+        first = [shown(name, 200) for name in (entry.get("first") or [])[:DRIFT_NAMES_SHOWN]]
+        more = f"; and {count - len(first)} more" if count > len(first) else ""
+        lines.append(f"  {count} {one if count == 1 else many}: " + "; ".join(first) + more)
+    if len(lines) == 2:
+        lines.append("  no table changed columns, lost most of its rows or became empty")
+    lines.append(f"  Drift log:   {shown(drift['drift_log'])} (Athena table {DRIFT_LOG_TABLE})")
+    return lines
+
+
 def tables_catalogued(state: dict[str, Any]) -> int:
     """How many tables the run made queryable (CreateAthenaTables' count; 0 when it reports none)."""
     count = (state.get("athena") or {}).get("tables_created")
@@ -334,6 +361,7 @@ def success_message(
             where = report_uri or export.get("run_report") or "the run report"
             lines.append(f"  ... and {count - len(warnings)} more export warnings (see {shown(where)})")
         lines.append("  Set FailOnPartialExport to true to fail such runs instead.")
+    lines += _drift_lines(athena.get("drift"))
     select = _select(database, athena.get("sample_table"))
     if select:
         lines += [

@@ -37,6 +37,7 @@ RUNBOOK: dict[str, str] = {
     "ExportMetadataInvalid": "The export's metadata files are missing or malformed. Check the export folder in S3.",
     "UnmappableColumnType": "A column's exported type has no known Athena type. The table is named above; report it with the type.",
     "CatalogTableNotOwned": "A table of another source took a planned name while the run applied its plan; it was left as it is. Start the export again: the new plan leaves that table out and reports it.",
+    "IcebergCanaryFailed": "Athena did not read a table the run wrote as its manifests record it (table, column and counts above), or could not query it. Do not use the tables' new snapshots until resolved: check the workgroup's engine version (Athena engine 3 reads Iceberg), Lake Formation (register the whole lake bucket, docs/security.md) and the canary's query in the Athena console; the tables keep their earlier snapshots (FOR VERSION AS OF).",
     "AthenaQueryFailed": "An Athena statement failed. The statement and reason are above; check the workgroup and Glue database permissions.",
     "PartialExport": "The export skipped tables and FailOnPartialExport is true. The missing tables and reasons are above.",
     "DBClusterNotFoundFault": "The cluster does not exist in this account and Region. Check cluster_identifier.",

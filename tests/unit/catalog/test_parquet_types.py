@@ -22,7 +22,7 @@ import pyarrow as pa
 import pytest
 from moto import mock_aws
 
-from aurora_lake import clients
+from aurora_lake import clients, clock
 from aurora_lake.catalog.tables import Settings, plan_step
 from emulated_account.parquet import read_parquet, write_parquet
 
@@ -143,18 +143,26 @@ def test_declared_types_read_the_exported_parquet_types(s3: Any) -> None:
     s3.put_object(Bucket=BUCKET, Key=f"{ROOT}export_tables_info_{EXPORT_ID}_from_1_to_1.json", Body=json.dumps({"perTableStatus": [
         {"target": "mydb.public.Type_Zoo", "status": "COMPLETE", "schemaMetadata": {"originalTypeMappings": mappings}}
     ]}).encode())
-    result = plan_step(
-        {"job": {"cluster_identifier": "demo-aurora-cluster", "account": "123456789012"},
-         "export": {"export_task_identifier": EXPORT_ID, "s3_bucket": BUCKET, "s3_prefix": "exports/", "status": "COMPLETE"}},
-        Settings(glue_database="lake", workgroup="wg"),
-    )
+    state = {"job": {"cluster_identifier": "demo-aurora-cluster", "account": "123456789012"},
+             "export": {"export_task_identifier": EXPORT_ID, "s3_bucket": BUCKET, "s3_prefix": "exports/", "status": "COMPLETE",
+                        "snapshot_time": "2026-11-02T03:00:00.000Z", "task_start_time": "2026-11-02T03:05:00.000Z"}}
+    settings = Settings(glue_database="lake", workgroup="wg")
+    result = plan_step(state, settings)
     plan = json.loads(s3.get_object(Bucket=BUCKET, Key=result["plan_key"])["Body"].read())
-    ddl = plan["units"][0]["statements"][0]
-    declared = {}
-    for line in ddl.splitlines()[1:len(COLUMNS) + 1]:
-        name, kind = line.strip().rstrip(",").split(" COMMENT ")[0].split(" ", 1)
-        declared[name.strip("`")] = kind
-    assert declared == expected_from_file
-    # The location is the table's base prefix, in the source's case, not the batch folder.
-    assert f"LOCATION 's3://{BUCKET}/{ROOT}mydb/public.Type_Zoo/'" in ddl
-    assert data_key.startswith(f"{ROOT}mydb/public.Type_Zoo/")
+    (entry,) = plan["tables"]
+    assert {name: kind for name, kind, _ in entry["columns"]} == expected_from_file
+    # Every file of the table's folder (batch folders included), never the metadata files.
+    assert [uri for uri, _ in entry["files"]] == [f"s3://{BUCKET}/{data_key}"]
+
+    # Registered as an Iceberg table, the file reads back through PyIceberg with each column's value.
+    from aurora_lake.catalog import iceberg
+    from aurora_lake.catalog.iceberg_io import Boto3FileIO
+    from aurora_lake.catalog.tables import commit_step
+    from emulated_account.lake_query import read_iceberg
+
+    commit_step(result, plan, settings, deadline=clock.now() + 600)
+    found = iceberg.read_glue_table(boto3.client("glue"), "lake", entry["latest"])
+    assert found is not None and found.is_iceberg
+    scanned = read_iceberg(iceberg.load_metadata(Boto3FileIO(), found.metadata_location), Boto3FileIO())
+    for name, _, values in COLUMNS:
+        assert scanned.column(name).to_pylist() == values, name

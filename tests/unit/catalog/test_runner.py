@@ -1,4 +1,4 @@
-"""The DDL runner against a simulated Athena, and the Glue upserts against a simulated catalog.
+"""The Athena runner against a simulated Athena, and the parallel runner of work items.
 
 Time is simulated through aurora_lake.clock, so minutes of Athena work run in
 milliseconds and deadlines are exact.
@@ -17,15 +17,13 @@ from botocore.exceptions import ClientError
 from aurora_lake import clock
 from aurora_lake.catalog.runner import (
     BATCH_GET_LIMIT,
-    MAX_GLUE_ATTEMPTS,
     MAX_QUERY_ATTEMPTS,
     MAX_UNPROCESSED_POLLS,
     Unit,
+    run_parallel,
     run_units,
-    upsert_glue_tables,
 )
-from aurora_lake.catalog import ownership
-from aurora_lake.errors import AthenaQueryFailed, AwsServiceError, CatalogTableNotOwned
+from aurora_lake.errors import AthenaQueryFailed
 
 
 class SimulatedTime:
@@ -243,184 +241,60 @@ def test_later_phases_wait_for_earlier_ones_and_units_run_in_order(time: Simulat
         assert second.started >= first.ends
 
 
-# -- Glue upserts -------------------------------------------------------------------------------
+# -- work items in parallel ---------------------------------------------------------------------------
 
 
-def glue_error(code: str, operation: str) -> ClientError:
-    return ClientError({"Error": {"Code": code, "Message": f"{code} from the test"}}, operation)
+def test_the_query_of_each_completed_unit_is_known(time: SimulatedTime) -> None:
+    athena = SimulatedAthena(time)
+    result = run(athena, single(3))
+    assert result.done and sorted(result.query_ids) == [0, 1, 2]
+    assert [athena.queries[result.query_ids[i]].sql for i in range(3)] == ["CREATE t0", "CREATE t1", "CREATE t2"]
 
 
-@dataclass
-class SimulatedGlue:
-    """The Glue Data Catalog's table calls: tables, throttling, races, and calls in flight."""
+def test_items_run_in_parallel_within_the_bound_and_results_come_in_order() -> None:
+    in_flight = peak = 0
+    lock = threading.Lock()
 
-    time: SimulatedTime
-    call_seconds: float = 0.0
-    tables: dict[str, dict[str, Any]] = field(default_factory=dict)
-    # table name -> error codes to raise on its next calls, in order
-    errors: dict[str, list[str]] = field(default_factory=dict)
-    # table name -> created by another writer just before our CreateTable: the same source's
-    # table (another run of it), or, in race_foreign, a table of someone else
-    race_create: set[str] = field(default_factory=set)
-    race_foreign: set[str] = field(default_factory=set)
-    calls: list[tuple[str, str]] = field(default_factory=list)
-    in_flight: int = 0
-    max_in_flight: int = 0
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    def work(item: int) -> int:
+        nonlocal in_flight, peak
+        with lock:
+            in_flight += 1
+            peak = max(peak, in_flight)
+        threading.Event().wait(0.005)
+        with lock:
+            in_flight -= 1
+        return item * 10
 
-    def _call(self, operation: str, name: str) -> None:
-        with self.lock:
-            self.calls.append((operation, name))
-            self.in_flight += 1
-            self.max_in_flight = max(self.max_in_flight, self.in_flight)
-        try:
-            if self.call_seconds:
-                threading.Event().wait(self.call_seconds)  # real time, so calls overlap
-            codes = self.errors.get(name)
-            if codes:
-                raise glue_error(codes.pop(0), operation)
-        finally:
-            with self.lock:
-                self.in_flight -= 1
-
-    def update_table(self, DatabaseName: str, TableInput: dict[str, Any], SkipArchive: bool) -> dict[str, Any]:
-        assert DatabaseName == "lake" and SkipArchive is True
-        self._call("UpdateTable", TableInput["Name"])
-        if TableInput["Name"] not in self.tables:
-            raise glue_error("EntityNotFoundException", "UpdateTable")
-        self.tables[TableInput["Name"]] = TableInput
-        return {}
-
-    def create_table(self, DatabaseName: str, TableInput: dict[str, Any]) -> dict[str, Any]:
-        assert DatabaseName == "lake"
-        self._call("CreateTable", TableInput["Name"])
-        if TableInput["Name"] in self.race_create:
-            self.race_create.discard(TableInput["Name"])
-            self.tables[TableInput["Name"]] = {"Name": TableInput["Name"], "Parameters": TableInput.get("Parameters", {})}
-        if TableInput["Name"] in self.race_foreign:
-            self.race_foreign.discard(TableInput["Name"])
-            self.tables[TableInput["Name"]] = {"Name": TableInput["Name"], "Parameters": {"owner": "someone else"}}
-        if TableInput["Name"] in self.tables:
-            raise glue_error("AlreadyExistsException", "CreateTable")
-        self.tables[TableInput["Name"]] = TableInput
-        return {}
+    result = run_parallel(list(range(40)), 0, work, deadline=clock.now() + 60, workers=4)
+    assert result.done and result.cursor == 40 and peak <= 4 and result.max_in_flight == 4
+    assert [result.results[i] for i in range(40)] == [i * 10 for i in range(40)]
 
 
-    def get_table(self, DatabaseName: str, Name: str) -> dict[str, Any]:
-        self._call("GetTable", Name)
-        if Name not in self.tables:
-            raise glue_error("EntityNotFoundException", "GetTable")
-        return {"Table": self.tables[Name]}
+def test_items_stop_near_the_deadline_and_resume_from_the_cursor(time: SimulatedTime) -> None:
+    def work(item: int) -> int:
+        time.sleep(1.0)
+        return item
+
+    first = run_parallel(list(range(100)), 0, work, deadline=time.now + 30, workers=1)
+    assert not first.done and 0 < first.cursor < 100 and time.now <= 1_000 + 30
+    second = run_parallel(list(range(100)), first.cursor, work, deadline=time.now + 1_000, workers=1)
+    assert second.done and second.cursor == 100 and min(second.results) == first.cursor
 
 
-RECORD = ownership.record("glue:lake s3:b", ownership.Source("123456789012", "cluster", "c"), "db.s.t", ownership.LATEST, "exp-1")
+def test_an_item_that_fails_fails_the_run_once_the_others_end() -> None:
+    done: list[int] = []
+
+    def work(item: int) -> int:
+        if item == 3:
+            raise ValueError("table 3 is broken")
+        done.append(item)
+        return item
+
+    with pytest.raises(ValueError, match="table 3"):
+        run_parallel(list(range(6)), 0, work, deadline=clock.now() + 60, workers=2)
+    assert 3 not in done
 
 
-def inputs(n: int, location: str = "s3://b/exp-1/") -> list[dict[str, Any]]:
-    return [{"Name": f"t{i}", "StorageDescriptor": {"Location": location}, "Parameters": RECORD} for i in range(n)]
-
-
-def upsert(glue: SimulatedGlue, tables: list[dict[str, Any]], start: int = 0, deadline: float = 1e12, workers: int = 4) -> Any:
-    return upsert_glue_tables(glue, "lake", tables, start, deadline=deadline, workers=workers)
-
-
-def test_glue_creates_missing_tables_then_updates_them_one_call_each(time: SimulatedTime) -> None:
-    glue = SimulatedGlue(time)
-    first = upsert(glue, inputs(200), workers=1)
-    assert first.done and first.cursor == 200 and first.created == 200 and first.updated == 0
-    # Only the first table pays for a guess: the writer tries first what last succeeded.
-    assert len(glue.calls) == 201 and first.calls == 201
-    glue.calls.clear()
-    second = upsert(glue, inputs(200, "s3://b/exp-2/"), workers=1)
-    assert second.updated == 200 and second.created == 0 and len(glue.calls) == 200
-    assert all(t["StorageDescriptor"]["Location"] == "s3://b/exp-2/" for t in glue.tables.values())
-    # A new table among existing ones: one extra call.
-    glue.calls.clear()
-    third = upsert(glue, inputs(201, "s3://b/exp-3/"), workers=1)
-    assert third.updated == 200 and third.created == 1 and len(glue.calls) == 202
-
-
-def test_glue_writes_run_in_parallel_within_the_bound(time: SimulatedTime) -> None:
-    glue = SimulatedGlue(time, call_seconds=0.002)
-    result = upsert(glue, inputs(120), workers=6)
-    assert result.done and result.created == 120
-    assert result.max_in_flight <= 6 and glue.max_in_flight <= 6
-    assert glue.max_in_flight > 1
-    assert set(glue.tables) == {f"t{i}" for i in range(120)}
-
-
-def test_glue_races_with_another_writer_end_in_an_update(time: SimulatedTime) -> None:
-    glue = SimulatedGlue(time, race_create={"t0"})
-    result = upsert(glue, inputs(1), workers=1)
-    assert result.done and result.updated == 1
-    assert glue.calls == [("UpdateTable", "t0"), ("CreateTable", "t0"), ("GetTable", "t0"), ("UpdateTable", "t0")]
-    assert glue.tables["t0"]["StorageDescriptor"]["Location"] == "s3://b/exp-1/"
-
-
-def test_a_table_of_someone_else_created_in_the_race_is_left_as_it_is(time: SimulatedTime) -> None:
-    glue = SimulatedGlue(time, race_foreign={"t0"})
-    with pytest.raises(CatalogTableNotOwned, match="t0 was created by someone else"):
-        upsert(glue, inputs(1), workers=1)
-    assert glue.tables["t0"] == {"Name": "t0", "Parameters": {"owner": "someone else"}}
-
-
-@pytest.mark.parametrize("code", ["ThrottlingException", "ConcurrentModificationException"])
-def test_glue_throttling_is_retried_with_back_off(time: SimulatedTime, code: str) -> None:
-    glue = SimulatedGlue(time, tables={"t3": {"Parameters": RECORD}}, errors={"t3": [code] * 3})
-    started = time.now
-    result = upsert(glue, inputs(10), workers=1)
-    assert result.done and result.throttled == 3
-    assert glue.tables["t3"]["Name"] == "t3"
-    assert time.now - started >= 0.5 + 1 + 2
-
-
-def test_glue_throttled_every_time_fails_after_bounded_attempts(time: SimulatedTime) -> None:
-    glue = SimulatedGlue(time, tables={"t0": {"Parameters": RECORD}}, errors={"t0": ["ThrottlingException"] * 50})
-    with pytest.raises(AwsServiceError) as raised:
-        upsert(glue, inputs(3), workers=1)
-    assert type(raised.value).__name__ == "ThrottlingException"
-    assert len([c for c in glue.calls if c[1] == "t0"]) == MAX_GLUE_ATTEMPTS
-
-
-@pytest.mark.parametrize("code", ["AccessDeniedException", "InvalidInputException", "ResourceNumberLimitExceededException"])
-def test_other_glue_errors_fail_loudly_named_after_their_code(time: SimulatedTime, code: str) -> None:
-    glue = SimulatedGlue(time, tables={f"t{i}": {} for i in range(20)}, errors={"t5": [code]})
-    with pytest.raises(AwsServiceError) as raised:
-        upsert(glue, inputs(20), workers=4)
-    assert type(raised.value).__name__ == code and "UpdateTable" in str(raised.value)
-
-
-def test_a_missing_database_fails_loudly(time: SimulatedTime) -> None:
-    class NoDatabase(SimulatedGlue):
-        def create_table(self, DatabaseName: str, TableInput: dict[str, Any]) -> dict[str, Any]:
-            self._call("CreateTable", TableInput["Name"])
-            raise glue_error("EntityNotFoundException", "CreateTable")
-
-    glue = NoDatabase(time)
-    with pytest.raises(AwsServiceError) as raised:
-        upsert(glue, inputs(2), workers=1)
-    assert type(raised.value).__name__ == "EntityNotFoundException"
-    assert len(glue.calls) == 2
-
-
-def test_glue_stops_near_the_deadline_and_resumes_from_the_cursor(time: SimulatedTime) -> None:
-    class Slow(SimulatedGlue):
-        def update_table(self, DatabaseName: str, TableInput: dict[str, Any], SkipArchive: bool) -> dict[str, Any]:
-            self.time.sleep(1.0)
-            return super().update_table(DatabaseName, TableInput, SkipArchive)
-
-    glue = Slow(time, tables={f"t{i}": {} for i in range(100)})
-    first = upsert(glue, inputs(100), deadline=time.now + 30, workers=1)
-    assert not first.done and 0 < first.cursor < 100
-    assert time.now <= 1_000 + 30
-    second = upsert(glue, inputs(100), start=first.cursor, deadline=time.now + 1_000, workers=1)
-    assert second.done and second.cursor == 100
-    assert all(t["Name"] == f"t{i}" for i, t in enumerate(glue.tables.values()))
-
-
-def test_glue_throttling_at_the_deadline_leaves_the_table_for_next_time(time: SimulatedTime) -> None:
-    glue = SimulatedGlue(time, tables={"t0": {}, "t1": {}}, errors={"t1": ["ThrottlingException"] * 5})
-    result = upsert(glue, inputs(2), deadline=time.now + 6, workers=1)
-    # Back-offs of 0.5, 1 and 2 s fit; the next one (4 s) would end past the deadline.
-    assert not result.done and result.cursor == 1 and result.throttled == 4
-    assert time.now == 1_000 + 3.5
+def test_workers_must_be_positive() -> None:
+    with pytest.raises(ValueError):
+        run_parallel([1], 0, lambda item: item, deadline=clock.now() + 60, workers=0)

@@ -148,6 +148,21 @@ def versioned_table_name(cluster: str, database: str, schema: str, table: str, e
     return _fit(VERSIONED_MARK + _joined(cluster, database, schema, table, account), SEPARATOR + sanitize(export_id))
 
 
+# Archived histories kept per source table (each one Glue table): a bound on Glue objects.
+MAX_ARCHIVES = 3
+
+
+def archived_table_name(latest: str, generation: int) -> str:
+    """The archived history of a latest table, ``_{latest}__{generation}`` (the generation a number).
+
+    Like a versioned name it begins with ``_`` (never a latest name); its last part is a number,
+    never an export identifier's (which begins with a letter), so it is no versioned name either.
+    """
+    if generation < 1:
+        raise ValueError("an archived generation is numbered from 1")
+    return _fit(VERSIONED_MARK + latest, SEPARATOR + str(generation))
+
+
 def cluster_name_prefix(cluster: str, account: str | None = None) -> str:
     """How every latest name of ``cluster``'s tables begins (a hashed long name keeps its beginning)."""
     return _account_part(account) + sanitize(cluster) + SEPARATOR

@@ -8,7 +8,9 @@ its source and role::
     aurora_lake.source_kind             what the source is (``cluster`` or ``instance``)
     aurora_lake.source_identifier       its identifier (the cluster or DB instance identifier)
     aurora_lake.source_table            database.schema.table exactly as RDS reported it
-    aurora_lake.table_role              ``latest`` or ``versioned``
+    aurora_lake.table_role              ``latest`` (since 3.0 an Iceberg table), ``archived`` (an
+                                        Iceberg table's history before a column type change),
+                                        ``versioned`` (2.x: one export's Hive table)
     aurora_lake.export_task_identifier  the export the table currently reads
 
 The stack writes a table only when no table has its name yet, or when the table
@@ -34,7 +36,8 @@ EXPORT = PREFIX + "export_task_identifier"
 
 LATEST = "latest"
 VERSIONED = "versioned"
-ROLES = (LATEST, VERSIONED)
+ARCHIVED = "archived"
+ROLES = (LATEST, VERSIONED, ARCHIVED)
 # What identifies a latest table's owner: the export it reads changes with every run.
 _LATEST_KEYS = (STACK, SOURCE_ACCOUNT, SOURCE_KIND, SOURCE_IDENTIFIER, SOURCE_TABLE, TABLE_ROLE)
 _VERSIONED_KEYS = (*_LATEST_KEYS, EXPORT)

@@ -1,7 +1,7 @@
-"""Running the catalog work of an export: Athena DDL, then Glue table upserts.
+"""Running the catalog work of an export: Athena queries, and work items in parallel.
 
-Athena DDL (``run_units``)
---------------------------
+Athena queries (``run_units``)
+------------------------------
 Work is a list of *units*; a unit is a short sequence of statements that must
 run in order. Units run concurrently, at most ``concurrency`` queries in flight
 (Athena allows 20 concurrent DDL queries per account by default). Units carry a
@@ -19,19 +19,12 @@ phase: no unit starts before every unit of an earlier phase has succeeded.
   after the cursor that did complete run again next time, which is safe
   because every statement is idempotent.
 
-Glue tables (``upsert_glue_tables``)
-------------------------------------
-Each TableInput is written with UpdateTable, or CreateTable when the table
-does not exist yet (an EntityNotFoundException / AlreadyExistsException race
-with another writer switches to the other call; a table that appeared since
-the plan is updated only when its ownership record is this table's, else the
-step fails with ``CatalogTableNotOwned`` and the table is left as it is). Whichever of the two last
-succeeded is tried first, so a first export and every later one both cost one
-Glue call per table. Up to ``workers`` tables are written at once. Throttling
-(ThrottlingException, ConcurrentModificationException) is retried with
-back-off, a bounded number of times per table; any other Glue error raises,
-named after its AWS error code. Near the deadline no new table starts and the
-run returns a cursor, like the DDL runner (an upsert is idempotent).
+Work items (``run_parallel``)
+-----------------------------
+Each item (one table's Iceberg commit, or one table's expiry) runs in a thread pool of bounded
+size; near the deadline no new item starts and the run returns a cursor (the first item not known
+to be done). Every item is safe to do again: items after the cursor that did finish run again,
+as no-ops, in the next invocation.
 
 Time is read and waited on through ``aurora_lake.clock`` only.
 """
@@ -43,11 +36,10 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from aurora_lake import clock
-from aurora_lake.catalog import ownership
-from aurora_lake.errors import AthenaQueryFailed, CatalogTableNotOwned, aws_error, error_code
+from aurora_lake.errors import AthenaQueryFailed, aws_error, error_code
 from aurora_lake.observability import logger
 
 THROTTLE_CODES = frozenset({"TooManyRequestsException", "ThrottlingException", "Throttling", "RequestLimitExceeded", "SlowDown"})
@@ -66,14 +58,6 @@ BATCH_GET_LIMIT = 50
 # Polls in a row for which BatchGetQueryExecution may leave a query unreported.
 MAX_UNPROCESSED_POLLS = 10
 
-GLUE_RETRY_CODES = frozenset({"ThrottlingException", "ConcurrentModificationException"})
-MAX_GLUE_ATTEMPTS = 8
-FIRST_GLUE_BACKOFF_SECONDS = 0.5
-MAX_GLUE_BACKOFF_SECONDS = 20.0
-# A create/update race with another writer is followed this many times, then reported.
-MAX_GLUE_SWITCHES = 3
-DEFAULT_GLUE_WORKERS = 8
-GLUE_DRAIN_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -92,6 +76,7 @@ class RunResult:
     stopped_with_running: int = 0  # queries still running when the deadline came
     start_calls: int = 0  # StartQueryExecution calls, throttled ones included
     status_calls: int = 0  # BatchGetQueryExecution (or GetQueryExecution) calls
+    query_ids: dict[int, str] = field(default_factory=dict)  # unit -> the query that ran its last statement
 
 
 @dataclass
@@ -214,6 +199,7 @@ class _Runner:
                 del self.in_flight[query_id]
                 self.unprocessed.pop(query_id, None)
                 if state == "SUCCEEDED":
+                    self.result.query_ids[task.unit] = query_id
                     self.succeeded(task)
                 else:
                     self.failed(task, query_id, state, status, now)
@@ -294,93 +280,20 @@ def run_units(
         poll_seconds = min(poll_seconds * 1.5, MAX_POLL_SECONDS)
 
 
-# -- Glue tables --------------------------------------------------------------------------------
+# -- work items in parallel -----------------------------------------------------------------------
+
+T = TypeVar("T")
+R = TypeVar("R")
+DEFAULT_WORKERS = 8
+PARALLEL_DRAIN_SECONDS = 5.0
 
 
 @dataclass
-class GlueResult:
-    cursor: int  # index of the first table input not known to be written
+class ParallelResult(Generic[R]):
+    cursor: int  # index of the first item not known to be done
     done: bool
-    updated: int = 0
-    created: int = 0
-    throttled: int = 0  # throttled Glue calls, all retried
-    calls: int = 0  # UpdateTable and CreateTable calls, retries included
+    results: dict[int, R] = field(default_factory=dict)  # every item that finished, the cursor's and later ones
     max_in_flight: int = 0
-
-
-class _DeadlineNear(Exception):
-    """A back-off would end past the deadline: the table is left for the next invocation."""
-
-    def __init__(self, throttled: int, calls: int) -> None:
-        super().__init__("deadline near")
-        self.throttled, self.calls = throttled, calls
-
-
-@dataclass
-class _GlueWriter:
-    glue: Any
-    database: str
-    deadline: float
-    # The call that last succeeded is tried first (a shared hint; a stale read costs one call).
-    create_first: bool = False
-    # Names of the tables the plan saw with this stack's record: only those are updated first.
-    existing: frozenset[str] | None = None
-
-    def check_owner(self, table_input: dict[str, Any]) -> None:
-        """A table appeared under this name since the plan was made: update it only if it is the same source's."""
-        try:
-            found = self.glue.get_table(DatabaseName=self.database, Name=table_input["Name"])["Table"]
-        except Exception as exc:
-            if error_code(exc) == "EntityNotFoundException":
-                return  # gone again: the next CreateTable decides
-            if hasattr(exc, "response"):
-                raise aws_error(exc) from exc
-            raise
-        if not ownership.same_owner(found.get("Parameters"), table_input.get("Parameters") or {}):
-            raise CatalogTableNotOwned(
-                f"table {table_input['Name']} was created by someone else while this run applied its plan "
-                f"({ownership.owner_text(found.get('Parameters'))}); it was left as it is. Run the export again: "
-                "its plan will leave that table out and report it."
-            )
-
-    def upsert(self, table_input: dict[str, Any]) -> tuple[str, int, int]:
-        """Write one table; returns ("updated" | "created", throttled calls, calls)."""
-        # A table the plan did not see is created, never updated: if one appeared after all, its
-        # owner is checked before it is touched (a listing that missed it cannot lead to a takeover).
-        create = self.create_first if self.existing is None else table_input["Name"] not in self.existing
-        throttled = calls = switches = 0
-        backoff = FIRST_GLUE_BACKOFF_SECONDS
-        while True:
-            calls += 1
-            try:
-                if create:
-                    self.glue.create_table(DatabaseName=self.database, TableInput=table_input)
-                else:
-                    # SkipArchive: no archived table version per export (Glue caps versions per
-                    # account); the versioned tables are the history.
-                    self.glue.update_table(DatabaseName=self.database, TableInput=table_input, SkipArchive=True)
-                self.create_first = create
-                return ("created" if create else "updated"), throttled, calls
-            except Exception as exc:
-                code = error_code(exc)
-                missing = not create and code == "EntityNotFoundException"
-                exists = create and code == "AlreadyExistsException"
-                if exists:
-                    self.check_owner(table_input)
-                if (missing or exists) and switches < MAX_GLUE_SWITCHES:
-                    switches += 1
-                    create = not create
-                    continue
-                if code in GLUE_RETRY_CODES and calls < MAX_GLUE_ATTEMPTS:
-                    throttled += 1
-                    if clock.now() + backoff >= self.deadline:
-                        raise _DeadlineNear(throttled, calls) from exc
-                    clock.sleep(backoff)
-                    backoff = min(backoff * 2, MAX_GLUE_BACKOFF_SECONDS)
-                    continue
-                if hasattr(exc, "response"):
-                    raise aws_error(exc) from exc
-                raise
 
 
 class _Inline:
@@ -398,39 +311,39 @@ class _Inline:
         pass
 
 
-def upsert_glue_tables(
-    glue: Any,
-    database: str,
-    table_inputs: Sequence[dict[str, Any]],
+def run_parallel(
+    items: Sequence[T],
     start: int,
+    work: Callable[[T], R],
     *,
     deadline: float,
-    workers: int = DEFAULT_GLUE_WORKERS,
-    drain_seconds: float = GLUE_DRAIN_SECONDS,
-    existing: frozenset[str] | None = None,
-) -> GlueResult:
-    """Create or update ``table_inputs[start:]`` in ``database`` until all are written or the deadline is near."""
+    workers: int = DEFAULT_WORKERS,
+    drain_seconds: float = PARALLEL_DRAIN_SECONDS,
+) -> ParallelResult[R]:
+    """``work(item)`` for ``items[start:]``, up to ``workers`` at once, until all are done or the deadline is near.
+
+    No item starts within ``drain_seconds`` of the deadline; the ones running finish. The first
+    exception is raised once the running items have ended (every item's work must be safe to do
+    again: the next invocation starts again at the cursor).
+    """
     if workers < 1:
         raise ValueError("workers must be at least 1")
-    result = GlueResult(cursor=start, done=start >= len(table_inputs))
+    result: ParallelResult[R] = ParallelResult(cursor=start, done=start >= len(items))
     if result.done:
         return result
-    # A short budget keeps most of itself for writing tables.
     drain_seconds = min(drain_seconds, max(deadline - clock.now(), 0.0) * 0.25)
-    writer = _GlueWriter(glue, database, deadline, existing=existing)
-    executor: Any = _Inline() if workers == 1 else ThreadPoolExecutor(max_workers=workers, thread_name_prefix="glue")
+    executor: Any = _Inline() if workers == 1 else ThreadPoolExecutor(max_workers=workers, thread_name_prefix="catalog")
     pending: dict[Future[Any], int] = {}
-    written: set[int] = set()
     next_index, stop = start, False
     error: BaseException | None = None
     try:
         while True:
-            while not stop and error is None and len(pending) < workers and next_index < len(table_inputs):
+            while not stop and error is None and len(pending) < workers and next_index < len(items):
                 if clock.now() >= deadline - drain_seconds:
                     stop = True
                     break
-                # Each task runs in a copy of this context (logging and tracing keys follow it).
-                future = executor.submit(contextvars.copy_context().run, writer.upsert, table_inputs[next_index])
+                # Each item runs in a copy of this context (logging and tracing keys follow it).
+                future = executor.submit(contextvars.copy_context().run, work, items[next_index])
                 pending[future] = next_index
                 next_index += 1
                 result.max_in_flight = max(result.max_in_flight, len(pending))
@@ -440,31 +353,15 @@ def upsert_glue_tables(
             for future in finished:
                 index = pending.pop(future)
                 try:
-                    outcome, throttled, calls = future.result()
-                except _DeadlineNear as near:
-                    result.throttled += near.throttled
-                    result.calls += near.calls
-                    stop = True
-                    continue
+                    result.results[index] = future.result()
                 except BaseException as exc:
                     error = error or exc
                     continue
-                result.throttled += throttled
-                result.calls += calls
-                if outcome == "created":
-                    result.created += 1
-                else:
-                    result.updated += 1
-                written.add(index)
-                while result.cursor in written:
-                    written.discard(result.cursor)
+                while result.cursor in result.results:
                     result.cursor += 1
     finally:
         executor.shutdown(wait=True, cancel_futures=True)
     if error is not None:
         raise error
-    result.done = result.cursor >= len(table_inputs)
-    if not result.done:
-        logger.info("Deadline near; Glue tables left for the next invocation",
-                    extra={"cursor": result.cursor, "tables": len(table_inputs)})
+    result.done = result.cursor >= len(items)
     return result
