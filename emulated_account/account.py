@@ -20,7 +20,7 @@ import threading
 import time
 import uuid
 import zipfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -238,6 +238,8 @@ class EmulatedAccount:
         self.unknown_parameter_forms: list[sfn_integrations.UnknownParameterForm] = []
         # Every Distributed Map run's child executions (what its ResultWriter writes).
         self.map_runs: distributed_map.MapRuns | None = None
+        # ARNs of executions whose end moto has fully recorded (status, then output or error).
+        self._ended_executions: set[str] = set()
 
     # -- lifecycle ------------------------------------------------------------------------------
     def __enter__(self) -> EmulatedAccount:
@@ -271,6 +273,7 @@ class EmulatedAccount:
             stack.enter_context(sns_sim.installed())
             stack.enter_context(_interpreter_calls_attributed(self))
             stack.enter_context(_spent_task_tokens_refused())
+            self._ended_executions = stack.enter_context(_ended_executions())
             self._deploy()
             assert self.runtime is not None
             stack.enter_context(runtime.installed(self.runtime))
@@ -545,17 +548,15 @@ class EmulatedAccount:
     def wait(self, execution_arn: str, timeout: float = 120.0) -> ExecutionResult:
         """Wait until the execution ends (real-time ``timeout`` guards against a hang).
 
-        The status is read from moto's execution object, as DescribeExecution would report it,
-        and DescribeExecution is called once it has ended: through the API, each poll cost as
-        much CPU as a Lambda invocation, taken from the execution's own thread (one GIL).
+        The end is read from moto's execution thread, and DescribeExecution is called once it has
+        ended: through the API, each poll cost as much CPU as a Lambda invocation, taken from the
+        execution's own thread (one GIL). Moto sets an execution's status before its output or
+        error, so its status alone would let DescribeExecution report SUCCEEDED without output.
         """
-        from moto.stepfunctions.parser.models import stepfunctions_parser_backends
-
         sfn = self.client("stepfunctions")
-        execution = stepfunctions_parser_backends[self.account_id][self.region].describe_execution(execution_arn)
         deadline = time.monotonic() + timeout
         pause = 0.001
-        while execution.status == "RUNNING":
+        while execution_arn not in self._ended_executions:
             if time.monotonic() > deadline:
                 sfn.stop_execution(executionArn=execution_arn, error="EmulatorTimeout", cause=f"still running after {timeout} s of real time")
                 raise TimeoutError(f"{execution_arn} still RUNNING after {timeout} s of real time (simulated {self.clock.elapsed():.0f} s)")
@@ -864,6 +865,30 @@ def _spent_task_tokens_refused() -> Any:
 
     with mock.patch.object(models, "TaskTimedOut", TaskTimedOut), mock.patch.object(models, "TaskDoesNotExist", TaskDoesNotExist):
         yield
+
+
+@contextlib.contextmanager
+def _ended_executions() -> Iterator[set[str]]:
+    """The ARNs of executions whose end moto has recorded in full.
+
+    Moto's execution thread sets the status first and the output (or error and cause) after it,
+    so an execution seen as SUCCEEDED may not have its output yet: the end is when that
+    recording returns."""
+    from unittest import mock
+
+    from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
+
+    ended: set[str] = set()
+    original = BaseExecutionWorkerCommunication.terminated
+
+    def terminated(communication: Any) -> None:
+        try:
+            original(communication)
+        finally:
+            ended.add(communication.execution.exec_arn)
+
+    with mock.patch.object(BaseExecutionWorkerCommunication, "terminated", terminated):
+        yield ended
 
 
 @contextlib.contextmanager

@@ -171,3 +171,25 @@ def test_history_timestamps_are_read_as_moto_and_botocore_read_them(text: str) -
 
     slow = parse_timestamp(TimestampSerializer._timestamp_unixtimestamp(parse_to_aware_datetime(text)))
     assert repr(_returned_timestamp(text)) == repr(slow)
+
+
+def test_an_execution_is_ended_only_once_moto_has_recorded_its_output(fixture_template: Path) -> None:
+    """Moto's execution thread sets the status before the output: waiting on the status alone
+    returned SUCCEEDED executions without output on a loaded machine."""
+    from unittest import mock
+
+    from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication, ExecutionStatus
+
+    original = BaseExecutionWorkerCommunication._reflect_execution_status
+
+    def status_long_before_output(communication: BaseExecutionWorkerCommunication) -> None:
+        communication.execution.exec_status = ExecutionStatus.SUCCEEDED
+        time.sleep(0.3)  # the window a busy machine opens between the two assignments
+        original(communication)
+
+    with mock.patch.object(BaseExecutionWorkerCommunication, "_reflect_execution_status", status_long_before_output):
+        with EmulatedAccount(fixture_template) as account:
+            result = account.run({"wait_seconds": 0})
+
+    assert result.status == "SUCCEEDED"
+    assert result.output is not None
