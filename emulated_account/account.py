@@ -168,7 +168,8 @@ class EmulatedAccount:
         source_accounts: Mapping[str, Sequence[str]] | None = None,
         source_template: str | Path | None = None,
         with_organization: bool | None = None,
-        stack_set_target_ous: Sequence[str] = data.STACK_SET_TARGET_OUS,
+        stack_set_target_ous: Sequence[str] | None = None,
+        organization_layout: organization.OrganizationLayout | None = None,
     ) -> None:
         """``with_organization`` True sets up the emulated organization (moto's organizations backend, the
         source template as a stack set over ``stack_set_target_ous``) even when the template has no
@@ -177,6 +178,9 @@ class EmulatedAccount:
         owners' tags (``data.OPT_IN_TAGS``). ``source_template``: ``source-account.yaml`` beside the template.
         ``athena_reads_name_mapping=False``: Athena reads Iceberg tables without their name mapping
         (every column of the exported files NULL), the fault the run's canary must catch.
+        ``organization_layout``: the organization's OUs, accounts, databases and tags (the demo's by
+        default; ``organization.scale_layout`` for one of a real organization's size); its stack set
+        targets ``stack_set_target_ous`` when given, else the layout's.
         """
         self.region = data.REGION
         self.account_id = data.ACCOUNT_ID
@@ -199,14 +203,16 @@ class EmulatedAccount:
         self.calls = fault_injection.CallRecorder()
         self.rds = rds_sim.RdsSimulator(self.clock, export, snapshot_seconds, self.account_id, self.region)
         self.organization_enabled = self._organization_enabled(with_organization, source_accounts)
-        self.stack_set_target_ous = tuple(stack_set_target_ous)
+        self.layout = organization_layout or organization.DEMO_LAYOUT
+        self.stack_set_target_ous = tuple(stack_set_target_ous if stack_set_target_ous is not None else self.layout.target_ous)
         self.source_template = Path(source_template) if source_template else self.template.base_dir / organization.SOURCE_TEMPLATE_NAME
         # One RDS per account of the organization that has databases (moto keeps each account's
         # apart), whether or not the stack set reached it; empty without an organization.
-        accounts = sorted(set(data.SOURCE_ACCOUNT_CLUSTERS) | set(data.SOURCE_ACCOUNT_DB_INSTANCES)) if self.organization_enabled else []
+        accounts = self.layout.accounts_with_databases() if self.organization_enabled else []
         self.source_rds = {
             account: rds_sim.RdsSimulator(
-                self.clock, export, snapshot_seconds, account, self.region, organization.clusters_of(account), organization.db_instances_of(account)
+                self.clock, export, snapshot_seconds, account, self.region, organization.clusters_of(account, self.layout),
+                organization.db_instances_of(account, self.layout), self.layout.source_tags, self.layout.copy_tags_to_snapshot,
             )
             for account in accounts
         }
@@ -328,7 +334,7 @@ class EmulatedAccount:
             raise organization.OrganizationError(f"the organization needs {self.source_template}, which does not exist")
         environment = self.functions["StartExportFunction"].environment
         key_arn = environment.get("EXPORT_KMS_KEY_ARN", "")
-        organization.create_organization(self.region)
+        organization.create_organization(self.region, layout=self.layout)
         org = organization.Organization(self.account_id, self.region)
         # The organization's delegation policy lets the lake account read its accounts and OUs (docs/organization.md).
         org.delegated_readers.add(self.account_id)
@@ -367,7 +373,7 @@ class EmulatedAccount:
             self.source_accounts.pop(account, None)
         else:
             self.source_accounts[account] = tuple(
-                c.identifier for c in organization.clusters_of(account) if data.OPT_IN_TAGS.get(f"{account}:{c.identifier}") == self.template.stack_name
+                c.identifier for c in organization.clusters_of(account, self.layout) if self.layout.tag(account, c.identifier) == self.template.stack_name
             )
 
     def _caller_role(self) -> str | None:
@@ -579,6 +585,25 @@ class EmulatedAccount:
         self.events.put_event(event, self.clock.now())
         self.events.deliver_due()
         return self.events.deliveries[before:]
+
+    def lake_stack_state(self) -> str:
+        """Everything of the lake stack that onboarding a source could change, as one JSON text: the
+        template and its parameters, the bucket, key and bus policies, the lake roles' inline
+        policies and the functions' environments (equal texts: no stack update)."""
+        iam = self.client("iam")
+        roles = {}
+        prefix = f"{self.template.stack_name}-"
+        for page in iam.get_paginator("list_roles").paginate():
+            for role in page["Roles"]:
+                if role["RoleName"].startswith(prefix):
+                    roles[role["RoleName"]] = [iam.get_role_policy(RoleName=role["RoleName"], PolicyName=name)["PolicyDocument"]
+                                               for name in iam.list_role_policies(RoleName=role["RoleName"])["PolicyNames"]]
+        org = self.organization
+        return json.dumps({
+            "template": self.template.document, "parameters": self.template.parameters,
+            "bucket": org.bucket_policies if org else None, "key": org.key_policies if org else None, "bus": org.bus_policy if org else None,
+            "roles": roles, "functions": {name: spec.environment for name, spec in self.functions.items()},
+        }, sort_keys=True, default=str)
 
     def run_fleet(self, execution_input: Any, name: str | None = None, timeout: float = 300.0) -> ExecutionResult:
         """A run of the fleet state machine (each cluster one execution of the export state machine)."""

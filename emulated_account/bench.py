@@ -36,7 +36,8 @@ import os
 import statistics
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -248,6 +249,232 @@ def athena_result(tables: int = ATHENA_TABLES) -> dict[str, Any]:
     }
 
 
+# -- an organization at scale -------------------------------------------------------------------
+ORGANIZATION_ACCOUNTS = 200
+ORGANIZATION_SOURCES = 1000
+FLEET_MAX_CONCURRENCY = 5
+# The whole organization (no OUs): the management account and the Sandbox accounts are listed but
+# never reached by the stack set. The lake's own DB instances are left out (one cannot export, by design of the demo).
+ORGANIZATION_PARAMETERS = {"AllowedDBInstanceIdentifiers": "", "FleetMaxConcurrency": str(FLEET_MAX_CONCURRENCY)}
+STATE_LIMIT = 262_144  # Step Functions: 256 KiB per state's input or output
+SNS_LIMIT = 262_144  # SNS: 256 KB per message, subject and attributes included
+# AWS's documented limits: S3 bucket policy 20 KB, KMS key policy 32 KB, EventBridge bus policy
+# 10,240 characters, IAM inline policies 10,240 characters per role (aggregate, whitespace not counted).
+POLICY_LIMITS = {"bucket_policy": 20_480, "key_policy": 32_768, "bus_policy": 10_240, "largest_role_inline": 10_240}
+
+
+def _compact(document: Any) -> int:
+    return len(json.dumps(document, separators=(",", ":")).encode("utf-8"))
+
+
+def policy_sizes(account: Any) -> dict[str, int]:
+    """The lake's bucket, key and bus policies and its largest role's inline policies (all of them), in characters without whitespace."""
+    org = account.organization
+    state = json.loads(account.lake_stack_state())
+    roles = {name: sum(_compact(json.loads(d) if isinstance(d, str) else d) for d in documents) for name, documents in state["roles"].items()}
+    return {
+        "bucket_policy": max(_compact(policy) for policy in org.bucket_policies.values()),
+        "key_policy": max(_compact(policy) for policy in org.key_policies.values()),
+        "bus_policy": _compact(org.bus_policy),
+        "largest_role_inline": max(roles.values()),
+    }
+
+
+def most_at_once(intervals: Sequence[tuple[float, float]]) -> int:
+    """The most intervals (start, end) open at one moment; one that ends when another starts does not overlap it."""
+    events = sorted([(end, -1) for _, end in intervals] + [(start, 1) for start, _ in intervals])
+    running = peak = 0
+    for _, step in events:
+        running += step
+        peak = max(peak, running)
+    return peak
+
+
+def export_concurrency(tasks: Sequence[Mapping[str, Any]], lake_account: str) -> dict[str, Any]:
+    """From RDS's own record of export tasks: the most at once in any one account, and in all of them."""
+    by_account: dict[str, list[tuple[float, float]]] = {}
+    for task in tasks:
+        by_account.setdefault(str(task.get("account_id", lake_account)), []).append((task["started_at"], task["ends_at"]))
+    every = [interval for intervals in by_account.values() for interval in intervals]
+    per_account = {account: most_at_once(intervals) for account, intervals in by_account.items()}
+    busiest = max(per_account, key=lambda account: per_account[account])
+    return {"most_in_one_account": per_account[busiest], "account": busiest, "most_in_all_accounts": most_at_once(every),
+            "accounts_exporting": len(by_account)}
+
+
+def largest_states(account: Any) -> dict[str, int]:
+    """The largest state (input or output of any transition) of every fleet and export execution, and of
+    every account's child execution of the Distributed Map (its item and its output, the account's outcomes)."""
+    from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+    backend = stepfunctions_parser_backends[account.account_id][account.region]
+    largest = {"fleet": 0, "export": 0, "account_child": 0}
+    for execution in backend._get_executions():
+        arn = str(execution.execution_arn)
+        kind = "fleet" if ":execution:" + account.template.stack_name + "-ExportFleet:" in arn else "export"
+        size = 0
+        for event in account.history(arn):
+            for details in event.values():
+                if isinstance(details, dict):
+                    for key in ("input", "output"):
+                        if isinstance(details.get(key), str):
+                            size = max(size, len(details[key].encode()))
+        largest[kind] = max(largest[kind], size)
+    for children in account.map_runs.children.values():
+        for child in children:
+            largest["account_child"] = max(largest["account_child"], _compact(child.input), _compact(child.output) if child.output is not None else 0)
+    return largest
+
+
+def _due_sources(account: Any, layout: Any, reached: Sequence[str]) -> set[tuple[str, str]]:
+    """(account, source) of every source a first scheduled run must export: the lake's allow-list, and each reached
+    account's sources tagged for this lake that are not manual."""
+    lake = account.template.stack_name
+    due = {(account.account_id, name) for name in str(account.template.parameter("AllowedClusterIdentifiers")).split(",") if name.strip()}
+    for member in reached:
+        for spec in (*layout.clusters.get(member, ()), *layout.db_instances.get(member, ())):
+            if layout.tag(member, spec.identifier) == lake and layout.tag(member, spec.identifier, "aurora-lake:schedule") != "manual":
+                due.add((member, spec.identifier))
+    return due
+
+
+def _exported(tasks: Sequence[Mapping[str, Any]], lake_account: str) -> list[tuple[str, str]]:
+    return [(str(t.get("account_id", lake_account)), t["source_arn"].split(":")[6].split("-lake-")[0]) for t in tasks]
+
+
+def _fleet_email(account: Any, execution_name: str) -> Mapping[str, Any]:
+    found = [n for n in account.notifications() if execution_name in n["message"]]
+    if not found:
+        raise RuntimeError(f"the fleet run {execution_name} sent no e-mail")
+    return found[-1]
+
+
+def _object_bytes(account: Any, key: str) -> int:
+    return int(account.client("s3").head_object(Bucket=account.bucket, Key=key)["ContentLength"])
+
+
+def _run_scheduled(account: Any, timeout: float) -> Any:
+    result = account.run_fleet({"scheduled": True}, timeout=timeout)
+    if result.status != "SUCCEEDED":
+        raise RuntimeError(f"the scheduled fleet run ended {result.status}: {result.error} {str(result.cause)[:2000]}")
+    return result
+
+
+def organization_result(accounts: int = ORGANIZATION_ACCOUNTS, sources: int = ORGANIZATION_SOURCES, timeout: float = 7200.0,
+                        compare_with_two_accounts: bool = True) -> dict[str, Any]:
+    """One scheduled fleet run over an emulated organization of ``accounts`` reached accounts and ``sources`` sources,
+    then onboarding (an account and a database) and the next scheduled run. Raises when a property does not hold.
+    ``compare_with_two_accounts``: also deploy an organization of 2 accounts and measure its policies."""
+    import time
+
+    from emulated_account import data, organization
+    from emulated_account.account import EmulatedAccount
+
+    cpu_started, wall_started = time.process_time(), time.monotonic()
+    layout = organization.scale_layout(accounts, sources)
+    parameters = {"OrganizationId": data.ORGANIZATION_ID, **ORGANIZATION_PARAMETERS}
+    with EmulatedAccount(parameters=parameters, organization_layout=layout, handler_output=io.StringIO()) as lake:
+        org = lake.organization
+        assert org is not None
+        setup_cpu = time.process_time() - cpu_started
+        reached = sorted(org.sources)
+        policies = policy_sizes(lake)
+        before = lake.lake_stack_state()
+        run_cpu_started, calls_before = time.process_time(), len(lake.calls.calls)
+        first = _run_scheduled(lake, timeout)
+        run_cpu = time.process_time() - run_cpu_started
+        exported = _exported(first.export_tasks, lake.account_id)
+        due = _due_sources(lake, layout, reached)
+        if len(exported) != len(set(exported)) or set(exported) != due:
+            raise RuntimeError(f"the run exported {len(exported)} sources ({len(set(exported))} distinct), not the {len(due)} due: "
+                               f"missing {sorted(due - set(exported))[:5]}, unexpected {sorted(set(exported) - due)[:5]}")
+        concurrency = export_concurrency(first.export_tasks, lake.account_id)
+        plan_calls: dict[str, int] = {}
+        for call in lake.calls.calls[calls_before:]:
+            if call.caller == "FleetFunction" and call.at <= first.started_at + 1:
+                plan_calls[f"{call.service}:{call.operation}"] = plan_calls.get(f"{call.service}:{call.operation}", 0) + 1
+        email = _fleet_email(lake, first.execution_arn.rsplit(":", 1)[-1])
+        email_bytes = len(email["message"].encode()) + len((email["subject"] or "").encode()) + _compact(email["attributes"])
+        from aurora_lake import naming
+
+        sizes = {"sources_report": _object_bytes(lake, naming.SOURCES_REPORT_KEY),
+                 "fleet_report": _object_bytes(lake, naming.fleet_report_key(first.execution_arn.rsplit(":", 1)[-1]))}
+        states = largest_states(lake)
+        sources_report = json.loads(lake.client("s3").get_object(Bucket=lake.bucket, Key="reports/sources/latest.json")["Body"].read())
+        # Onboarding: a new account joins an OU the stack set targets; a database owner tags a DB of another account.
+        [(joining, joining_ou)] = layout.joining.items()
+        [joining_source] = organization.clusters_of(joining, layout) or organization.db_instances_of(joining, layout)
+        owner, untagged = next((member, spec) for member in reached
+                               for spec in (*layout.db_instances.get(member, ()), *layout.clusters.get(member, ()))
+                               if layout.tag(member, spec.identifier) is None)
+        kind = "db" if isinstance(untagged, data.DbInstance) else "cluster"
+        org.add_account(joining, joining_ou)
+        lake.client("rds", owner).add_tags_to_resource(ResourceName=f"arn:aws:rds:{lake.region}:{owner}:{kind}:{untagged.identifier}",
+                                                       Tags=[{"Key": "aurora-lake:export", "Value": lake.template.stack_name}])
+        second = _run_scheduled(lake, timeout)
+        newly = set(Counter(_exported(second.export_tasks, lake.account_id)) - Counter(exported))
+        onboarded = {(joining, joining_source.identifier), (owner, untagged.identifier)}
+        if not onboarded <= newly:
+            raise RuntimeError(f"the run after onboarding did not export {sorted(onboarded - newly)}")
+        unchanged = lake.lake_stack_state() == before
+        if not unchanged:
+            raise RuntimeError("onboarding an account and a database changed the lake stack")
+        total_cpu, wall = time.process_time() - cpu_started, time.monotonic() - wall_started
+    small_policies = None
+    if compare_with_two_accounts:
+        with EmulatedAccount(parameters=parameters, organization_layout=organization.scale_layout(2, 2), handler_output=io.StringIO()) as small:
+            small_policies = policy_sizes(small)
+    return {
+        "accounts_listed": sources_report["accounts_listed"],
+        "accounts_reached": sources_report["accounts_reached"],
+        "accounts_unreachable": sources_report["accounts_unreachable"],
+        "organizational_units": len(layout.units),
+        "sources_known": sources_report["source_count"],
+        "schedules": sources_report["schedules"],
+        "sources_exported": len(exported),
+        "fleet_max_concurrency": FLEET_MAX_CONCURRENCY,
+        "concurrency": concurrency,
+        "simulated_seconds": first.simulated_seconds,
+        "plan_calls": plan_calls,
+        "largest_state_bytes": states,
+        "state_limit": STATE_LIMIT,
+        "email_bytes": email_bytes,
+        "email_lines": email["message"].count("\n") + 1,
+        "email_limit": SNS_LIMIT,
+        "report_bytes": sizes,
+        "onboarded": sorted(f"{a}:{s}" for a, s in onboarded),
+        "onboarding_changed_nothing": unchanged,
+        "second_run_exported": len(second.export_tasks) - len(first.export_tasks),
+        "policy_bytes": policies,
+        "policy_bytes_two_accounts": small_policies,
+        "policy_limits": POLICY_LIMITS,
+        "cpu_seconds": {"setup": round(setup_cpu, 1), "first_run": round(run_cpu, 1), "total": round(total_cpu, 1)},
+        "wall_seconds": round(wall, 1),
+        "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
+    }
+
+
+def print_organization(result: Mapping[str, Any], out: TextIO) -> None:
+    c = result["concurrency"]
+    print(f"Organization: {result['accounts_listed']} accounts listed in {result['organizational_units']} OUs, "
+          f"{result['accounts_reached']} reached, {result['accounts_unreachable']} unreachable; "
+          f"{result['sources_known']} sources known {result['schedules']}", file=out)
+    print(f"Scheduled run: {result['sources_exported']} exports in {result['simulated_seconds']:.0f} simulated s; at most "
+          f"{c['most_in_one_account']} at once in one account (FleetMaxConcurrency {result['fleet_max_concurrency']}), "
+          f"{c['most_in_all_accounts']} at once over {c['accounts_exporting']} accounts", file=out)
+    print(f"Discovery (the plan's calls): {result['plan_calls']}", file=out)
+    print(f"Largest state (bytes, limit {result['state_limit']}): {result['largest_state_bytes']}", file=out)
+    print(f"E-mail: {result['email_bytes']} bytes in {result['email_lines']} lines (limit {result['email_limit']}); "
+          f"reports: {result['report_bytes']}", file=out)
+    print(f"Onboarded {result['onboarded']}: exported by the next run ({result['second_run_exported']} exports); "
+          f"lake stack unchanged: {result['onboarding_changed_nothing']}", file=out)
+    print(f"{'policy':<22} {'at this size':>13} {'2 accounts':>11} {'limit':>7}", file=out)
+    for name, limit in result["policy_limits"].items():
+        small = (result["policy_bytes_two_accounts"] or {}).get(name, "-")
+        print(f"{name:<22} {result['policy_bytes'][name]:>13} {small:>11} {limit:>7}", file=out)
+    print(f"CPU seconds: {result['cpu_seconds']}; real time {result['wall_seconds']} s; {result['machine']}", file=out)
+
+
 # -- report --------------------------------------------------------------------------------------
 def print_table(report: dict[str, Any], out: TextIO) -> None:
     print("Polling (new snapshot: 180 s; transitions as billed; latency: export end -> CheckExport that saw it)", file=out)
@@ -290,6 +517,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"delivery delay of RDS's export events in the events rows (default {EVENT_DELAY_SECONDS:g}; negative skips them)")
     parser.add_argument("--cold-start-runs", type=int, default=7, metavar="N", help="fresh interpreters per function (default 7, 0 skips)")
     parser.add_argument("--athena-tables", type=int, default=ATHENA_TABLES, metavar="N", help="tables of the Athena run (0 skips)")
+    parser.add_argument("--organization", action="store_true",
+                        help="instead: a scheduled fleet run over an emulated organization, onboarding, policy sizes")
+    parser.add_argument("--accounts", type=int, default=ORGANIZATION_ACCOUNTS, metavar="N", help=f"reached accounts of --organization (default {ORGANIZATION_ACCOUNTS})")
+    parser.add_argument("--sources", type=int, default=ORGANIZATION_SOURCES, metavar="N", help=f"due sources of --organization (default {ORGANIZATION_SOURCES})")
     return parser
 
 
@@ -298,6 +529,13 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None) -> int
     out = stdout or sys.stdout
     # The interpreter logs every caught task failure; the report says what matters.
     logging.getLogger("moto").setLevel(logging.CRITICAL)
+    if args.organization:
+        result = organization_result(args.accounts, args.sources)
+        print_organization(result, out)
+        if args.json:
+            print(json.dumps({"organization": result}), file=out)
+        out.flush()
+        return 0
     report: dict[str, Any] = {
         "polling": [polling_row(duration, baseline=not args.no_baseline) for duration in args.durations],
         "events": [events_row(duration, args.event_delay) for duration in args.durations] if args.event_delay >= 0 else [],

@@ -107,15 +107,150 @@ def _fixed_ids(**ids: Any) -> Iterator[None]:
         yield
 
 
-def create_organization(region: str, accounts: Mapping[str, str] | None = None) -> None:
-    """The emulated organization in moto: its OUs (``data.ORGANIZATIONAL_UNITS``) and member accounts, placed."""
+@dataclass(frozen=True)
+class OrganizationLayout:
+    """What the emulated organization holds: its OUs, member accounts, and each account's databases and tags.
+
+    ``DEMO_LAYOUT`` is the demo's (``data``); ``scale_layout`` builds one of an organization's real
+    size. ``joining`` accounts exist (their RDS and databases) but are not members yet: onboarding
+    adds one (``Organization.add_account``).
+    """
+
+    units: tuple[tuple[str, str, str], ...]  # (OU, name, parent), parents first
+    placement: Mapping[str, str]  # member account -> its OU
+    clusters: Mapping[str, tuple[data.Cluster, ...]]
+    db_instances: Mapping[str, tuple[data.DbInstance, ...]]
+    # ACCOUNT:source -> the tags its owner set (aurora-lake:export, aurora-lake:schedule)
+    tags: Mapping[str, tuple[tuple[str, str], ...]]
+    copy_tags_to_snapshot: frozenset[str]
+    target_ous: tuple[str, ...]  # the OUs the stack set of source-account.yaml targets
+    joining: Mapping[str, str] = field(default_factory=dict)  # account not yet a member -> the OU it will join
+
+    def accounts_with_databases(self) -> list[str]:
+        return sorted(set(self.clusters) | set(self.db_instances))
+
+    def source_tags(self, account_id: str, identifier: str) -> list[dict[str, str]]:
+        return [{"Key": key, "Value": value} for key, value in self.tags.get(f"{account_id}:{identifier}", ())]
+
+    def tag(self, account_id: str, identifier: str, key: str = "aurora-lake:export") -> str | None:
+        return dict(self.tags.get(f"{account_id}:{identifier}", ())).get(key)
+
+
+DEMO_LAYOUT = OrganizationLayout(
+    units=data.ORGANIZATIONAL_UNITS,
+    placement=data.ACCOUNT_PLACEMENT,
+    clusters=data.SOURCE_ACCOUNT_CLUSTERS,
+    db_instances=data.SOURCE_ACCOUNT_DB_INSTANCES,
+    tags={source: (("aurora-lake:export", value),) for source, value in data.OPT_IN_TAGS.items()},
+    copy_tags_to_snapshot=data.COPY_TAGS_TO_SNAPSHOT,
+    target_ous=data.STACK_SET_TARGET_OUS,
+)
+
+# The organization at scale: OUs under the root (Workloads and Analytics, with child OUs, are the
+# stack set's targets; Sandbox is not), names in the styles of several Regions.
+SCALE_UNITS: tuple[tuple[str, str, str], ...] = (
+    (data.WORKLOADS_OU, "Workloads", data.ORGANIZATION_ROOT_ID),
+    (data.PRODUCTION_OU, "Production", data.WORKLOADS_OU),
+    ("ou-ab12-55555555", "Staging", data.WORKLOADS_OU),
+    ("ou-ab12-66666666", "Analytics", data.ORGANIZATION_ROOT_ID),
+    ("ou-ab12-77777777", "Europe", "ou-ab12-66666666"),
+    ("ou-ab12-88888888", "Asia Pacific", "ou-ab12-66666666"),
+    (data.SANDBOX_OU, "Sandbox", data.ORGANIZATION_ROOT_ID),
+    (data.DATA_OU, "Data", data.ORGANIZATION_ROOT_ID),
+)
+SCALE_TARGET_OUS = (data.WORKLOADS_OU, "ou-ab12-66666666")
+_SCALE_MEMBER_OUS = (data.PRODUCTION_OU, "ou-ab12-55555555", data.WORKLOADS_OU, "ou-ab12-77777777", "ou-ab12-88888888")
+# Region codes in the styles teams name their databases after.
+_REGION_STYLES = ("use1", "us-west-2", "euw1", "eu-central-1", "apne1", "ap-southeast-2", "sae1", "ca-central-1")
+_ENGINES = (
+    ("cluster", "aurora-postgresql", "16.4"), ("instance", "postgres", "16.4"),
+    ("cluster", "aurora-mysql", "8.0.mysql_aurora.3.08.0"), ("instance", "mysql", "8.0.39"), ("cluster", "aurora-postgresql", "15.8"),
+)
+# Opted-in sources per reached account, in turn: 5 on average, some above FleetMaxConcurrency.
+_SOURCES_PER_ACCOUNT = (2, 3, 5, 8, 7)
+SCALE_FIRST_ACCOUNT = 500_000_000_000
+SCALE_UNREACHED_ACCOUNTS = 4
+
+
+def scale_account_id(index: int) -> str:
+    return f"{SCALE_FIRST_ACCOUNT + index:012d}"
+
+
+def _scale_source(account_index: int, n: int, lake: str, schedule: str | None) -> tuple[data.Cluster, tuple[tuple[str, str], ...]]:
+    kind, engine, version = _ENGINES[(account_index + n) % len(_ENGINES)]
+    region = _REGION_STYLES[(account_index * 3 + n) % len(_REGION_STYLES)]
+    postgres = "postgres" in engine
+    identifier = f"team{account_index:03d}-{region}-{engine.replace('aurora-', 'au')}-{n:02d}"
+    tables = data.synthetic_tables(1, "app", "public" if postgres else "app")
+    spec: data.Cluster = (data.Cluster if kind == "cluster" else data.DbInstance)(identifier, engine, version, ("app",), tables)
+    tags: tuple[tuple[str, str], ...] = (("aurora-lake:export", lake),) if lake else ()
+    if schedule:
+        tags += (("aurora-lake:schedule", schedule),)
+    return spec, tags
+
+
+def scale_layout(accounts: int = 200, sources: int = 1000, lake: str = data.LAKE_STACK_NAME) -> OrganizationLayout:
+    """An organization of ``accounts`` reached member accounts (plus a few the stack set never reaches, and
+    one that will join) holding ``sources`` opted-in sources due on a first scheduled run.
+
+    Clusters and DB instances alternate over five engines; every 10th due source is weekly (due: it
+    never succeeded); every 10th account also has a manual source and an untagged one; the last
+    accounts hold what is left over so that the count of due sources is exact. Names carry a Region
+    code in several styles (``use1``, ``eu-central-1``).
+    """
+    if accounts < 1 or sources < accounts:
+        raise ValueError(f"an organization of {accounts} accounts needs at least as many sources, not {sources}")
+    counts = [_SOURCES_PER_ACCOUNT[i % len(_SOURCES_PER_ACCOUNT)] for i in range(accounts)]
+    scale = sources / sum(counts)
+    counts = [max(1, round(c * scale)) for c in counts]
+    i = 0
+    while sum(counts) != sources:  # exact total, never below 1 in an account
+        step = 1 if sum(counts) < sources else -1
+        if counts[i % accounts] + step >= 1:
+            counts[i % accounts] += step
+        i += 1
+    placement: dict[str, str] = {data.ACCOUNT_ID: data.DATA_OU}
+    clusters: dict[str, tuple[data.Cluster, ...]] = {}
+    instances: dict[str, tuple[data.DbInstance, ...]] = {}
+    tags: dict[str, tuple[tuple[str, str], ...]] = {}
+    copy = set()
+    due = 0
+
+    def add(account: str, spec: data.Cluster, source_tags: tuple[tuple[str, str], ...]) -> None:
+        target = instances if isinstance(spec, data.DbInstance) else clusters
+        target[account] = (*target.get(account, ()), spec)  # type: ignore[assignment]
+        if source_tags:
+            tags[f"{account}:{spec.identifier}"] = source_tags
+        copy.add(f"{account}:{spec.identifier}")
+
+    for index, count in enumerate(counts):
+        account = scale_account_id(index)
+        placement[account] = _SCALE_MEMBER_OUS[index % len(_SCALE_MEMBER_OUS)]
+        for n in range(count):
+            due += 1
+            add(account, *_scale_source(index, n, lake, "weekly" if due % 10 == 0 else None))
+        if index % 10 == 0:
+            add(account, *_scale_source(index, count, lake, "manual"))
+            add(account, *_scale_source(index, count + 1, "", None))
+    for extra in range(SCALE_UNREACHED_ACCOUNTS):  # members the stack set never reaches (Sandbox)
+        index = accounts + extra
+        placement[scale_account_id(index)] = data.SANDBOX_OU
+        add(scale_account_id(index), *_scale_source(index, 0, lake, None))
+    joining = scale_account_id(accounts + SCALE_UNREACHED_ACCOUNTS)
+    add(joining, *_scale_source(accounts + SCALE_UNREACHED_ACCOUNTS, 0, lake, None))
+    return OrganizationLayout(units=SCALE_UNITS, placement=placement, clusters=clusters, db_instances=instances, tags=tags,
+                              copy_tags_to_snapshot=frozenset(copy), target_ous=SCALE_TARGET_OUS, joining={joining: data.PRODUCTION_OU})
+
+
+def create_organization(region: str, accounts: Mapping[str, str] | None = None, layout: OrganizationLayout = DEMO_LAYOUT) -> None:
+    """The emulated organization in moto: its OUs (``layout.units``) and member accounts, placed."""
     backend = _organizations()
     with _fixed_ids(make_random_org_id=data.ORGANIZATION_ID, make_random_root_id=data.ORGANIZATION_ROOT_ID):
         backend.create_organization(region, FeatureSet="ALL")
-    for ou_id, name, parent in data.ORGANIZATIONAL_UNITS:
+    for ou_id, name, parent in layout.units:
         with _fixed_ids(make_random_ou_id=ou_id):
             backend.create_organizational_unit(ParentId=parent, Name=name)
-    for account_id, ou_id in (accounts if accounts is not None else data.ACCOUNT_PLACEMENT).items():
+    for account_id, ou_id in (accounts if accounts is not None else layout.placement).items():
         add_account(account_id, ou_id)
 
 
@@ -444,14 +579,14 @@ def _as_document(policy: Any) -> dict[str, Any]:
     return json.loads(document) if isinstance(document, str) else dict(document)
 
 
-def clusters_of(account_id: str) -> tuple[data.Cluster, ...]:
+def clusters_of(account_id: str, layout: OrganizationLayout = DEMO_LAYOUT) -> tuple[data.Cluster, ...]:
     """The clusters that exist in an account of the organization."""
-    return data.SOURCE_ACCOUNT_CLUSTERS.get(account_id, ())
+    return tuple(layout.clusters.get(account_id, ()))
 
 
-def db_instances_of(account_id: str) -> tuple[data.DbInstance, ...]:
+def db_instances_of(account_id: str, layout: OrganizationLayout = DEMO_LAYOUT) -> tuple[data.DbInstance, ...]:
     """The RDS DB instances that exist in an account of the organization."""
-    return data.SOURCE_ACCOUNT_DB_INSTANCES.get(account_id, ())
+    return tuple(layout.db_instances.get(account_id, ()))
 
 
 def load_parameters(path: Path) -> dict[str, Any]:

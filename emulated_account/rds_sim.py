@@ -15,7 +15,7 @@ import datetime as dt
 import re
 import threading
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from unittest import mock
@@ -122,8 +122,13 @@ class RdsSimulator:
         region: str = data.REGION,
         clusters: Sequence[data.Cluster] | None = None,
         db_instances: Sequence[data.DbInstance] | None = None,
+        source_tags: Callable[[str, str], list[dict[str, str]]] = data.source_tags,
+        copy_tags_to_snapshot: frozenset[str] = data.COPY_TAGS_TO_SNAPSHOT,
     ) -> None:
         self.clock = clock
+        # The tags each source's owner set (account, identifier) and the ACCOUNT:source that copy them to snapshots.
+        self.source_tags = source_tags
+        self.copy_tags_to_snapshot = copy_tags_to_snapshot
         # The clusters and DB instances of this account; None: the lake account's own (data.CLUSTERS, data.DB_INSTANCES).
         self.clusters = tuple(clusters) if clusters is not None else None
         self.db_instances = tuple(db_instances) if db_instances is not None else None
@@ -195,8 +200,8 @@ class RdsSimulator:
                     "master_user_password": "not-a-real-password-1",
                     "storage_encrypted": True,
                     # The owner's opt-in (a source account's), and whether snapshots copy it.
-                    "tags": data.source_tags(self.account_id, spec.identifier),
-                    "copy_tags_to_snapshot": f"{self.account_id}:{spec.identifier}" in data.COPY_TAGS_TO_SNAPSHOT,
+                    "tags": self.source_tags(self.account_id, spec.identifier),
+                    "copy_tags_to_snapshot": f"{self.account_id}:{spec.identifier}" in self.copy_tags_to_snapshot,
                 }
             )
         # moto reports a new cluster "creating" once, on the first read of its status; the account's
@@ -228,8 +233,8 @@ class RdsSimulator:
                     "storage_encrypted": True,
                     # moto knows no default port for RDS Custom engines.
                     "port": 1433 if "sqlserver" in spec.engine else None,
-                    "tags": data.source_tags(self.account_id, spec.identifier),
-                    "copy_tags_to_snapshot": f"{self.account_id}:{spec.identifier}" in data.COPY_TAGS_TO_SNAPSHOT,
+                    "tags": self.source_tags(self.account_id, spec.identifier),
+                    "copy_tags_to_snapshot": f"{self.account_id}:{spec.identifier}" in self.copy_tags_to_snapshot,
                 }
             )
         # As for clusters: moto's automated snapshot of a new DB instance is dated by the wall clock.

@@ -33,7 +33,9 @@ def plan(event: dict[str, Any]) -> dict[str, Any]:
     bucket = settings.required("EXPORT_BUCKET")
     found = planned.pop("discovery")
     if found is not None:
-        planned["sources_report_key"] = write_sources_report(found, name)
+        due = None if planned["report_only"] else {str(item["account_id"]): len(item["sources"]) for item in planned["accounts"]
+                                                   if not item["lake_account"] and isinstance(item.get("sources"), list)}
+        planned["sources_report_key"] = write_sources_report(found, name, due)
     if planned["report_only"]:
         return {"fleet": planned, "execution_arn": event["execution_arn"], "execution_name": name}
     key = naming.fleet_accounts_key(name)
@@ -58,10 +60,10 @@ def discover(lake_account: str) -> tuple[inventory.Discovery, Any]:
     return found, is_due
 
 
-def write_sources_report(found: inventory.Discovery, execution_name: str) -> str:
-    """``reports/sources/latest.json`` and its dated copy; returns the latest's key."""
+def write_sources_report(found: inventory.Discovery, execution_name: str, due: dict[str, int] | None = None) -> str:
+    """``reports/sources/latest.json`` and its dated copy (``due``: sources due in each account this run); returns the latest's key."""
     now = clock.now()
-    document = inventory.sources_report(found, now, execution_name)
+    document = inventory.sources_report(found, now, execution_name, due)
     s3, bucket = client("s3"), settings.required("EXPORT_BUCKET")
     _put_json(s3, bucket, naming.sources_report_key(now, execution_name), document)
     _put_json(s3, bucket, naming.SOURCES_REPORT_KEY, document)

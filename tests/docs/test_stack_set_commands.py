@@ -128,3 +128,27 @@ def test_the_lake_command_names_only_parameters_the_lake_template_declares() -> 
     assert {"OrganizationId", "SourceOrganizationalUnitIds"} <= set(given) <= set(lake)
     for name, value in given.items():
         assert re.fullmatch(lake[name]["AllowedPattern"], value), name
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, dict):
+        return [s for item in value.values() for s in _strings(item)]
+    if isinstance(value, list):
+        return [s for item in value for s in _strings(item)]
+    return [value] if isinstance(value, str) else []
+
+
+def test_the_delegation_policy_grants_exactly_the_organizations_reads_the_code_makes_and_the_fleet_role_has() -> None:
+    import json
+
+    from botocore import xform_name
+
+    [content] = re.findall(r"aws organizations put-resource-policy --content '(\{.*?\})'", PAGE.read_text(), re.S)
+    documented = {action for statement in json.loads(content)["Statement"] for action in statement["Action"]}
+    model = botocore.session.get_session().get_service_model("organizations")
+    code = (REPO_ROOT / "functions" / "common" / "aurora_lake" / "inventory.py").read_text()
+    called = {f"organizations:{name}" for name in model.operation_names if re.search(rf"[\"'.]{xform_name(name)}[\"'(]", code)}
+    granted = {s for s in _strings(load_template(REPO_ROOT / "template.yaml")["Resources"]) if s.startswith("organizations:")}
+    assert called == {"organizations:DescribeOrganization", "organizations:ListAccounts", "organizations:ListAccountsForParent",
+                      "organizations:ListOrganizationalUnitsForParent"}
+    assert documented == called == granted

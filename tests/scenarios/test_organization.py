@@ -161,17 +161,9 @@ def test_an_event_of_one_source_account_about_another_s_snapshot_is_refused(trig
 
 
 def _lake_state(account: EmulatedAccount) -> str:
-    """Everything of the lake stack that onboarding could change: its resource policies, role policies, environments."""
-    iam = account.client("iam")
-    roles = {}
-    for role in iam.list_roles()["Roles"]:
-        if role["RoleName"].startswith("aurora-lake-"):
-            roles[role["RoleName"]] = [iam.get_role_policy(RoleName=role["RoleName"], PolicyName=name)["PolicyDocument"]
-                                       for name in iam.list_role_policies(RoleName=role["RoleName"])["PolicyNames"]]
+    """Everything of the lake stack that onboarding could change: its template, parameters, resource policies, role policies, environments."""
     assert account.organization is not None
-    environments = {name: spec.environment for name, spec in account.functions.items()}
-    return json.dumps({"bucket": account.organization.bucket_policies, "key": account.organization.key_policies,
-                       "bus": account.organization.bus_policy, "roles": roles, "functions": environments}, sort_keys=True, default=str)
+    return account.lake_stack_state()
 
 
 def test_an_account_and_a_database_are_onboarded_with_no_change_to_the_lake(lake: EmulatedAccount) -> None:

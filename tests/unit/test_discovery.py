@@ -153,3 +153,20 @@ def test_schedules_decide_what_a_run_exports_and_when_a_source_is_stale() -> Non
     assert not inventory.due(weekly, now - 6 * day + 3600, now)
     assert inventory.stale_after_hours("daily", 26) == 26 and inventory.stale_after_hours("weekly", 26) == 170
     assert inventory.stale_after_hours("manual", 26) is None
+
+
+def test_an_account_with_more_sources_than_one_run_takes_is_named_in_the_sources_report() -> None:
+    crowded = inventory.AccountDiscovery("111111111111", [KnownSource("cluster", f"c-{i:03d}") for i in range(inventory.MAX_SOURCES_PER_ACCOUNT + 1)])
+    weekly = inventory.AccountDiscovery("222222222222", [KnownSource("cluster", f"w-{i:03d}", inventory.WEEKLY) for i in range(150)]
+                                        + [KnownSource("instance", f"d-{i:03d}") for i in range(100)])
+    calm = inventory.AccountDiscovery("333333333333", [KnownSource("cluster", f"m-{i:03d}", inventory.MANUAL) for i in range(300)])
+    found = inventory.Discovery("123456789012", LAKE, ORG, [], {a.account: "organization" for a in (crowded, weekly, calm)}, [], None,
+                                [crowded, weekly, calm])
+    # report_only: every source not manual may be due.
+    report = inventory.sources_report(found, 0.0, "report-1")
+    assert [entry["account"] for entry in report["over_limit"]] == ["111111111111", "222222222222"]
+    assert "FleetSourcesNotListed" in report["over_limit"][0]["why"] and "201 sources" in report["over_limit"][0]["why"]
+    # A scheduled run: what is due now (the weekly sources exported last week are not).
+    report = inventory.sources_report(found, 0.0, "scheduled-1", due={"111111111111": 201, "222222222222": 100})
+    assert [entry["account"] for entry in report["over_limit"]] == ["111111111111"]
+    assert inventory.sources_report(found, 0.0, "scheduled-2", due={"111111111111": 200})["over_limit"] == []

@@ -248,8 +248,13 @@ def stale_after_hours(schedule: str, daily_hours: float) -> float | None:
     return daily_hours + (WEEKLY_EXTRA_HOURS if schedule == WEEKLY else 0.0)
 
 
-def sources_report(discovery: Discovery, now: float, fleet_execution: str | None) -> dict[str, Any]:
-    """``reports/sources/latest.json``: which sources the lake knows and why, and which accounts it could not reach."""
+def sources_report(discovery: Discovery, now: float, fleet_execution: str | None, due: Mapping[str, int] | None = None) -> dict[str, Any]:
+    """``reports/sources/latest.json``: which sources the lake knows and why, and which accounts it could not reach.
+
+    ``due``: account -> sources this scheduled run exports there (None: every source not manual, as
+    a run may). An account with more than MAX_SOURCES_PER_ACCOUNT of them is named in
+    ``over_limit``: its step of the run fails with FleetSourcesNotListed.
+    """
     def bounded(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return entries[:REPORT_LIST_LIMIT]
 
@@ -264,6 +269,15 @@ def sources_report(discovery: Discovery, now: float, fleet_execution: str | None
                      "why": f"tag {naming.OPT_IN_TAG} = {discovery.lake}; account in {place}"} for s in account.sources]
         notes += [{"account": account.account, **note} for note in account.notes]
     unreachable = [{"account": a.account, "why": a.unreachable} for a in discovery.found if a.unreachable is not None]
+    over_limit = []
+    for account in discovery.reached():
+        count = due.get(account.account, 0) if due is not None else sum(1 for s in account.sources if s.schedule != MANUAL)
+        if count > MAX_SOURCES_PER_ACCOUNT:
+            over_limit.append({"account": account.account, "sources": count, "why": (
+                f"{count} sources {'due in this run' if due is not None else 'a scheduled run may export (not manual)'}; one fleet run "
+                f"exports at most {MAX_SOURCES_PER_ACCOUNT} per account: the account's step fails with FleetSourcesNotListed and "
+                f"exports none of them (tag some {naming.SCHEDULE_TAG} = {WEEKLY} or {MANUAL}, or export them with fleet runs naming "
+                f"at most {MAX_SOURCES_PER_ACCOUNT})")})
     schedules = {schedule: sum(1 for s in sources if s["schedule"] == schedule) for schedule in SCHEDULES}
     return {
         "version": 1,
@@ -283,6 +297,7 @@ def sources_report(discovery: Discovery, now: float, fleet_execution: str | None
         "notes": bounded(notes),
         "note_count": len(notes),
         "unreachable": bounded(unreachable),
+        "over_limit": bounded(over_limit),
     }
 
 
