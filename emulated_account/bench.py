@@ -361,10 +361,12 @@ def _run_scheduled(account: Any, timeout: float) -> Any:
 
 
 def organization_result(accounts: int = ORGANIZATION_ACCOUNTS, sources: int = ORGANIZATION_SOURCES, timeout: float = 7200.0,
-                        compare_with_two_accounts: bool = True) -> dict[str, Any]:
+                        compare_with_two_accounts: bool = True, max_accounts: int = 0, onboarding: bool = True) -> dict[str, Any]:
     """One scheduled fleet run over an emulated organization of ``accounts`` reached accounts and ``sources`` sources,
     then onboarding (an account and a database) and the next scheduled run. Raises when a property does not hold.
-    ``compare_with_two_accounts``: also deploy an organization of 2 accounts and measure its policies."""
+    ``compare_with_two_accounts``: also deploy an organization of 2 accounts and measure its policies.
+    ``max_accounts``: the stack's FleetMaxAccounts (0: every account at once). ``onboarding=False``
+    measures the first run only (no second run, ``onboarded`` empty and ``onboarding_changed_nothing`` None)."""
     import time
 
     from emulated_account import data, organization
@@ -372,7 +374,7 @@ def organization_result(accounts: int = ORGANIZATION_ACCOUNTS, sources: int = OR
 
     cpu_started, wall_started = time.process_time(), time.monotonic()
     layout = organization.scale_layout(accounts, sources)
-    parameters = {"OrganizationId": data.ORGANIZATION_ID, **ORGANIZATION_PARAMETERS}
+    parameters = {"OrganizationId": data.ORGANIZATION_ID, **ORGANIZATION_PARAMETERS, "FleetMaxAccounts": str(max_accounts)}
     with EmulatedAccount(parameters=parameters, organization_layout=layout, handler_output=io.StringIO()) as lake:
         org = lake.organization
         assert org is not None
@@ -401,24 +403,28 @@ def organization_result(accounts: int = ORGANIZATION_ACCOUNTS, sources: int = OR
                  "fleet_report": _object_bytes(lake, naming.fleet_report_key(first.execution_arn.rsplit(":", 1)[-1]))}
         states = largest_states(lake)
         sources_report = json.loads(lake.client("s3").get_object(Bucket=lake.bucket, Key="reports/sources/latest.json")["Body"].read())
-        # Onboarding: a new account joins an OU the stack set targets; a database owner tags a DB of another account.
-        [(joining, joining_ou)] = layout.joining.items()
-        [joining_source] = organization.clusters_of(joining, layout) or organization.db_instances_of(joining, layout)
-        owner, untagged = next((member, spec) for member in reached
-                               for spec in (*layout.db_instances.get(member, ()), *layout.clusters.get(member, ()))
-                               if layout.tag(member, spec.identifier) is None)
-        kind = "db" if isinstance(untagged, data.DbInstance) else "cluster"
-        org.add_account(joining, joining_ou)
-        lake.client("rds", owner).add_tags_to_resource(ResourceName=f"arn:aws:rds:{lake.region}:{owner}:{kind}:{untagged.identifier}",
-                                                       Tags=[{"Key": "aurora-lake:export", "Value": lake.template.stack_name}])
-        second = _run_scheduled(lake, timeout)
-        newly = set(Counter(_exported(second.export_tasks, lake.account_id)) - Counter(exported))
-        onboarded = {(joining, joining_source.identifier), (owner, untagged.identifier)}
-        if not onboarded <= newly:
-            raise RuntimeError(f"the run after onboarding did not export {sorted(onboarded - newly)}")
-        unchanged = lake.lake_stack_state() == before
-        if not unchanged:
-            raise RuntimeError("onboarding an account and a database changed the lake stack")
+        onboarded: set[tuple[str, str]] = set()
+        unchanged: bool | None = None
+        second = first
+        if onboarding:
+            # Onboarding: a new account joins an OU the stack set targets; a database owner tags a DB of another account.
+            [(joining, joining_ou)] = layout.joining.items()
+            [joining_source] = organization.clusters_of(joining, layout) or organization.db_instances_of(joining, layout)
+            owner, untagged = next((member, spec) for member in reached
+                                   for spec in (*layout.db_instances.get(member, ()), *layout.clusters.get(member, ()))
+                                   if layout.tag(member, spec.identifier) is None)
+            kind = "db" if isinstance(untagged, data.DbInstance) else "cluster"
+            org.add_account(joining, joining_ou)
+            lake.client("rds", owner).add_tags_to_resource(ResourceName=f"arn:aws:rds:{lake.region}:{owner}:{kind}:{untagged.identifier}",
+                                                           Tags=[{"Key": "aurora-lake:export", "Value": lake.template.stack_name}])
+            second = _run_scheduled(lake, timeout)
+            newly = set(Counter(_exported(second.export_tasks, lake.account_id)) - Counter(exported))
+            onboarded = {(joining, joining_source.identifier), (owner, untagged.identifier)}
+            if not onboarded <= newly:
+                raise RuntimeError(f"the run after onboarding did not export {sorted(onboarded - newly)}")
+            unchanged = lake.lake_stack_state() == before
+            if not unchanged:
+                raise RuntimeError("onboarding an account and a database changed the lake stack")
         total_cpu, wall = time.process_time() - cpu_started, time.monotonic() - wall_started
     small_policies = None
     if compare_with_two_accounts:
@@ -466,8 +472,11 @@ def print_organization(result: Mapping[str, Any], out: TextIO) -> None:
     print(f"Largest state (bytes, limit {result['state_limit']}): {result['largest_state_bytes']}", file=out)
     print(f"E-mail: {result['email_bytes']} bytes in {result['email_lines']} lines (limit {result['email_limit']}); "
           f"reports: {result['report_bytes']}", file=out)
-    print(f"Onboarded {result['onboarded']}: exported by the next run ({result['second_run_exported']} exports); "
-          f"lake stack unchanged: {result['onboarding_changed_nothing']}", file=out)
+    if result["onboarding_changed_nothing"] is None:
+        print("Onboarding: not measured (--skip-onboarding)", file=out)
+    else:
+        print(f"Onboarded {result['onboarded']}: exported by the next run ({result['second_run_exported']} exports); "
+              f"lake stack unchanged: {result['onboarding_changed_nothing']}", file=out)
     print(f"{'policy':<22} {'at this size':>13} {'2 accounts':>11} {'limit':>7}", file=out)
     for name, limit in result["policy_limits"].items():
         small = (result["policy_bytes_two_accounts"] or {}).get(name, "-")
@@ -520,6 +529,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--organization", action="store_true",
                         help="instead: a scheduled fleet run over an emulated organization, onboarding, policy sizes")
     parser.add_argument("--accounts", type=int, default=ORGANIZATION_ACCOUNTS, metavar="N", help=f"reached accounts of --organization (default {ORGANIZATION_ACCOUNTS})")
+    parser.add_argument("--skip-onboarding", action="store_true",
+                        help="--organization: measure the first scheduled run only (no onboarding and second run)")
+    parser.add_argument("--max-accounts", type=int, default=0, metavar="N",
+                        help="FleetMaxAccounts of --organization: accounts exporting at once (default 0: all)")
     parser.add_argument("--sources", type=int, default=ORGANIZATION_SOURCES, metavar="N", help=f"due sources of --organization (default {ORGANIZATION_SOURCES})")
     return parser
 
@@ -530,7 +543,7 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None) -> int
     # The interpreter logs every caught task failure; the report says what matters.
     logging.getLogger("moto").setLevel(logging.CRITICAL)
     if args.organization:
-        result = organization_result(args.accounts, args.sources)
+        result = organization_result(args.accounts, args.sources, max_accounts=args.max_accounts, onboarding=not args.skip_onboarding)
         print_organization(result, out)
         if args.json:
             print(json.dumps({"organization": result}), file=out)
