@@ -108,9 +108,11 @@ guard: venv
 
 # One worker per core; tests marked slow are collected first (tests/conftest.py) and idle
 # workers take pending tests from busy ones (worksteal), so the workers finish together.
-# The four static checks run side by side (three at a time, output kept per check), then the tests.
+# checkov and iam run side by side first (output kept per check); lint and guard run inside the
+# tests, which call the same checks on the same templates (tests/template/test_lint.py,
+# test_source_account.py, test_cfn_guard.py), so each runs once per `make test`.
 test: venv
-	$(MAKE) --no-print-directory -f $(ROOT)Makefile -j3 --output-sync=target lint checkov iam guard
+	$(MAKE) --no-print-directory -f $(ROOT)Makefile -j2 --output-sync=target checkov iam
 	cd $(ROOT) && PYTHONPATH=$(DEV_PYTHONPATH) $(VENV_PYTHON) -m pytest -q -n auto --dist worksteal tests $(PYTEST_ARGS)
 
 # Lambda runs the functions on python3.13 and the tests above run on the Python of .venv (3.11+):

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import fcntl
 import hashlib
 import json
 import os
@@ -140,9 +141,21 @@ def installed() -> bool:
 
 
 def install() -> Path:
-    """Install the pinned package under .guard/ (npm registry); a no-op when it is there."""
+    """Install the pinned package under .guard/ (npm registry); a no-op when it is there.
+
+    One process installs at a time (a lock file): test workers that need cfn-guard at once wait
+    for the first one's install instead of unpacking over it."""
     if installed():
         return binary_path()
+    GUARD_DIR.mkdir(exist_ok=True)
+    with open(GUARD_DIR / ".install.lock", "w", encoding="utf-8") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if installed():
+            return binary_path()
+        return _install()
+
+
+def _install() -> Path:
     npm = shutil.which("npm")
     if npm is None:
         raise GuardError(f"npm is needed once to install {PACKAGE}@{PACKAGE_VERSION} (Debian: apt-get install npm)")
