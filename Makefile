@@ -54,7 +54,7 @@ RUNTIME_TESTS := tests/unit tests/handlers
 # (docs/organization.md): lint, checkov, iam and guard check both.
 TEMPLATES := template.yaml source-account.yaml
 
-.PHONY: venv test test-runtime lint checkov iam guard demo bench build clean distclean
+.PHONY: venv test test-suite test-runtime lint checkov iam guard demo bench build clean distclean
 
 venv: $(VENV_STAMP)
 
@@ -111,8 +111,11 @@ guard: venv
 # checkov and iam run side by side first (output kept per check); lint and guard run inside the
 # tests, which call the same checks on the same templates (tests/template/test_lint.py,
 # test_source_account.py, test_cfn_guard.py), so each runs once per `make test`.
+# The three run side by side: the static checks fill the cores the tests leave idle.
 test: venv
-	$(MAKE) --no-print-directory -f $(ROOT)Makefile -j2 --output-sync=target checkov iam
+	$(MAKE) --no-print-directory -f $(ROOT)Makefile -j3 --output-sync=target checkov iam test-suite
+
+test-suite: venv
 	cd $(ROOT) && PYTHONPATH=$(DEV_PYTHONPATH) $(VENV_PYTHON) -m pytest -q -n auto --dist worksteal tests $(PYTEST_ARGS)
 
 # Lambda runs the functions on python3.13 and the tests above run on the Python of .venv (3.11+):
